@@ -1,0 +1,92 @@
+#include "common/acct_format.hpp"
+
+#include "common/csv.hpp"
+
+namespace outpost::acct {
+namespace {
+
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"type",
+                                                                   "timeLogged",
+                                                                   "timeQueued",
+                                                                   "orig",
+                                                                   "rcpt",
+                                                                   "orcpt",
+                                                                   "dsnAction",
+                                                                   "dsnStatus",
+                                                                   "dsnDiag",
+                                                                   "dsnMta",
+                                                                   "bounceCat",
+                                                                   "srcType",
+                                                                   "srcMta",
+                                                                   "dlvType",
+                                                                   "dlvSourceIp",
+                                                                   "dlvDestinationIp",
+                                                                   "dlvEsmtpAvailable",
+                                                                   "dlvSize",
+                                                                   "vmta",
+                                                                   "jobId",
+                                                                   "envId",
+                                                                   "queue",
+                                                                   "vmtaPool"};
+
+}  // namespace
+
+std::string_view RecordTypeCode(RecordType type) {
+  switch (type) {
+    case RecordType::kDelivered:
+      return "d";
+    case RecordType::kBounced:
+      return "b";
+    case RecordType::kTransient:
+      return "t";
+    case RecordType::kTransientQueue:
+      return "tq";
+    case RecordType::kReceived:
+      return "r";
+    case RecordType::kFeedback:
+      return "f";
+  }
+  return "?";
+}
+
+std::optional<RecordType> ParseRecordType(std::string_view code) {
+  if (code == "d") return RecordType::kDelivered;
+  if (code == "b") return RecordType::kBounced;
+  if (code == "t") return RecordType::kTransient;
+  if (code == "tq") return RecordType::kTransientQueue;
+  if (code == "r") return RecordType::kReceived;
+  if (code == "f") return RecordType::kFeedback;
+  return std::nullopt;
+}
+
+std::string_view FieldName(Field field) { return kFieldNames[static_cast<std::size_t>(field)]; }
+
+std::optional<Field> ParseFieldName(std::string_view name) {
+  for (std::size_t i = 0; i < kFieldCount; ++i) {
+    if (kFieldNames[i] == name) return static_cast<Field>(i);
+  }
+  return std::nullopt;
+}
+
+const std::string& DefaultHeader() {
+  static const std::string header = [] {
+    std::string h;
+    for (std::size_t i = 0; i < kFieldCount; ++i) {
+      if (i) h += ',';
+      h += kFieldNames[i];
+    }
+    return h;
+  }();
+  return header;
+}
+
+void AppendRecordLine(const Record& record, std::string& out) {
+  csv::AppendField(RecordTypeCode(record.type), out);
+  for (std::size_t i = 1; i < kFieldCount; ++i) {
+    out += ',';
+    csv::AppendField(record.fields[i], out);
+  }
+  out += "\r\n";
+}
+
+}  // namespace outpost::acct

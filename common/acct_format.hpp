@@ -1,0 +1,71 @@
+// Accounting file format shared by outpostd's writer and outpost_exporter's reader.
+//
+// The format is PowerMTA's (../shared/reference/powermta.md): RFC 4180 CSV, CRLF line ends, a
+// header line naming the columns on every file (first column always `type`). Record types: d
+// delivered, b bounced, t transient failure, tq transient failure of a whole queue, r received, f
+// feedback loop.
+//
+// Thread-safety: everything here is stateless or immutable.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace outpost::acct {
+
+enum class RecordType { kDelivered, kBounced, kTransient, kTransientQueue, kReceived, kFeedback };
+
+// "d", "b", "t", "tq", "r", "f".
+std::string_view RecordTypeCode(RecordType type);
+std::optional<RecordType> ParseRecordType(std::string_view code);
+
+// The columns of PowerMTA's default header, in order.
+enum class Field {
+  kType,
+  kTimeLogged,
+  kTimeQueued,
+  kOrig,
+  kRcpt,
+  kOrcpt,
+  kDsnAction,
+  kDsnStatus,
+  kDsnDiag,
+  kDsnMta,
+  kBounceCat,
+  kSrcType,
+  kSrcMta,
+  kDlvType,
+  kDlvSourceIp,
+  kDlvDestinationIp,
+  kDlvEsmtpAvailable,
+  kDlvSize,
+  kVmta,
+  kJobId,
+  kEnvId,
+  kQueue,
+  kVmtaPool,
+};
+inline constexpr std::size_t kFieldCount = 23;
+
+// Column name as it appears in the header ("timeLogged", "dlvSourceIp", ...).
+std::string_view FieldName(Field field);
+std::optional<Field> ParseFieldName(std::string_view name);
+
+// "type,timeLogged,...,vmtaPool" without the line end.
+const std::string& DefaultHeader();
+
+// One accounting record: the default columns, each a plain (unquoted) value; empty means empty.
+struct Record {
+  RecordType type = RecordType::kReceived;
+  std::array<std::string, kFieldCount> fields;  // fields[kType] is filled from `type` on output
+
+  std::string& operator[](Field f) { return fields[static_cast<std::size_t>(f)]; }
+  const std::string& operator[](Field f) const { return fields[static_cast<std::size_t>(f)]; }
+};
+
+// Appends `record` as one CSV line (RFC 4180 quoting, CRLF) in default-header column order.
+void AppendRecordLine(const Record& record, std::string& out);
+
+}  // namespace outpost::acct

@@ -1,0 +1,70 @@
+// The accounting writer: PowerMTA-format CSV files (../shared/reference/powermta.md).
+//
+// Each <acct-file> gets one writer. Every new file starts with the default header line. Records
+// are filtered by `records` (e.g. d,b,t,r), buffered in memory and written to the file only as
+// whole lines, so a reader never sees a torn record; Flush() writes everything buffered.
+//
+// Rotation, checked by Tick() and before each write: when the file is older than `move-interval`
+// or larger than `max-size`, the writer flushes, renames the file to
+// NAME-YYYY-MM-DD-HHMMSS.EXT (a -N suffix if that exists) in `move-to` (default: the same
+// directory), and opens a fresh file with a header. Nothing is lost or written twice: rotation
+// happens between whole buffered writes. Rotated files older than `delete-after` are deleted.
+//
+// Errors: a failed write keeps the records buffered and retries on the next Flush(); Healthy()
+// is false meanwhile. Buffered records are bounded (max_buffer_bytes); beyond it Write() still
+// accepts (nothing is dropped silently) but reports backlog through Stats().
+//
+// Thread-safety: all public members are thread-safe (one mutex; Write() only appends to a buffer).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/acct_format.hpp"
+#include "mta/config/config.hpp"
+
+namespace outpost::acct {
+
+struct WriterStats {
+  std::uint64_t records_written = 0;
+  std::uint64_t records_filtered = 0;
+  std::uint64_t bytes_written = 0;
+  std::uint64_t rotations = 0;
+  std::uint64_t write_errors = 0;
+  std::uint64_t buffered_bytes = 0;
+  bool healthy = true;
+};
+
+class AccountingWriter {
+ public:
+  // Opens (appends to) the file, writing a header if it is new or empty. Null + error on failure.
+  static std::unique_ptr<AccountingWriter> Open(const config::AcctFile& file, std::string* error);
+  virtual ~AccountingWriter() = default;
+
+  virtual void Write(const Record& record) = 0;
+  virtual void Flush() = 0;
+  // Time-based work: move-interval rotation, delete-after clean-up, periodic flush.
+  virtual void Tick(std::chrono::system_clock::time_point now) = 0;
+  virtual WriterStats Stats() const = 0;
+};
+
+// All configured accounting files, written as one.
+// Thread-safety: as AccountingWriter.
+class AccountingLog {
+ public:
+  // Opens every <acct-file>; on failure returns null and sets `error` (naming the file).
+  static std::unique_ptr<AccountingLog> Open(const std::vector<config::AcctFile>& files,
+                                             std::string* error);
+  void Write(const Record& record);
+  void Flush();
+  void Tick(std::chrono::system_clock::time_point now);
+  std::vector<WriterStats> Stats() const;
+
+ private:
+  std::vector<std::unique_ptr<AccountingWriter>> writers_;
+};
+
+}  // namespace outpost::acct

@@ -1,0 +1,262 @@
+// outpostd's configuration: the PowerMTA-style language of ../shared/reference/powermta.md.
+//
+// A file is `name value` lines (global directives) and `<tag arg> ... </tag>` sections; `#` starts
+// a comment. Parsing never stops at the first error: LoadConfig() returns every error found, each
+// naming file and line, and a Config is only usable when there are none. Unknown directives, bad
+// values, unbalanced or unknown sections and duplicates (a directive twice in one scope, two
+// sections with the same name) are errors.
+//
+// Units: durations `30s`, `10m`, `1h`, `4d12h` (a bare number is seconds); rates `N/s|m|h|d` or
+// `N/Ms` (e.g. `800/h`, `2/s`, `100/10m`) or `unlimited`; sizes `512`, `100K`, `100M`, `1G`
+// (powers of 1024); booleans yes/no/true/false/on/off.
+//
+// Every directive is listed in docs/config.md with its syntax, default and meaning, including those
+// that later parts of the daemon implement (marked there).
+//
+// Thread-safety: a Config is an immutable value once loaded; share it as shared_ptr<const Config>.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/cidr.hpp"
+
+namespace outpost::config {
+
+using Seconds = std::chrono::seconds;
+
+struct ConfigError {
+  std::string file;
+  int line = 0;  // 0 when the error concerns the whole file (e.g. cannot open)
+  std::string message;
+  std::string ToString() const;  // "file:line: message"
+};
+
+// A rate limit: `count` events per `per`. Unlimited when count == 0.
+struct Rate {
+  std::uint64_t count = 0;
+  Seconds per{1};
+  bool unlimited() const { return count == 0; }
+  bool operator==(const Rate&) const = default;
+};
+
+struct ListenAddress {
+  std::string host;  // "127.0.0.1", "::1", "0.0.0.0" (from "0/0")
+  std::uint16_t port = 0;
+};
+
+enum class AccessLevel { kNone, kMonitor, kAdmin };
+
+struct HttpAccessRule {
+  Cidr cidr;
+  AccessLevel level = AccessLevel::kNone;
+};
+
+struct DomainKey {
+  std::string selector;
+  std::string domain;
+  std::string key_file;
+  std::string file;  // where the directive was (for errors found later, e.g. unreadable key)
+  int line = 0;
+};
+
+// <source ADDR/CIDR> or <source {name}>: rules for injecting clients. Unset fields inherit from
+// less specific matching sources and finally from the built-in defaults shown here.
+struct SourcePolicy {
+  std::optional<Cidr> cidr;  // set for address sources
+  std::string name;          // set for named sources, e.g. "{auth}" for authenticated users
+  std::optional<bool> always_allow_relaying;      // default false
+  std::optional<bool> smtp_service;               // default true: may this client talk SMTP at all
+  std::optional<bool> require_auth;               // default false
+  std::optional<std::uint64_t> max_message_size;  // bytes; default 0 = global max-message-size
+  std::optional<bool> process_x_virtual_mta;      // default false
+  std::optional<bool> process_x_job;              // default false
+  std::optional<std::string> default_virtual_mta;
+  std::optional<bool> log_connections;      // default false (connections logged at debug)
+  std::optional<bool> hide_message_source;  // default false: omit client IP from Received:
+};
+
+// The effective (merged) policy for one client, with defaults filled in.
+struct EffectiveSourcePolicy {
+  bool always_allow_relaying = false;
+  bool smtp_service = true;
+  bool require_auth = false;
+  std::uint64_t max_message_size = 0;  // 0: use the global limit
+  bool process_x_virtual_mta = false;
+  bool process_x_job = false;
+  std::string default_virtual_mta;
+  bool log_connections = false;
+  bool hide_message_source = false;
+};
+
+// <smtp-user NAME>: an AUTH identity, bound to a named source.
+struct SmtpUser {
+  std::string name;
+  std::string password;  // plain text in the config, as PowerMTA
+  std::string source;    // e.g. "{auth}"; its <source {auth}> rules apply after AUTH
+};
+
+struct SourceHost {
+  std::string address;    // local address to bind, e.g. "127.0.0.2"
+  std::string host_name;  // EHLO name
+};
+
+// <virtual-mta NAME>
+struct VirtualMta {
+  std::string name;
+  std::vector<SourceHost> source_hosts;  // smtp-source-host ADDR NAME (one or more)
+};
+
+// <virtual-mta-pool NAME>
+struct VirtualMtaPool {
+  std::string name;
+  std::vector<std::string> members;  // virtual-mta NAME lines
+};
+
+enum class PatternMode { kNone, kBackoff, kNormal };
+
+struct SmtpPattern {
+  std::string regex;   // ECMAScript syntax, from /.../ ; matched against the full reply text
+  bool icase = false;  // /.../i
+  PatternMode mode = PatternMode::kNone;
+  int line = 0;
+};
+
+// <smtp-pattern-list NAME>
+struct SmtpPatternList {
+  std::string name;
+  std::vector<SmtpPattern> patterns;
+};
+
+// <bounce-category-patterns>: `/regex/ category` lines, tried before the default rules.
+struct BounceCategoryPattern {
+  std::string regex;
+  bool icase = false;
+  std::string category;
+};
+
+// <domain NAME>, <domain *>, <domain $macro>: per-destination delivery policy. Unset fields fall
+// back to <domain *> and then to the built-in defaults (PowerMTA's, see docs/config.md).
+struct DomainPolicy {
+  std::string match;  // "gmail.com", "*", "$hotmail"
+  std::optional<int> max_smtp_out;
+  std::optional<Rate> max_connect_rate;
+  std::optional<Rate> max_msg_rate;
+  std::optional<int> max_msg_per_connection;
+  std::optional<int> max_rcpt_per_transaction;
+  std::optional<std::vector<Seconds>> retry_after;
+  std::optional<Seconds> bounce_after;
+  std::optional<std::string> smtp_pattern_list;
+  std::optional<int> backoff_max_smtp_out;
+  std::optional<Rate> backoff_max_connect_rate;
+  std::optional<Rate> backoff_max_msg_rate;
+  std::optional<int> backoff_max_msg_per_connection;
+  std::optional<Seconds> backoff_retry_after;
+  std::optional<Seconds> backoff_to_normal_after;  // absent: never
+  std::optional<bool> backoff_to_normal_after_delivery;
+  std::optional<int> source_ip_max_smtp_out;
+  std::optional<Rate> source_ip_max_msg_rate;
+  std::optional<std::string> mx_rollup;
+  std::optional<bool> dkim_sign;
+  std::optional<std::string> dkim_algorithm;      // rsa-sha256 | ed25519-sha256
+  std::optional<std::string> dkim_headers_canon;  // relaxed | simple
+  std::optional<std::string> dkim_body_canon;     // relaxed | simple
+  std::optional<std::string> dkim_identity;
+  std::optional<ListenAddress> route;  // [ADDR]:PORT
+  std::optional<std::uint16_t> default_smtp_port;
+  std::optional<bool> use_starttls;
+  std::optional<bool> require_starttls;
+  std::optional<int> queue_priority;  // 0..100
+  int line = 0;
+};
+
+// <acct-file PATH>
+struct AcctFile {
+  std::string path;
+  std::vector<std::string> records;  // e.g. {"d","b","t","tq","r"}; empty = all
+  std::optional<Seconds> move_interval;
+  std::optional<std::uint64_t> max_size;
+  std::optional<Seconds> delete_after;
+  std::optional<std::string> move_to;  // directory for rotated files; default: beside the file
+  int line = 0;
+};
+
+struct Config {
+  std::vector<std::string> files;  // the file and its includes, for messages
+
+  // Global directives.
+  std::vector<ListenAddress> smtp_listeners;  // smtp-listener ADDR:PORT (repeatable)
+  std::string spool_dir;                      // spool DIR (required)
+  std::optional<ListenAddress> http_mgmt;     // http-mgmt-port [ADDR:]PORT
+  std::vector<HttpAccessRule> http_access;    // http-access CIDR LEVEL (repeatable)
+  std::vector<DomainKey> domain_keys;         // domain-key SELECTOR,DOMAIN,KEYFILE (repeatable)
+  std::map<std::string, std::vector<std::string>> domain_macros;  // domain-macro NAME d1,d2
+  std::string host_name;                         // host-name NAME; default: gethostname()
+  std::string log_file;                          // log-file PATH; empty = stderr
+  std::string log_level = "info";                // log-level debug|info|warning|error
+  std::optional<ListenAddress> dns_server;       // dns-server ADDR:PORT
+  std::uint64_t dns_cache_size = 100000;         // dns-cache-size N (entries)
+  Seconds dns_cache_ttl{3600};                   // dns-cache-ttl DURATION (TTL cap)
+  int max_smtp_in = 1000;                        // max-smtp-in N (all clients)
+  int max_smtp_in_per_ip = 100;                  // max-smtp-in-per-ip N
+  std::uint64_t max_message_size = 50ull << 20;  // max-message-size SIZE (global default)
+  int max_rcpt_per_message = 1000;               // max-rcpt-per-message N (RCPT beyond: 452 4.5.3)
+  std::string smtp_server_tls_certificate;       // PEM file
+  std::string smtp_server_tls_private_key;       // PEM file; default: the certificate file
+  Seconds smtp_in_command_timeout{300};          // smtp-in-command-timeout
+  Seconds smtp_in_data_timeout{600};             // smtp-in-data-timeout (whole DATA phase)
+  int smtp_in_max_errors = 10;                   // smtp-in-max-errors: then 421 and close
+  std::uint64_t spool_min_free = 64ull << 20;    // spool-min-free SIZE: below it, 452 4.3.1
+  std::uint64_t max_queued_recipients = 0;       // max-queued-recipients N (0: no limit)
+  std::uint64_t queue_cache_size = 0;            // queue-cache-size N (in-memory set; 0: auto)
+
+  std::vector<SourcePolicy> sources;
+  std::vector<SmtpUser> smtp_users;
+  std::vector<VirtualMta> virtual_mtas;
+  std::vector<VirtualMtaPool> virtual_mta_pools;
+  std::vector<DomainPolicy> domains;
+  std::vector<SmtpPatternList> smtp_pattern_lists;
+  std::vector<BounceCategoryPattern> bounce_category_patterns;
+  std::vector<AcctFile> acct_files;
+
+  // The effective <source> rules for a client address: matching address sources merged from least
+  // to most specific (most specific wins per field), over the built-in defaults.
+  EffectiveSourcePolicy SourcePolicyFor(const IpAddress& client) const;
+  // The effective rules of a named source (e.g. "{auth}") layered over `base`.
+  EffectiveSourcePolicy NamedSourcePolicy(const std::string& name,
+                                          EffectiveSourcePolicy base) const;
+  const SmtpUser* FindSmtpUser(const std::string& name) const;
+  const VirtualMta* FindVirtualMta(const std::string& name) const;
+  const VirtualMtaPool* FindVirtualMtaPool(const std::string& name) const;
+  // The <domain> that applies to `domain`: exact, then macro membership, then `*` (may be null).
+  const DomainPolicy* FindDomainPolicy(const std::string& domain) const;
+  // The level http-access grants `client` (most specific rule wins). With no http-access lines
+  // at all, 127.0.0.1 and ::1 are monitor and everyone else none.
+  AccessLevel HttpAccessFor(const IpAddress& client) const;
+};
+
+struct LoadResult {
+  std::shared_ptr<const Config> config;  // null when errors is not empty
+  std::vector<ConfigError> errors;
+};
+
+// Reads and validates `path`. Relative paths inside (spool, keys, acct files) are resolved
+// against the directory of the config file.
+LoadResult LoadConfig(const std::string& path);
+// Parses `text` as if it were the file `name` (for tests and for tools).
+LoadResult ParseConfig(const std::string& text, const std::string& name = "<string>");
+
+// Value parsers, exposed for tests and for other modules' flags. Each returns nullopt on bad input.
+std::optional<Seconds> ParseDuration(const std::string& text);
+std::optional<std::vector<Seconds>> ParseDurationList(const std::string& text);
+std::optional<Rate> ParseRate(const std::string& text);
+std::optional<std::uint64_t> ParseSize(const std::string& text);
+std::optional<bool> ParseBool(const std::string& text);
+std::optional<ListenAddress> ParseListenAddress(const std::string& text, bool port_only_ok);
+
+}  // namespace outpost::config

@@ -1,0 +1,140 @@
+// The durable spool: the source of truth for every accepted message.
+//
+// Layout: DIR/segments/NNNNNNNN.seg are append-only segment files; each holds self-validating
+// message entries. DIR/segments/NNNNNNNN.done is the segment's sidecar of completion marks (a
+// recipient or a whole message is finished). DIR/corrupt/ receives damaged entries at recovery.
+//
+// Entry format (little endian): magic "OPS1" | u32 payload length | u32 crc32 of payload | payload
+// | trailer "OPSE" | u32 payload length. A torn or damaged entry fails the check and is moved
+// aside.
+//
+// Durability (the fixed commit order, written once in the committer thread): serialize the batch
+// -> write(2) it whole -> fdatasync the segment (and fsync the directory when a segment was
+// created) -> only then run the commit handlers. A handler reporting success is what lets the SMTP
+// layer answer 250. Concurrent commits share one fdatasync (group commit).
+//
+// Back-pressure: when free space on the spool's filesystem is below `min_free_bytes`, or a write
+// fails (ENOSPC, EIO), the batch fails with kDiskFull / kIoError, the partial write is truncated
+// away so nothing already accepted is harmed, and Healthy() is false until a later commit succeeds.
+//
+// Completion: a message leaves the spool only when MarkMessageDone() (or every recipient's
+// MarkRecipientDone()) has been called; callers must have written the final accounting record
+// first. Completion marks are written without fsync: after a crash a finished recipient may be
+// delivered again (at-least-once), never lost. A segment file is deleted when it is not the active
+// one and every entry in it is done.
+//
+// Thread-safety: all public members are thread-safe. Commit handlers run on the committer thread.
+// Known limits (XXX): a long-deferred message pins its segment; there is no compaction yet.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace outpost::spool {
+
+// Where an entry lives; stable for the entry's life, also across restarts.
+struct SpoolId {
+  std::uint32_t segment = 0;
+  std::uint64_t offset = 0;
+  bool operator==(const SpoolId&) const = default;
+};
+
+// What the SMTP layer accepted, besides the message bytes.
+struct Envelope {
+  std::string id;                // queue id assigned at acceptance, unique (used in logs and acct)
+  std::int64_t time_queued = 0;  // UNIX seconds
+  std::string mail_from;         // "" for the null sender <>
+  std::vector<std::string> recipients;
+  std::string env_id;       // MAIL FROM ENVID=, if any
+  std::string vmta;         // chosen virtual MTA or pool ("" = default)
+  std::string job_id;       // X-Job, if the source allows it
+  std::string source_ip;    // injecting client's address
+  std::string source_helo;  // its EHLO/HELO name
+  std::string auth_user;    // AUTH identity, if any
+  bool body_8bit = false;   // BODY=8BITMIME
+};
+
+struct SpoolMessage {
+  Envelope envelope;
+  std::string data;  // the message as delivered: headers and body, CRLF line ends, not dot-stuffed
+};
+
+enum class CommitStatus { kOk, kDiskFull, kIoError, kShuttingDown };
+const char* CommitStatusName(CommitStatus status);
+
+// Called once per Commit(), on the committer thread.
+using CommitHandler = std::function<void(CommitStatus status, SpoolId id)>;
+
+// A message found at recovery. `done_recipients[i]` is true when recipient i was finished.
+struct RecoveredMessage {
+  SpoolId id;
+  Envelope envelope;
+  std::uint64_t data_size = 0;
+  std::vector<bool> done_recipients;
+};
+
+struct RecoveryReport {
+  std::uint64_t messages = 0;          // live messages handed to the visitor
+  std::uint64_t recipients = 0;        // their not-yet-done recipients
+  std::uint64_t damaged = 0;           // entries moved to corrupt/
+  std::uint64_t torn_tails = 0;        // incomplete last writes (never acknowledged), moved aside
+  std::uint64_t segments_removed = 0;  // segments with nothing live left
+  std::vector<std::string> problems;   // one line per damaged entry, for the log
+};
+
+struct SpoolStats {
+  std::uint64_t entries = 0;  // live messages
+  std::uint64_t bytes = 0;    // bytes of segment files on disk
+  std::uint64_t segments = 0;
+  std::uint64_t commits = 0;  // messages committed since start
+  std::uint64_t batches = 0;  // group commits (fdatasync calls) since start
+  std::uint64_t commit_failures = 0;
+  std::uint64_t damaged_total = 0;  // entries moved aside since start
+  bool healthy = true;
+};
+
+struct SpoolOptions {
+  std::string dir;
+  std::uint64_t segment_bytes = 64ull << 20;   // start a new segment past this size
+  std::uint64_t min_free_bytes = 64ull << 20;  // refuse commits below this much free space
+  bool sync = true;  // false only for benchmarks that measure without durability (never default)
+};
+
+class Spool {
+ public:
+  // Creates DIR (and its subfolders) if needed and takes an exclusive lock on DIR/lock (a second
+  // outpostd on the same spool fails here). Returns null and sets `error` on failure.
+  static std::unique_ptr<Spool> Open(const SpoolOptions& options, std::string* error);
+  virtual ~Spool() = default;
+
+  // Scans every segment once, before Start(): calls `visit` for each live message, moves damaged
+  // entries aside, deletes segments with nothing live left.
+  virtual RecoveryReport Recover(const std::function<void(RecoveredMessage&&)>& visit) = 0;
+  // Starts the committer thread. Commit() before Start() is a programming error.
+  virtual void Start() = 0;
+  // Flushes pending work, stops the committer thread; later commits fail with kShuttingDown.
+  virtual void Stop() = 0;
+
+  // Queues `message` for the next group commit; `done` reports the outcome.
+  virtual void Commit(SpoolMessage message, CommitHandler done) = 0;
+
+  // Reads an entry's message bytes (for delivery). False if the entry is gone or damaged.
+  virtual bool ReadData(SpoolId id, std::string& data) const = 0;
+  // Reads an entry's envelope. False if the entry is gone or damaged.
+  virtual bool ReadEnvelope(SpoolId id, Envelope& envelope) const = 0;
+
+  virtual void MarkRecipientDone(SpoolId id, std::uint32_t recipient_index) = 0;
+  virtual void MarkMessageDone(SpoolId id) = 0;
+
+  // False while commits are being refused (low disk, write errors).
+  virtual bool Healthy() const = 0;
+  virtual SpoolStats Stats() const = 0;
+};
+
+// A new queue id: 16 hex digits from time and a counter, unique within this host.
+std::string NewQueueId();
+
+}  // namespace outpost::spool

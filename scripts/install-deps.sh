@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package that Outpost's build, tests and demo need. Idempotent: when all
+# packages are already present it changes nothing and makes no network request.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  cmake ninja-build g++ pkg-config clang-format
+  libasio-dev libssl-dev libc-ares-dev libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  # tests and demo: real peers
+  python3 python3-pytest swaks postfix openssl dnsmasq-base procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+# Postfix is only a peer for tests and benchmarks (smtp-source, smtp-sink, its own queue): install it
+# unconfigured so it never starts listening on port 25 by itself.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
