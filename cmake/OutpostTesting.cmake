@@ -9,10 +9,17 @@ function(outpost_unit_test name)
   gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 endfunction()
 
+# Integration tests use Debian's python3 (with python3-pytest), not whatever python3 is first on
+# PATH (a pyenv interpreter, say, has no pytest).
+find_program(OUTPOST_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(NOT OUTPOST_PYTHON)
+  find_program(OUTPOST_PYTHON NAMES python3 REQUIRED)
+endif()
+
 # outpost_integration_test(NAME SCRIPT): a pytest file run against the built binaries.
 function(outpost_integration_test name script)
   add_test(NAME ${name}
-           COMMAND python3 -m pytest -q -x -p no:cacheprovider ${script})
+           COMMAND ${OUTPOST_PYTHON} -m pytest -q -x -p no:cacheprovider ${script})
   set_tests_properties(${name} PROPERTIES LABELS integration
     ENVIRONMENT "OUTPOST_BIN=${CMAKE_BINARY_DIR}/bin;OUTPOST_SOURCE=${PROJECT_SOURCE_DIR};PYTHONDONTWRITEBYTECODE=1"
     TIMEOUT 600)

@@ -10,6 +10,13 @@
 // directory), and opens a fresh file with a header. Nothing is lost or written twice: rotation
 // happens between whole buffered writes. Rotated files older than `delete-after` are deleted.
 //
+// Clock: the writer never reads the wall clock for rotation decisions. Its "now" is the latest
+// time passed to Tick(); the current file's "opened at" is the first Tick() after it was opened
+// (so a file appended to after a restart counts its age from then). A size rotation before any
+// Tick() names the file by the wall clock. Rotated names use local time; delete-after reads the
+// time back from the name, so it also works for files rotated by an earlier run. This keeps
+// tests deterministic with a simulated clock.
+//
 // Errors: a failed write keeps the records buffered and retries on the next Flush(); Healthy()
 // is false meanwhile. Buffered records are bounded (max_buffer_bytes); beyond it Write() still
 // accepts (nothing is dropped silently) but reports backlog through Stats().

@@ -132,6 +132,9 @@ class Spool {
   // False while commits are being refused (low disk, write errors).
   virtual bool Healthy() const = 0;
   virtual SpoolStats Stats() const = 0;
+  // Changes the free-space floor at run time (e.g. after an operator freed space, or in tests).
+  // Not pure so that test doubles of Spool need not implement it.
+  virtual void SetMinFreeBytes(std::uint64_t bytes) { (void)bytes; }
 };
 
 // A new queue id: 16 hex digits from time and a counter, unique within this host.

@@ -1,0 +1,413 @@
+#include "exporter/acct_counts.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+namespace outpost::exporter {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr std::array<std::string_view, AcctCounts::kTypes> kTypeLabels = {
+    "delivered", "bounced", "deferred", "queue_failure", "received", "feedback_loop"};
+
+// PowerMTA's bounce categories (reference/powermta.md) plus "success"; index 0 is "other".
+constexpr std::array<std::string_view, 18> kCategories = {"other",
+                                                          "bad-configuration",
+                                                          "bad-connection",
+                                                          "bad-domain",
+                                                          "bad-mailbox",
+                                                          "content-related",
+                                                          "inactive-mailbox",
+                                                          "invalid-sender",
+                                                          "message-expired",
+                                                          "no-answer-from-host",
+                                                          "policy-related",
+                                                          "protocol-errors",
+                                                          "quota-issues",
+                                                          "relaying-issues",
+                                                          "routing-errors",
+                                                          "spam-related",
+                                                          "virus-related",
+                                                          "success"};
+constexpr std::array<std::string_view, 3> kCategoryKinds = {"bounced", "deferred", "queue_failure"};
+
+std::size_t CategoryIndex(std::string_view c) {
+  for (std::size_t i = 1; i < kCategories.size(); ++i) {
+    if (kCategories[i] == c) return i;
+  }
+  return 0;
+}
+
+bool IsHard(std::size_t cat) {
+  return kCategories[cat] == "bad-mailbox" || kCategories[cat] == "inactive-mailbox" ||
+         kCategories[cat] == "bad-domain";
+}
+
+template <std::size_t N>
+void Observe(std::vector<std::uint64_t>& buckets, const std::array<double, N>& bounds, double v) {
+  std::size_t i = 0;
+  while (i < N && v > bounds[i]) ++i;
+  ++buckets[i];
+}
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+ClientMetric::Label L(std::string name, std::string_view value) {
+  return ClientMetric::Label{std::move(name), std::string(value)};
+}
+
+void AddScalar(std::vector<MetricFamily>& out, const char* name, const char* help, MetricType type,
+               double value) {
+  MetricFamily f = Family(name, help, type);
+  ClientMetric m;
+  if (type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f.metric.push_back(std::move(m));
+  out.push_back(std::move(f));
+}
+
+}  // namespace
+
+CappedLabel::CappedLabel(std::size_t max_values) : max_values_(max_values) {
+  values_.push_back("other");
+}
+
+std::uint16_t CappedLabel::Index(std::string_view value) {
+  if (value.empty()) value = "none";
+  if (value == last_) return last_index_;
+  key_.assign(value);
+  std::uint16_t idx = 0;
+  if (auto it = index_.find(key_); it != index_.end()) {
+    idx = it->second;
+  } else if (values_.size() <= max_values_) {
+    values_.push_back(key_);
+    idx = static_cast<std::uint16_t>(values_.size() - 1);
+    index_.emplace(key_, idx);
+  }
+  last_.assign(value);
+  last_index_ = idx;
+  return idx;
+}
+
+AcctCounts::AcctCounts(const ProviderMap& providers, CountsLimits limits)
+    : providers_(providers.providers()), vmtas_(limits.max_vmtas), ips_(limits.max_source_ips) {
+  records_.assign(kTypes * providers_.size() * vmtas_.capacity(), 0);
+  by_ip_.assign(kTypes * providers_.size() * ips_.capacity(), 0);
+  cats_.assign(kCategoryKinds.size() * providers_.size() * kCategories.size(), 0);
+  delay_.assign(providers_.size(), Histogram{std::vector<std::uint64_t>(kDelayBuckets.size() + 1)});
+  size_.assign(providers_.size(), Histogram{std::vector<std::uint64_t>(kSizeBuckets.size() + 1)});
+}
+
+std::size_t AcctCounts::CatIdx(std::size_t kind, std::size_t prov, std::size_t cat) const {
+  return (kind * providers_.size() + prov) * kCategories.size() + cat;
+}
+
+void AcctCounts::Add(const ParsedRecord& r, std::uint16_t provider) {
+  const std::size_t type = static_cast<std::size_t>(r.type);
+  ++records_[RecIdx(type, provider, vmtas_.Index(r.vmta))];
+  if (!r.source_ip.empty()) ++by_ip_[IpIdx(type, provider, ips_.Index(r.source_ip))];
+  if (r.time_logged > health.last_record_time) health.last_record_time = r.time_logged;
+  switch (r.type) {
+    case acct::RecordType::kBounced:
+      ++cats_[CatIdx(0, provider, CategoryIndex(r.bounce_cat))];
+      break;
+    case acct::RecordType::kTransient:
+      ++cats_[CatIdx(1, provider, CategoryIndex(r.bounce_cat))];
+      break;
+    case acct::RecordType::kTransientQueue:
+      ++cats_[CatIdx(2, provider, CategoryIndex(r.bounce_cat))];
+      break;
+    case acct::RecordType::kDelivered: {
+      if (r.time_logged >= 0 && r.time_queued >= 0) {
+        double d = static_cast<double>(std::max<std::int64_t>(0, r.time_logged - r.time_queued));
+        Histogram& h = delay_[provider];
+        Observe(h.buckets, kDelayBuckets, d);
+        h.sum += d;
+        ++h.count;
+      }
+      if (r.size >= 0) {
+        Histogram& h = size_[provider];
+        double s = static_cast<double>(r.size);
+        Observe(h.buckets, kSizeBuckets, s);
+        h.sum += s;
+        ++h.count;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+std::uint64_t AcctCounts::TotalOfType(acct::RecordType t) const {
+  std::uint64_t n = 0;
+  const std::size_t type = static_cast<std::size_t>(t);
+  for (std::size_t p = 0; p < providers_.size(); ++p) {
+    for (std::size_t v = 0; v < vmtas_.capacity(); ++v) n += records_[RecIdx(type, p, v)];
+  }
+  return n;
+}
+
+std::uint64_t AcctCounts::BouncesOfCategory(std::string_view category) const {
+  std::uint64_t n = 0;
+  for (std::size_t p = 0; p < providers_.size(); ++p) {
+    n += cats_[CatIdx(0, p, CategoryIndex(category))];
+  }
+  return n;
+}
+
+// State-file form: label values spelled out (not indices), so a changed provider map or cap
+// still restores every count (into "other" if a label no longer exists).
+nlohmann::json AcctCounts::ToJson() const {
+  using nlohmann::json;
+  json j;
+  json recs = json::array(), ips = json::array(), cats = json::array(), hists = json::array();
+  for (std::size_t t = 0; t < kTypes; ++t) {
+    for (std::size_t p = 0; p < providers_.size(); ++p) {
+      for (std::size_t v = 0; v < vmtas_.values().size(); ++v) {
+        if (auto n = records_[RecIdx(t, p, v)]) {
+          recs.push_back({kTypeLabels[t], providers_[p], vmtas_.values()[v], n});
+        }
+      }
+      for (std::size_t i = 0; i < ips_.values().size(); ++i) {
+        if (auto n = by_ip_[IpIdx(t, p, i)]) {
+          ips.push_back({kTypeLabels[t], providers_[p], ips_.values()[i], n});
+        }
+      }
+    }
+  }
+  for (std::size_t k = 0; k < kCategoryKinds.size(); ++k) {
+    for (std::size_t p = 0; p < providers_.size(); ++p) {
+      for (std::size_t c = 0; c < kCategories.size(); ++c) {
+        if (auto n = cats_[CatIdx(k, p, c)]) {
+          cats.push_back({kCategoryKinds[k], providers_[p], kCategories[c], n});
+        }
+      }
+    }
+  }
+  for (std::size_t p = 0; p < providers_.size(); ++p) {
+    if (delay_[p].count || size_[p].count) {
+      hists.push_back({providers_[p], delay_[p].buckets, delay_[p].sum, delay_[p].count,
+                       size_[p].buckets, size_[p].sum, size_[p].count});
+    }
+  }
+  j["records"] = std::move(recs);
+  j["source_ips"] = std::move(ips);
+  j["categories"] = std::move(cats);
+  j["histograms"] = std::move(hists);
+  j["health"] = {health.lines_read,      health.malformed_lines, health.unknown_type_records,
+                 health.headers_read,    health.rotations,       health.truncations,
+                 health.files_opened,    health.state_writes,    health.state_write_errors,
+                 health.last_record_time};
+  return j;
+}
+
+bool AcctCounts::FromJson(const nlohmann::json& j, std::string* error) {
+  try {
+    auto type_of = [](const std::string& s) -> std::size_t {
+      for (std::size_t t = 0; t < kTypes; ++t) {
+        if (kTypeLabels[t] == s) return t;
+      }
+      throw std::runtime_error("unknown record type " + s);
+    };
+    auto provider_of = [this](const std::string& s) -> std::size_t {
+      for (std::size_t p = 0; p < providers_.size(); ++p) {
+        if (providers_[p] == s) return p;
+      }
+      return 0;
+    };
+    for (const auto& e : j.at("records")) {
+      records_[RecIdx(type_of(e.at(0)), provider_of(e.at(1)),
+                      vmtas_.Index(e.at(2).get<std::string>()))] += e.at(3).get<std::uint64_t>();
+    }
+    for (const auto& e : j.at("source_ips")) {
+      by_ip_[IpIdx(type_of(e.at(0)), provider_of(e.at(1)),
+                   ips_.Index(e.at(2).get<std::string>()))] += e.at(3).get<std::uint64_t>();
+    }
+    for (const auto& e : j.at("categories")) {
+      std::size_t k = 0;
+      while (k < kCategoryKinds.size() && kCategoryKinds[k] != e.at(0).get<std::string>()) ++k;
+      if (k == kCategoryKinds.size()) throw std::runtime_error("unknown category kind");
+      cats_[CatIdx(k, provider_of(e.at(1)), CategoryIndex(e.at(2).get<std::string>()))] +=
+          e.at(3).get<std::uint64_t>();
+    }
+    for (const auto& e : j.at("histograms")) {
+      std::size_t p = provider_of(e.at(0));
+      auto restore = [](Histogram& h, const nlohmann::json& b, double sum, std::uint64_t count) {
+        auto v = b.get<std::vector<std::uint64_t>>();
+        if (v.size() != h.buckets.size()) throw std::runtime_error("histogram bucket mismatch");
+        for (std::size_t i = 0; i < v.size(); ++i) h.buckets[i] += v[i];
+        h.sum += sum;
+        h.count += count;
+      };
+      restore(delay_[p], e.at(1), e.at(2).get<double>(), e.at(3).get<std::uint64_t>());
+      restore(size_[p], e.at(4), e.at(5).get<double>(), e.at(6).get<std::uint64_t>());
+    }
+    const auto& h = j.at("health");
+    health.lines_read = h.at(0);
+    health.malformed_lines = h.at(1);
+    health.unknown_type_records = h.at(2);
+    health.headers_read = h.at(3);
+    health.rotations = h.at(4);
+    health.truncations = h.at(5);
+    health.files_opened = h.at(6);
+    health.state_writes = h.at(7);
+    health.state_write_errors = h.at(8);
+    health.last_record_time = h.at(9);
+  } catch (const std::exception& e) {
+    if (error) *error = std::string("bad counters in state: ") + e.what();
+    return false;
+  }
+  return true;
+}
+
+void AcctCounts::AppendFamilies(std::vector<MetricFamily>& out) const {
+  {
+    MetricFamily f =
+        Family("outpost_acct_records_total",
+               "Accounting records read, by record type, provider and vmta.", MetricType::Counter);
+    for (std::size_t t = 0; t < kTypes; ++t) {
+      for (std::size_t p = 0; p < providers_.size(); ++p) {
+        for (std::size_t v = 0; v < vmtas_.values().size(); ++v) {
+          if (auto n = records_[RecIdx(t, p, v)]) {
+            ClientMetric m;
+            m.label = {L("provider", providers_[p]), L("type", kTypeLabels[t]),
+                       L("vmta", vmtas_.values()[v])};
+            m.counter.value = static_cast<double>(n);
+            f.metric.push_back(std::move(m));
+          }
+        }
+      }
+    }
+    out.push_back(std::move(f));
+  }
+  {
+    MetricFamily f =
+        Family("outpost_acct_source_ip_records_total",
+               "Accounting records by record type, provider and source IP (dlvSourceIp).",
+               MetricType::Counter);
+    for (std::size_t t = 0; t < kTypes; ++t) {
+      for (std::size_t p = 0; p < providers_.size(); ++p) {
+        for (std::size_t i = 0; i < ips_.values().size(); ++i) {
+          if (auto n = by_ip_[IpIdx(t, p, i)]) {
+            ClientMetric m;
+            m.label = {L("provider", providers_[p]), L("source_ip", ips_.values()[i]),
+                       L("type", kTypeLabels[t])};
+            m.counter.value = static_cast<double>(n);
+            f.metric.push_back(std::move(m));
+          }
+        }
+      }
+    }
+    out.push_back(std::move(f));
+  }
+  static constexpr const char* kCatNames[] = {"outpost_acct_bounces_total",
+                                              "outpost_acct_deferrals_total",
+                                              "outpost_acct_queue_failures_total"};
+  static constexpr const char* kCatHelp[] = {
+      "Bounce (b) records by provider and bounce category.",
+      "Transient failure (t) records by provider and bounce category.",
+      "Queue-level transient failure (tq) records by provider and bounce category."};
+  MetricFamily hard =
+      Family("outpost_acct_hard_bounces_total",
+             "Bounces in a hard category (bad-mailbox, inactive-mailbox, bad-domain).",
+             MetricType::Counter);
+  for (std::size_t k = 0; k < kCategoryKinds.size(); ++k) {
+    MetricFamily f = Family(kCatNames[k], kCatHelp[k], MetricType::Counter);
+    for (std::size_t p = 0; p < providers_.size(); ++p) {
+      std::uint64_t hard_n = 0;
+      for (std::size_t c = 0; c < kCategories.size(); ++c) {
+        if (auto n = cats_[CatIdx(k, p, c)]) {
+          ClientMetric m;
+          m.label = {L("category", kCategories[c]), L("provider", providers_[p])};
+          m.counter.value = static_cast<double>(n);
+          f.metric.push_back(std::move(m));
+          if (IsHard(c)) hard_n += n;
+        }
+      }
+      if (k == 0 && hard_n) {
+        ClientMetric m;
+        m.label = {L("provider", providers_[p])};
+        m.counter.value = static_cast<double>(hard_n);
+        hard.metric.push_back(std::move(m));
+      }
+    }
+    out.push_back(std::move(f));
+  }
+  out.push_back(std::move(hard));
+  auto hist_family = [&](const char* name, const char* help, const std::vector<Histogram>& hs,
+                         const auto& bounds) {
+    MetricFamily f = Family(name, help, MetricType::Histogram);
+    for (std::size_t p = 0; p < providers_.size(); ++p) {
+      const Histogram& h = hs[p];
+      if (!h.count) continue;
+      ClientMetric m;
+      m.label = {L("provider", providers_[p])};
+      m.histogram.sample_count = h.count;
+      m.histogram.sample_sum = h.sum;
+      std::uint64_t cum = 0;
+      for (std::size_t i = 0; i < bounds.size(); ++i) {
+        cum += h.buckets[i];
+        m.histogram.bucket.push_back({cum, bounds[i]});
+      }
+      m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
+      f.metric.push_back(std::move(m));
+    }
+    out.push_back(std::move(f));
+  };
+  hist_family("outpost_acct_delivery_delay_seconds",
+              "Delivered records: timeLogged minus timeQueued, by provider.", delay_,
+              kDelayBuckets);
+  hist_family("outpost_acct_message_size_bytes", "Delivered records: dlvSize, by provider.", size_,
+              kSizeBuckets);
+
+  const ExporterHealth& h = health;
+  const auto C = MetricType::Counter;
+  const auto G = MetricType::Gauge;
+  AddScalar(out, "outpost_exporter_lines_read_total",
+            "Accounting lines read (records, headers and malformed lines).", C,
+            static_cast<double>(h.lines_read));
+  AddScalar(out, "outpost_exporter_malformed_lines_total",
+            "Accounting lines that could not be parsed and were skipped.", C,
+            static_cast<double>(h.malformed_lines));
+  AddScalar(out, "outpost_exporter_unknown_type_records_total",
+            "Well-formed records of a type the exporter does not count.", C,
+            static_cast<double>(h.unknown_type_records));
+  AddScalar(out, "outpost_exporter_headers_read_total", "Header lines read (one per file).", C,
+            static_cast<double>(h.headers_read));
+  AddScalar(out, "outpost_exporter_rotations_total",
+            "Followed files renamed, moved or deleted (rotations seen).", C,
+            static_cast<double>(h.rotations));
+  AddScalar(out, "outpost_exporter_truncations_total",
+            "Followed files truncated or rewritten in place (copytruncate seen).", C,
+            static_cast<double>(h.truncations));
+  AddScalar(out, "outpost_exporter_files_opened_total", "Accounting files opened.", C,
+            static_cast<double>(h.files_opened));
+  AddScalar(out, "outpost_exporter_state_writes_total", "State-file snapshots written.", C,
+            static_cast<double>(h.state_writes));
+  AddScalar(out, "outpost_exporter_state_write_errors_total", "State-file writes that failed.", C,
+            static_cast<double>(h.state_write_errors));
+  AddScalar(out, "outpost_acct_last_record_timestamp_seconds",
+            "timeLogged of the newest record read (UNIX seconds).", G,
+            static_cast<double>(h.last_record_time));
+  AddScalar(out, "outpost_exporter_behind_bytes",
+            "Bytes not yet read in the accounting files being followed.", G,
+            static_cast<double>(h.bytes_behind));
+  AddScalar(out, "outpost_exporter_files_followed", "Accounting files currently open.", G,
+            static_cast<double>(h.files_followed));
+}
+
+}  // namespace outpost::exporter

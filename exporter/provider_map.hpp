@@ -1,0 +1,66 @@
+// Maps recipient domains to a bounded set of mailbox providers (the `provider` metric label).
+//
+// What it does: "gmail.com" -> "gmail", "hotmail.co.uk" -> "microsoft", anything unknown ->
+// "other". A domain matches itself or any parent listed in the map (mx.example.com matches
+// example.com). Defaults cover gmail, microsoft, yahoo, aol, apple, comcast and gmx (gmx.* and
+// web.de); a map file replaces them entirely: one "domain provider" pair per line, '#' starts a
+// comment.
+//
+// Invariants: provider index 0 is always "other"; the set of providers is fixed after construction,
+// so label cardinality is bounded by the map, never by traffic.
+//
+// Error policy: LoadFile/Parse return an error string (start-up configuration, not the data path).
+//
+// Tunables/limits: ProviderResolver memoizes up to kMemoEntries distinct domains (then starts
+// over).
+//
+// Thread-safety: ProviderMap is immutable after construction (thread-safe to share);
+// ProviderResolver is not thread-safe (one per ingest thread).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace outpost::exporter {
+
+class ProviderMap {
+ public:
+  static ProviderMap Defaults();
+  // Parses "domain provider" lines; nullopt and *error on a bad line.
+  static std::optional<ProviderMap> Parse(std::string_view text, std::string* error);
+  static std::optional<ProviderMap> LoadFile(const std::string& path, std::string* error);
+
+  const std::vector<std::string>& providers() const { return providers_; }
+  // Index of a provider name, or 0 ("other").
+  std::uint16_t IndexOfProvider(std::string_view name) const;
+  // Exact lookup of a lower-case domain; nullopt if absent (parents are not tried).
+  std::optional<std::uint16_t> FindExact(const std::string& domain) const;
+
+ private:
+  ProviderMap();
+  void Add(const std::string& domain, const std::string& provider);
+
+  std::vector<std::string> providers_;  // [0] = "other"
+  std::unordered_map<std::string, std::uint16_t> domains_;
+};
+
+class ProviderResolver {
+ public:
+  static constexpr std::size_t kMemoEntries = 16384;
+  explicit ProviderResolver(const ProviderMap& map) : map_(map) {}
+  // Provider index of `domain` (any case); 0 for unknown or empty.
+  std::uint16_t Resolve(std::string_view domain);
+
+ private:
+  const ProviderMap& map_;
+  std::string key_;
+  std::string last_domain_;
+  std::uint16_t last_index_ = 0;
+  std::unordered_map<std::string, std::uint16_t> memo_;
+};
+
+}  // namespace outpost::exporter

@@ -1,0 +1,115 @@
+// Config's lookup methods: effective source policy, domain policy, vmta and HTTP access lookups.
+#include "mta/config/config.hpp"
+
+#include <algorithm>
+
+#include "mta/config/internal.hpp"
+
+namespace outpost::config {
+
+std::string ConfigError::ToString() const {
+  if (line <= 0) return file + ": " + message;
+  return file + ":" + std::to_string(line) + ": " + message;
+}
+
+namespace {
+
+// Overlays the fields `layer` sets onto `out`.
+void Apply(const SourcePolicy& layer, EffectiveSourcePolicy& out) {
+  if (layer.always_allow_relaying) out.always_allow_relaying = *layer.always_allow_relaying;
+  if (layer.smtp_service) out.smtp_service = *layer.smtp_service;
+  if (layer.require_auth) out.require_auth = *layer.require_auth;
+  if (layer.max_message_size) out.max_message_size = *layer.max_message_size;
+  if (layer.process_x_virtual_mta) out.process_x_virtual_mta = *layer.process_x_virtual_mta;
+  if (layer.process_x_job) out.process_x_job = *layer.process_x_job;
+  if (layer.default_virtual_mta) out.default_virtual_mta = *layer.default_virtual_mta;
+  if (layer.log_connections) out.log_connections = *layer.log_connections;
+  if (layer.hide_message_source) out.hide_message_source = *layer.hide_message_source;
+}
+
+}  // namespace
+
+EffectiveSourcePolicy Config::SourcePolicyFor(const IpAddress& client) const {
+  std::vector<const SourcePolicy*> matching;
+  for (const SourcePolicy& s : sources) {
+    if (s.cidr && s.cidr->Contains(client)) matching.push_back(&s);
+  }
+  // Least specific first, so that more specific sources overwrite; stable keeps file order
+  // between equally specific ones (duplicates are rejected at load, so ties are 0.0.0.0/0 vs
+  // 0/0 at most).
+  std::stable_sort(matching.begin(), matching.end(), [](const auto* a, const auto* b) {
+    return a->cidr->Specificity() < b->cidr->Specificity();
+  });
+  EffectiveSourcePolicy out;
+  for (const SourcePolicy* s : matching) Apply(*s, out);
+  return out;
+}
+
+EffectiveSourcePolicy Config::NamedSourcePolicy(const std::string& name,
+                                                EffectiveSourcePolicy base) const {
+  std::string key = Lower(name);
+  for (const SourcePolicy& s : sources) {
+    if (!s.cidr && s.name == key) Apply(s, base);
+  }
+  return base;
+}
+
+const SmtpUser* Config::FindSmtpUser(const std::string& name) const {
+  for (const SmtpUser& u : smtp_users) {
+    if (u.name == name) return &u;
+  }
+  return nullptr;
+}
+
+const VirtualMta* Config::FindVirtualMta(const std::string& name) const {
+  std::string key = Lower(name);
+  for (const VirtualMta& v : virtual_mtas) {
+    if (v.name == key) return &v;
+  }
+  return nullptr;
+}
+
+const VirtualMtaPool* Config::FindVirtualMtaPool(const std::string& name) const {
+  std::string key = Lower(name);
+  for (const VirtualMtaPool& p : virtual_mta_pools) {
+    if (p.name == key) return &p;
+  }
+  return nullptr;
+}
+
+const DomainPolicy* Config::FindDomainPolicy(const std::string& domain) const {
+  std::string key = Lower(domain);
+  if (!key.empty() && key.back() == '.') key.pop_back();
+  for (const DomainPolicy& d : domains) {
+    if (d.match == key) return &d;
+  }
+  for (const DomainPolicy& d : domains) {
+    if (d.match.size() < 2 || d.match[0] != '$') continue;
+    auto it = domain_macros.find(d.match.substr(1));
+    if (it == domain_macros.end()) continue;
+    if (std::find(it->second.begin(), it->second.end(), key) != it->second.end()) return &d;
+  }
+  for (const DomainPolicy& d : domains) {
+    if (d.match == "*") return &d;
+  }
+  return nullptr;
+}
+
+AccessLevel Config::HttpAccessFor(const IpAddress& client) const {
+  if (http_access.empty()) {
+    static const IpAddress kV4 = *IpAddress::Parse("127.0.0.1");
+    static const IpAddress kV6 = *IpAddress::Parse("::1");
+    return client == kV4 || client == kV6 ? AccessLevel::kMonitor : AccessLevel::kNone;
+  }
+  const HttpAccessRule* best = nullptr;
+  for (const HttpAccessRule& rule : http_access) {
+    // Later lines win ties, so an operator can override by appending.
+    if (rule.cidr.Contains(client) &&
+        (best == nullptr || rule.cidr.Specificity() >= best->cidr.Specificity())) {
+      best = &rule;
+    }
+  }
+  return best == nullptr ? AccessLevel::kNone : best->level;
+}
+
+}  // namespace outpost::config

@@ -1,0 +1,872 @@
+// The directive tables: every scope of the language, every directive in it, its syntax, default,
+// meaning, who implements it, and the setter that parses it into a Config.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <regex>
+#include <type_traits>
+
+#include "mta/config/internal.hpp"
+
+namespace outpost::config {
+
+namespace {
+
+using Result = std::optional<std::string>;
+
+constexpr const char* kExpBool = "expected yes/no, true/false or on/off";
+constexpr const char* kExpDuration =
+    "expected a duration like 30s, 10m, 1h, 4d12h (a bare number is seconds)";
+constexpr const char* kExpDurationList =
+    "expected a duration or a comma-separated list of durations like 10m,20m,1h";
+constexpr const char* kExpRate = "expected a rate like 800/h, 2/s, 100/10m or 'unlimited'";
+constexpr const char* kExpSize = "expected a size like 512, 100K, 50M, 1G (powers of 1024)";
+constexpr const char* kExpInt = "expected a whole number";
+constexpr const char* kExpPath = "expected a path";
+constexpr const char* kExpName = "expected one name without spaces";
+constexpr const char* kExpListen =
+    "expected ADDR:PORT like 0/0:25, 127.0.0.1:2525 or [::1]:25 (port 0 = any free port)";
+
+// ---- Where a setter writes: the object of the current scope. ----
+
+template <typename Obj>
+Obj& Target(ParseContext& c);
+template <>
+Config& Target<Config>(ParseContext& c) {
+  return *c.config;
+}
+template <>
+SourcePolicy& Target<SourcePolicy>(ParseContext& c) {
+  return c.config->sources[c.index];
+}
+template <>
+SmtpUser& Target<SmtpUser>(ParseContext& c) {
+  return c.config->smtp_users[c.index];
+}
+template <>
+DomainPolicy& Target<DomainPolicy>(ParseContext& c) {
+  return c.config->domains[c.index];
+}
+template <>
+AcctFile& Target<AcctFile>(ParseContext& c) {
+  return c.config->acct_files[c.index];
+}
+
+template <typename M>
+struct MemberOf;
+template <typename C, typename T>
+struct MemberOf<T C::*> {
+  using Class = C;
+  using Type = T;
+};
+template <typename T>
+struct Unwrap {
+  using Type = T;
+};
+template <typename T>
+struct Unwrap<std::optional<T>> {
+  using Type = T;
+};
+
+template <auto F>
+auto& Field(ParseContext& c) {
+  return Target<typename MemberOf<decltype(F)>::Class>(c).*F;
+}
+template <auto F>
+using ValueOf = typename Unwrap<typename MemberOf<decltype(F)>::Type>::Type;
+
+// ---- Generic setters. ----
+
+template <auto F>
+Result SetBool(ParseContext& c, const std::string& v) {
+  auto b = ParseBool(v);
+  if (!b) return std::string();
+  Field<F>(c) = *b;
+  return std::nullopt;
+}
+
+template <auto F, long long MinSeconds = 0>
+Result SetDuration(ParseContext& c, const std::string& v) {
+  auto d = ParseDuration(v);
+  if (!d) return std::string();
+  if (d->count() < MinSeconds) return std::string(kExpDuration) + " of at least 1s";
+  Field<F>(c) = *d;
+  return std::nullopt;
+}
+
+template <auto F>
+Result SetDurationList(ParseContext& c, const std::string& v) {
+  auto d = ParseDurationList(v);
+  if (!d) return std::string();
+  for (Seconds s : *d) {
+    if (s.count() == 0) return std::string(kExpDurationList) + ", each at least 1s";
+  }
+  Field<F>(c) = *d;
+  return std::nullopt;
+}
+
+template <auto F>
+Result SetRate(ParseContext& c, const std::string& v) {
+  auto r = ParseRate(v);
+  if (!r) return std::string();
+  Field<F>(c) = *r;
+  return std::nullopt;
+}
+
+template <auto F, bool NonZero = false>
+Result SetSize(ParseContext& c, const std::string& v) {
+  auto s = ParseSize(v);
+  if (!s) return std::string();
+  if (NonZero && *s == 0) return std::string(kExpSize) + ", not 0";
+  Field<F>(c) = *s;
+  return std::nullopt;
+}
+
+template <auto F, long long Min, long long Max>
+Result SetInt(ParseContext& c, const std::string& v) {
+  auto n = ParseUnsigned(Trim(v));
+  if (!n || *n < static_cast<unsigned long long>(Min) ||
+      *n > static_cast<unsigned long long>(Max)) {
+    return "expected a whole number from " + std::to_string(Min) + " to " + std::to_string(Max);
+  }
+  Field<F>(c) = static_cast<ValueOf<F>>(*n);
+  return std::nullopt;
+}
+
+// The whole rest of the line, spaces included (passwords).
+template <auto F>
+Result SetText(ParseContext& c, const std::string& v) {
+  Field<F>(c) = v;
+  return std::nullopt;
+}
+
+template <auto F>
+Result SetPath(ParseContext& c, const std::string& v) {
+  if (v.find_first_of(" \t") != std::string::npos)
+    return std::string("expected a path without spaces");
+  Field<F>(c) = c.ResolvePath(v);
+  return std::nullopt;
+}
+
+bool IsToken(const std::string& v) {
+  return !v.empty() && v.find_first_of(" \t") == std::string::npos;
+}
+
+template <auto F>
+Result SetName(ParseContext& c, const std::string& v) {
+  if (!IsToken(v)) return std::string();
+  Field<F>(c) = Lower(v);
+  return std::nullopt;
+}
+
+template <auto F>
+Result SetHostName(ParseContext& c, const std::string& v) {
+  if (!IsHostName(v)) return std::string();
+  Field<F>(c) = Lower(v);
+  return std::nullopt;
+}
+
+// `Choices` is a '|'-separated list of allowed lower-case words.
+template <auto F, const char* Choices>
+Result SetChoice(ParseContext& c, const std::string& v) {
+  std::string word = Lower(v);
+  std::string choices = Choices;
+  std::size_t start = 0;
+  while (start <= choices.size()) {
+    std::size_t bar = choices.find('|', start);
+    if (bar == std::string::npos) bar = choices.size();
+    if (choices.compare(start, bar - start, word) == 0 && !word.empty()) {
+      Field<F>(c) = word;
+      return std::nullopt;
+    }
+    start = bar + 1;
+  }
+  std::string list = choices;
+  std::replace(list.begin(), list.end(), '|', ',');
+  return "expected one of " + list;
+}
+
+// ---- Specific setters. ----
+
+Result SetSmtpListener(ParseContext& c, const std::string& v) {
+  auto a = ParseListenAddress(v, false);
+  if (!a) return std::string();
+  c.config->smtp_listeners.push_back(*a);
+  return std::nullopt;
+}
+
+Result SetHttpMgmtPort(ParseContext& c, const std::string& v) {
+  auto a = ParseListenAddress(v, true);
+  if (!a) return std::string();
+  c.config->http_mgmt = *a;
+  return std::nullopt;
+}
+
+Result SetHttpAccess(ParseContext& c, const std::string& v) {
+  std::size_t space = v.find_first_of(" \t");
+  if (space == std::string::npos) return std::string();
+  auto cidr = Cidr::Parse(v.substr(0, space));
+  if (!cidr) return std::string("expected an IP address or CIDR (like 10.0.0.0/8 or 0/0) first");
+  std::string level = Lower(Trim(v.substr(space)));
+  HttpAccessRule rule{*cidr, AccessLevel::kNone};
+  if (level == "admin") {
+    rule.level = AccessLevel::kAdmin;
+  } else if (level == "monitor") {
+    rule.level = AccessLevel::kMonitor;
+  } else if (level != "none") {
+    return std::string("expected the level admin, monitor or none after the address");
+  }
+  c.config->http_access.push_back(rule);
+  return std::nullopt;
+}
+
+Result SetDomainKey(ParseContext& c, const std::string& v) {
+  std::vector<std::string> parts = SplitList(v);
+  if (parts.size() != 3 || parts[0].empty() || !IsHostName(parts[1]) || parts[2].empty()) {
+    return std::string();
+  }
+  DomainKey key{parts[0], Lower(parts[1]), c.ResolvePath(parts[2]), c.file, c.line};
+  // Check the key file is there and readable now, not when the first message needs signing. Its
+  // contents are private: never read or echo them here.
+  std::error_code ec;
+  auto status = std::filesystem::status(key.key_file, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    return "key file '" + key.key_file + "' does not exist";
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    return "key file '" + key.key_file + "' is not a regular file";
+  }
+  if (access(key.key_file.c_str(), R_OK) != 0) {
+    return "key file '" + key.key_file + "' is not readable by this user";
+  }
+  c.config->domain_keys.push_back(key);
+  return std::nullopt;
+}
+
+Result SetDomainMacro(ParseContext& c, const std::string& v) {
+  std::size_t space = v.find_first_of(" \t");
+  if (space == std::string::npos) return std::string();
+  std::string name = Lower(v.substr(0, space));
+  if (!name.empty() && name[0] == '$') name.erase(0, 1);
+  std::vector<std::string> domains;
+  for (const std::string& d : SplitList(Trim(v.substr(space)))) {
+    if (!IsHostName(d)) return "'" + d + "' is not a domain name";
+    domains.push_back(Lower(d));
+  }
+  std::string key = "domain-macro " + name;
+  auto [it, inserted] = c.global_lines.emplace(key, c.line);
+  if (!inserted) {
+    return "macro '" + name + "' is already defined at line " + std::to_string(it->second);
+  }
+  c.config->domain_macros[name] = domains;
+  return std::nullopt;
+}
+
+Result SetDnsServer(ParseContext& c, const std::string& v) {
+  auto a = ParseListenAddress(v, false);
+  if (!a) {
+    auto ip = IpAddress::Parse(Trim(v));
+    if (!ip) return std::string();
+    a = ListenAddress{ip->ToString(), 53};
+  }
+  if (a->port == 0) return std::string("expected ADDR[:PORT] with a port from 1 to 65535");
+  c.config->dns_server = *a;
+  return std::nullopt;
+}
+
+Result SetDefaultVirtualMta(ParseContext& c, const std::string& v) {
+  if (!IsToken(v)) return std::string();
+  c.config->sources[c.index].default_virtual_mta = Lower(v);
+  c.references.push_back({Reference::kVmtaOrPool, Lower(v), c.line, "default-virtual-mta"});
+  return std::nullopt;
+}
+
+Result SetUserSource(ParseContext& c, const std::string& v) {
+  if (!IsToken(v) || v.front() != '{' || v.back() != '}' || v.size() < 3) return std::string();
+  c.config->smtp_users[c.index].source = Lower(v);
+  c.references.push_back({Reference::kNamedSource, Lower(v), c.line, "source"});
+  return std::nullopt;
+}
+
+Result SetSourceHost(ParseContext& c, const std::string& v) {
+  std::size_t space = v.find_first_of(" \t");
+  if (space == std::string::npos) return std::string();
+  auto ip = IpAddress::Parse(v.substr(0, space));
+  std::string host = Trim(v.substr(space));
+  if (!ip || !IsHostName(host)) return std::string();
+  c.config->virtual_mtas[c.index].source_hosts.push_back({ip->ToString(), Lower(host)});
+  return std::nullopt;
+}
+
+Result SetPoolMember(ParseContext& c, const std::string& v) {
+  if (!IsToken(v)) return std::string();
+  c.config->virtual_mta_pools[c.index].members.push_back(Lower(v));
+  c.references.push_back({Reference::kVmta, Lower(v), c.line, "virtual-mta"});
+  return std::nullopt;
+}
+
+Result SetPatternListRef(ParseContext& c, const std::string& v) {
+  if (!IsToken(v)) return std::string();
+  c.config->domains[c.index].smtp_pattern_list = Lower(v);
+  c.references.push_back({Reference::kPatternList, Lower(v), c.line, "smtp-pattern-list"});
+  return std::nullopt;
+}
+
+Result SetBackoffToNormalAfter(ParseContext& c, const std::string& v) {
+  if (Lower(v) == "never") {
+    c.config->domains[c.index].backoff_to_normal_after.reset();
+    return std::nullopt;
+  }
+  auto d = ParseDuration(v);
+  if (!d) return std::string();
+  c.config->domains[c.index].backoff_to_normal_after = *d;
+  return std::nullopt;
+}
+
+Result SetRoute(ParseContext& c, const std::string& v) {
+  auto a = ParseHostPort(v, false, /*hostname_ok=*/true);
+  if (!a || a->port == 0) return std::string();
+  c.config->domains[c.index].route = *a;
+  return std::nullopt;
+}
+
+Result SetReply(ParseContext& c, const std::string& v) {
+  SmtpPattern p;
+  std::size_t end = 0;
+  if (!SplitRegex(v, &p.regex, &p.icase, &end)) return std::string();
+  std::string rest = Lower(Trim(std::string_view(v).substr(end)));
+  if (rest == "mode=backoff") {
+    p.mode = PatternMode::kBackoff;
+  } else if (rest == "mode=normal") {
+    p.mode = PatternMode::kNormal;
+  } else {
+    return std::string("expected mode=backoff or mode=normal after the /regex/");
+  }
+  if (auto err = CheckRegex(p.regex, p.icase)) return err;
+  p.line = c.line;
+  c.config->smtp_pattern_lists[c.index].patterns.push_back(p);
+  return std::nullopt;
+}
+
+constexpr const char* kBounceCategories[] = {"bad-configuration",   "bad-connection",
+                                             "bad-domain",          "bad-mailbox",
+                                             "content-related",     "inactive-mailbox",
+                                             "invalid-sender",      "message-expired",
+                                             "no-answer-from-host", "other",
+                                             "policy-related",      "protocol-errors",
+                                             "quota-issues",        "relaying-issues",
+                                             "routing-errors",      "spam-related",
+                                             "virus-related"};
+
+Result SetBouncePattern(ParseContext& c, const std::string& v) {
+  BounceCategoryPattern p;
+  std::size_t end = 0;
+  if (!SplitRegex(v, &p.regex, &p.icase, &end)) return std::string();
+  p.category = Lower(Trim(std::string_view(v).substr(end)));
+  bool known = std::any_of(std::begin(kBounceCategories), std::end(kBounceCategories),
+                           [&](const char* k) { return p.category == k; });
+  if (!known) {
+    std::string list;
+    for (const char* k : kBounceCategories) list += std::string(list.empty() ? "" : ", ") + k;
+    return "expected a bounce category after the /regex/: one of " + list;
+  }
+  if (auto err = CheckRegex(p.regex, p.icase)) return err;
+  c.config->bounce_category_patterns.push_back(p);
+  return std::nullopt;
+}
+
+Result SetRecords(ParseContext& c, const std::string& v) {
+  std::vector<std::string> records;
+  for (const std::string& r : SplitList(Lower(v))) {
+    if (r != "d" && r != "b" && r != "t" && r != "tq" && r != "r" && r != "f") {
+      return std::string();
+    }
+    records.push_back(r);
+  }
+  c.config->acct_files[c.index].records = records;
+  return std::nullopt;
+}
+
+// ---- Section openers. ----
+
+Result OpenSource(ParseContext& c, const std::string& arg, std::string* key) {
+  c.config->sources.emplace_back();
+  c.index = c.config->sources.size() - 1;
+  SourcePolicy& s = c.config->sources.back();
+  if (arg.size() >= 3 && arg.front() == '{' && arg.back() == '}' && IsToken(arg)) {
+    s.name = Lower(arg);
+    *key = s.name;
+    return std::nullopt;
+  }
+  auto cidr = Cidr::Parse(arg);
+  if (!cidr) return std::string("expected an IP address, a CIDR (10.0.0.0/8, 0/0) or {name}");
+  s.cidr = *cidr;
+  *key = cidr->ToString();
+  return std::nullopt;
+}
+
+Result OpenSmtpUser(ParseContext& c, const std::string& arg, std::string* key) {
+  c.config->smtp_users.push_back(SmtpUser{arg, "", ""});
+  c.index = c.config->smtp_users.size() - 1;
+  *key = arg;  // user names compare exactly, as AUTH does
+  if (!IsToken(arg)) return std::string("expected a user name");
+  return std::nullopt;
+}
+
+Result OpenVirtualMta(ParseContext& c, const std::string& arg, std::string* key) {
+  c.config->virtual_mtas.push_back(VirtualMta{Lower(arg), {}});
+  c.index = c.config->virtual_mtas.size() - 1;
+  *key = Lower(arg);
+  if (!IsToken(arg)) return std::string(kExpName);
+  return std::nullopt;
+}
+
+Result OpenVirtualMtaPool(ParseContext& c, const std::string& arg, std::string* key) {
+  c.config->virtual_mta_pools.push_back(VirtualMtaPool{Lower(arg), {}});
+  c.index = c.config->virtual_mta_pools.size() - 1;
+  *key = Lower(arg);
+  if (!IsToken(arg)) return std::string(kExpName);
+  return std::nullopt;
+}
+
+Result OpenDomain(ParseContext& c, const std::string& arg, std::string* key) {
+  std::string match = Lower(arg);
+  if (match.size() > 1 && match.back() == '.') match.pop_back();
+  c.config->domains.emplace_back();
+  c.index = c.config->domains.size() - 1;
+  c.config->domains.back().match = match;
+  c.config->domains.back().line = c.line;
+  *key = match;
+  if (match == "*") return std::nullopt;
+  if (match.size() > 1 && match[0] == '$' && IsToken(match)) {
+    c.references.push_back({Reference::kMacro, match.substr(1), c.line, "domain"});
+    return std::nullopt;
+  }
+  if (!IsHostName(match)) return std::string("expected a domain name, * or $macro");
+  return std::nullopt;
+}
+
+Result OpenSmtpPatternList(ParseContext& c, const std::string& arg, std::string* key) {
+  c.config->smtp_pattern_lists.push_back(SmtpPatternList{Lower(arg), {}});
+  c.index = c.config->smtp_pattern_lists.size() - 1;
+  *key = Lower(arg);
+  if (!IsToken(arg)) return std::string(kExpName);
+  return std::nullopt;
+}
+
+Result OpenBounceCategoryPatterns(ParseContext&, const std::string& arg, std::string* key) {
+  key->clear();
+  if (!arg.empty()) return std::string("expected no argument");
+  return std::nullopt;
+}
+
+Result OpenAcctFile(ParseContext& c, const std::string& arg, std::string* key) {
+  AcctFile f;
+  f.path = c.ResolvePath(arg);
+  f.line = c.line;
+  c.config->acct_files.push_back(f);
+  c.index = c.config->acct_files.size() - 1;
+  *key = f.path;
+  if (!IsToken(arg)) return std::string("expected a file path without spaces");
+  return std::nullopt;
+}
+
+constexpr char kLogLevels[] = "debug|info|warning|error";
+constexpr char kDkimAlgorithms[] = "rsa-sha256|ed25519-sha256";
+constexpr char kCanons[] = "relaxed|simple";
+
+using I = Implementation;
+
+// ---- The tables. ----
+
+const std::vector<DirectiveSpec> kGlobal = {
+    {"smtp-listener", "smtp-listener ADDR:PORT", "none (at least one is required)",
+     "Accept SMTP on this address and port. Repeat for several. `0/0:25` means every address "
+     "(0.0.0.0); IPv6 is written `[::1]:25`; port 0 asks the kernel for a free port (tests).",
+     I::kDaemon, SetSmtpListener, kExpListen, true},
+    {"spool", "spool DIR", "none (required)",
+     "Directory of the message spool. Relative paths are relative to the config file.", I::kDaemon,
+     SetPath<&Config::spool_dir>, kExpPath},
+    {"http-mgmt-port", "http-mgmt-port [ADDR:]PORT", "none (management HTTP off)",
+     "Serve the management HTTP API and web console here. A bare port listens on every "
+     "address (0.0.0.0), as PowerMTA does; `http-access` decides who may use it.",
+     I::kManagement, SetHttpMgmtPort, kExpListen},
+    {"http-access", "http-access CIDR LEVEL", "127.0.0.1 and ::1 monitor; everyone else none",
+     "Grant a level (admin, monitor or none) to clients in CIDR on the management port. "
+     "Repeatable; the most specific matching rule wins. Any http-access line replaces the "
+     "default.",
+     I::kManagement, SetHttpAccess,
+     "expected CIDR LEVEL, like 10.0.0.0/8 monitor (levels: admin, monitor, none)", true},
+    {"domain-key", "domain-key SELECTOR,DOMAIN,KEYFILE", "none",
+     "A DKIM private key (PEM) for DOMAIN under SELECTOR. The file must exist and be readable "
+     "when the config is loaded; its contents are never logged.",
+     I::kDkim, SetDomainKey,
+     "expected SELECTOR,DOMAIN,KEYFILE like s1,example.com,/etc/outpost/dkim/s1.pem", true},
+    {"domain-macro", "domain-macro NAME DOMAIN,DOMAIN,...", "none",
+     "Name a set of domains; `<domain $NAME>` then applies to each of them.", I::kDelivery,
+     SetDomainMacro, "expected NAME DOMAIN,DOMAIN,... like hotmail hotmail.com,live.com", true},
+    {"host-name", "host-name NAME", "the system host name (gethostname())",
+     "The name outpostd gives in its SMTP greeting and Received: headers.", I::kDaemon,
+     SetHostName<&Config::host_name>, "expected a host name like mta.example.com"},
+    {"log-file", "log-file PATH", "none (log to standard error)",
+     "Append the operational log to this file (reopened on SIGUSR1 and when rotated).", I::kDaemon,
+     SetPath<&Config::log_file>, kExpPath},
+    {"log-level", "log-level debug|info|warning|error", "info",
+     "The least severe level written to the log.", I::kDaemon,
+     SetChoice<&Config::log_level, kLogLevels>, "expected debug, info, warning or error"},
+    {"dns-server", "dns-server ADDR[:PORT]", "none (the system resolver's servers)",
+     "Ask this DNS server for MX and address records (tests point it at a local server).",
+     I::kDelivery, SetDnsServer, "expected ADDR[:PORT] like 127.0.0.1:53 or [::1]:5353"},
+    {"dns-cache-size", "dns-cache-size N", "100000", "Most DNS answers kept in the resolver cache.",
+     I::kDelivery, SetInt<&Config::dns_cache_size, 0, std::numeric_limits<long long>::max()>,
+     kExpInt},
+    {"dns-cache-ttl", "dns-cache-ttl DURATION", "1h",
+     "Longest time a cached DNS answer is used, whatever its TTL.", I::kDelivery,
+     SetDuration<&Config::dns_cache_ttl>, kExpDuration},
+    {"max-smtp-in", "max-smtp-in N", "1000",
+     "Most simultaneous inbound SMTP connections (all clients together); more are refused "
+     "with 421.",
+     I::kDaemon, SetInt<&Config::max_smtp_in, 1, 1000000>, kExpInt},
+    {"max-smtp-in-per-ip", "max-smtp-in-per-ip N", "100",
+     "Most simultaneous inbound SMTP connections from one client address.", I::kDaemon,
+     SetInt<&Config::max_smtp_in_per_ip, 1, 1000000>, kExpInt},
+    {"max-message-size", "max-message-size SIZE", "50M",
+     "Largest message accepted (advertised in EHLO SIZE); a <source> may set its own.", I::kDaemon,
+     SetSize<&Config::max_message_size, true>, kExpSize},
+    {"max-rcpt-per-message", "max-rcpt-per-message N", "1000",
+     "Most recipients in one inbound message; further RCPTs get 452 4.5.3.", I::kDaemon,
+     SetInt<&Config::max_rcpt_per_message, 1, 1000000>, kExpInt},
+    {"smtp-server-tls-certificate", "smtp-server-tls-certificate PATH",
+     "none (STARTTLS not offered)",
+     "PEM certificate (chain) for inbound STARTTLS. Without it STARTTLS is not offered.",
+     I::kDaemon, SetPath<&Config::smtp_server_tls_certificate>, kExpPath},
+    {"smtp-server-tls-private-key", "smtp-server-tls-private-key PATH", "the certificate file",
+     "PEM private key for inbound STARTTLS, when it is not in the certificate file. Needs "
+     "smtp-server-tls-certificate.",
+     I::kDaemon, SetPath<&Config::smtp_server_tls_private_key>, kExpPath},
+    {"smtp-in-command-timeout", "smtp-in-command-timeout DURATION", "5m",
+     "How long outpostd waits for the next SMTP command before closing with 421.", I::kDaemon,
+     SetDuration<&Config::smtp_in_command_timeout, 1>, kExpDuration},
+    {"smtp-in-data-timeout", "smtp-in-data-timeout DURATION", "10m",
+     "Longest time the whole DATA phase of one message may take.", I::kDaemon,
+     SetDuration<&Config::smtp_in_data_timeout, 1>, kExpDuration},
+    {"smtp-in-max-errors", "smtp-in-max-errors N", "10",
+     "After this many error replies in one session, outpostd answers 421 and closes.", I::kDaemon,
+     SetInt<&Config::smtp_in_max_errors, 1, 1000000>, kExpInt},
+    {"spool-min-free", "spool-min-free SIZE", "64M",
+     "When the spool's file system has less free space, new mail gets 452 4.3.1.", I::kDaemon,
+     SetSize<&Config::spool_min_free>, kExpSize},
+    {"max-queued-recipients", "max-queued-recipients N", "0 (no limit)",
+     "When this many recipients are queued, new mail is refused with a temporary error.",
+     I::kDelivery, SetInt<&Config::max_queued_recipients, 0, std::numeric_limits<long long>::max()>,
+     kExpInt},
+    {"queue-cache-size", "queue-cache-size N", "0 (chosen automatically)",
+     "Most queued recipients held in memory; the rest stay on the spool until there is room.",
+     I::kDelivery, SetInt<&Config::queue_cache_size, 0, std::numeric_limits<long long>::max()>,
+     kExpInt},
+};
+
+const std::vector<DirectiveSpec> kSource = {
+    {"always-allow-relaying", "always-allow-relaying BOOL", "no",
+     "Accept mail from these clients for any recipient domain without authentication.", I::kDaemon,
+     SetBool<&SourcePolicy::always_allow_relaying>, kExpBool},
+    {"smtp-service", "smtp-service BOOL", "yes",
+     "May these clients use SMTP at all; `no` answers 554 at connect.", I::kDaemon,
+     SetBool<&SourcePolicy::smtp_service>, kExpBool},
+    {"require-auth", "require-auth BOOL", "no",
+     "These clients must authenticate (AUTH) before MAIL FROM.", I::kDaemon,
+     SetBool<&SourcePolicy::require_auth>, kExpBool},
+    {"max-message-size", "max-message-size SIZE", "0 (the global max-message-size)",
+     "Largest message these clients may send.", I::kDaemon,
+     SetSize<&SourcePolicy::max_message_size>, kExpSize},
+    {"process-x-virtual-mta", "process-x-virtual-mta BOOL", "no",
+     "Honour an X-Virtual-MTA header naming the virtual MTA or pool (the header is removed).",
+     I::kDaemon, SetBool<&SourcePolicy::process_x_virtual_mta>, kExpBool},
+    {"process-x-job", "process-x-job BOOL", "no",
+     "Take the job id (accounting `jobId`) from the X-Job header (the header is removed).",
+     I::kDaemon, SetBool<&SourcePolicy::process_x_job>, kExpBool},
+    {"default-virtual-mta", "default-virtual-mta NAME", "none",
+     "The virtual MTA or pool used for these clients' mail when no header chooses one.", I::kDaemon,
+     SetDefaultVirtualMta, "expected the name of a <virtual-mta> or <virtual-mta-pool>"},
+    {"log-connections", "log-connections BOOL", "no",
+     "Log each connection from these clients at info level (otherwise at debug).", I::kDaemon,
+     SetBool<&SourcePolicy::log_connections>, kExpBool},
+    {"hide-message-source", "hide-message-source BOOL", "no",
+     "Leave the client's address out of the Received: header outpostd adds.", I::kDaemon,
+     SetBool<&SourcePolicy::hide_message_source>, kExpBool},
+};
+
+const std::vector<DirectiveSpec> kSmtpUser = {
+    {"password", "password TEXT", "none (required)",
+     "The user's AUTH password, in plain text as in PowerMTA (protect the file).", I::kDaemon,
+     SetText<&SmtpUser::password>, "expected a password"},
+    {"source", "source {NAME}", "none",
+     "The named <source {NAME}> whose rules apply to this user's sessions after AUTH.", I::kDaemon,
+     SetUserSource, "expected a source name in braces, like {auth}"},
+};
+
+const std::vector<DirectiveSpec> kVirtualMta = {
+    {"smtp-source-host", "smtp-source-host ADDR HOSTNAME", "none (the system's default address)",
+     "Bind outbound connections to local address ADDR and say HOSTNAME in EHLO. Repeatable.",
+     I::kDelivery, SetSourceHost, "expected ADDR HOSTNAME like 192.0.2.10 mta1.example.com", true},
+};
+
+const std::vector<DirectiveSpec> kVirtualMtaPool = {
+    {"virtual-mta", "virtual-mta NAME", "none (at least one)",
+     "A member of the pool: the name of a <virtual-mta>. Repeatable.", I::kDelivery, SetPoolMember,
+     "expected the name of a <virtual-mta>", true},
+};
+
+const std::vector<DirectiveSpec> kDomain = {
+    {"max-smtp-out", "max-smtp-out N", "20",
+     "Most simultaneous outbound connections to this destination (per virtual MTA).", I::kDelivery,
+     SetInt<&DomainPolicy::max_smtp_out, 1, 100000>, kExpInt},
+    {"max-connect-rate", "max-connect-rate RATE", "unlimited",
+     "Most new connections per time unit.", I::kDelivery, SetRate<&DomainPolicy::max_connect_rate>,
+     kExpRate},
+    {"max-conn-rate", "max-conn-rate RATE", "unlimited", "Alias of max-connect-rate.", I::kDelivery,
+     SetRate<&DomainPolicy::max_connect_rate>, kExpRate, false, "max-connect-rate"},
+    {"max-msg-rate", "max-msg-rate RATE", "unlimited",
+     "Most delivery attempts (recipients) per time unit.", I::kDelivery,
+     SetRate<&DomainPolicy::max_msg_rate>, kExpRate},
+    {"max-msg-per-connection", "max-msg-per-connection N", "0 (no limit)",
+     "Messages sent over one connection before it is closed.", I::kDelivery,
+     SetInt<&DomainPolicy::max_msg_per_connection, 0, 100000000>, kExpInt},
+    {"max-rcpt-per-transaction", "max-rcpt-per-transaction N", "1000",
+     "Most RCPT TO in one outbound transaction.", I::kDelivery,
+     SetInt<&DomainPolicy::max_rcpt_per_transaction, 1, 100000>, kExpInt},
+    {"retry-after", "retry-after DURATION[,DURATION...]", "10m",
+     "Wait before retrying a deferred recipient; a list gives successive waits, the last one "
+     "repeating.",
+     I::kDelivery, SetDurationList<&DomainPolicy::retry_after>, kExpDurationList},
+    {"bounce-after", "bounce-after DURATION", "4d12h",
+     "Longest time a recipient stays queued; then it bounces (message-expired).", I::kDelivery,
+     SetDuration<&DomainPolicy::bounce_after, 1>, kExpDuration},
+    {"smtp-pattern-list", "smtp-pattern-list NAME", "none",
+     "The <smtp-pattern-list> whose reply patterns switch this queue to backoff or normal mode.",
+     I::kDelivery, SetPatternListRef, "expected the name of an <smtp-pattern-list>"},
+    {"backoff-max-smtp-out", "backoff-max-smtp-out N", "max-smtp-out",
+     "max-smtp-out while the queue is in backoff mode.", I::kDelivery,
+     SetInt<&DomainPolicy::backoff_max_smtp_out, 1, 100000>, kExpInt},
+    {"backoff-max-connect-rate", "backoff-max-connect-rate RATE", "max-connect-rate",
+     "max-connect-rate while the queue is in backoff mode.", I::kDelivery,
+     SetRate<&DomainPolicy::backoff_max_connect_rate>, kExpRate},
+    {"backoff-max-msg-rate", "backoff-max-msg-rate RATE", "max-msg-rate",
+     "max-msg-rate while the queue is in backoff mode.", I::kDelivery,
+     SetRate<&DomainPolicy::backoff_max_msg_rate>, kExpRate},
+    {"backoff-max-msg-per-connection", "backoff-max-msg-per-connection N", "max-msg-per-connection",
+     "max-msg-per-connection while the queue is in backoff mode.", I::kDelivery,
+     SetInt<&DomainPolicy::backoff_max_msg_per_connection, 0, 100000000>, kExpInt},
+    {"backoff-retry-after", "backoff-retry-after DURATION", "1h",
+     "retry-after while the queue is in backoff mode.", I::kDelivery,
+     SetDuration<&DomainPolicy::backoff_retry_after, 1>, kExpDuration},
+    {"backoff-to-normal-after", "backoff-to-normal-after DURATION|never", "never",
+     "Return from backoff to normal mode after this long in backoff.", I::kDelivery,
+     SetBackoffToNormalAfter, "expected a duration like 30m, 1h or 'never'"},
+    {"backoff-to-normal-after-delivery", "backoff-to-normal-after-delivery BOOL", "no",
+     "Return from backoff to normal mode after the first successful delivery.", I::kDelivery,
+     SetBool<&DomainPolicy::backoff_to_normal_after_delivery>, kExpBool},
+    {"source-ip-max-smtp-out", "source-ip-max-smtp-out N", "0 (no per-address limit)",
+     "Most simultaneous connections to this destination from one local source address.",
+     I::kDelivery, SetInt<&DomainPolicy::source_ip_max_smtp_out, 0, 100000>, kExpInt},
+    {"source-ip-max-msg-rate", "source-ip-max-msg-rate RATE", "unlimited",
+     "Most delivery attempts per time unit from one local source address.", I::kDelivery,
+     SetRate<&DomainPolicy::source_ip_max_msg_rate>, kExpRate},
+    {"mx-rollup", "mx-rollup NAME", "none",
+     "Share one queue (named NAME) among all domains using this policy, e.g. gmail.com for "
+     "domains whose MX is Google's.",
+     I::kDelivery, SetHostName<&DomainPolicy::mx_rollup>, "expected a queue name like gmail.com"},
+    {"dkim-sign", "dkim-sign BOOL", "no",
+     "Sign mail to this destination with the matching domain-key.", I::kDkim,
+     SetBool<&DomainPolicy::dkim_sign>, kExpBool},
+    {"dkim-algorithm", "dkim-algorithm rsa-sha256|ed25519-sha256", "rsa-sha256",
+     "The DKIM signing algorithm.", I::kDkim,
+     SetChoice<&DomainPolicy::dkim_algorithm, kDkimAlgorithms>,
+     "expected rsa-sha256 or ed25519-sha256"},
+    {"dkim-headers-canon", "dkim-headers-canon relaxed|simple", "relaxed",
+     "DKIM header canonicalization.", I::kDkim,
+     SetChoice<&DomainPolicy::dkim_headers_canon, kCanons>, "expected relaxed or simple"},
+    {"dkim-body-canon", "dkim-body-canon relaxed|simple", "relaxed", "DKIM body canonicalization.",
+     I::kDkim, SetChoice<&DomainPolicy::dkim_body_canon, kCanons>, "expected relaxed or simple"},
+    {"dkim-identity", "dkim-identity IDENTITY", "none (no i= tag)",
+     "The DKIM i= tag, e.g. @example.com.", I::kDkim, SetText<&DomainPolicy::dkim_identity>,
+     "expected an identity like @example.com"},
+    {"route", "route HOST:PORT", "none (deliver to the domain's MX hosts)",
+     "Send this destination's mail to HOST:PORT instead of its MX hosts (smart host, tests). "
+     "HOST is an address, `[ADDR]` or a host name; IPv6 is written `[::1]:2525`.",
+     I::kDelivery, SetRoute, "expected HOST:PORT like [127.0.0.1]:2526 or smtp.example.com:25"},
+    {"default-smtp-port", "default-smtp-port PORT", "25", "The port used to connect to MX hosts.",
+     I::kDelivery, SetInt<&DomainPolicy::default_smtp_port, 1, 65535>, kExpInt},
+    {"use-starttls", "use-starttls BOOL", "yes",
+     "Use STARTTLS when the receiving server offers it.", I::kDelivery,
+     SetBool<&DomainPolicy::use_starttls>, kExpBool},
+    {"require-starttls", "require-starttls BOOL", "no",
+     "Only deliver over TLS: a server without STARTTLS is a temporary failure.", I::kDelivery,
+     SetBool<&DomainPolicy::require_starttls>, kExpBool},
+    {"queue-priority", "queue-priority N", "50",
+     "Relative priority (0 to 100) of this destination's queues when connections are scarce.",
+     I::kDelivery, SetInt<&DomainPolicy::queue_priority, 0, 100>, kExpInt},
+};
+
+const std::vector<DirectiveSpec> kSmtpPatternList = {
+    {"reply", "reply /REGEX/[i] mode=backoff|normal", "none",
+     "When a receiving server's reply matches REGEX (ECMAScript; `i` ignores case), switch the "
+     "queue to backoff (or back to normal) mode. Repeatable; a `#` inside the /REGEX/ is not a "
+     "comment.",
+     I::kDelivery, SetReply, "expected /REGEX/ mode=backoff or /REGEX/i mode=normal", true},
+};
+
+const std::vector<DirectiveSpec> kBounceCategoryPatterns = {
+    {"/regex/", "/REGEX/[i] CATEGORY", "none (only the built-in rules)",
+     "A bounce whose diagnostic matches REGEX gets CATEGORY (one of the accounting bounce "
+     "categories). Tried in order, before the built-in rules. A line is just the pattern and "
+     "the category, without a directive name.",
+     I::kDelivery, SetBouncePattern, "expected /REGEX/ CATEGORY like /mailbox full/i quota-issues",
+     true},
+};
+
+const std::vector<DirectiveSpec> kAcctFile = {
+    {"records", "records TYPE,TYPE,...", "all types",
+     "The record types written to this file: d, b, t, tq, r, f.", I::kDaemon, SetRecords,
+     "expected a comma-separated list of record types from d, b, t, tq, r, f"},
+    {"move-interval", "move-interval DURATION", "none (no rotation by time)",
+     "Rotate the file this often (the old one is moved aside with a time stamp in its name).",
+     I::kDaemon, SetDuration<&AcctFile::move_interval, 1>, kExpDuration},
+    {"max-size", "max-size SIZE", "none (no rotation by size)",
+     "Rotate the file when it grows past this size.", I::kDaemon,
+     SetSize<&AcctFile::max_size, true>, kExpSize},
+    {"delete-after", "delete-after DURATION", "none (rotated files are kept)",
+     "Delete rotated files older than this.", I::kDaemon, SetDuration<&AcctFile::delete_after, 1>,
+     kExpDuration},
+    {"move-to", "move-to DIR", "the file's own directory",
+     "Directory that rotated files are moved into.", I::kDaemon, SetPath<&AcctFile::move_to>,
+     kExpPath},
+};
+
+const std::vector<ScopeSpec> kScopes = {
+    {Scope::kGlobal, "", "", "Global directives", "Directives outside any section.", nullptr,
+     &kGlobal},
+    {Scope::kSource, "source", "ADDR/CIDR | {NAME}", "<source>",
+     "Rules for injecting clients, by address or CIDR (`0/0` = everyone), or named (`{auth}`) "
+     "for authenticated users. Rules of all matching address sources merge, the most specific "
+     "winning per directive.",
+     OpenSource, &kSource},
+    {Scope::kSmtpUser, "smtp-user", "NAME", "<smtp-user>",
+     "An AUTH identity (PLAIN or LOGIN over TLS) and the named source whose rules apply after "
+     "AUTH.",
+     OpenSmtpUser, &kSmtpUser},
+    {Scope::kVirtualMta, "virtual-mta", "NAME", "<virtual-mta>",
+     "A sending identity: local source address(es) and EHLO name(s).", OpenVirtualMta,
+     &kVirtualMta},
+    {Scope::kVirtualMtaPool, "virtual-mta-pool", "NAME", "<virtual-mta-pool>",
+     "A set of virtual MTAs used in turn; selectable wherever a virtual MTA is.",
+     OpenVirtualMtaPool, &kVirtualMtaPool},
+    {Scope::kDomain, "domain", "NAME | * | $MACRO", "<domain>",
+     "Delivery policy for a destination domain, for every domain of a macro, or the defaults "
+     "(`*`).",
+     OpenDomain, &kDomain},
+    {Scope::kSmtpPatternList, "smtp-pattern-list", "NAME", "<smtp-pattern-list>",
+     "Named list of reply patterns that change a queue's mode.", OpenSmtpPatternList,
+     &kSmtpPatternList},
+    {Scope::kBounceCategoryPatterns, "bounce-category-patterns", "", "<bounce-category-patterns>",
+     "Site-specific bounce classification rules.", OpenBounceCategoryPatterns,
+     &kBounceCategoryPatterns},
+    {Scope::kAcctFile, "acct-file", "PATH", "<acct-file>",
+     "An accounting CSV file, its record types and its rotation.", OpenAcctFile, &kAcctFile},
+};
+
+}  // namespace
+
+const char* ImplementationText(Implementation impl) {
+  switch (impl) {
+    case Implementation::kDaemon:
+      return "outpostd";
+    case Implementation::kDelivery:
+      return "config only (later issue): parsed and checked now; acted on by the delivery "
+             "engine (not yet)";
+    case Implementation::kManagement:
+      return "config only (later issue): parsed and checked now; acted on by the management "
+             "plane (not yet)";
+    case Implementation::kDkim:
+      return "config only (later issue): parsed and checked now; acted on by the DKIM signer "
+             "(not yet)";
+  }
+  return "";
+}
+
+const std::vector<ScopeSpec>& Scopes() { return kScopes; }
+
+const ScopeSpec& ScopeFor(Scope scope) {
+  for (const ScopeSpec& s : kScopes) {
+    if (s.scope == scope) return s;
+  }
+  return kScopes.front();
+}
+
+const ScopeSpec* FindSection(const std::string& lower_tag) {
+  for (const ScopeSpec& s : kScopes) {
+    if (s.scope != Scope::kGlobal && lower_tag == s.tag) return &s;
+  }
+  return nullptr;
+}
+
+const DirectiveSpec* FindDirective(const ScopeSpec& scope, const std::string& lower_name) {
+  for (const DirectiveSpec& d : *scope.directives) {
+    if (lower_name == d.name) return &d;
+  }
+  return nullptr;
+}
+
+bool SplitRegex(std::string_view text, std::string* regex, bool* icase, std::size_t* end) {
+  if (text.empty() || text[0] != '/') return false;
+  std::size_t i = 1;
+  for (; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      ++i;  // an escaped character, '/' included, belongs to the regex
+      continue;
+    }
+    if (text[i] == '/') break;
+  }
+  if (i >= text.size()) return false;
+  *regex = std::string(text.substr(1, i - 1));
+  if (regex->empty()) return false;
+  ++i;
+  *icase = false;
+  if (i < text.size() && text[i] == 'i') {
+    *icase = true;
+    ++i;
+  }
+  if (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) return false;
+  *end = i;
+  return true;
+}
+
+std::optional<std::string> CheckRegex(const std::string& regex, bool icase) {
+  // Start-up only: std::regex reports errors by exception, which stays inside this function.
+  try {
+    auto flags = std::regex::ECMAScript;
+    if (icase) flags |= std::regex::icase;
+    std::regex compiled(regex, flags);
+  } catch (const std::regex_error& e) {
+    return "invalid regular expression /" + regex + "/: " + e.what();
+  }
+  return std::nullopt;
+}
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace outpost::config

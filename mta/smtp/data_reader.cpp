@@ -1,0 +1,116 @@
+#include "mta/smtp/data_reader.hpp"
+
+namespace outpost::smtp {
+
+DataReader::DataReader(std::string* out, std::uint64_t max_size) : out_(out), max_size_(max_size) {}
+
+DataReader::Error DataReader::error() const {
+  if (bare_line_ending_) return Error::kBareLineEnding;
+  if (max_size_ != 0 && size_ > max_size_) return Error::kTooBig;
+  if (line_too_long_) return Error::kLineTooLong;
+  return Error::kNone;
+}
+
+void DataReader::Append(const char* data, std::size_t n) {
+  // Past the limit the message is refused anyway: keep counting, stop storing.
+  size_ += n;
+  if (max_size_ == 0 || size_ <= max_size_) out_->append(data, n);
+}
+
+void DataReader::EndLine() {
+  if (line_length_ > kMaxTextLine) line_too_long_ = true;
+  line_length_ = 0;
+}
+
+std::size_t DataReader::Feed(std::string_view data) {
+  const char* p = data.data();
+  const std::size_t n = data.size();
+  std::size_t i = 0;
+  while (i < n && state_ != State::kDone) {
+    const char c = p[i];
+    switch (state_) {
+      case State::kLineStart:
+        if (c == '.') {
+          state_ = State::kDot;
+          ++i;
+          continue;
+        }
+        state_ = State::kInLine;
+        continue;  // reprocess c in kInLine
+      case State::kDot:
+        if (c == '\r') {
+          state_ = State::kDotCr;
+          ++i;
+          continue;
+        }
+        // The leading dot was stuffing; c belongs to the line.
+        state_ = State::kInLine;
+        continue;
+      case State::kDotCr:
+        if (c == '\n') {
+          ++i;
+          state_ = State::kDone;
+          continue;
+        }
+        // ".\r" followed by something else: a bare CR.
+        bare_line_ending_ = true;
+        Append("\r", 1);
+        ++line_length_;
+        state_ = State::kInLine;
+        continue;
+      case State::kCr:
+        if (c == '\n') {
+          Append("\r\n", 2);
+          EndLine();
+          state_ = State::kLineStart;
+          ++i;
+          continue;
+        }
+        bare_line_ending_ = true;
+        Append("\r", 1);
+        ++line_length_;
+        state_ = State::kInLine;
+        continue;
+      case State::kInLine: {
+        if (c == '\r') {
+          state_ = State::kCr;
+          ++i;
+          continue;
+        }
+        if (c == '\n') {
+          // Bare LF: never a line end (so "\n.\r\n" cannot end the message).
+          bare_line_ending_ = true;
+          Append("\n", 1);
+          ++line_length_;
+          ++i;
+          continue;
+        }
+        std::size_t j = i + 1;
+        while (j < n && p[j] != '\r' && p[j] != '\n') ++j;
+        Append(p + i, j - i);
+        line_length_ += j - i;
+        i = j;
+        continue;
+      }
+      case State::kDone:
+        break;
+    }
+  }
+  return i;
+}
+
+const char* DataReaderErrorName(DataReader::Error error) {
+  switch (error) {
+    case DataReader::Error::kNone:
+      return "none";
+    case DataReader::Error::kBareLineEnding:
+      return "bare CR or LF";
+    case DataReader::Error::kTooBig:
+      return "message too big";
+    case DataReader::Error::kLineTooLong:
+      return "line too long";
+  }
+  return "?";
+}
+
+}  // namespace outpost::smtp

@@ -1,0 +1,73 @@
+// Reads the DATA phase (after 354): an incremental state machine fed raw bytes as they arrive.
+//
+// Invariants (the anti-smuggling rules): the message ends ONLY at CRLF "." CRLF (a "." line that
+// begins right after a CRLF, or at the very start of the data). `\n.\n`, `\r.\r`, `\n.\r\n`,
+// `\r\n.\n` never end it. A bare CR (CR not followed by LF) or bare LF (LF not preceded by CR)
+// anywhere marks the message bad, but reading continues to the real end so the session stays in
+// sync; the session then answers 550 5.6.11 (RFC 3463 5.6.x "media error" family; 5.6.11 is the
+// code registered for "invalid line ending") and keeps nothing.
+//
+// Dot-stuffing: a leading "." of a line is removed (RFC 5321 4.5.2). The stored message has CRLF
+// line ends, ends with CRLF when not empty, and excludes the terminating ".CRLF".
+//
+// Limits: `max_size` bytes of un-stuffed message (beyond: keep counting, stop storing; the session
+// answers 552 5.3.4 after the end; 0 = no limit). Text lines longer than 998 octets plus CRLF
+// (RFC 5321 4.5.3.1.6) are flagged; the session answers 554 5.6.0 after the end.
+// Errors are reported in priority order: bare CR/LF, then size, then line length.
+//
+// Feed() reports how many bytes it consumed; when the end is reached it stops right after the
+// terminator so the bytes after it (pipelined commands) are handed back to the command reader.
+//
+// Thread-safety: not thread-safe (one per DATA phase).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace outpost::smtp {
+
+class DataReader {
+ public:
+  static constexpr std::size_t kMaxTextLine = 998;  // excluding CRLF
+
+  enum class Error { kNone, kBareLineEnding, kTooBig, kLineTooLong };
+
+  // `out` receives the message; the caller may pre-reserve it. It is not cleared.
+  DataReader(std::string* out, std::uint64_t max_size);
+
+  // Consumes bytes from `data` until the terminator (inclusive) or the end of `data`. Returns the
+  // number of bytes consumed (== data.size() unless done()).
+  std::size_t Feed(std::string_view data);
+
+  bool done() const { return state_ == State::kDone; }
+  Error error() const;
+  // Un-stuffed message size, counted also beyond max_size.
+  std::uint64_t size() const { return size_; }
+
+ private:
+  enum class State {
+    kLineStart,  // after CRLF (or at the start)
+    kInLine,
+    kCr,     // inside a line, just saw CR
+    kDot,    // line start, saw "."
+    kDotCr,  // line start, saw ".", CR
+    kDone,
+  };
+
+  void Append(const char* data, std::size_t n);
+  void EndLine();
+
+  std::string* out_;
+  std::uint64_t max_size_;
+  std::uint64_t size_ = 0;
+  std::size_t line_length_ = 0;
+  State state_ = State::kLineStart;
+  bool bare_line_ending_ = false;
+  bool line_too_long_ = false;
+};
+
+const char* DataReaderErrorName(DataReader::Error error);
+
+}  // namespace outpost::smtp

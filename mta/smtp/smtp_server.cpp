@@ -1,0 +1,586 @@
+// I/O layer of the SMTP server: sockets, TLS, timers, spool commits, accounting. All protocol
+// decisions are in Session (session.hpp); this file only moves bytes and carries out Actions.
+#include "mta/smtp/smtp_server.hpp"
+
+#include <openssl/ssl.h>
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/acct_format.hpp"
+#include "common/time_format.hpp"
+#include "mta/log/log.hpp"
+#include "mta/smtp/line_reader.hpp"
+#include "mta/smtp/reply.hpp"
+#include "mta/smtp/session.hpp"
+
+namespace outpost::smtp {
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kUseTuple = asio::experimental::as_tuple(use_awaitable);
+
+// Read buffer per session. Commands are bounded by LineReader (<= 12 KB for AUTH), DATA is
+// streamed through DataReader, so this never needs to grow.
+constexpr std::size_t kReadBuffer = 64 * 1024;
+// A reply write or a final 421 gets this long at most once the session is over its deadline.
+constexpr auto kFinalWriteTimeout = std::chrono::seconds(10);
+
+std::int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::shared_ptr<asio::ssl::context> BuildTlsContext(const config::Config& config,
+                                                    std::string* error) {
+  if (config.smtp_server_tls_certificate.empty()) return nullptr;
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  asio::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                   ec);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->use_certificate_chain_file(config.smtp_server_tls_certificate, ec);
+  if (ec) {
+    *error =
+        "cannot load TLS certificate " + config.smtp_server_tls_certificate + ": " + ec.message();
+    return nullptr;
+  }
+  const std::string& key = config.smtp_server_tls_private_key.empty()
+                               ? config.smtp_server_tls_certificate
+                               : config.smtp_server_tls_private_key;
+  ctx->use_private_key_file(key, asio::ssl::context::pem, ec);
+  if (ec) {
+    *error = "cannot load TLS private key " + key + ": " + ec.message();
+    return nullptr;
+  }
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    *error = "TLS private key " + key + " does not match the certificate";
+    return nullptr;
+  }
+  return ctx;
+}
+
+std::string FormatEndpoint(const tcp::endpoint& ep) {
+  const asio::ip::address a = ep.address();
+  if (a.is_v6()) return "[" + a.to_string() + "]:" + std::to_string(ep.port());
+  return a.to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+struct ServerState;
+
+// One client connection. Lives as long as its coroutines (shared_ptr).
+struct Connection {
+  Connection(ServerState& st, tcp::socket s)
+      : state(st), socket(std::move(s)), timer(socket.get_executor()) {}
+
+  void SetDeadline(Clock::time_point t) {
+    deadline = t;
+    if (t < timer.expiry()) timer.cancel();  // wake the watchdog to re-arm earlier
+  }
+  void Close() {
+    closed = true;
+    asio::error_code ec;
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    timer.cancel();
+  }
+
+  ServerState& state;
+  tcp::socket socket;
+  std::shared_ptr<asio::ssl::context> tls_context;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
+  asio::steady_timer timer;
+  Clock::time_point deadline = Clock::time_point::max();
+  bool timed_out = false;
+  bool closed = false;
+  std::string peer;
+  std::string ip_key;
+};
+
+struct ServerState {
+  ServerState(asio::io_context& i, spool::Spool& s, acct::AccountingLog* a)
+      : io(i), spool(s), accounting(a) {}
+
+  asio::io_context& io;
+  spool::Spool& spool;
+  acct::AccountingLog* accounting;
+
+  mutable std::mutex config_mu;  // guards config and tls
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<asio::ssl::context> tls;
+
+  AcceptedHandler on_accepted;
+  AdmissionCheck admission;
+  SessionCounters counters;
+  std::atomic<std::uint64_t> connections_current{0}, connections_total{0}, connections_refused{0},
+      messages_accepted{0}, recipients_accepted{0}, bytes_accepted{0}, tls_handshakes{0};
+
+  // io thread only:
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::string> bound;
+  std::unordered_map<std::string, int> per_ip;
+  std::unordered_set<Connection*> connections;
+  bool stopped = false;
+
+  std::pair<std::shared_ptr<const config::Config>, std::shared_ptr<asio::ssl::context>> Snapshot()
+      const {
+    std::lock_guard<std::mutex> lock(config_mu);
+    return {config, tls};
+  }
+};
+
+namespace {
+
+awaitable<void> Watchdog(std::shared_ptr<Connection> c) {
+  while (!c->closed) {
+    c->timer.expires_at(c->deadline);
+    asio::error_code ignored;
+    co_await c->timer.async_wait(asio::redirect_error(use_awaitable, ignored));
+    if (c->closed) break;
+    if (Clock::now() >= c->deadline) {
+      c->timed_out = true;
+      c->deadline = Clock::time_point::max();
+      asio::error_code ignored;
+      c->socket.cancel(ignored);
+    }
+  }
+}
+
+awaitable<asio::error_code> WriteAll(Connection& c, std::string& out) {
+  asio::error_code ec;
+  if (out.empty()) co_return ec;
+  std::size_t n = 0;
+  if (c.tls) {
+    std::tie(ec, n) = co_await asio::async_write(*c.tls, asio::buffer(out), kUseTuple);
+  } else {
+    std::tie(ec, n) = co_await asio::async_write(c.socket, asio::buffer(out), kUseTuple);
+  }
+  out.clear();
+  co_return ec;
+}
+
+struct CommitWaiter {
+  explicit CommitWaiter(asio::any_io_executor ex) : timer(ex, Clock::time_point::max()) {}
+  asio::steady_timer timer;
+  bool done = false;
+  spool::CommitStatus status = spool::CommitStatus::kIoError;
+  spool::SpoolId id;
+};
+
+// Commits on the spool thread; the outcome is posted back to this coroutine's executor.
+awaitable<std::pair<spool::CommitStatus, spool::SpoolId>> CommitMessage(spool::Spool& spool,
+                                                                        spool::SpoolMessage msg) {
+  auto ex = co_await asio::this_coro::executor;
+  auto waiter = std::make_shared<CommitWaiter>(ex);
+  spool.Commit(std::move(msg),
+               [w = waiter, ex](spool::CommitStatus status, spool::SpoolId id) mutable {
+                 asio::post(ex, [w = std::move(w), status, id] {
+                   w->done = true;
+                   w->status = status;
+                   w->id = id;
+                   w->timer.cancel();
+                 });
+               });
+  while (!waiter->done) {
+    asio::error_code ignored;
+    co_await waiter->timer.async_wait(asio::redirect_error(use_awaitable, ignored));
+  }
+  co_return std::make_pair(waiter->status, waiter->id);
+}
+
+void WriteReceivedRecords(acct::AccountingLog* log, const spool::Envelope& env,
+                          std::uint64_t size) {
+  if (log == nullptr) return;
+  acct::Record r;
+  r.type = acct::RecordType::kReceived;
+  r[acct::Field::kTimeLogged] = timefmt::FormatAcctTime(UnixNow());
+  r[acct::Field::kTimeQueued] = timefmt::FormatAcctTime(env.time_queued);
+  r[acct::Field::kOrig] = env.mail_from;
+  r[acct::Field::kSrcType] = "smtp";
+  r[acct::Field::kSrcMta] = env.source_helo + " (" + env.source_ip + ")";
+  r[acct::Field::kDlvSize] = std::to_string(size);
+  r[acct::Field::kVmta] = env.vmta;
+  r[acct::Field::kJobId] = env.job_id;
+  r[acct::Field::kEnvId] = env.env_id;
+  for (const std::string& rcpt : env.recipients) {
+    r[acct::Field::kRcpt] = rcpt;
+    log->Write(r);
+  }
+}
+
+awaitable<void> RefuseConnection(tcp::socket socket, std::string text) {
+  std::string out;
+  AppendReply(out, 421, "4.7.0", text);
+  // Best effort, never waits for the client: one non-blocking write then close.
+  asio::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(out), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+  co_return;
+}
+
+awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Connection> conn,
+                           std::shared_ptr<const config::Config> config) {
+  Connection& c = *conn;
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, Watchdog(conn), asio::detached);
+
+  SessionOptions options;
+  options.config = config;
+  asio::error_code ec;
+  tcp::endpoint remote = c.socket.remote_endpoint(ec);
+  asio::ip::address addr = remote.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+  }
+  options.client_ip = IpAddress::Parse(addr.to_string()).value_or(IpAddress{});
+  options.peer = c.peer;
+  options.tls_available = c.tls_context != nullptr;
+  spool::Spool* spool_ptr = &st->spool;
+  options.spool_healthy = [spool_ptr] { return spool_ptr->Healthy(); };
+  if (st->admission) options.admission = st->admission;
+  options.new_queue_id = [] { return spool::NewQueueId(); };
+  options.now = UnixNow;
+  options.counters = &st->counters;
+  Session session(std::move(options));
+  const bool log_connections = session.policy().log_connections;
+  if (log_connections) {
+    OUTPOST_LOG(kInfo, "smtp") << c.peer << " connected";
+  } else {
+    OUTPOST_LOG(kDebug, "smtp") << c.peer << " connected";
+  }
+
+  const auto command_timeout = config->smtp_in_command_timeout;
+  const auto data_timeout = config->smtp_in_data_timeout;
+  std::vector<char> buffer(kReadBuffer);
+  std::size_t begin = 0, end = 0;
+  std::string out;
+  out.reserve(1024);
+  LineReader lines;
+  bool in_data = false;
+  std::uint64_t messages = 0;
+  const char* end_reason = "client quit";
+
+  Action action = session.Greet(out);
+  if (action == Action::kClose) {
+    ++st->connections_refused;
+    end_reason = "refused";
+  }
+  while (action != Action::kClose) {
+    // Carry out the pending action.
+    if (action == Action::kReadData) {
+      in_data = true;
+      c.SetDeadline(Clock::now() + data_timeout);
+      action = Action::kContinue;
+    } else if (action == Action::kCommit) {
+      spool::SpoolMessage msg = session.TakeMessage();
+      auto [status, id] = co_await CommitMessage(st->spool, std::move(msg));
+      action = session.OnCommitResult(status, out);
+      if (status == spool::CommitStatus::kOk) {
+        const spool::Envelope& env = session.committed_envelope();
+        const std::uint64_t size = session.committed_size();
+        ++messages;
+        ++st->messages_accepted;
+        st->recipients_accepted += env.recipients.size();
+        st->bytes_accepted += size;
+        WriteReceivedRecords(st->accounting, env, size);
+        OUTPOST_LOG(kInfo, "smtp")
+            << c.peer << " accepted " << env.id << " size=" << size
+            << " rcpts=" << env.recipients.size() << " from=<" << env.mail_from << ">";
+        if (st->on_accepted) st->on_accepted(id, env, size);
+      }
+      continue;
+    } else if (action == Action::kStartTls) {
+      c.SetDeadline(Clock::now() + command_timeout);
+      if (co_await WriteAll(c, out)) {
+        end_reason = "write error";
+        break;
+      }
+      // Anything pipelined after STARTTLS was sent in clear text: discard it (RFC 3207 5).
+      begin = end = 0;
+      lines = LineReader();
+      c.tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(c.socket, *c.tls_context);
+      auto [hs_ec] = co_await c.tls->async_handshake(asio::ssl::stream_base::server, kUseTuple);
+      if (hs_ec) {
+        OUTPOST_LOG(kInfo, "smtp") << c.peer << " TLS handshake failed: " << hs_ec.message();
+        end_reason = "TLS handshake failed";
+        c.tls.reset();
+        break;
+      }
+      ++st->tls_handshakes;
+      SSL* ssl = c.tls->native_handle();
+      std::string desc = std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+      OUTPOST_LOG(kInfo, "smtp") << c.peer << " TLS established " << desc;
+      session.OnTlsEstablished(desc);
+      action = Action::kContinue;
+    }
+    if (action == Action::kClose) break;
+
+    // Process what is buffered.
+    bool need_input = false;
+    const std::string_view view(buffer.data() + begin, end - begin);
+    if (in_data) {
+      const std::size_t used = session.data_reader().Feed(view);
+      begin += used;
+      if (session.data_reader().done()) {
+        in_data = false;
+        c.SetDeadline(Clock::now() + command_timeout);
+        action = session.OnDataEnd(out);
+      } else {
+        need_input = true;
+      }
+    } else {
+      lines.set_max_line(session.max_line());
+      std::string_view line;
+      std::size_t consumed = 0;
+      const LineReader::Status status = lines.Next(view, line, consumed);
+      if (status == LineReader::Status::kLine) {
+        action = session.OnLine(line, out);
+      } else if (status == LineReader::Status::kTooLong) {
+        action = session.OnLineTooLong(out);
+      } else {
+        need_input = true;
+      }
+      begin += consumed;
+    }
+    if (!need_input) continue;
+
+    // Input drained: flush the batch of replies (PIPELINING), then read.
+    if (!in_data) c.SetDeadline(Clock::now() + command_timeout);
+    if (co_await WriteAll(c, out)) {
+      end_reason = c.timed_out ? "timeout" : "write error";
+      break;
+    }
+    if (begin == end) {
+      begin = end = 0;
+    } else if (begin > 0) {
+      std::memmove(buffer.data(), buffer.data() + begin, end - begin);
+      end -= begin;
+      begin = 0;
+    }
+    auto dest = asio::buffer(buffer.data() + end, buffer.size() - end);
+    asio::error_code read_ec;
+    std::size_t n = 0;
+    if (c.tls) {
+      std::tie(read_ec, n) = co_await c.tls->async_read_some(dest, kUseTuple);
+    } else {
+      std::tie(read_ec, n) = co_await c.socket.async_read_some(dest, kUseTuple);
+    }
+    if (read_ec) {
+      if (c.timed_out && !c.closed) {
+        end_reason = "timeout";
+        OUTPOST_LOG(kInfo, "smtp") << c.peer << " timeout" << (in_data ? " in DATA" : "");
+        session.OnTimeout(out);
+        c.timed_out = false;
+        c.SetDeadline(Clock::now() + kFinalWriteTimeout);
+        co_await WriteAll(c, out);
+      } else {
+        end_reason = in_data ? "connection lost in DATA" : "connection lost";
+      }
+      break;
+    }
+    end += n;
+  }
+  if (action == Action::kClose && !c.closed) {
+    c.SetDeadline(Clock::now() + kFinalWriteTimeout);
+    co_await WriteAll(c, out);
+  }
+  c.Close();
+  if (log_connections) {
+    OUTPOST_LOG(kInfo, "smtp") << c.peer << " session end (" << end_reason
+                               << ") messages=" << messages << " errors=" << session.errors();
+  } else {
+    OUTPOST_LOG(kDebug, "smtp") << c.peer << " session end (" << end_reason
+                                << ") messages=" << messages << " errors=" << session.errors();
+  }
+}
+
+awaitable<void> AcceptLoop(std::shared_ptr<ServerState> st, tcp::acceptor* acceptor) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer pause(ex);
+  while (!st->stopped) {
+    auto [ec, socket] = co_await acceptor->async_accept(kUseTuple);
+    if (st->stopped) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      // EMFILE and friends: log and back off briefly instead of spinning.
+      OUTPOST_LOG(kWarning, "smtp") << "accept failed: " << ec.message();
+      pause.expires_after(std::chrono::milliseconds(100));
+      asio::error_code ignored;
+      co_await pause.async_wait(asio::redirect_error(use_awaitable, ignored));
+      continue;
+    }
+    auto [config, tls] = st->Snapshot();
+    asio::error_code rec;
+    const tcp::endpoint remote = socket.remote_endpoint(rec);
+    if (rec) continue;
+    asio::ip::address addr = remote.address();
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    }
+    std::string ip = addr.to_string();
+    const int per_ip = st->per_ip[ip];
+    if (st->connections_current >= static_cast<std::uint64_t>(config->max_smtp_in) ||
+        per_ip >= config->max_smtp_in_per_ip) {
+      if (per_ip == 0) st->per_ip.erase(ip);
+      ++st->connections_refused;
+      OUTPOST_LOG(kInfo, "smtp") << "[" << ip << "]:" << remote.port()
+                                 << " refused: too many connections";
+      asio::co_spawn(ex, RefuseConnection(std::move(socket), "Too many connections"),
+                     asio::detached);
+      continue;
+    }
+    ++st->per_ip[ip];
+    ++st->connections_current;
+    ++st->connections_total;
+    asio::error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);
+    auto conn = std::make_shared<Connection>(*st, std::move(socket));
+    conn->tls_context = tls;
+    conn->peer = "[" + ip + "]:" + std::to_string(remote.port());
+    conn->ip_key = ip;
+    st->connections.insert(conn.get());
+    asio::co_spawn(ex, RunSession(st, conn, config), [st, conn](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& failure) {
+          OUTPOST_LOG(kError, "smtp") << conn->peer << " session aborted: " << failure.what();
+        }
+        conn->Close();
+      }
+      st->connections.erase(conn.get());
+      --st->connections_current;
+      auto it = st->per_ip.find(conn->ip_key);
+      if (it != st->per_ip.end() && --it->second <= 0) st->per_ip.erase(it);
+    });
+  }
+}
+
+}  // namespace
+
+struct SmtpServer::Impl {
+  std::shared_ptr<ServerState> state;
+};
+
+SmtpServer::SmtpServer(asio::io_context& io, std::shared_ptr<const config::Config> config,
+                       spool::Spool& spool, acct::AccountingLog* accounting)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->state = std::make_shared<ServerState>(io, spool, accounting);
+  impl_->state->config = std::move(config);
+}
+
+SmtpServer::~SmtpServer() { Stop(); }
+
+void SmtpServer::SetAcceptedHandler(AcceptedHandler handler) {
+  impl_->state->on_accepted = std::move(handler);
+}
+
+void SmtpServer::SetAdmissionCheck(AdmissionCheck check) {
+  impl_->state->admission = std::move(check);
+}
+
+bool SmtpServer::Start(std::string* error) {
+  ServerState& st = *impl_->state;
+  auto [config, old_tls] = st.Snapshot();
+  std::string tls_error;
+  auto tls = BuildTlsContext(*config, &tls_error);
+  if (!tls_error.empty()) {
+    if (error) *error = tls_error;
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(st.config_mu);
+    st.tls = tls;
+  }
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::string> bound;
+  for (const config::ListenAddress& listen : config->smtp_listeners) {
+    const std::string name = listen.host + ":" + std::to_string(listen.port);
+    asio::error_code ec;
+    const asio::ip::address addr = asio::ip::make_address(listen.host, ec);
+    if (ec) {
+      if (error) *error = "smtp-listener " + name + ": bad address";
+      return false;
+    }
+    auto acceptor = std::make_unique<tcp::acceptor>(st.io);
+    const tcp::endpoint ep(addr, listen.port);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && addr.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      if (error) *error = "smtp-listener " + name + ": " + ec.message();
+      return false;
+    }
+    bound.push_back(FormatEndpoint(acceptor->local_endpoint(ec)));
+    acceptors.push_back(std::move(acceptor));
+  }
+  st.stopped = false;
+  for (auto& acceptor : acceptors) {
+    OUTPOST_LOG(kInfo, "smtp") << "listening on " << FormatEndpoint(acceptor->local_endpoint());
+    asio::co_spawn(st.io, AcceptLoop(impl_->state, acceptor.get()), asio::detached);
+    st.acceptors.push_back(std::move(acceptor));
+  }
+  st.bound.insert(st.bound.end(), bound.begin(), bound.end());
+  return true;
+}
+
+std::vector<std::string> SmtpServer::BoundAddresses() const { return impl_->state->bound; }
+
+void SmtpServer::Stop() {
+  ServerState& st = *impl_->state;
+  st.stopped = true;
+  for (auto& acceptor : st.acceptors) {
+    asio::error_code ec;
+    acceptor->close(ec);
+  }
+  for (Connection* c : st.connections) c->Close();
+}
+
+void SmtpServer::SetConfig(std::shared_ptr<const config::Config> config) {
+  std::string error;
+  auto tls = BuildTlsContext(*config, &error);
+  if (!error.empty()) {
+    OUTPOST_LOG(kError, "smtp") << "reload: " << error << " (keeping the previous TLS setup)";
+  }
+  ServerState& st = *impl_->state;
+  std::lock_guard<std::mutex> lock(st.config_mu);
+  st.config = std::move(config);
+  if (error.empty()) st.tls = std::move(tls);
+}
+
+ServerStats SmtpServer::Stats() const {
+  const ServerState& st = *impl_->state;
+  ServerStats s;
+  s.connections_current = st.connections_current;
+  s.connections_total = st.connections_total;
+  s.connections_refused = st.connections_refused;
+  s.messages_accepted = st.messages_accepted;
+  s.recipients_accepted = st.recipients_accepted;
+  s.bytes_accepted = st.bytes_accepted;
+  s.messages_rejected = st.counters.messages_rejected;
+  s.relay_denied = st.counters.relay_denied;
+  s.auth_failures = st.counters.auth_failures;
+  s.tls_handshakes = st.tls_handshakes;
+  return s;
+}
+
+}  // namespace outpost::smtp

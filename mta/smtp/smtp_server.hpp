@@ -1,0 +1,81 @@
+// The SMTP injection server: accepts mail from injecting applications on each `smtp-listener`.
+//
+// Protocol (RFC 5321 + extensions PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES, STARTTLS,
+// AUTH PLAIN/LOGIN after TLS). The parser is the security boundary: lines end only at CRLF, command
+// and text lines have length limits, DATA rejects bare CR / bare LF (5xx after the real end of
+// data, session stays in sync) and only CRLF.CRLF ends a message, so smuggling cannot split one
+// message in two. Relay policy comes from <source> rules (config::Config::SourcePolicyFor) and,
+// after AUTH, the user's named source. Every phase has a timeout; connections are capped
+// (max-smtp-in, per IP); too many errors close the session with 421.
+//
+// A message is answered 250 only after the spool reports it durable. Then an `r` record goes to the
+// accounting log and `on_accepted` hands the message to the queue. Spool back-pressure (disk full,
+// write errors, queue ceiling) answers 452 4.3.1 and keeps nothing.
+//
+// Threading: all sessions run on the given io_context (one thread). Spool commit handlers run on
+// the spool's thread and are posted back to the io_context. Thread-safety: not thread-safe; call
+// everything from the io_context's thread, except SetConfig(), which may be called from any thread.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "mta/acct/accounting_writer.hpp"
+#include "mta/config/config.hpp"
+#include "mta/spool/spool.hpp"
+
+namespace outpost::smtp {
+
+struct ServerStats {
+  std::uint64_t connections_current = 0;
+  std::uint64_t connections_total = 0;
+  std::uint64_t connections_refused = 0;  // over max-smtp-in / per-IP cap / smtp-service no
+  std::uint64_t messages_accepted = 0;
+  std::uint64_t recipients_accepted = 0;
+  std::uint64_t bytes_accepted = 0;
+  std::uint64_t messages_rejected = 0;  // after DATA: size, bare LF, spool refusal
+  std::uint64_t relay_denied = 0;
+  std::uint64_t auth_failures = 0;
+  std::uint64_t tls_handshakes = 0;
+};
+
+// Says whether new mail may be taken (e.g. the queue's recipient ceiling). Called per RCPT and
+// before DATA's 354; false answers 452 4.3.1.
+using AdmissionCheck = std::function<bool(std::size_t recipients)>;
+// Called on the io_context's thread after the spool commit succeeded and the `r` records were
+// written.
+using AcceptedHandler =
+    std::function<void(spool::SpoolId id, const spool::Envelope& envelope, std::uint64_t size)>;
+
+class SmtpServer {
+ public:
+  SmtpServer(asio::io_context& io, std::shared_ptr<const config::Config> config,
+             spool::Spool& spool, acct::AccountingLog* accounting);
+  ~SmtpServer();
+  SmtpServer(const SmtpServer&) = delete;
+  SmtpServer& operator=(const SmtpServer&) = delete;
+
+  void SetAcceptedHandler(AcceptedHandler handler);
+  void SetAdmissionCheck(AdmissionCheck check);
+
+  // Binds and starts accepting on every smtp-listener of the config. Port 0 binds an ephemeral
+  // port; BoundAddresses() tells which. False + error (naming the address) when a bind fails.
+  bool Start(std::string* error);
+  // The actual "host:port" of each listener, in config order.
+  std::vector<std::string> BoundAddresses() const;
+  // Stops accepting and closes every session.
+  void Stop();
+
+  // Takes effect for new sessions (reload); TLS context is rebuilt from the new certificate.
+  void SetConfig(std::shared_ptr<const config::Config> config);
+  ServerStats Stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace outpost::smtp

@@ -1,0 +1,5 @@
+"""pytest configuration: makes `harness` importable from every integration test."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -1,0 +1,101 @@
+"""Runs outpost_exporter for integration tests and reads its /metrics."""
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+import urllib.request
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def binary():
+    return os.path.join(os.environ.get("OUTPOST_BIN", "build/bin"), "outpost_exporter")
+
+
+def find_testdata_dir():
+    src = os.environ.get("OUTPOST_SOURCE", ".")
+    return os.path.normpath(os.path.join(src, "..", "shared", "testdata"))
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels.items())): value} for every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            continue
+        labels = frozenset(_LABEL.findall(m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def total(samples, name, **want):
+    """Sum of `name` over samples whose labels include `want`."""
+    s = 0.0
+    for (n, labels), v in samples.items():
+        if n == name and all((k, w) in labels for k, w in want.items()):
+            s += v
+    return s
+
+
+class Exporter:
+    def __init__(self, args):
+        self.args = [binary(), "--listen", "127.0.0.1:0"] + list(args)
+        self.proc = None
+        self.port = None
+
+    def start(self, deadline_s=20):
+        self.proc = subprocess.Popen(self.args, stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            r, _, _ = select.select([self.proc.stderr], [], [], 0.5)
+            if r:
+                line = self.proc.stderr.readline()
+                if not line:
+                    break
+                m = re.search(r"listening on http://[^:]+:(\d+)/metrics", line)
+                if m:
+                    self.port = int(m.group(1))
+                    return self
+        raise RuntimeError("exporter did not start: rc=%s" % self.proc.poll())
+
+    def url(self):
+        return "http://127.0.0.1:%d/metrics" % self.port
+
+    def scrape_text(self):
+        with urllib.request.urlopen(self.url(), timeout=10) as r:
+            return r.read().decode()
+
+    def scrape(self):
+        return parse_metrics(self.scrape_text())
+
+    def wait_for(self, predicate, deadline_s=60, what="condition"):
+        """Scrapes until predicate(samples) holds; short select() pauses between scrapes."""
+        end = time.monotonic() + deadline_s
+        last = None
+        while time.monotonic() < end:
+            last = self.scrape()
+            if predicate(last):
+                return last
+            select.select([], [], [], 0.05)
+        raise AssertionError("timed out waiting for %s" % what)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()

@@ -1,0 +1,256 @@
+// Every kind of configuration error is reported with the right line and a useful message, and
+// parsing goes on after an error so that all of them are reported at once.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "mta/config/config.hpp"
+#include "tests/unit/config/test_util.hpp"
+
+namespace outpost::config {
+namespace {
+
+using testing::kMinimal;
+using testing::TempDir;
+
+struct ErrorCase {
+  const char* label;
+  const char* text;              // a snippet; kMinimal (2 lines) is put before it unless `bare`
+  int line;                      // line within the snippet (1-based); 0 = the whole file
+  const char* message;           // a substring the message must contain
+  const char* absent = nullptr;  // a substring it must not contain
+  bool bare = false;
+};
+
+class ErrorTest : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ErrorTest, ReportsLineAndMessage) {
+  const ErrorCase& c = GetParam();
+  std::string text = c.bare ? std::string(c.text) : std::string(kMinimal) + c.text;
+  LoadResult r = ParseConfig(text, "test.conf");
+  EXPECT_FALSE(r.config) << c.label;
+  ASSERT_EQ(r.errors.size(), 1u) << c.label << ": " << [&] {
+    std::string all;
+    for (const auto& e : r.errors) all += "\n  " + e.ToString();
+    return all;
+  }();
+  const ConfigError& e = r.errors[0];
+  EXPECT_EQ(e.file, "test.conf") << c.label;
+  int expected_line = c.line == 0 ? 0 : c.line + (c.bare ? 0 : 2);
+  EXPECT_EQ(e.line, expected_line) << c.label << ": " << e.ToString();
+  EXPECT_NE(e.message.find(c.message), std::string::npos) << c.label << ": " << e.ToString();
+  if (c.absent != nullptr) {
+    EXPECT_EQ(e.message.find(c.absent), std::string::npos) << c.label << ": " << e.ToString();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ErrorTest,
+    ::testing::Values(
+        // Unknown directives, with and without a suggestion.
+        ErrorCase{"unknown_with_suggestion", "<domain a.com>\nmax-smtp-ot 5\n</domain>\n", 2,
+                  "unknown directive 'max-smtp-ot' in <domain> (did you mean 'max-smtp-out'?)"},
+        ErrorCase{"unknown_global_suggestion", "hostname mta.example.com\n", 1,
+                  "(did you mean 'host-name'?)"},
+        ErrorCase{"unknown_no_suggestion", "frobnicate 1\n", 1,
+                  "unknown directive 'frobnicate' in the global scope", "did you mean"},
+        // Bad values say what was expected.
+        ErrorCase{"bad_duration", "dns-cache-ttl 10x\n", 1,
+                  "bad value '10x' for 'dns-cache-ttl': expected a duration like 30s, 10m, 1h, "
+                  "4d12h"},
+        ErrorCase{"zero_retry", "<domain a.com>\nretry-after 10m,0s\n</domain>\n", 2,
+                  "each at least 1s"},
+        ErrorCase{"bad_duration_list", "<domain a.com>\nretry-after 10m,,1h\n</domain>\n", 2,
+                  "expected a duration or a comma-separated list"},
+        ErrorCase{"bad_rate", "<domain a.com>\nmax-msg-rate 800\n</domain>\n", 2,
+                  "expected a rate like 800/h, 2/s, 100/10m or 'unlimited'"},
+        ErrorCase{"zero_rate", "<domain a.com>\nmax-msg-rate 0/h\n</domain>\n", 2,
+                  "expected a rate like"},
+        ErrorCase{"bad_size", "max-message-size 10T\n", 1, "expected a size like 512, 100K"},
+        ErrorCase{"zero_size", "max-message-size 0\n", 1, "not 0"},
+        ErrorCase{"bad_bool", "<source 1.2.3.4>\nalways-allow-relaying maybe\n</source>\n", 2,
+                  "expected yes/no, true/false or on/off"},
+        ErrorCase{"int_out_of_range", "<domain a.com>\nqueue-priority 101\n</domain>\n", 2,
+                  "expected a whole number from 0 to 100"},
+        ErrorCase{"int_not_a_number", "max-smtp-in lots\n", 1, "expected a whole number from 1 to"},
+        ErrorCase{"bad_listener", "smtp-listener localhost:25\n", 1, "expected ADDR:PORT"},
+        ErrorCase{"bad_choice", "log-level loud\n", 1, "expected one of debug,info,warning,error"},
+        ErrorCase{"bad_http_access_level", "http-access 10.0.0.0/8 root\n", 1,
+                  "expected the level admin, monitor or none"},
+        ErrorCase{"bad_route", "<domain a.com>\nroute [127.0.0.1]\n</domain>\n", 2,
+                  "expected HOST:PORT"},
+        ErrorCase{"bad_backoff_to_normal",
+                  "<domain a.com>\nbackoff-to-normal-after soon\n</domain>\n", 2,
+                  "expected a duration like 30m, 1h or 'never'"},
+        ErrorCase{"bad_records", "<acct-file /tmp/a.csv>\nrecords d,x\n</acct-file>\n", 2,
+                  "expected a comma-separated list of record types"},
+        ErrorCase{"missing_value", "log-level\n", 1, "missing value for 'log-level'"},
+        // Unbalanced and unknown sections.
+        ErrorCase{"unclosed_at_eof", "<domain a.com>\nmax-smtp-out 1\n", 1,
+                  "section <domain a.com> opened here is never closed (end of file at line 4)"},
+        ErrorCase{"stray_close", "</domain>\n", 1, "stray </domain> with no open section"},
+        ErrorCase{"mismatched_close", "<domain a.com>\n</source>\n</domain>\n", 2,
+                  "mismatched </source>: <domain a.com> opened at line 3 is still open"},
+        ErrorCase{"tag_without_bracket", "<domain a.com\n", 1, "does not end with '>'"},
+        ErrorCase{"unknown_section", "<domian a.com>\nmax-smtp-out 1\n</domian>\n", 1,
+                  "unknown section <domian> (did you mean 'domain'?)"},
+        ErrorCase{"nested_section", "<virtual-mta v>\n<domain a.com>\n</domain>\n</virtual-mta>\n",
+                  2, "section <domain> cannot be inside <virtual-mta v> opened at line 3"},
+        ErrorCase{"bad_section_argument", "<source 1.2.3>\n</source>\n", 1,
+                  "bad argument '1.2.3' for <source>"},
+        // Duplicates.
+        ErrorCase{"duplicate_directive",
+                  "<domain a.com>\nmax-smtp-out 1\nmax-smtp-out 2\n</domain>\n", 3,
+                  "duplicate 'max-smtp-out' in <domain> (first at line 4)"},
+        ErrorCase{"duplicate_via_alias",
+                  "<domain a.com>\nmax-connect-rate 1/s\nmax-conn-rate 2/s\n</domain>\n", 3,
+                  "duplicate 'max-conn-rate' in <domain> (first at line 4)"},
+        ErrorCase{"duplicate_global", "log-level info\nlog-level debug\n", 2,
+                  "duplicate 'log-level' in the global scope (first at line 3)"},
+        ErrorCase{"duplicate_section", "<domain a.com>\n</domain>\n<domain A.com>\n</domain>\n", 3,
+                  "duplicate section <domain A.com> (first at line 3)"},
+        ErrorCase{"duplicate_source_cidr",
+                  "<source 10.0.0.0/8>\n</source>\n<source 10.0.0.0/8>\n</source>\n", 3,
+                  "duplicate section <source 10.0.0.0/8>"},
+        ErrorCase{"duplicate_macro", "domain-macro m a.com\ndomain-macro m b.com\n", 2,
+                  "macro 'm' is already defined at line 3"},
+        // Wrong scope.
+        ErrorCase{"domain_directive_global", "max-smtp-out 5\n", 1,
+                  "'max-smtp-out' is not allowed in the global scope; it belongs in <domain>"},
+        ErrorCase{"domain_directive_in_source", "<source 1.2.3.4>\nmax-smtp-out 1\n</source>\n", 2,
+                  "'max-smtp-out' is not allowed in <source>; it belongs in <domain>"},
+        ErrorCase{"global_directive_in_domain", "<domain a.com>\nspool /x\n</domain>\n", 2,
+                  "'spool' is not allowed in <domain>; it belongs in the global scope"},
+        // Cross-references, checked after the whole file.
+        ErrorCase{"undefined_pattern_list", "<domain a.com>\nsmtp-pattern-list nope\n</domain>\n",
+                  2, "no <smtp-pattern-list nope> is defined"},
+        ErrorCase{"pool_member_missing",
+                  "<virtual-mta-pool p>\nvirtual-mta ghost\n</virtual-mta-pool>\n", 2,
+                  "'virtual-mta ghost': no <virtual-mta ghost> is defined"},
+        ErrorCase{"pool_member_is_pool",
+                  "<virtual-mta v>\n</virtual-mta>\n<virtual-mta-pool p>\nvirtual-mta v\n"
+                  "</virtual-mta-pool>\n<virtual-mta-pool q>\nvirtual-mta p\n</virtual-mta-pool>\n",
+                  7, "pools cannot contain pools"},
+        ErrorCase{"pool_empty", "<virtual-mta-pool p>\n</virtual-mta-pool>\n", 1,
+                  "has no 'virtual-mta' members"},
+        ErrorCase{"pool_named_like_vmta",
+                  "<virtual-mta v>\n</virtual-mta>\n<virtual-mta-pool v>\nvirtual-mta v\n"
+                  "</virtual-mta-pool>\n",
+                  3, "the names must differ"},
+        ErrorCase{"default_vmta_missing",
+                  "<source 1.2.3.4>\ndefault-virtual-mta ghost\n</source>\n", 2,
+                  "no <virtual-mta ghost> or <virtual-mta-pool ghost> is defined"},
+        ErrorCase{"user_source_missing", "<smtp-user u>\npassword x\nsource {nope}\n</smtp-user>\n",
+                  3, "no <source {nope}> is defined"},
+        ErrorCase{"user_without_password", "<smtp-user u>\n</smtp-user>\n", 1,
+                  "<smtp-user u> has no 'password'"},
+        ErrorCase{"macro_undefined", "<domain $nope>\n</domain>\n", 1,
+                  "no 'domain-macro nope' is defined"},
+        // Regular expressions.
+        ErrorCase{"invalid_reply_regex",
+                  "<smtp-pattern-list l>\nreply /([a-/ mode=backoff\n</smtp-pattern-list>\n", 2,
+                  "invalid regular expression /([a-/"},
+        ErrorCase{"reply_without_mode", "<smtp-pattern-list l>\nreply /x/\n</smtp-pattern-list>\n",
+                  2, "expected mode=backoff or mode=normal"},
+        ErrorCase{"reply_unterminated",
+                  "<smtp-pattern-list l>\nreply /abc mode=backoff\n</smtp-pattern-list>\n", 2,
+                  "expected /REGEX/ mode=backoff"},
+        ErrorCase{"invalid_bounce_regex",
+                  "<bounce-category-patterns>\n/a{2,1}/ other\n</bounce-category-patterns>\n", 2,
+                  "invalid regular expression"},
+        ErrorCase{"unknown_bounce_category",
+                  "<bounce-category-patterns>\n/full/ quota\n</bounce-category-patterns>\n", 2,
+                  "expected a bounce category after the /regex/"},
+        // Whole-file requirements.
+        ErrorCase{"tls_key_without_cert", "smtp-server-tls-private-key /etc/k.pem\n", 1,
+                  "'smtp-server-tls-private-key' without 'smtp-server-tls-certificate'"},
+        ErrorCase{"missing_spool", "smtp-listener 127.0.0.1:0\n", 0, "no 'spool' directive",
+                  nullptr, true},
+        ErrorCase{"missing_listener", "spool /tmp/s\n", 0, "no 'smtp-listener' directive", nullptr,
+                  true},
+        // Domain keys.
+        ErrorCase{"domain_key_missing_file", "domain-key s1,example.com,/nonexistent/k.pem\n", 1,
+                  "key file '/nonexistent/k.pem' does not exist"},
+        ErrorCase{"domain_key_directory", "domain-key s1,example.com,/tmp\n", 1,
+                  "is not a regular file"},
+        ErrorCase{"domain_key_format", "domain-key s1,example.com\n", 1,
+                  "expected SELECTOR,DOMAIN,KEYFILE"}),
+    [](const auto& info) { return std::string(info.param.label); });
+
+TEST(Errors, AllAreReportedInOneRun) {
+  LoadResult r = ParseConfig(
+      "smtp-listener 127.0.0.1:0\n"    // 1
+      "max-smtp-in many\n"             // 2 bad value
+      "bogus-directive 1\n"            // 3 unknown
+      "<domain a.com>\n"               // 4
+      "  max-smtp-out 1\n"             // 5
+      "  max-smtp-out 2\n"             // 6 duplicate
+      "  smtp-pattern-list missing\n"  // 7 cross-reference
+      "</domain>\n"                    // 8
+      "</source>\n"                    // 9 stray
+      "<source 10.0.0.1>\n",           // 10 never closed
+      "multi.conf");
+  EXPECT_FALSE(r.config);
+  std::vector<std::pair<int, std::string>> expected = {
+      {2, "bad value 'many' for 'max-smtp-in'"},
+      {3, "unknown directive 'bogus-directive'"},
+      {6, "duplicate 'max-smtp-out'"},
+      {9, "stray </source>"},
+      {10, "never closed"},
+      {0, "no 'spool' directive"},
+      {7, "no <smtp-pattern-list missing>"},
+  };
+  ASSERT_EQ(r.errors.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(r.errors[i].line, expected[i].first) << r.errors[i].ToString();
+    EXPECT_NE(r.errors[i].message.find(expected[i].second), std::string::npos)
+        << r.errors[i].ToString();
+  }
+}
+
+TEST(Errors, ToStringNamesFileAndLine) {
+  EXPECT_EQ((ConfigError{"a.conf", 12, "boom"}).ToString(), "a.conf:12: boom");
+  EXPECT_EQ((ConfigError{"a.conf", 0, "cannot open"}).ToString(), "a.conf: cannot open");
+}
+
+TEST(Errors, LoadConfigOfMissingFile) {
+  LoadResult r = LoadConfig("/nonexistent/outpost.conf");
+  EXPECT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].line, 0);
+  EXPECT_NE(r.errors[0].message.find("cannot open"), std::string::npos);
+}
+
+TEST(DomainKey, RelativeKeyFileResolvesAgainstConfigDirectory) {
+  TempDir dir;
+  dir.Write("k.pem", "-----BEGIN PRIVATE KEY-----\nsecret\n");
+  std::string path =
+      dir.Write("o.conf", std::string(kMinimal) + "domain-key s,example.com,k.pem\n");
+  LoadResult ok = LoadConfig(path);
+  ASSERT_TRUE(ok.errors.empty()) << ok.errors[0].ToString();
+  EXPECT_EQ(ok.config->domain_keys.at(0).key_file, dir.path() + "/k.pem");
+  EXPECT_EQ(ok.config->domain_keys.at(0).file, path);
+  EXPECT_EQ(ok.config->domain_keys.at(0).line, 3);
+
+  // The same relative name with the file missing is an error at the directive's line, and the
+  // message never carries the key's contents.
+  std::string other =
+      dir.Write("sub.conf", std::string(kMinimal) + "domain-key s,example.com,nokey.pem\n");
+  LoadResult bad = LoadConfig(other);
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].ToString().find(other + ":3: "), 0u) << bad.errors[0].ToString();
+  EXPECT_NE(bad.errors[0].message.find(dir.path() + "/nokey.pem"), std::string::npos);
+}
+
+TEST(DomainKey, UnreadableKeyFileIsAnError) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads any file: cannot test permissions";
+  TempDir dir;
+  std::string key = dir.Write("k.pem", "secret");
+  ASSERT_EQ(chmod(key.c_str(), 0), 0);
+  LoadResult r = ParseConfig(std::string(kMinimal) + "domain-key s,example.com," + key + "\n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].message.find("is not readable"), std::string::npos);
+  EXPECT_EQ(r.errors[0].message.find("secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace outpost::config

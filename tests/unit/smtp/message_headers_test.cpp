@@ -1,0 +1,93 @@
+#include "mta/smtp/message_headers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace outpost::smtp {
+namespace {
+
+TraceInfo Trace() {
+  TraceInfo t;
+  t.helo = "client.example";
+  t.client_literal = "[192.0.2.7]";
+  t.host_name = "mta.example";
+  t.protocol = "ESMTPS";
+  t.queue_id = "00000000ABCDEF01";
+  t.recipient = "bob@x.example";
+  t.time = 1700000000;  // Tue, 14 Nov 2023 22:13:20 +0000
+  return t;
+}
+
+TEST(MessageHeadersTest, ReceivedFormat) {
+  const std::string r = FormatReceived(Trace());
+  EXPECT_EQ(r.rfind("Received: from client.example ([192.0.2.7])\r\n\tby mta.example (Outpost) "
+                    "with ESMTPS id 00000000ABCDEF01\r\n\tfor <bob@x.example>; ",
+                    0),
+            0u)
+      << r;
+  EXPECT_EQ(r.substr(r.size() - 2), "\r\n");
+  TraceInfo hidden = Trace();
+  hidden.client_literal.clear();
+  hidden.recipient.clear();
+  const std::string h = FormatReceived(hidden);
+  EXPECT_EQ(h.find("192.0.2.7"), std::string::npos);
+  EXPECT_EQ(h.find("for <"), std::string::npos);
+  EXPECT_EQ(h.rfind("Received: from client.example\r\n\tby", 0), 0u) << h;
+}
+
+struct HeaderCase {
+  std::string label;
+  std::string input;
+  std::string expect_after_received;  // message without the Received field
+  std::optional<std::string> vmta;
+  std::optional<std::string> job;
+  bool message_id_added;
+};
+
+TEST(MessageHeadersTest, Table) {
+  const std::string mid = "Message-ID: <00000000ABCDEF01@mta.example>\r\n";
+  const std::vector<HeaderCase> cases = {
+      {"adds message-id", "Subject: hi\r\n\r\nbody\r\n", "Subject: hi\r\n" + mid + "\r\nbody\r\n",
+       std::nullopt, std::nullopt, true},
+      {"keeps existing message-id", "Message-ID: <a@b>\r\nSubject: hi\r\n\r\nbody\r\n",
+       "Message-ID: <a@b>\r\nSubject: hi\r\n\r\nbody\r\n", std::nullopt, std::nullopt, false},
+      {"message-id case-insensitive", "message-id: <a@b>\r\n\r\nx\r\n",
+       "message-id: <a@b>\r\n\r\nx\r\n", std::nullopt, std::nullopt, false},
+      {"message-id only in body does not count", "Subject: a\r\n\r\nMessage-ID: <x@y>\r\n",
+       "Subject: a\r\n" + mid + "\r\nMessage-ID: <x@y>\r\n", std::nullopt, std::nullopt, true},
+      {"x headers extracted and removed",
+       "X-Virtual-MTA: vmta1\r\nSubject: s\r\nX-Job: camp42\r\nMessage-ID: <m@x>\r\n\r\nb\r\n",
+       "Subject: s\r\nMessage-ID: <m@x>\r\n\r\nb\r\n", "vmta1", "camp42", false},
+      {"folded x-job", "X-Job: part1\r\n\tpart2\r\nMessage-ID: <m@x>\r\n\r\nb\r\n",
+       "Message-ID: <m@x>\r\n\r\nb\r\n", std::nullopt, "part1 part2", false},
+      {"case and space before colon", "x-virtual-mta : pool1\r\nMessage-ID: <m@x>\r\n\r\nb\r\n",
+       "Message-ID: <m@x>\r\n\r\nb\r\n", "pool1", std::nullopt, false},
+      {"all occurrences removed, first wins",
+       "X-Job: a\r\nMessage-ID: <m@x>\r\nX-Job: b\r\n\r\nb\r\n", "Message-ID: <m@x>\r\n\r\nb\r\n",
+       std::nullopt, "a", false},
+      {"x-job in body untouched", "Message-ID: <m@x>\r\n\r\nX-Job: body\r\n",
+       "Message-ID: <m@x>\r\n\r\nX-Job: body\r\n", std::nullopt, std::nullopt, false},
+      {"x-job last header without body", "Message-ID: <m@x>\r\nX-Job: j\r\n",
+       "Message-ID: <m@x>\r\n", std::nullopt, "j", false},
+      {"empty message", "", mid, std::nullopt, std::nullopt, true},
+      {"no headers", "\r\nbody\r\n", mid + "\r\nbody\r\n", std::nullopt, std::nullopt, true},
+      {"x-jobs not x-job", "X-Jobs: keep\r\nMessage-ID: <m@x>\r\n\r\nb\r\n",
+       "X-Jobs: keep\r\nMessage-ID: <m@x>\r\n\r\nb\r\n", std::nullopt, std::nullopt, false},
+  };
+  for (const HeaderCase& c : cases) {
+    SCOPED_TRACE(c.label);
+    std::string message = c.input;
+    const HeaderResult r = ProcessHeaders(Trace(), message);
+    const std::string received = FormatReceived(Trace());
+    ASSERT_EQ(message.rfind(received, 0), 0u) << message;
+    EXPECT_EQ(message.substr(received.size()), c.expect_after_received);
+    EXPECT_EQ(r.x_virtual_mta, c.vmta);
+    EXPECT_EQ(r.x_job, c.job);
+    EXPECT_EQ(r.message_id_added, c.message_id_added);
+  }
+}
+
+}  // namespace
+}  // namespace outpost::smtp

@@ -1,0 +1,432 @@
+#include "mta/smtp/session.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace outpost::smtp {
+namespace {
+
+config::SourcePolicy AddressSource(const char* cidr) {
+  config::SourcePolicy s;
+  s.cidr = Cidr::Parse(cidr);
+  return s;
+}
+
+// Base config: 127.0.0.1 may relay; 192.0.2.0/24 may not; {auth} may relay.
+std::shared_ptr<config::Config> BaseConfig() {
+  auto c = std::make_shared<config::Config>();
+  c->host_name = "mta.example";
+  c->smtp_in_max_errors = 10;
+  c->max_rcpt_per_message = 100;
+  c->max_message_size = 1 << 20;
+  config::SourcePolicy all = AddressSource("0/0");
+  all.always_allow_relaying = false;
+  config::SourcePolicy local = AddressSource("127.0.0.1");
+  local.always_allow_relaying = true;
+  local.process_x_virtual_mta = true;
+  local.process_x_job = true;
+  config::SourcePolicy auth;
+  auth.name = "{auth}";
+  auth.always_allow_relaying = true;
+  c->sources = {all, local, auth};
+  c->smtp_users.push_back(config::SmtpUser{"alice", "s3cret", "{auth}"});
+  c->virtual_mtas.push_back(config::VirtualMta{"vmta1", {}});
+  return c;
+}
+
+std::string Plain(const std::string& user, const std::string& pass) {
+  return EncodeBase64(std::string("\0", 1) + user + std::string("\0", 1) + pass);
+}
+
+// A step: an input and what must come back. Inputs:
+//   "<GREET>", "<TLS>", "<TIMEOUT>", "<COMMIT_OK>", "<COMMIT_FAIL>", "<DATA>bytes" (fed to the data
+//   reader, then OnDataEnd), anything else is a command line.
+struct Step {
+  std::string input;
+  std::string reply_prefix;  // `out` must start with this
+  Action action = Action::kContinue;
+  std::string reply_contains = "";
+};
+
+struct Scenario {
+  std::string label;
+  std::function<void(config::Config&)> configure;
+  std::string client_ip = "127.0.0.1";
+  bool tls_available = false;
+  std::vector<Step> steps;
+  bool healthy = true;
+};
+
+class Runner {
+ public:
+  Runner(const Scenario& s) : config_(BaseConfig()) {
+    if (s.configure) s.configure(*config_);
+    SessionOptions o;
+    o.config = config_;
+    o.client_ip = *IpAddress::Parse(s.client_ip);
+    o.peer = "[" + s.client_ip + "]:1";
+    o.tls_available = s.tls_available;
+    const bool healthy = s.healthy;
+    o.spool_healthy = [healthy] { return healthy; };
+    o.new_queue_id = [] { return std::string("QID0000000000001"); };
+    o.now = [] { return std::int64_t{1700000000}; };
+    o.counters = &counters;
+    session = std::make_unique<Session>(std::move(o));
+  }
+
+  Action Run(const std::string& input, std::string& out) {
+    if (input == "<GREET>") return session->Greet(out);
+    if (input == "<TLS>") {
+      session->OnTlsEstablished("TLSv1.3 test");
+      return Action::kContinue;
+    }
+    if (input == "<TIMEOUT>") return session->OnTimeout(out);
+    if (input == "<COMMIT_OK>" || input == "<COMMIT_FAIL>") {
+      last_message = session->TakeMessage();
+      return session->OnCommitResult(
+          input == "<COMMIT_OK>" ? spool::CommitStatus::kOk : spool::CommitStatus::kDiskFull, out);
+    }
+    if (input.rfind("<DATA>", 0) == 0) {
+      const std::string bytes = input.substr(6);
+      const std::size_t used = session->data_reader().Feed(bytes);
+      EXPECT_EQ(used, bytes.size());
+      EXPECT_TRUE(session->data_reader().done());
+      return session->OnDataEnd(out);
+    }
+    return session->OnLine(input, out);
+  }
+
+  std::shared_ptr<config::Config> config_;
+  SessionCounters counters;
+  std::unique_ptr<Session> session;
+  spool::SpoolMessage last_message;
+};
+
+const char* kMsg = "<DATA>Subject: t\r\n\r\nhello\r\n.\r\n";
+
+TEST(SessionTest, Scenarios) {
+  const std::string bad_pw = "AUTH PLAIN " + Plain("alice", "wrong");
+  const std::vector<Scenario> scenarios = {
+      {"happy path",
+       nullptr,
+       "127.0.0.1",
+       false,
+       {{"<GREET>", "220 mta.example ESMTP"},
+        {"EHLO client.example", "250-mta.example", Action::kContinue, "250-PIPELINING"},
+        {"MAIL FROM:<a@x.example> SIZE=100", "250 2.1.0"},
+        {"RCPT TO:<b@y.example>", "250 2.1.5"},
+        {"DATA", "354 ", Action::kReadData},
+        {kMsg, "", Action::kCommit},
+        {"<COMMIT_OK>", "250 2.0.0 OK QID0000000000001"},
+        {"QUIT", "221 2.0.0", Action::kClose}}},
+      {"order errors",
+       nullptr,
+       "127.0.0.1",
+       false,
+       {{"MAIL FROM:<a@x.example>", "503 5.5.1"},
+        {"EHLO c", "250-"},
+        {"RCPT TO:<b@y.example>", "503 5.5.1"},
+        {"DATA", "503 5.5.1"},
+        {"MAIL FROM:<a@x.example>", "250 "},
+        {"MAIL FROM:<a@x.example>", "503 5.5.1"},
+        {"DATA", "554 5.5.1"},
+        {"RSET", "250 2.0.0"},
+        {"RCPT TO:<b@y.example>", "503 5.5.1"}}},
+      {"relay denied",
+       nullptr,
+       "192.0.2.9",
+       false,
+       {{"EHLO c", "250-"},
+        {"MAIL FROM:<a@x.example>", "250 "},
+        {"RCPT TO:<b@y.example>", "550 5.7.1 Relaying denied"},
+        {"DATA", "554 5.5.1"}}},
+      {"ip literal recipient refused",
+       nullptr,
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-"},
+        {"MAIL FROM:<a@x.example>", "250 "},
+        {"RCPT TO:<b@[192.0.2.1]>", "550 5.7.1"}}},
+      {"smtp-service no",
+       [](config::Config& c) { c.sources[1].smtp_service = false; },
+       "127.0.0.1",
+       false,
+       {{"<GREET>", "554 5.7.1", Action::kClose}}},
+      {"require auth",
+       [](config::Config& c) { c.sources[1].require_auth = true; },
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-"}, {"MAIL FROM:<a@x.example>", "530 5.7.0"}}},
+      {"auth before tls",
+       nullptr,
+       "127.0.0.1",
+       true,
+       {{"EHLO c", "250-", Action::kContinue, "250 STARTTLS"},
+        {"AUTH PLAIN " + Plain("alice", "s3cret"), "538 5.7.11"}}},
+      {"starttls then auth plain enables relaying",
+       nullptr,
+       "192.0.2.9",
+       true,
+       {{"EHLO c", "250-", Action::kContinue, "STARTTLS"},
+        {"MAIL FROM:<a@x.example>", "250 "},
+        {"STARTTLS", "220 2.0.0", Action::kStartTls},
+        {"<TLS>", ""},
+        {"MAIL FROM:<a@x.example>", "503 5.5.1"},  // state was reset by TLS
+        {"EHLO c", "250-", Action::kContinue, "AUTH PLAIN LOGIN"},
+        {"STARTTLS", "503 5.5.1"},
+        {"AUTH PLAIN " + Plain("alice", "s3cret"), "235 2.7.0"},
+        {"MAIL FROM:<a@x.example>", "250 "},
+        {"RCPT TO:<b@y.example>", "250 2.1.5"}}},
+      {"auth login",
+       nullptr,
+       "192.0.2.9",
+       true,
+       {{"<TLS>", ""},
+        {"EHLO c", "250-"},
+        {"AUTH LOGIN", "334 VXNlcm5hbWU6"},
+        {EncodeBase64("alice"), "334 UGFzc3dvcmQ6"},
+        {EncodeBase64("s3cret"), "235 2.7.0"},
+        {"AUTH LOGIN", "503 5.5.1"}}},
+      {"auth plain continuation and cancel",
+       nullptr,
+       "192.0.2.9",
+       true,
+       {{"<TLS>", ""},
+        {"EHLO c", "250-"},
+        {"AUTH PLAIN", "334 "},
+        {"*", "501 5.0.0"},
+        {"AUTH PLAIN", "334 "},
+        {"!!notbase64", "501 5.5.2"},
+        {"AUTH CRAM-MD5", "504 5.5.4"}}},
+      {"auth failures close",
+       nullptr,
+       "192.0.2.9",
+       true,
+       {{"<TLS>", ""},
+        {"EHLO c", "250-"},
+        {bad_pw, "535 5.7.8"},
+        {"AUTH PLAIN " + Plain("nobody", "s3cret"), "535 5.7.8"},
+        {bad_pw, "535 5.7.8", Action::kClose, "421 4.7.0"}}},
+      {"too many errors",
+       [](config::Config& c) { c.smtp_in_max_errors = 2; },
+       "127.0.0.1",
+       false,
+       {{"FOO", "500 5.5.1"},
+        {"BAR", "500 5.5.1"},
+        {"BAZ", "500 5.5.1", Action::kClose, "421 4.7.0"}}},
+      {"max recipients",
+       [](config::Config& c) { c.max_rcpt_per_message = 2; },
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-"},
+        {"MAIL FROM:<>", "250 "},
+        {"RCPT TO:<a@y.example>", "250 "},
+        {"RCPT TO:<b@y.example>", "250 "},
+        {"RCPT TO:<c@y.example>", "452 4.5.3"}}},
+      {"spool unhealthy",
+       nullptr,
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-"}, {"MAIL FROM:<>", "250 "}, {"RCPT TO:<a@y.example>", "452 4.3.1"}},
+       false},
+      {"starttls unavailable",
+       nullptr,
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-"}, {"STARTTLS", "502 5.5.1"}}},
+      {"size too big",
+       [](config::Config& c) { c.max_message_size = 1000; },
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-", Action::kContinue, "250-SIZE 1000"},
+        {"MAIL FROM:<a@x.example> SIZE=1001", "552 5.3.4"}}},
+      {"bare lf rejected, session continues",
+       nullptr,
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-"},
+        {"MAIL FROM:<a@x.example>", "250 "},
+        {"RCPT TO:<b@y.example>", "250 "},
+        {"DATA", "354", Action::kReadData},
+        {"<DATA>a\nb\r\n.\r\n", "550 5.6.11"},
+        {"RCPT TO:<b@y.example>", "503 5.5.1"},
+        {"MAIL FROM:<a@x.example>", "250 "}}},
+      {"oversize data rejected",
+       [](config::Config& c) { c.max_message_size = 10; },
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-"},
+        {"MAIL FROM:<a@x.example>", "250 "},
+        {"RCPT TO:<b@y.example>", "250 "},
+        {"DATA", "354", Action::kReadData},
+        {"<DATA>0123456789abcdef\r\n.\r\n", "552 5.3.4"}}},
+      {"commit failure",
+       nullptr,
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-"},
+        {"MAIL FROM:<a@x.example>", "250 "},
+        {"RCPT TO:<b@y.example>", "250 "},
+        {"DATA", "354", Action::kReadData},
+        {kMsg, "", Action::kCommit},
+        {"<COMMIT_FAIL>", "452 4.3.1"}}},
+      {"unknown x-virtual-mta",
+       nullptr,
+       "127.0.0.1",
+       false,
+       {{"EHLO c", "250-"},
+        {"MAIL FROM:<a@x.example>", "250 "},
+        {"RCPT TO:<b@y.example>", "250 "},
+        {"DATA", "354", Action::kReadData},
+        {"<DATA>X-Virtual-MTA: nope\r\n\r\nx\r\n.\r\n", "550 5.7.1"}}},
+      {"helo, vrfy, help, noop, timeout",
+       nullptr,
+       "127.0.0.1",
+       false,
+       {{"HELO c", "250 mta.example"},
+        {"VRFY bob", "252 2.5.0"},
+        {"HELP", "214 2.0.0"},
+        {"NOOP", "250 2.0.0"},
+        {"<TIMEOUT>", "421 4.4.2", Action::kClose}}},
+  };
+  for (const Scenario& s : scenarios) {
+    SCOPED_TRACE(s.label);
+    Runner r(s);
+    for (std::size_t i = 0; i < s.steps.size(); ++i) {
+      const Step& step = s.steps[i];
+      SCOPED_TRACE("step " + std::to_string(i) + ": " + step.input);
+      std::string out;
+      const Action action = r.Run(step.input, out);
+      EXPECT_EQ(out.rfind(step.reply_prefix, 0), 0u) << out;
+      if (!step.reply_contains.empty()) {
+        EXPECT_NE(out.find(step.reply_contains), std::string::npos) << out;
+      }
+      EXPECT_EQ(static_cast<int>(action), static_cast<int>(step.action)) << out;
+    }
+  }
+}
+
+Action Line(Session& s, const std::string& line) {
+  std::string out;
+  return s.OnLine(line, out);
+}
+
+std::unique_ptr<Session> MakeSession(std::shared_ptr<config::Config> c, const char* ip) {
+  SessionOptions o;
+  o.config = std::move(c);
+  o.client_ip = *IpAddress::Parse(ip);
+  o.new_queue_id = [] { return std::string("QID0000000000002"); };
+  o.now = [] { return std::int64_t{1700000000}; };
+  return std::make_unique<Session>(std::move(o));
+}
+
+TEST(SessionTest, EnvelopeAndHeaders) {
+  auto session = MakeSession(BaseConfig(), "127.0.0.1");
+  Line(*session, "EHLO client.example");
+  Line(*session, "MAIL FROM:<a@x.example> BODY=8BITMIME ENVID=e1");
+  Line(*session, "RCPT TO:<b@y.example>");
+  Line(*session, "RCPT TO:<c@y.example>");
+  ASSERT_EQ(Line(*session, "DATA"), Action::kReadData);
+  session->data_reader().Feed(
+      "X-Virtual-MTA: vmta1\r\nX-Job: job7\r\nSubject: s\r\n\r\nbody\r\n.\r\n");
+  std::string out;
+  ASSERT_EQ(session->OnDataEnd(out), Action::kCommit);
+  const spool::SpoolMessage m = session->TakeMessage();
+  EXPECT_EQ(m.envelope.id, "QID0000000000002");
+  EXPECT_EQ(m.envelope.mail_from, "a@x.example");
+  EXPECT_EQ(m.envelope.recipients, (std::vector<std::string>{"b@y.example", "c@y.example"}));
+  EXPECT_EQ(m.envelope.vmta, "vmta1");
+  EXPECT_EQ(m.envelope.job_id, "job7");
+  EXPECT_EQ(m.envelope.env_id, "e1");
+  EXPECT_EQ(m.envelope.source_ip, "127.0.0.1");
+  EXPECT_EQ(m.envelope.source_helo, "client.example");
+  EXPECT_TRUE(m.envelope.body_8bit);
+  EXPECT_EQ(m.envelope.time_queued, 1700000000);
+  EXPECT_EQ(m.data.find("X-Virtual-MTA"), std::string::npos);
+  EXPECT_EQ(m.data.find("X-Job"), std::string::npos);
+  EXPECT_EQ(m.data.rfind("Received: from client.example ([127.0.0.1])", 0), 0u) << m.data;
+  EXPECT_NE(m.data.find("with ESMTP id QID0000000000002;"), std::string::npos) << m.data;
+  EXPECT_NE(m.data.find("Message-ID: <QID0000000000002@mta.example>\r\n"), std::string::npos);
+  EXPECT_EQ(session->committed_envelope().id, "QID0000000000002");
+  EXPECT_EQ(session->committed_size(), m.data.size());
+}
+
+TEST(SessionTest, XHeadersIgnoredWhenSourceDisallows) {
+  auto c = BaseConfig();
+  c->sources[1].process_x_virtual_mta = false;
+  c->sources[1].process_x_job = false;
+  c->sources[1].default_virtual_mta = "vmta1";
+  c->sources[1].hide_message_source = true;
+  auto session = MakeSession(c, "127.0.0.1");
+  Line(*session, "EHLO client.example");
+  Line(*session, "MAIL FROM:<>");
+  Line(*session, "RCPT TO:<b@y.example>");
+  ASSERT_EQ(Line(*session, "DATA"), Action::kReadData);
+  session->data_reader().Feed("X-Virtual-MTA: other\r\nX-Job: j\r\n\r\nbody\r\n.\r\n");
+  std::string out;
+  ASSERT_EQ(session->OnDataEnd(out), Action::kCommit);
+  const spool::SpoolMessage m = session->TakeMessage();
+  EXPECT_EQ(m.envelope.vmta, "vmta1");
+  EXPECT_EQ(m.envelope.job_id, "");
+  EXPECT_EQ(m.data.find("X-Virtual-MTA"), std::string::npos);  // removed anyway
+  EXPECT_EQ(m.data.find("X-Job"), std::string::npos);
+  EXPECT_EQ(m.data.find("127.0.0.1"), std::string::npos);  // hide-message-source
+}
+
+TEST(SessionTest, CountersAndAdmission) {
+  auto c = BaseConfig();
+  SessionCounters counters;
+  std::size_t asked = 0;
+  SessionOptions o;
+  o.config = c;
+  o.client_ip = *IpAddress::Parse("192.0.2.1");
+  o.new_queue_id = [] { return std::string("Q"); };
+  o.now = [] { return std::int64_t{0}; };
+  o.counters = &counters;
+  o.admission = [&asked](std::size_t n) {
+    asked = n;
+    return false;
+  };
+  Session s(std::move(o));
+  Line(s, "EHLO c");
+  Line(s, "MAIL FROM:<>");
+  Line(s, "RCPT TO:<a@b.example>");
+  EXPECT_EQ(counters.relay_denied.load(), 1u);
+  EXPECT_EQ(s.errors(), 1);
+
+  auto local = MakeSession(c, "127.0.0.1");
+  (void)local;
+  SessionOptions o2;
+  o2.config = c;
+  o2.client_ip = *IpAddress::Parse("127.0.0.1");
+  o2.new_queue_id = [] { return std::string("Q"); };
+  o2.now = [] { return std::int64_t{0}; };
+  o2.admission = [&asked](std::size_t n) {
+    asked = n;
+    return false;
+  };
+  Session s2(std::move(o2));
+  Line(s2, "EHLO c");
+  Line(s2, "MAIL FROM:<>");
+  std::string out;
+  s2.OnLine("RCPT TO:<a@b.example>", out);
+  EXPECT_EQ(out.rfind("452 4.3.1", 0), 0u) << out;
+  EXPECT_EQ(asked, 1u);
+}
+
+TEST(SessionTest, Base64) {
+  EXPECT_EQ(EncodeBase64("Username:"), "VXNlcm5hbWU6");
+  EXPECT_EQ(DecodeBase64("VXNlcm5hbWU6"), "Username:");
+  EXPECT_EQ(DecodeBase64("YQ=="), "a");
+  EXPECT_EQ(DecodeBase64("YWI="), "ab");
+  EXPECT_FALSE(DecodeBase64("YQ=").has_value());
+  EXPECT_FALSE(DecodeBase64("Y=Q=").has_value());
+  EXPECT_FALSE(DecodeBase64("YQ==YQ==").has_value());
+}
+
+}  // namespace
+}  // namespace outpost::smtp
