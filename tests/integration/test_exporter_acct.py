@@ -49,7 +49,7 @@ def test_testdata_files_give_readme_counts(tmp_path, running):
     assert total(s, "outpost_acct_bounces_total", category="policy-related") == 1
     assert total(s, "outpost_acct_hard_bounces_total") == 1
     assert total(s, "outpost_exporter_malformed_lines_total") == 0
-    assert total(s, "outpost_acct_records_total", provider="gmail") == 3
+    assert total(s, "outpost_acct_records_total", provider="gmail") == 4
     assert total(s, "outpost_acct_delivery_delay_seconds_count") == 3
     # Never a recipient as a label value.
     assert "ann@gmail.com" not in e.scrape_text()

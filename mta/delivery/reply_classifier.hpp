@@ -1,0 +1,48 @@
+// The reply classifier: turns an SMTP reply into PowerMTA's bounce category (bounceCat) and tells
+// whether the reply matches a queue's <smtp-pattern-list> (mode=backoff / mode=normal).
+//
+// Order (../shared/reference/powermta.md): configured <bounce-category-patterns> first, then the
+// default text rules (spam/blacklist/blocked/RBL -> spam-related; quota/mailbox full ->
+// quota-issues; relay -> relaying-issues; denied/rejected/refused -> policy-related), then the
+// default rules by enhanced status code (x.1.1 bad-mailbox, x.1.2 bad-domain, x.3.5
+// bad-configuration, x.4.1 no-answer-from-host, x.4.2 bad-connection, x.4.4/x.4.6
+// routing-errors, x.4.7 message-expired, x.7.1 policy-related), else `other`. Successful
+// deliveries are `success`. Hard bounces: bad-mailbox, inactive-mailbox, bad-domain.
+//
+// Regexes are compiled once at construction (from the config), never on the hot path.
+// Thread-safety: immutable after construction; safe to share.
+#pragma once
+
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "mta/config/config.hpp"
+#include "mta/delivery/smtp_client.hpp"
+
+namespace outpost::delivery {
+
+// dsnStatus text, e.g. "5.1.1 (bad destination mailbox address)" for "5.1.1" (RFC 3463 names).
+std::string DsnStatusText(const std::string& enhanced_or_class);
+
+class ReplyClassifier {
+ public:
+  explicit ReplyClassifier(const config::Config& config);
+
+  std::string BounceCategory(const Reply& reply) const;
+  static bool IsHardBounce(const std::string& category);
+  // The mode a matching pattern of list `list_name` asks for (kNone when nothing matches).
+  config::PatternMode MatchPatterns(const std::string& list_name, const Reply& reply) const;
+
+ private:
+  struct CompiledPattern {
+    std::regex regex;
+    std::string category;
+    config::PatternMode mode = config::PatternMode::kNone;
+  };
+  std::vector<CompiledPattern> category_patterns_;
+  std::vector<std::pair<std::string, std::vector<CompiledPattern>>> pattern_lists_;
+};
+
+}  // namespace outpost::delivery

@@ -1,0 +1,107 @@
+// The SMTP client: one outbound connection to a receiving MX, reused for several transactions.
+//
+// Connect() binds the virtual MTA's source address, connects (with a timeout), reads the greeting,
+// says EHLO with the vmta's host name (HELO if EHLO is refused), and does STARTTLS when offered and
+// `use_starttls` (or fails the connection when `require_starttls` and it is not offered or fails).
+// Send() runs one transaction: MAIL FROM (with SIZE= when offered, BODY=8BITMIME when the message
+// is 8-bit and offered), RCPT TO per recipient and DATA — pipelined when PIPELINING is offered —
+// then the dot-stuffed message and the final reply. Every phase has its own timeout. Replies are
+// parsed whole (multi-line, possibly split across packets) and kept verbatim for accounting.
+//
+// Errors are values: a connection-level failure (refused, timeout, greeting 4xx/5xx, TLS failure,
+// dropped connection) is reported in the result, never thrown. After a connection-level failure the
+// connection is unusable; callers try the next MX or defer.
+//
+// Thread-safety: not thread-safe; one coroutine uses a connection at a time on its io_context.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace outpost::delivery {
+
+// A parsed SMTP reply: "421-4.7.28 text\r\n421 4.7.28 more" -> code 421, enhanced "4.7.28".
+struct Reply {
+  int code = 0;              // 0 when there was no reply (connection-level failure)
+  std::string enhanced;      // "4.7.28", or "" when the server gave none
+  std::string text;          // all lines joined with " ", without codes: for dsnDiag and patterns
+  std::string Full() const;  // "421 4.7.28 text" — what accounting's dsnDiag carries after "smtp;"
+  bool Positive() const { return code >= 200 && code < 400; }
+  bool Transient() const { return code >= 400 && code < 500; }
+  bool Permanent() const { return code >= 500; }
+};
+
+struct ClientOptions {
+  std::string source_address;  // local address to bind ("" = any)
+  std::string ehlo_name;       // vmta host name
+  bool use_starttls = true;
+  bool require_starttls = false;
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds greeting_timeout{300};
+  std::chrono::seconds command_timeout{300};  // EHLO, MAIL, RCPT, DATA, QUIT
+  std::chrono::seconds data_timeout{600};     // sending the body + the final reply
+};
+
+enum class ConnectFailure { kNone, kRefused, kTimeout, kGreeting, kTls, kDropped, kBind };
+
+struct ConnectResult {
+  ConnectFailure failure = ConnectFailure::kNone;
+  Reply reply;        // the greeting or EHLO reply that failed, when there was one
+  std::string error;  // human-readable, e.g. "connect to 192.0.2.1:25: Connection refused"
+  bool ok() const { return failure == ConnectFailure::kNone; }
+};
+
+struct Transaction {
+  std::string mail_from;                // "" for <>
+  std::vector<std::string> recipients;  // at most max-rcpt-per-transaction
+  const std::string* data = nullptr;    // the message, CRLF, not dot-stuffed
+  bool body_8bit = false;
+  std::string env_id;
+};
+
+struct TransactionResult {
+  bool connection_lost = false;  // the connection broke mid-transaction (no final reply)
+  Reply mail_reply;
+  std::vector<Reply> rcpt_replies;  // one per recipient, in order
+  Reply data_reply;                 // the reply after the final dot (or to DATA when refused)
+  // The outcome for recipient i: the RCPT reply when it was not positive, else the DATA reply
+  // (or MAIL's when MAIL failed). Code 0 when the connection was lost before an answer.
+  Reply OutcomeFor(std::size_t i) const;
+};
+
+// Thread-safety: not thread-safe.
+class SmtpClientConnection {
+ public:
+  explicit SmtpClientConnection(asio::any_io_executor executor);
+  ~SmtpClientConnection();
+
+  asio::awaitable<ConnectResult> Connect(std::string address, std::uint16_t port,
+                                         ClientOptions options);
+  asio::awaitable<TransactionResult> Send(Transaction transaction);
+  // RSET between transactions is not needed after a completed transaction; Quit() is polite.
+  asio::awaitable<void> Quit();
+  void Close();
+
+  bool usable() const;
+  // What the peer offered, as accounting's dlvEsmtpAvailable: "PIPELINING,8BITMIME,SIZE,STARTTLS".
+  const std::string& esmtp_available() const;
+  const std::string& peer_address() const;
+  const std::string& local_address() const;
+  bool tls() const;
+  int transactions() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses one complete reply from `buffer` (lines ending in CRLF). Returns the bytes consumed, or 0
+// when the reply is incomplete. Malformed lines give code 0 and consume through the line end.
+std::size_t ParseReply(const std::string& buffer, Reply& reply);
+
+}  // namespace outpost::delivery
