@@ -9,6 +9,19 @@
 // routing-errors, x.4.7 message-expired, x.7.1 policy-related), else `other`. Successful
 // deliveries are `success`. Hard bounces: bad-mailbox, inactive-mailbox, bad-domain.
 //
+// Details (extensions of the order above, see reply_classifier.cpp for the exact table): a positive
+// reply is `success` before anything else. Configured patterns and smtp-pattern-lists are searched
+// (regex_search) in Reply::Full() ("550 5.1.1 text"). The default text rules are searched in
+// Reply::text, case-insensitively, and also hold PowerMTA's further defaults in its order: virus ->
+// virus-related, message content -> content-related, disabled/inactive mailbox ->
+// inactive-mailbox, unknown user / mailbox unavailable / no such user -> bad-mailbox, domain
+// unknown -> bad-domain, prohibited/banned/policy -> policy-related, syntax error / bad sequence
+// -> protocol-errors, unroutable -> routing-errors. Mailbox texts come before relay and
+// denied/rejected, so "Recipient address rejected: User unknown" is bad-mailbox. XXX: "unsolicited"
+// is not a spam word here, and x.7.N other than x.7.1 is `other` (Gmail's 421 4.7.28 and
+// Outlook's 451 4.7.650 rate limits): operators who want them policy-related add a
+// <bounce-category-patterns> line such as `/^4\.7\./ policy-related`.
+//
 // Regexes are compiled once at construction (from the config), never on the hot path.
 // Thread-safety: immutable after construction; safe to share.
 #pragma once

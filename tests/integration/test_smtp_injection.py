@@ -41,7 +41,29 @@ def test_smtplib_message_is_spooled_with_r_record(mta):
     assert int(records[0]["dlvSize"]) > len(MESSAGE)  # Received: was added
 
 
-def test_headers_added_and_control_headers_removed(mta):
+VMTA7 = """
+<virtual-mta vmta7>
+  smtp-source-host 127.0.0.1 mta7.outpost.test
+</virtual-mta>
+"""
+
+
+def test_unknown_virtual_mta_is_refused(mta):
+    body = "From: a@example.com\r\nX-Virtual-MTA: nosuch\r\nSubject: x\r\n\r\nhi\r\n"
+    with smtplib.SMTP(mta.host, mta.port, timeout=10) as client:
+        with pytest.raises(smtplib.SMTPDataError) as info:
+            client.sendmail("a@example.com", ["b@example.net"], body)
+        assert info.value.smtp_code == 550
+    mta.stop()
+    assert mta.list_spool()[1]["messages"] == 0
+
+
+def test_headers_added_and_control_headers_removed():
+    with OutpostD(extra_config=VMTA7) as mta:
+        check_headers_added_and_control_headers_removed(mta)
+
+
+def check_headers_added_and_control_headers_removed(mta):
     body = ("From: a@example.com\r\nTo: b@example.net\r\nX-Virtual-MTA: vmta7\r\n"
             "X-Job: spring-sale\r\nSubject: no id\r\n\r\nhi\r\n")
     with smtplib.SMTP(mta.host, mta.port, timeout=10) as client:

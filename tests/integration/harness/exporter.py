@@ -83,7 +83,9 @@ class Exporter:
             if predicate(last):
                 return last
             select.select([], [], [], 0.05)
-        raise AssertionError("timed out waiting for %s" % what)
+        summary = {k[0]: v for k, v in (last or {}).items()
+                   if k[0].startswith("outpost_exporter_") or k[0] == "outpost_acct_records_total"}
+        raise AssertionError("timed out waiting for %s; last scrape: %s" % (what, summary))
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

@@ -1,0 +1,89 @@
+#include "mta/queue/domain_policy.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace outpost::queue {
+namespace {
+
+std::string Normalize(const std::string& domain) {
+  std::string key = domain;
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!key.empty() && key.back() == '.') key.pop_back();
+  return key;
+}
+
+// The first set value among the sections, most specific first.
+template <typename T>
+std::optional<T> First(const std::vector<const config::DomainPolicy*>& sections,
+                       std::optional<T> config::DomainPolicy::*field) {
+  for (const config::DomainPolicy* section : sections) {
+    if ((section->*field).has_value()) return section->*field;
+  }
+  return std::nullopt;
+}
+
+template <typename T>
+void Apply(const std::vector<const config::DomainPolicy*>& sections,
+           std::optional<T> config::DomainPolicy::*field, T& out) {
+  if (auto value = First(sections, field)) out = *value;
+}
+
+}  // namespace
+
+EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std::string& domain) {
+  const std::string key = Normalize(domain);
+  std::vector<const config::DomainPolicy*> sections;
+  for (const config::DomainPolicy& d : config.domains) {
+    if (d.match == key) sections.push_back(&d);
+  }
+  for (const config::DomainPolicy& d : config.domains) {
+    if (d.match.size() < 2 || d.match[0] != '$') continue;
+    auto it = config.domain_macros.find(d.match.substr(1));
+    if (it == config.domain_macros.end()) continue;
+    if (std::find(it->second.begin(), it->second.end(), key) != it->second.end()) {
+      sections.push_back(&d);
+    }
+  }
+  for (const config::DomainPolicy& d : config.domains) {
+    if (d.match == "*") sections.push_back(&d);
+  }
+
+  using P = config::DomainPolicy;
+  EffectiveDomainPolicy out;
+  Apply(sections, &P::max_smtp_out, out.max_smtp_out);
+  Apply(sections, &P::max_connect_rate, out.max_connect_rate);
+  Apply(sections, &P::max_msg_rate, out.max_msg_rate);
+  Apply(sections, &P::max_msg_per_connection, out.max_msg_per_connection);
+  Apply(sections, &P::max_rcpt_per_transaction, out.max_rcpt_per_transaction);
+  Apply(sections, &P::retry_after, out.retry_after);
+  if (out.retry_after.empty()) out.retry_after.push_back(config::Seconds(600));
+  Apply(sections, &P::bounce_after, out.bounce_after);
+  Apply(sections, &P::smtp_pattern_list, out.smtp_pattern_list);
+  // backoff-* default to the merged normal limits.
+  out.backoff_max_smtp_out = out.max_smtp_out;
+  out.backoff_max_connect_rate = out.max_connect_rate;
+  out.backoff_max_msg_rate = out.max_msg_rate;
+  out.backoff_max_msg_per_connection = out.max_msg_per_connection;
+  Apply(sections, &P::backoff_max_smtp_out, out.backoff_max_smtp_out);
+  Apply(sections, &P::backoff_max_connect_rate, out.backoff_max_connect_rate);
+  Apply(sections, &P::backoff_max_msg_rate, out.backoff_max_msg_rate);
+  Apply(sections, &P::backoff_max_msg_per_connection, out.backoff_max_msg_per_connection);
+  Apply(sections, &P::backoff_retry_after, out.backoff_retry_after);
+  out.backoff_to_normal_after = First(sections, &P::backoff_to_normal_after);
+  Apply(sections, &P::backoff_to_normal_after_delivery, out.backoff_to_normal_after_delivery);
+  Apply(sections, &P::source_ip_max_smtp_out, out.source_ip_max_smtp_out);
+  Apply(sections, &P::source_ip_max_msg_rate, out.source_ip_max_msg_rate);
+  Apply(sections, &P::mx_rollup, out.mx_rollup);
+  out.route = First(sections, &P::route);
+  Apply(sections, &P::default_smtp_port, out.default_smtp_port);
+  Apply(sections, &P::use_starttls, out.use_starttls);
+  Apply(sections, &P::require_starttls, out.require_starttls);
+  Apply(sections, &P::queue_priority, out.queue_priority);
+  out.max_smtp_out = std::max(1, out.max_smtp_out);
+  out.backoff_max_smtp_out = std::max(1, out.backoff_max_smtp_out);
+  out.max_rcpt_per_transaction = std::max(1, out.max_rcpt_per_transaction);
+  return out;
+}
+
+}  // namespace outpost::queue

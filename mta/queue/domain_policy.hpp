@@ -1,0 +1,51 @@
+// The effective delivery policy of a destination: every <domain> directive resolved to a value.
+//
+// config::Config::FindDomainPolicy() returns one section; PowerMTA semantics are field by field:
+// the exact <domain NAME> section first, then a <domain $MACRO> section whose macro lists the
+// domain, then <domain *>, then the built-in defaults (../shared/reference/powermta.md). A
+// backoff-* limit that no section sets falls back to the (merged) normal limit.
+//
+// Thread-safety: pure functions over immutable values.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mta/config/config.hpp"
+
+namespace outpost::queue {
+
+struct EffectiveDomainPolicy {
+  int max_smtp_out = 20;
+  config::Rate max_connect_rate;  // unlimited
+  config::Rate max_msg_rate;      // unlimited; counts attempted recipients
+  int max_msg_per_connection = 0;  // 0: no limit
+  int max_rcpt_per_transaction = 1000;
+  std::vector<config::Seconds> retry_after{config::Seconds(600)};
+  config::Seconds bounce_after{4 * 86400 + 12 * 3600};
+  std::string smtp_pattern_list;  // "" = none
+  int backoff_max_smtp_out = 20;
+  config::Rate backoff_max_connect_rate;
+  config::Rate backoff_max_msg_rate;
+  int backoff_max_msg_per_connection = 0;
+  config::Seconds backoff_retry_after{3600};
+  std::optional<config::Seconds> backoff_to_normal_after;  // nullopt: never
+  bool backoff_to_normal_after_delivery = false;
+  int source_ip_max_smtp_out = 0;  // 0: no per-address limit
+  config::Rate source_ip_max_msg_rate;
+  std::string mx_rollup;  // "" = none
+  std::optional<config::ListenAddress> route;
+  std::uint16_t default_smtp_port = 25;
+  bool use_starttls = true;
+  bool require_starttls = false;
+  int queue_priority = 50;
+};
+
+// Field-by-field merge for `domain` (lower-cased, trailing dot ignored): exact > macro > * >
+// defaults.
+EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std::string& domain);
+
+}  // namespace outpost::queue
