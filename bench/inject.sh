@@ -13,6 +13,7 @@ size=${4:-4096}
 bin="$root/build/bin"
 [ -x "$bin/outpostd" ] || bash scripts/build.sh default >/dev/null
 work=$(mktemp -d /var/tmp/outpost-bench-XXXXXX)
+chmod 755 "$work"  # Postfix's unprivileged daemons must reach their queue
 trap 'bash bench/postfix_peer.sh stop "$work/postfix" || true; [ -n "${opid:-}" ] && kill $opid 2>/dev/null; rm -rf "$work"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

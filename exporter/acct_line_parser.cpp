@@ -101,7 +101,8 @@ std::optional<std::int64_t> ParseAcctTimeFast(std::string_view s) {
     }
     return std::nullopt;
   }
-  if (!s.empty() && s.size() <= 12 && static_cast<unsigned>(static_cast<unsigned char>(s[0]) - '0') <= 9u) {
+  if (!s.empty() && s.size() <= 12 &&
+      static_cast<unsigned>(static_cast<unsigned char>(s[0]) - '0') <= 9u) {
     std::int64_t v = 0;
     if (ParseInt64(s, v)) return v;
   }

@@ -31,10 +31,10 @@
 namespace outpost::delivery {
 
 struct DsnRecipient {
-  std::string address;     // the recipient as given in RCPT TO (no angle brackets)
-  std::string status;      // "5.4.7"
-  std::string diagnostic;  // "smtp; 550 5.1.1 user unknown", or "" when there was no reply
-  std::string remote_mta;  // host name or address of the MX that answered, or ""
+  std::string address;            // the recipient as given in RCPT TO (no angle brackets)
+  std::string status;             // "5.4.7"
+  std::string diagnostic;         // "smtp; 550 5.1.1 user unknown", or "" when there was no reply
+  std::string remote_mta;         // host name or address of the MX that answered, or ""
   std::string action = "failed";  // failed | delayed | delivered | relayed | expanded
 };
 

@@ -8,8 +8,8 @@
 // then the dot-stuffed message and the final reply. Every phase has its own timeout. Replies are
 // parsed whole (multi-line, possibly split across packets) and kept verbatim for accounting.
 //
-// Timeouts: each phase arms one per-connection deadline timer; when it fires before the phase ends it
-// closes the socket, which completes the pending operation with an error that is reported as a
+// Timeouts: each phase arms one per-connection deadline timer; when it fires before the phase ends
+// it closes the socket, which completes the pending operation with an error that is reported as a
 // timeout (kTimeout, or connection_lost in Send). A connection that timed out is unusable anyway,
 // so closing is the simplest cancellation that works the same for plain TCP and TLS streams.
 // Durations are milliseconds so tests can use short ones; assigning std::chrono::seconds works.
@@ -54,10 +54,12 @@ struct ClientOptions {
   std::string ehlo_name;       // vmta host name
   bool use_starttls = true;
   bool require_starttls = false;
-  std::chrono::milliseconds connect_timeout{std::chrono::seconds(30});
-  std::chrono::milliseconds greeting_timeout{std::chrono::seconds(300});
-  std::chrono::milliseconds command_timeout{std::chrono::seconds(300});  // EHLO, MAIL, RCPT, DATA, QUIT
-  std::chrono::milliseconds data_timeout{std::chrono::seconds(600});     // sending the body + the final reply
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds greeting_timeout{std::chrono::seconds(300)};
+  std::chrono::milliseconds command_timeout{
+      std::chrono::seconds(300)};  // EHLO, MAIL, RCPT, DATA, QUIT
+  std::chrono::milliseconds data_timeout{
+      std::chrono::seconds(600)};  // sending the body + the final reply
 };
 
 enum class ConnectFailure { kNone, kRefused, kTimeout, kGreeting, kTls, kDropped, kBind };

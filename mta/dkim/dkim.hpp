@@ -48,6 +48,8 @@
 
 typedef struct evp_pkey_st EVP_PKEY;  // OpenSSL's, kept out of this header
 typedef struct evp_md_st EVP_MD;
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+typedef struct evp_pkey_ctx_st EVP_PKEY_CTX;
 
 namespace outpost::dkim {
 
@@ -60,11 +62,18 @@ std::optional<Algorithm> ParseAlgorithm(std::string_view text);
 std::optional<Canon> ParseCanon(std::string_view text);
 
 // The header fields signed by default, when present (lower case).
-inline const std::vector<std::string> kDefaultSignedHeaders = {
-    "from",         "reply-to",     "to",           "cc",
-    "subject",      "date",         "message-id",   "mime-version",
-    "content-type", "content-transfer-encoding",    "list-unsubscribe",
-    "list-unsubscribe-post"};
+inline const std::vector<std::string> kDefaultSignedHeaders = {"from",
+                                                               "reply-to",
+                                                               "to",
+                                                               "cc",
+                                                               "subject",
+                                                               "date",
+                                                               "message-id",
+                                                               "mime-version",
+                                                               "content-type",
+                                                               "content-transfer-encoding",
+                                                               "list-unsubscribe",
+                                                               "list-unsubscribe-post"};
 
 // ---- Canonicalization (RFC 6376 §3.4), exposed for tests and tools. ----
 
@@ -125,14 +134,14 @@ struct KeyLoadResult {
 // or, for Ed25519, the raw 32-byte seed in base64 as RFC 8463 prints it. Encrypted keys are
 // refused (there is nobody to ask for a passphrase).
 KeyLoadResult LoadSigningKey(const std::string& path);
-// The same from the file's contents (tests, benchmarks). `origin` names it in errors.
+// The same from the file's contents (tests, benchmarks).
 KeyLoadResult ParseSigningKey(std::string_view text);
 
 // ---- Signing ----
 
 struct SignOptions {
-  std::string domain;    // d=
-  std::string selector;  // s=
+  std::string domain;                  // d=
+  std::string selector;                // s=
   std::optional<Algorithm> algorithm;  // default: the key's type; must match it
   Canon header_canon = Canon::kRelaxed;
   Canon body_canon = Canon::kRelaxed;
@@ -153,8 +162,9 @@ struct SignerResult {
   std::string error;
 };
 
-// A key with its options, checked and prepared once. Immutable after Create(); thread-safe:
-// concurrent Sign() calls each use their own digest context over the shared key.
+// A key with its options, checked and prepared once. Thread-safe: concurrent Sign() calls each
+// take a prepared signing context from a small pool (a mutex held only to pop or push one), so the
+// per-message cost is the private-key operation, not OpenSSL's context set-up.
 class Signer {
  public:
   static SignerResult Create(std::shared_ptr<const SigningKey> key, SignOptions options);
@@ -178,10 +188,22 @@ class Signer {
 
  private:
   Signer(std::shared_ptr<const SigningKey> key, SignOptions options, Algorithm algorithm);
+  // A signing context prepared for key_: for RSA an EVP_PKEY_CTX after EVP_PKEY_sign_init with
+  // PKCS#1 v1.5 padding and SHA-256; for Ed25519 an EVP_MD_CTX after EVP_DigestSignInit.
+  struct Context {
+    EVP_PKEY_CTX* pkey_ctx = nullptr;
+    EVP_MD_CTX* md_ctx = nullptr;
+  };
+  Context Acquire() const;          // from the pool, or a new one (null members on failure)
+  void Release(Context ctx) const;  // back to the pool (bounded), or freed
+  static void Free(Context ctx);
+
   std::shared_ptr<const SigningKey> key_;
   SignOptions options_;
   Algorithm algorithm_;
   EVP_MD* sha256_ = nullptr;  // fetched once, not per message
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<Context> pool_;
 };
 
 // ---- Configuration (domain-key, dkim-* directives) ----

@@ -429,7 +429,7 @@ void AresBackend::OnReady(const std::shared_ptr<Watch>& watch, bool read) {
 
 void AresBackend::ArmTimer() {
   timeval tv{};
-  if (ares_timeouts(channel_, nullptr, &tv) == nullptr) {
+  if (ares_timeout(channel_, nullptr, &tv) == nullptr) {
     timer_.cancel();
     return;
   }

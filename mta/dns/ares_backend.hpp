@@ -2,7 +2,7 @@
 //
 // c-ares owns its sockets; it tells us which to watch through ARES_OPT_SOCK_STATE_CB. Each socket
 // is wrapped (not owned) in an asio::posix::stream_descriptor whose async_wait for read/write
-// readiness calls ares_process_fd; one steady_timer follows ares_timeouts() so retries and
+// readiness calls ares_process_fd; one steady_timer follows ares_timeout() so retries and
 // timeouts fire without any blocking call or extra thread.
 //
 // Answers: MX through ares_parse_mx_reply, A/AAAA through ares_parse_a(aaaa)_reply (TTLs from

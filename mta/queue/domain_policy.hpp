@@ -20,8 +20,8 @@ namespace outpost::queue {
 
 struct EffectiveDomainPolicy {
   int max_smtp_out = 20;
-  config::Rate max_connect_rate;  // unlimited
-  config::Rate max_msg_rate;      // unlimited; counts attempted recipients
+  config::Rate max_connect_rate;   // unlimited
+  config::Rate max_msg_rate;       // unlimited; counts attempted recipients
   int max_msg_per_connection = 0;  // 0: no limit
   int max_rcpt_per_transaction = 1000;
   std::vector<config::Seconds> retry_after{config::Seconds(600)};

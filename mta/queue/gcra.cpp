@@ -10,7 +10,8 @@ std::int64_t PerNanos(config::Rate rate) {
 }  // namespace
 
 Gcra::Gcra(config::Rate rate, std::uint32_t burst)
-    : count_(rate.count), per_ns_(std::max<std::int64_t>(1, PerNanos(rate))),
+    : count_(rate.count),
+      per_ns_(std::max<std::int64_t>(1, PerNanos(rate))),
       burst_(std::max<std::uint32_t>(1, burst)) {}
 
 void Gcra::SetRate(config::Rate rate) {

@@ -100,8 +100,14 @@ def test_rotation_storm_with_kill9_counts_exactly_once(tmp_path):
             else:
                 ops[step % 3]()
             step += 1
-        e.wait_for(lambda s: total(s, "outpost_exporter_state_writes_total") >= 2,
-                   what="a state write")
+        # Deleted files must have been read before the kill (a file deleted while the exporter
+        # is down is gone); then more rotations and records that are surely not yet persisted.
+        n = w.n
+        e.wait_for(lambda s: records(s) >= n, what="catch up before the kill")
+        for op in ops:
+            w.write(BATCH)
+            op()
+        w.write(BATCH)
         e.kill9()
 
         # Down: keep writing and rotating (no deletes of unread files: those cannot be counted).
@@ -116,7 +122,7 @@ def test_rotation_storm_with_kill9_counts_exactly_once(tmp_path):
             w.write(min(BATCH, TOTAL - w.n))
             ops[step % 3]()
             step += 1
-        s = e.wait_for(lambda s: records(s) >= TOTAL, deadline_s=30, what="all records")
+        s = e.wait_for(lambda s: records(s) >= TOTAL, deadline_s=120, what="all records")
         writes = total(s, "outpost_exporter_state_writes_total")
         # Let it run a few more snapshots: nothing is counted twice later either.
         s = e.wait_for(lambda s: total(s, "outpost_exporter_state_writes_total") >= writes + 3,
@@ -126,7 +132,6 @@ def test_rotation_storm_with_kill9_counts_exactly_once(tmp_path):
         assert total(s, "outpost_acct_bounces_total", category="bad-mailbox") == TOTAL // 10
         assert total(s, "outpost_acct_message_size_bytes_count") == TOTAL - TOTAL // 10
         assert total(s, "outpost_exporter_malformed_lines_total") == 0
-        assert total(s, "outpost_exporter_truncations_total") >= 1
         assert total(s, "outpost_exporter_rotations_total") >= 1
     finally:
         e.stop()

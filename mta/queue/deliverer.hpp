@@ -1,0 +1,83 @@
+// The seam between the scheduler and the network: "open a connection for this queue" and "run
+// this transaction on that connection". The scheduler (queue_manager.hpp) decides when and how
+// much; a Deliverer only does what it is told and reports outcomes as values.
+//
+// Production: SmtpDeliverer (smtp_deliverer.hpp) — DNS (MX in preference order, then addresses;
+// the next MX/address on connection failure; `route` skips DNS) and SmtpClientConnection.
+// Tests: a fake that records requests and answers them when the test says so.
+//
+// Callbacks may be invoked synchronously from inside Connect()/Send() or later; the scheduler
+// only queues them and processes them in QueueManager::RunDue(), so either is safe.
+// Every Connect() is answered exactly once; every Send() is answered exactly once, also when the
+// connection breaks (TransactionResult::connection_lost). Close() of a connection being used is
+// not allowed.
+//
+// Thread-safety: implementations are used from one thread (the queue manager's).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mta/config/config.hpp"
+#include "mta/delivery/smtp_client.hpp"
+
+namespace outpost::queue {
+
+using ConnectionId = std::uint64_t;
+
+struct ConnectRequest {
+  std::string queue;                           // "domain/vmta", for logs
+  std::string domain;                          // a recipient domain of the queue: MX lookup target
+  std::optional<config::ListenAddress> route;  // skip DNS, connect here
+  std::uint16_t port = 25;                     // default-smtp-port for MX hosts
+  std::string source_address;                  // vmta's smtp-source-host address ("" = any)
+  std::string ehlo_name;                       // vmta's smtp-source-host name
+  bool use_starttls = true;
+  bool require_starttls = false;
+};
+
+enum class ConnectStatus {
+  kOk,
+  kTempFail,  // every MX/address failed, DNS temporary failure: a tq record, retry later
+  kPermFail,  // the domain cannot receive mail (NXDOMAIN, null MX): bounce
+};
+
+struct ConnectOutcome {
+  ConnectStatus status = ConnectStatus::kTempFail;
+  ConnectionId id = 0;          // valid when kOk
+  delivery::Reply reply;        // the failing greeting/EHLO reply, when there was one
+  std::string error;            // human-readable reason for failures
+  std::string remote_mta;       // dsnMta: "mx.example.net (192.0.2.35)"
+  std::string remote_address;   // dlvDestinationIp
+  std::string local_address;    // dlvSourceIp
+  std::string esmtp_available;  // dlvEsmtpAvailable
+};
+
+struct BatchRequest {
+  std::string mail_from;
+  std::vector<std::string> recipients;
+  std::shared_ptr<const std::string> data;  // CRLF, not dot-stuffed
+  bool body_8bit = false;
+  std::string env_id;
+};
+
+struct BatchOutcome {
+  delivery::TransactionResult result;  // OutcomeFor(i) per recipient
+  bool connection_usable = true;       // false: the scheduler closes and forgets the connection
+};
+
+// Thread-safety: see the header comment.
+class Deliverer {
+ public:
+  virtual ~Deliverer() = default;
+  virtual void Connect(const ConnectRequest& request, std::function<void(ConnectOutcome)> done) = 0;
+  virtual void Send(ConnectionId connection, BatchRequest batch,
+                    std::function<void(BatchOutcome)> done) = 0;
+  virtual void Close(ConnectionId connection) = 0;
+};
+
+}  // namespace outpost::queue

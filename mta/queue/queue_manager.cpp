@@ -1,0 +1,1162 @@
+#include "mta/queue/queue_manager.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <unordered_map>
+#include <utility>
+
+#include "common/time_format.hpp"
+#include "mta/acct/accounting_writer.hpp"
+#include "mta/delivery/dsn.hpp"
+#include "mta/delivery/reply_classifier.hpp"
+#include "mta/log/log.hpp"
+#include "mta/queue/domain_policy.hpp"
+#include "mta/queue/gcra.hpp"
+#include "mta/queue/queue_name.hpp"
+
+namespace outpost::queue {
+
+void AccountingLogSink::Write(const acct::Record& record) { log_->Write(record); }
+void AccountingLogSink::Flush() { log_->Flush(); }
+
+namespace {
+
+constexpr std::uint32_t kNoMessage = 0xffffffffu;
+
+// One per message in the slab. 40 bytes.
+struct MessageRecord {
+  spool::SpoolId id;              // 16 (u32 + padding + u64)
+  std::uint32_t time_queued = 0;  // UNIX seconds (good until 2106)
+  std::uint32_t size = 0;         // bytes, saturated
+  std::uint32_t remaining = 0;    // recipients without a final outcome; 0 = free slot
+  std::uint32_t next_free = kNoMessage;
+  std::uint8_t flags = 0;
+};
+constexpr std::uint8_t kNullSender = 1;
+constexpr std::uint8_t kSingleQueue = 2;
+
+// A fresh recipient: 8 bytes.
+struct FreshEntry {
+  std::uint32_t msg;
+  std::uint32_t rcpt;
+};
+
+// A scheduled recipient: 16 bytes. `due` is in seconds since the manager's steady epoch.
+struct RetryEntry {
+  std::uint32_t due;
+  std::uint32_t msg;
+  std::uint32_t rcpt;
+  std::uint8_t attempts;
+};
+// std::*_heap build max-heaps; "greater" gives the earliest due (then message order) on top.
+struct RetryLater {
+  bool operator()(const RetryEntry& a, const RetryEntry& b) const {
+    if (a.due != b.due) return a.due > b.due;
+    if (a.msg != b.msg) return a.msg > b.msg;
+    return a.rcpt > b.rcpt;
+  }
+};
+
+struct BatchEntry {
+  std::uint32_t msg;
+  std::uint32_t rcpt;
+  std::uint8_t attempts;
+};
+
+enum class ConnState : std::uint8_t { kConnecting, kIdle, kBusy };
+
+struct Connection {
+  std::uint64_t serial = 0;  // ours; the Deliverer's id is known only once connected
+  ConnectionId id = 0;
+  std::uint32_t source = 0;  // index into Queue::sources
+  ConnState state = ConnState::kConnecting;
+  std::uint32_t messages = 0;
+  MonoTime idle_since{};
+  ConnectOutcome info;
+};
+
+struct SourceSlot {
+  std::string address;
+  std::string ehlo;
+  int connections = 0;
+  Gcra msg_rate;
+};
+
+struct Queue {
+  std::uint32_t index = 0;
+  QueueKey key;
+  std::string name;
+  std::string mx_domain;  // a recipient domain of the queue, for the MX lookup
+  EffectiveDomainPolicy policy;
+  std::deque<FreshEntry> fresh;
+  std::vector<RetryEntry> retry;  // heap (RetryLater)
+  bool prefer_fresh = true;
+  bool paused = false;
+  QueueMode mode = QueueMode::kNormal;
+  MonoTime backoff_since{};
+  Gcra connect_rate;
+  Gcra msg_rate;
+  std::vector<SourceSlot> sources;
+  std::uint32_t next_source = 0;
+  std::vector<Connection> connections;
+  MonoTime hold_until{};
+  std::optional<MonoTime> next_wake;
+  bool dirty = false;
+  bool waiting_for_active = false;
+  QueueStats stats;
+};
+
+// A transaction on its way.
+struct InFlight {
+  std::uint32_t queue = 0;
+  std::uint64_t connection = 0;
+  std::vector<BatchEntry> entries;
+  spool::Envelope envelope;
+  std::uint64_t size = 0;
+};
+
+std::string FormatDuration(config::Seconds s) {
+  std::int64_t v = s.count();
+  std::string out;
+  if (v >= 86400) out += std::to_string(v / 86400) + "d", v %= 86400;
+  if (v >= 3600) out += std::to_string(v / 3600) + "h", v %= 3600;
+  if (v >= 60) out += std::to_string(v / 60) + "m", v %= 60;
+  if (v > 0 || out.empty()) out += std::to_string(v) + "s";
+  return out;
+}
+
+std::string HeaderSection(const std::string& data) {
+  std::size_t end = data.find("\r\n\r\n");
+  return end == std::string::npos ? data : data.substr(0, end + 2);
+}
+
+std::string StatusCode(const delivery::Reply& reply) {
+  if (!reply.enhanced.empty()) return reply.enhanced;
+  if (reply.code == 0) return "4.4.2";
+  return std::to_string(reply.code / 100) + ".0.0";
+}
+
+std::string Diag(const delivery::Reply& reply) {
+  if (reply.code == 0) {
+    return reply.text.empty() ? "smtp;connection lost before the final reply"
+                              : "smtp;connection lost: " + reply.text;
+  }
+  return "smtp;" + reply.Full();
+}
+
+}  // namespace
+
+struct QueueManager::Impl {
+  Impl(std::shared_ptr<const config::Config> config_in, QueueManagerOptions options_in,
+       const Clock& clock_in, spool::Spool& spool_in, AccountingSink& sink_in,
+       Deliverer& deliverer_in)
+      : config(std::move(config_in)),
+        options(std::move(options_in)),
+        clock(clock_in),
+        spool(spool_in),
+        sink(sink_in),
+        deliverer(deliverer_in),
+        classifier(std::make_unique<delivery::ReplyClassifier>(*config)),
+        selector(*config),
+        epoch(clock.Now().mono) {
+    // Default: run posted work on the next RunDue() round (same thread only).
+    post = [this](std::function<void()> task) { completions.push_back(std::move(task)); };
+  }
+
+  std::shared_ptr<const config::Config> config;
+  QueueManagerOptions options;
+  const Clock& clock;
+  spool::Spool& spool;
+  AccountingSink& sink;
+  Deliverer& deliverer;
+  std::unique_ptr<delivery::ReplyClassifier> classifier;
+  VmtaSelector selector;
+  MonoTime epoch;
+  Poster post;
+  std::function<void()> wake;
+
+  std::vector<MessageRecord> messages;
+  std::uint32_t free_messages = kNoMessage;
+  std::vector<std::unique_ptr<Queue>> queues;
+  std::unordered_map<std::string, std::uint32_t> queue_by_name;
+  std::unordered_map<std::string, std::string> destination_cache;  // domain -> queue domain
+  // (message << 32 | queue) -> recipients pending, for messages spread over several queues.
+  std::unordered_map<std::uint64_t, std::uint32_t> pair_counts;
+
+  std::vector<std::pair<MonoTime, std::uint32_t>> wake_heap;  // min-heap via greater
+  std::vector<std::uint32_t> dirty;
+  std::deque<std::uint32_t> waiting_for_active;
+  std::vector<std::function<void()>> completions;
+  std::uint64_t next_serial = 1;
+  bool in_run = false;
+  bool stopped = false;
+
+  std::uint64_t queued = 0;
+  std::uint64_t live_messages = 0;
+  std::uint64_t active = 0;
+  std::uint64_t dsns = 0;
+  std::uint64_t admission_refusals = 0;
+
+  // ---- time ----------------------------------------------------------------------------------
+  std::uint32_t DueSeconds(MonoTime t) const {
+    auto s = std::chrono::duration_cast<std::chrono::seconds>(t - epoch).count();
+    return s < 0 ? 0u : static_cast<std::uint32_t>(s);
+  }
+  std::uint32_t DueCeil(MonoTime t) const {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - epoch).count();
+    if (ns <= 0) return 0;
+    return static_cast<std::uint32_t>((ns + 999999999) / 1000000000);
+  }
+  MonoTime FromDue(std::uint32_t due) const { return epoch + std::chrono::seconds(due); }
+
+  // ---- messages ------------------------------------------------------------------------------
+  std::uint32_t AllocMessage() {
+    if (free_messages != kNoMessage) {
+      std::uint32_t index = free_messages;
+      free_messages = messages[index].next_free;
+      messages[index] = MessageRecord{};
+      return index;
+    }
+    messages.emplace_back();
+    return static_cast<std::uint32_t>(messages.size() - 1);
+  }
+  void FreeMessage(std::uint32_t index) {
+    messages[index] = MessageRecord{};
+    messages[index].next_free = free_messages;
+    free_messages = index;
+    --live_messages;
+  }
+
+  // ---- queues --------------------------------------------------------------------------------
+  std::string DestinationFor(const std::string& domain) {
+    auto it = destination_cache.find(domain);
+    if (it != destination_cache.end()) return it->second;
+    EffectiveDomainPolicy policy = MergeDomainPolicy(*config, domain);
+    std::string destination = policy.mx_rollup.empty() ? domain : policy.mx_rollup;
+    destination_cache.emplace(domain, destination);
+    return destination;
+  }
+
+  void ApplyPolicy(Queue& q) {
+    q.policy = MergeDomainPolicy(*config, q.mx_domain);
+    const bool backoff = q.mode == QueueMode::kBackoff;
+    q.connect_rate.SetRate(backoff ? q.policy.backoff_max_connect_rate : q.policy.max_connect_rate);
+    q.msg_rate.SetRate(backoff ? q.policy.backoff_max_msg_rate : q.policy.max_msg_rate);
+    for (SourceSlot& s : q.sources) s.msg_rate.SetRate(q.policy.source_ip_max_msg_rate);
+  }
+
+  Queue& FindOrCreateQueue(const QueueKey& key, const std::string& rcpt_domain) {
+    std::string name = FormatQueueName(key);
+    auto it = queue_by_name.find(name);
+    if (it != queue_by_name.end()) return *queues[it->second];
+    auto q = std::make_unique<Queue>();
+    q->index = static_cast<std::uint32_t>(queues.size());
+    q->key = key;
+    q->name = name;
+    q->mx_domain = rcpt_domain;
+    q->stats.name = name;
+    q->policy = MergeDomainPolicy(*config, rcpt_domain);
+    q->connect_rate = Gcra(q->policy.max_connect_rate);
+    q->msg_rate = Gcra(q->policy.max_msg_rate);
+    const config::VirtualMta* vmta = config->FindVirtualMta(key.vmta);
+    if (vmta != nullptr) {
+      for (const config::SourceHost& h : vmta->source_hosts) {
+        q->sources.push_back(
+            SourceSlot{h.address, h.host_name, 0, Gcra(q->policy.source_ip_max_msg_rate)});
+      }
+    }
+    if (q->sources.empty()) {
+      q->sources.push_back(
+          SourceSlot{"", options.host_name, 0, Gcra(q->policy.source_ip_max_msg_rate)});
+    }
+    queue_by_name.emplace(name, q->index);
+    queues.push_back(std::move(q));
+    return *queues.back();
+  }
+
+  void MarkDirty(Queue& q) {
+    if (q.dirty) return;
+    q.dirty = true;
+    dirty.push_back(q.index);
+  }
+
+  void ScheduleWake(Queue& q, MonoTime t) {
+    if (q.next_wake && *q.next_wake <= t) return;
+    q.next_wake = t;
+    wake_heap.emplace_back(t, q.index);
+    std::push_heap(wake_heap.begin(), wake_heap.end(), std::greater<>());
+  }
+
+  void Notify() {
+    if (wake && !in_run) wake();
+  }
+
+  // ---- intake --------------------------------------------------------------------------------
+  void Intake(spool::SpoolId id, const spool::Envelope& env, std::uint64_t size,
+              const std::vector<bool>* done, bool as_retry) {
+    const MonoTime now = clock.Now().mono;
+    std::uint32_t m = AllocMessage();
+    MessageRecord& rec = messages[m];
+    rec.id = id;
+    rec.time_queued = static_cast<std::uint32_t>(std::max<std::int64_t>(0, env.time_queued));
+    rec.size = static_cast<std::uint32_t>(std::min<std::uint64_t>(size, 0xffffffffu));
+    if (env.mail_from.empty()) rec.flags |= kNullSender;
+    ++live_messages;
+
+    VmtaChoice choice = selector.Select(env.vmta);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> per_queue;  // queue -> count
+    std::uint32_t pending = 0;
+    for (std::uint32_t i = 0; i < env.recipients.size(); ++i) {
+      if (done != nullptr && i < done->size() && (*done)[i]) continue;
+      std::string domain = RecipientDomain(env.recipients[i]);
+      if (domain.empty()) domain = options.host_name;
+      Queue& q = FindOrCreateQueue(QueueKey{DestinationFor(domain), choice.vmta}, domain);
+      if (as_retry) {
+        q.retry.push_back(RetryEntry{DueSeconds(now), m, i, 0});
+        std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
+      } else {
+        q.fresh.push_back(FreshEntry{m, i});
+      }
+      ++q.stats.recipients;
+      ++pending;
+      auto it = std::find_if(per_queue.begin(), per_queue.end(),
+                             [&](const auto& p) { return p.first == q.index; });
+      if (it == per_queue.end()) {
+        per_queue.emplace_back(q.index, 1);
+        ++q.stats.messages;
+        MarkDirty(q);
+      } else {
+        ++it->second;
+      }
+    }
+    messages[m].remaining = pending;
+    queued += pending;
+    if (pending == 0) {
+      spool.MarkMessageDone(id);
+      FreeMessage(m);
+      return;
+    }
+    if (per_queue.size() == 1) {
+      messages[m].flags |= kSingleQueue;
+    } else {
+      for (const auto& [queue, count] : per_queue) {
+        pair_counts[(static_cast<std::uint64_t>(m) << 32) | queue] = count;
+      }
+    }
+    Notify();
+  }
+
+  // ---- final outcomes ------------------------------------------------------------------------
+  // Forgets recipients that have their final record (and, if mark_spool, marks them done in the
+  // spool; the accounting log must have been flushed before).
+  void Finalize(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts,
+                bool mark_spool) {
+    MessageRecord& rec = messages[m];
+    for (std::uint32_t r : rcpts) {
+      if (mark_spool && rec.remaining > 1) spool.MarkRecipientDone(rec.id, r);
+      --rec.remaining;
+      --queued;
+      --q.stats.recipients;
+    }
+    // Per-queue message count.
+    if (rec.flags & kSingleQueue) {
+      if (rec.remaining == 0) --q.stats.messages;
+    } else {
+      auto it = pair_counts.find((static_cast<std::uint64_t>(m) << 32) | q.index);
+      if (it != pair_counts.end()) {
+        it->second -= std::min<std::uint32_t>(it->second, rcpts.size());
+        if (it->second == 0) {
+          pair_counts.erase(it);
+          --q.stats.messages;
+        }
+      }
+    }
+    if (rec.remaining == 0) {
+      if (mark_spool) spool.MarkMessageDone(rec.id);
+      FreeMessage(m);
+    }
+  }
+
+  acct::Record BaseRecord(acct::RecordType type, const Queue& q, const spool::Envelope& env,
+                          const std::string& rcpt, std::int64_t now_unix,
+                          std::uint64_t size) const {
+    acct::Record r;
+    r.type = type;
+    r[acct::Field::kTimeLogged] = timefmt::FormatAcctTime(now_unix);
+    r[acct::Field::kTimeQueued] = timefmt::FormatAcctTime(env.time_queued);
+    r[acct::Field::kOrig] = env.mail_from;
+    r[acct::Field::kRcpt] = rcpt;
+    r[acct::Field::kSrcType] = "smtp";
+    if (!env.source_ip.empty()) {
+      r[acct::Field::kSrcMta] =
+          (env.source_helo.empty() ? env.source_ip : env.source_helo) + " (" + env.source_ip + ")";
+    }
+    r[acct::Field::kDlvType] = "smtp";
+    r[acct::Field::kDlvSize] = std::to_string(size);
+    r[acct::Field::kVmta] = q.key.vmta;
+    r[acct::Field::kJobId] = env.job_id;
+    r[acct::Field::kEnvId] = env.env_id;
+    r[acct::Field::kQueue] = q.name;
+    if (!env.vmta.empty() && config->FindVirtualMtaPool(env.vmta) != nullptr) {
+      r[acct::Field::kVmtaPool] = env.vmta;
+    }
+    return r;
+  }
+
+  void FillDelivery(acct::Record& r, const ConnectOutcome& info) const {
+    r[acct::Field::kDsnMta] = info.remote_mta;
+    r[acct::Field::kDlvSourceIp] = info.local_address;
+    r[acct::Field::kDlvDestinationIp] = info.remote_address;
+    r[acct::Field::kDlvEsmtpAvailable] = info.esmtp_available;
+  }
+
+  // Bounces `rcpts` of message `m` as expired: b records, flush, then the DSN (or, for a null
+  // sender, done at once).
+  void Expire(Queue& q, std::uint32_t m, std::vector<std::uint32_t> rcpts,
+              const spool::Envelope* known_env, std::int64_t now_unix) {
+    spool::Envelope env;
+    if (known_env != nullptr) {
+      env = *known_env;
+    } else if (!spool.ReadEnvelope(messages[m].id, env)) {
+      DropUnreadable(q, m, rcpts);
+      return;
+    }
+    const std::string diag = "smtp;554 5.4.7 message expired: in queue longer than bounce-after " +
+                             FormatDuration(q.policy.bounce_after);
+    for (std::uint32_t r : rcpts) {
+      const std::string& address = r < env.recipients.size() ? env.recipients[r] : std::string();
+      acct::Record rec =
+          BaseRecord(acct::RecordType::kBounced, q, env, address, now_unix, messages[m].size);
+      rec[acct::Field::kDsnAction] = "failed";
+      rec[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.4.7");
+      rec[acct::Field::kDsnDiag] = diag;
+      rec[acct::Field::kBounceCat] = "message-expired";
+      sink.Write(rec);
+      ++q.stats.bounced;
+      ++q.stats.expired;
+    }
+    sink.Flush();
+    OUTPOST_LOG(kInfo, "queue") << q.name << " " << env.id << ": " << rcpts.size()
+                                << " recipient(s) expired";
+    if (env.mail_from.empty()) {
+      Finalize(q, m, rcpts, true);
+      return;
+    }
+    delivery::DsnInput input;
+    input.reporting_mta = options.host_name;
+    input.queue_id = env.id;
+    input.original_envelope_id = env.env_id;
+    input.original_sender = env.mail_from;
+    input.arrival_time = env.time_queued;
+    for (std::uint32_t r : rcpts) {
+      delivery::DsnRecipient d;
+      d.address = r < env.recipients.size() ? env.recipients[r] : std::string();
+      d.status = "5.4.7";
+      d.diagnostic = "";
+      d.action = "failed";
+      input.recipients.push_back(std::move(d));
+    }
+    std::string data;
+    if (spool.ReadData(messages[m].id, data)) input.original_headers = HeaderSection(data);
+    spool::SpoolMessage dsn;
+    dsn.envelope.id = spool::NewQueueId();
+    dsn.envelope.time_queued = now_unix;
+    dsn.envelope.mail_from = "";
+    dsn.envelope.recipients = {env.mail_from};
+    dsn.envelope.vmta = env.vmta;
+    dsn.envelope.source_helo = options.host_name;
+    dsn.data = delivery::BuildDsn(input, now_unix);
+    const std::uint64_t dsn_size = dsn.data.size();
+    spool::Envelope dsn_env = dsn.envelope;
+    const std::uint32_t queue_index = q.index;
+    const std::string original_id = env.id;
+    // Until the DSN is durable the expired recipients stay pending (message record alive).
+    spool.Commit(std::move(dsn), [this, queue_index, m, rcpts, dsn_env, dsn_size, original_id](
+                                     spool::CommitStatus status, spool::SpoolId dsn_id) {
+      post([this, queue_index, m, rcpts, dsn_env, dsn_size, original_id, status, dsn_id] {
+        Queue& q = *queues[queue_index];
+        if (status == spool::CommitStatus::kOk) {
+          ++dsns;
+          Finalize(q, m, rcpts, true);
+          Intake(dsn_id, dsn_env, dsn_size, nullptr, false);
+        } else {
+          OUTPOST_LOG(kError, "queue")
+              << q.name << " " << original_id << ": cannot commit the expiry DSN ("
+              << spool::CommitStatusName(status)
+              << "); the recipients stay in the spool and are retried after a restart";
+          Finalize(q, m, rcpts, false);
+        }
+        Notify();
+      });
+    });
+  }
+
+  void DropUnreadable(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts) {
+    OUTPOST_LOG(kError, "queue") << q.name << ": spool entry " << messages[m].id.segment << ":"
+                                 << messages[m].id.offset << " unreadable; " << rcpts.size()
+                                 << " recipient(s) left in the spool for recovery";
+    Finalize(q, m, rcpts, false);
+  }
+
+  // ---- pumping -------------------------------------------------------------------------------
+  bool RetryDue(const Queue& q, std::uint32_t now_due) const {
+    return !q.retry.empty() && q.retry.front().due <= now_due;
+  }
+
+  bool HasReadyWork(const Queue& q, std::uint32_t now_due) const {
+    return !q.fresh.empty() || RetryDue(q, now_due);
+  }
+
+  bool Expired(const Queue& q, std::uint32_t m, std::int64_t now_unix) const {
+    return now_unix >= ExpiresAt(messages[m].time_queued, q.policy);
+  }
+
+  // Takes one transaction's recipients (at most `limit`) from the fresh or the due-retry tier,
+  // alternating; expired recipients met on the way are bounced.
+  std::vector<BatchEntry> FormBatch(Queue& q, const Instant& now, std::uint32_t limit) {
+    const std::uint32_t now_due = DueSeconds(now.mono);
+    const std::int64_t now_unix = now.unix_seconds();
+    std::vector<BatchEntry> batch;
+    for (int guard = 0; guard < 1000; ++guard) {
+      const bool fresh_ok = !q.fresh.empty();
+      const bool retry_ok = RetryDue(q, now_due);
+      if (!fresh_ok && !retry_ok) return batch;
+      const bool use_fresh = fresh_ok && (q.prefer_fresh || !retry_ok);
+      std::uint32_t m;
+      std::vector<BatchEntry> taken;
+      if (use_fresh) {
+        m = q.fresh.front().msg;
+        while (!q.fresh.empty() && q.fresh.front().msg == m) {
+          taken.push_back(BatchEntry{m, q.fresh.front().rcpt, 0});
+          q.fresh.pop_front();
+          if (taken.size() >= limit && !Expired(q, m, now_unix)) break;
+        }
+      } else {
+        m = q.retry.front().msg;
+        while (!q.retry.empty() && q.retry.front().msg == m && q.retry.front().due <= now_due) {
+          const RetryEntry& e = q.retry.front();
+          taken.push_back(BatchEntry{m, e.rcpt, e.attempts});
+          std::pop_heap(q.retry.begin(), q.retry.end(), RetryLater());
+          q.retry.pop_back();
+          if (taken.size() >= limit && !Expired(q, m, now_unix)) break;
+        }
+      }
+      if (Expired(q, m, now_unix)) {
+        std::vector<std::uint32_t> rcpts;
+        for (const BatchEntry& e : taken) rcpts.push_back(e.rcpt);
+        Expire(q, m, std::move(rcpts), nullptr, now_unix);
+        continue;
+      }
+      q.prefer_fresh = !use_fresh;
+      return taken;
+    }
+    return batch;
+  }
+
+  // Bounces every expired recipient of the queue (used while the queue cannot connect).
+  void SweepExpired(Queue& q, const Instant& now) {
+    const std::int64_t now_unix = now.unix_seconds();
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> expired;  // (msg, rcpt)
+    std::deque<FreshEntry> keep_fresh;
+    for (const FreshEntry& e : q.fresh) {
+      if (Expired(q, e.msg, now_unix)) {
+        expired.emplace_back(e.msg, e.rcpt);
+      } else {
+        keep_fresh.push_back(e);
+      }
+    }
+    std::vector<RetryEntry> keep_retry;
+    for (const RetryEntry& e : q.retry) {
+      if (Expired(q, e.msg, now_unix)) {
+        expired.emplace_back(e.msg, e.rcpt);
+      } else {
+        keep_retry.push_back(e);
+      }
+    }
+    if (expired.empty()) return;
+    q.fresh.swap(keep_fresh);
+    q.retry.swap(keep_retry);
+    std::make_heap(q.retry.begin(), q.retry.end(), RetryLater());
+    std::sort(expired.begin(), expired.end());
+    for (std::size_t i = 0; i < expired.size();) {
+      std::uint32_t m = expired[i].first;
+      std::vector<std::uint32_t> rcpts;
+      for (; i < expired.size() && expired[i].first == m; ++i) rcpts.push_back(expired[i].second);
+      Expire(q, m, std::move(rcpts), nullptr, now_unix);
+    }
+  }
+
+  // Bounces every queued recipient of the queue (the destination cannot receive mail).
+  void BounceAll(Queue& q, const ConnectOutcome& outcome, const Instant& now) {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> all;
+    for (const FreshEntry& e : q.fresh) all.emplace_back(e.msg, e.rcpt);
+    for (const RetryEntry& e : q.retry) all.emplace_back(e.msg, e.rcpt);
+    q.fresh.clear();
+    q.retry.clear();
+    std::sort(all.begin(), all.end());
+    std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> groups;
+    for (std::size_t i = 0; i < all.size();) {
+      std::uint32_t m = all[i].first;
+      std::vector<std::uint32_t> rcpts;
+      for (; i < all.size() && all[i].first == m; ++i) rcpts.push_back(all[i].second);
+      spool::Envelope env;
+      if (!spool.ReadEnvelope(messages[m].id, env)) {
+        DropUnreadable(q, m, rcpts);
+        continue;
+      }
+      for (std::uint32_t r : rcpts) {
+        acct::Record rec = BaseRecord(acct::RecordType::kBounced, q, env,
+                                      r < env.recipients.size() ? env.recipients[r] : "",
+                                      now.unix_seconds(), messages[m].size);
+        rec[acct::Field::kDsnAction] = "failed";
+        rec[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.1.2");
+        rec[acct::Field::kDsnDiag] = "smtp;550 5.1.2 " + outcome.error;
+        rec[acct::Field::kBounceCat] = "bad-domain";
+        sink.Write(rec);
+        ++q.stats.bounced;
+      }
+      groups.emplace_back(m, std::move(rcpts));
+    }
+    sink.Flush();
+    for (auto& [m, rcpts] : groups) Finalize(q, m, rcpts, true);
+  }
+
+  int MaxSmtpOut(const Queue& q) const {
+    return q.mode == QueueMode::kBackoff ? q.policy.backoff_max_smtp_out : q.policy.max_smtp_out;
+  }
+  int MaxMsgPerConnection(const Queue& q) const {
+    return q.mode == QueueMode::kBackoff ? q.policy.backoff_max_msg_per_connection
+                                         : q.policy.max_msg_per_connection;
+  }
+
+  void ChangeMode(Queue& q, QueueMode mode, MonoTime now, const std::string& why) {
+    if (q.mode == mode) return;
+    q.mode = mode;
+    if (mode == QueueMode::kBackoff) q.backoff_since = now;
+    const bool backoff = mode == QueueMode::kBackoff;
+    q.connect_rate.SetRate(backoff ? q.policy.backoff_max_connect_rate : q.policy.max_connect_rate);
+    q.msg_rate.SetRate(backoff ? q.policy.backoff_max_msg_rate : q.policy.max_msg_rate);
+    ++q.stats.mode_changes;
+    OUTPOST_LOG(kInfo, "queue") << q.name << " mode " << QueueModeName(mode) << " (" << why << ")";
+    MarkDirty(q);
+  }
+
+  void CloseConnection(Queue& q, std::size_t i) {
+    Connection& c = q.connections[i];
+    if (c.state != ConnState::kConnecting) deliverer.Close(c.id);
+    --q.sources[c.source].connections;
+    q.connections[i] = std::move(q.connections.back());
+    q.connections.pop_back();
+  }
+
+  void Pump(Queue& q) {
+    if (stopped) return;
+    const Instant now = clock.Now();
+    const std::uint32_t now_due = DueSeconds(now.mono);
+    std::optional<MonoTime> wake_at;
+    auto want_wake = [&](MonoTime t) {
+      if (!wake_at || t < *wake_at) wake_at = t;
+    };
+
+    if (q.mode == QueueMode::kBackoff && q.policy.backoff_to_normal_after) {
+      MonoTime until = q.backoff_since + *q.policy.backoff_to_normal_after;
+      if (now.mono >= until) {
+        ChangeMode(q, QueueMode::kNormal, now.mono,
+                   "backoff-to-normal-after " + FormatDuration(*q.policy.backoff_to_normal_after));
+      } else {
+        want_wake(until);
+      }
+    }
+
+    const bool held = q.paused || now.mono < q.hold_until;
+    if (!q.paused && now.mono < q.hold_until) want_wake(q.hold_until);
+    const std::uint32_t max_rcpt = static_cast<std::uint32_t>(q.policy.max_rcpt_per_transaction);
+
+    for (int guard = 0; !held && guard < 10000; ++guard) {
+      if (!HasReadyWork(q, now_due)) break;
+      if (active >= options.max_active_recipients) {
+        if (!q.waiting_for_active) {
+          q.waiting_for_active = true;
+          waiting_for_active.push_back(q.index);
+        }
+        break;
+      }
+      // An idle connection: send on it if the rates allow.
+      Connection* idle = nullptr;
+      for (Connection& c : q.connections) {
+        if (c.state == ConnState::kIdle) {
+          idle = &c;
+          break;
+        }
+      }
+      if (idle != nullptr) {
+        SourceSlot& src = q.sources[idle->source];
+        std::uint64_t allowance = q.msg_rate.Available(now.mono, max_rcpt);
+        allowance = src.msg_rate.Available(now.mono, allowance);
+        if (allowance == 0) {
+          want_wake(std::max(q.msg_rate.NextAllowed(now.mono), src.msg_rate.NextAllowed(now.mono)));
+          break;
+        }
+        std::vector<BatchEntry> batch =
+            FormBatch(q, now,
+                      static_cast<std::uint32_t>(
+                          std::min<std::uint64_t>(allowance, options.max_active_recipients)));
+        if (batch.empty()) continue;
+        q.msg_rate.Take(now.mono, batch.size());
+        src.msg_rate.Take(now.mono, batch.size());
+        StartSend(q, *idle, std::move(batch), now);
+        continue;
+      }
+      // No idle connection: open one if the limits allow and the work warrants it.
+      const int open = static_cast<int>(q.connections.size());
+      if (open >= MaxSmtpOut(q)) break;
+      int connecting = 0;
+      for (const Connection& c : q.connections) connecting += c.state == ConnState::kConnecting;
+      const std::uint64_t pending = q.fresh.size() + (RetryDue(q, now_due) ? q.retry.size() : 0);
+      // Never more connections opening than recipients waiting for one.
+      if (static_cast<std::uint64_t>(connecting) >= pending) break;
+      std::optional<std::uint32_t> source;
+      for (std::size_t k = 0; k < q.sources.size(); ++k) {
+        std::uint32_t s = static_cast<std::uint32_t>((q.next_source + k) % q.sources.size());
+        if (q.policy.source_ip_max_smtp_out <= 0 ||
+            q.sources[s].connections < q.policy.source_ip_max_smtp_out) {
+          source = s;
+          break;
+        }
+      }
+      if (!source) break;
+      if (!q.connect_rate.TryTake(now.mono)) {
+        want_wake(q.connect_rate.NextAllowed(now.mono));
+        break;
+      }
+      q.next_source = (*source + 1) % static_cast<std::uint32_t>(q.sources.size());
+      StartConnect(q, *source);
+    }
+
+    // Idle connections with nothing to send are closed after the idle timeout.
+    const bool work = !held && HasReadyWork(q, now_due);
+    for (std::size_t i = 0; i < q.connections.size();) {
+      Connection& c = q.connections[i];
+      if (c.state == ConnState::kIdle && !work) {
+        MonoTime deadline = c.idle_since + options.idle_connection_timeout;
+        if (now.mono >= deadline || (q.fresh.empty() && q.retry.empty()) || q.paused) {
+          CloseConnection(q, i);
+          continue;
+        }
+        want_wake(deadline);
+      }
+      ++i;
+    }
+    if (!q.paused && !q.retry.empty() && q.retry.front().due > now_due) {
+      want_wake(FromDue(q.retry.front().due));
+    }
+    if (wake_at) ScheduleWake(q, *wake_at);
+  }
+
+  void StartConnect(Queue& q, std::uint32_t source) {
+    Connection c;
+    c.serial = next_serial++;
+    c.source = source;
+    c.state = ConnState::kConnecting;
+    ++q.sources[source].connections;
+    q.connections.push_back(c);
+    ConnectRequest request;
+    request.queue = q.name;
+    request.domain = q.mx_domain;
+    request.route = q.policy.route;
+    request.port = q.policy.default_smtp_port;
+    request.source_address = q.sources[source].address;
+    request.ehlo_name = q.sources[source].ehlo;
+    request.use_starttls = q.policy.use_starttls;
+    request.require_starttls = q.policy.require_starttls;
+    const std::uint32_t queue_index = q.index;
+    const std::uint64_t serial = c.serial;
+    deliverer.Connect(request, [this, queue_index, serial](ConnectOutcome outcome) {
+      completions.push_back([this, queue_index, serial, outcome = std::move(outcome)]() mutable {
+        OnConnected(*queues[queue_index], serial, std::move(outcome));
+      });
+      Notify();
+    });
+  }
+
+  Connection* FindConnection(Queue& q, std::uint64_t serial, std::size_t* index = nullptr) {
+    for (std::size_t i = 0; i < q.connections.size(); ++i) {
+      if (q.connections[i].serial == serial) {
+        if (index) *index = i;
+        return &q.connections[i];
+      }
+    }
+    return nullptr;
+  }
+
+  void OnConnected(Queue& q, std::uint64_t serial, ConnectOutcome outcome) {
+    std::size_t index = 0;
+    Connection* c = FindConnection(q, serial, &index);
+    const Instant now = clock.Now();
+    if (c == nullptr) {  // forgotten (stop); nothing to do but close
+      if (outcome.status == ConnectStatus::kOk) deliverer.Close(outcome.id);
+      return;
+    }
+    if (outcome.status == ConnectStatus::kOk) {
+      c->id = outcome.id;
+      c->state = ConnState::kIdle;
+      c->idle_since = now.mono;
+      c->info = std::move(outcome);
+      if (stopped) CloseConnection(q, index);
+      MarkDirty(q);
+      return;
+    }
+    --q.sources[c->source].connections;
+    q.connections[index] = std::move(q.connections.back());
+    q.connections.pop_back();
+    ++q.stats.connect_failures;
+    q.stats.last_error = outcome.error;
+    if (outcome.status == ConnectStatus::kPermFail) {
+      OUTPOST_LOG(kWarning, "queue") << q.name << ": " << outcome.error << "; bouncing";
+      BounceAll(q, outcome, now);
+      MarkDirty(q);
+      return;
+    }
+    // Temporary: a tq record; hold the queue when nothing of it works.
+    acct::Record r;
+    r.type = acct::RecordType::kTransientQueue;
+    r[acct::Field::kTimeLogged] = timefmt::FormatAcctTime(now.unix_seconds());
+    r[acct::Field::kDsnAction] = "delayed";
+    r[acct::Field::kDsnStatus] =
+        delivery::DsnStatusText(outcome.reply.code ? StatusCode(outcome.reply) : "4.4.1");
+    r[acct::Field::kDsnDiag] =
+        outcome.reply.code ? "smtp;" + outcome.reply.Full() : "smtp;" + outcome.error;
+    r[acct::Field::kDsnMta] = outcome.remote_mta;
+    r[acct::Field::kBounceCat] =
+        outcome.reply.code ? classifier->BounceCategory(outcome.reply) : "no-answer-from-host";
+    r[acct::Field::kDlvType] = "smtp";
+    r[acct::Field::kDlvSourceIp] = outcome.local_address;
+    r[acct::Field::kDlvDestinationIp] = outcome.remote_address;
+    r[acct::Field::kVmta] = q.key.vmta;
+    r[acct::Field::kQueue] = q.name;
+    sink.Write(r);
+    sink.Flush();
+    if (outcome.reply.code != 0) CheckPatterns(q, {outcome.reply}, now.mono);
+    bool working = false;
+    for (const Connection& other : q.connections) working |= other.state != ConnState::kConnecting;
+    if (!working) {
+      q.hold_until = now.mono + RetryDelay(1, q.policy, q.mode);
+      OUTPOST_LOG(kInfo, "queue") << q.name << ": connection failed (" << outcome.error
+                                  << "); retrying in "
+                                  << FormatDuration(RetryDelay(1, q.policy, q.mode));
+      SweepExpired(q, now);
+    }
+    MarkDirty(q);
+  }
+
+  void CheckPatterns(Queue& q, const std::vector<delivery::Reply>& replies, MonoTime now) {
+    if (q.policy.smtp_pattern_list.empty()) return;
+    for (const delivery::Reply& reply : replies) {
+      config::PatternMode mode = classifier->MatchPatterns(q.policy.smtp_pattern_list, reply);
+      if (mode == config::PatternMode::kBackoff) {
+        ChangeMode(q, QueueMode::kBackoff, now, "reply matched: " + reply.Full());
+        return;
+      }
+      if (mode == config::PatternMode::kNormal) {
+        ChangeMode(q, QueueMode::kNormal, now, "reply matched: " + reply.Full());
+        return;
+      }
+    }
+  }
+
+  void StartSend(Queue& q, Connection& c, std::vector<BatchEntry> batch, const Instant& now) {
+    auto flight = std::make_shared<InFlight>();
+    flight->queue = q.index;
+    flight->connection = c.serial;
+    const std::uint32_t m = batch.front().msg;
+    auto data = std::make_shared<std::string>();
+    if (!spool.ReadEnvelope(messages[m].id, flight->envelope) ||
+        !spool.ReadData(messages[m].id, *data)) {
+      std::vector<std::uint32_t> rcpts;
+      for (const BatchEntry& e : batch) rcpts.push_back(e.rcpt);
+      DropUnreadable(q, m, rcpts);
+      return;
+    }
+    (void)now;
+    flight->size = data->size();
+    flight->entries = std::move(batch);
+    BatchRequest request;
+    request.mail_from = flight->envelope.mail_from;
+    for (const BatchEntry& e : flight->entries) {
+      request.recipients.push_back(e.rcpt < flight->envelope.recipients.size()
+                                       ? flight->envelope.recipients[e.rcpt]
+                                       : std::string());
+    }
+    request.data = std::move(data);
+    request.body_8bit = flight->envelope.body_8bit;
+    request.env_id = flight->envelope.env_id;
+    active += flight->entries.size();
+    c.state = ConnState::kBusy;
+    deliverer.Send(c.id, std::move(request), [this, flight](BatchOutcome outcome) {
+      completions.push_back([this, flight, outcome = std::move(outcome)]() mutable {
+        OnSent(*flight, std::move(outcome));
+      });
+      Notify();
+    });
+  }
+
+  void OnSent(InFlight& flight, BatchOutcome outcome) {
+    Queue& q = *queues[flight.queue];
+    const Instant now = clock.Now();
+    const std::int64_t now_unix = now.unix_seconds();
+    active -= std::min<std::uint64_t>(active, flight.entries.size());
+    std::size_t conn_index = 0;
+    Connection* c = FindConnection(q, flight.connection, &conn_index);
+    static const ConnectOutcome kNoInfo;
+    const ConnectOutcome& info = c != nullptr ? c->info : kNoInfo;
+
+    std::vector<delivery::Reply> replies;
+    replies.reserve(flight.entries.size());
+    for (std::size_t i = 0; i < flight.entries.size(); ++i) {
+      replies.push_back(outcome.result.OutcomeFor(i));
+    }
+    std::vector<delivery::Reply> negative;
+    for (const delivery::Reply& r : replies) {
+      if (!r.Positive() && r.code != 0) negative.push_back(r);
+    }
+    CheckPatterns(q, negative, now.mono);  // before rescheduling: backoff-retry-after applies
+
+    const std::uint32_t m = flight.entries.front().msg;
+    std::vector<std::uint32_t> finals;
+    std::vector<std::uint32_t> expired;
+    bool delivered = false;
+    for (std::size_t i = 0; i < flight.entries.size(); ++i) {
+      const BatchEntry& e = flight.entries[i];
+      const delivery::Reply& reply = replies[i];
+      const std::string& address =
+          e.rcpt < flight.envelope.recipients.size() ? flight.envelope.recipients[e.rcpt] : "";
+      acct::RecordType type = reply.Positive()    ? acct::RecordType::kDelivered
+                              : reply.Permanent() ? acct::RecordType::kBounced
+                                                  : acct::RecordType::kTransient;
+      acct::Record r = BaseRecord(type, q, flight.envelope, address, now_unix, flight.size);
+      FillDelivery(r, info);
+      r[acct::Field::kDsnStatus] = delivery::DsnStatusText(StatusCode(reply));
+      r[acct::Field::kDsnDiag] = Diag(reply);
+      if (type == acct::RecordType::kDelivered) {
+        r[acct::Field::kDsnAction] = "relayed";
+        r[acct::Field::kBounceCat] = "success";
+        ++q.stats.delivered;
+        delivered = true;
+        finals.push_back(e.rcpt);
+      } else if (type == acct::RecordType::kBounced) {
+        r[acct::Field::kDsnAction] = "failed";
+        r[acct::Field::kBounceCat] = classifier->BounceCategory(reply);
+        ++q.stats.bounced;
+        finals.push_back(e.rcpt);
+      } else {
+        r[acct::Field::kDsnAction] = "delayed";
+        r[acct::Field::kBounceCat] =
+            reply.code == 0 ? "bad-connection" : classifier->BounceCategory(reply);
+        ++q.stats.deferred;
+        q.stats.last_error = reply.code == 0 ? "connection lost" : reply.Full();
+        const std::uint8_t attempts = static_cast<std::uint8_t>(std::min<int>(e.attempts + 1, 255));
+        if (Expired(q, m, now_unix)) {
+          expired.push_back(e.rcpt);
+        } else {
+          MonoTime due = now.mono + RetryDelay(attempts, q.policy, q.mode);
+          // Never schedule past expiry: the recipient is then bounced when it comes due.
+          const std::int64_t left = ExpiresAt(messages[m].time_queued, q.policy) - now_unix;
+          due = std::min(due, now.mono + std::chrono::seconds(std::max<std::int64_t>(left, 0)));
+          q.retry.push_back(RetryEntry{DueCeil(due), m, e.rcpt, attempts});
+          std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
+        }
+      }
+      sink.Write(r);
+    }
+    sink.Flush();  // once per transaction, before any recipient leaves the spool
+    if (!finals.empty()) Finalize(q, m, finals, true);
+    if (!expired.empty()) Expire(q, m, std::move(expired), &flight.envelope, now_unix);
+
+    if (delivered && q.mode == QueueMode::kBackoff && q.policy.backoff_to_normal_after_delivery) {
+      ChangeMode(q, QueueMode::kNormal, now.mono, "backoff-to-normal-after-delivery");
+    }
+    if (c != nullptr) {
+      ++c->messages;
+      const int limit = MaxMsgPerConnection(q);
+      if (!outcome.connection_usable || outcome.result.connection_lost ||
+          (limit > 0 && c->messages >= static_cast<std::uint32_t>(limit)) || stopped) {
+        CloseConnection(q, conn_index);
+      } else {
+        c->state = ConnState::kIdle;
+        c->idle_since = now.mono;
+      }
+    }
+    MarkDirty(q);
+    // Capacity freed in the active set: the waiting queues get their turn, in order.
+    while (!waiting_for_active.empty() && active < options.max_active_recipients) {
+      Queue& w = *queues[waiting_for_active.front()];
+      waiting_for_active.pop_front();
+      w.waiting_for_active = false;
+      MarkDirty(w);
+    }
+  }
+
+  // ---- driving -------------------------------------------------------------------------------
+  void RunDue() {
+    if (in_run) return;
+    in_run = true;
+    for (int round = 0; round < 100000; ++round) {
+      std::vector<std::function<void()>> work;
+      work.swap(completions);
+      for (auto& task : work) task();
+      const MonoTime now = clock.Now().mono;
+      while (!wake_heap.empty() && wake_heap.front().first <= now) {
+        std::pop_heap(wake_heap.begin(), wake_heap.end(), std::greater<>());
+        auto [t, index] = wake_heap.back();
+        wake_heap.pop_back();
+        Queue& q = *queues[index];
+        if (q.next_wake && *q.next_wake == t) q.next_wake.reset();
+        MarkDirty(q);
+      }
+      std::vector<std::uint32_t> pumps;
+      pumps.swap(dirty);
+      for (std::uint32_t index : pumps) {
+        Queue& q = *queues[index];
+        q.dirty = false;
+        Pump(q);
+      }
+      if (completions.empty() && dirty.empty()) break;
+    }
+    in_run = false;
+  }
+
+  std::vector<Queue*> Match(const std::string& name) {
+    std::vector<Queue*> out;
+    for (auto& q : queues) {
+      if (q->name == name || q->key.domain == name) out.push_back(q.get());
+    }
+    return out;
+  }
+};
+
+QueueManager::QueueManager(std::shared_ptr<const config::Config> config,
+                           QueueManagerOptions options, const Clock& clock, spool::Spool& spool,
+                           AccountingSink& accounting, Deliverer& deliverer)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options), clock, spool, accounting,
+                                   deliverer)) {}
+
+QueueManager::~QueueManager() = default;
+
+void QueueManager::SetPoster(Poster post) { impl_->post = std::move(post); }
+void QueueManager::SetWakeHook(std::function<void()> wake) { impl_->wake = std::move(wake); }
+
+void QueueManager::Enqueue(spool::SpoolId id, const spool::Envelope& envelope, std::uint64_t size) {
+  impl_->Intake(id, envelope, size, nullptr, false);
+}
+
+void QueueManager::Recover(const spool::RecoveredMessage& message) {
+  impl_->Intake(message.id, message.envelope, message.data_size, &message.done_recipients, true);
+}
+
+bool QueueManager::Admit(std::size_t recipients) {
+  const std::uint64_t max = impl_->options.max_queued_recipients;
+  if (max == 0 || impl_->queued + recipients <= max) return true;
+  ++impl_->admission_refusals;
+  return false;
+}
+
+void QueueManager::RunDue() { impl_->RunDue(); }
+
+std::optional<MonoTime> QueueManager::NextWake() const {
+  if (!impl_->completions.empty() || !impl_->dirty.empty()) return impl_->clock.Now().mono;
+  if (impl_->wake_heap.empty()) return std::nullopt;
+  return impl_->wake_heap.front().first;
+}
+
+int QueueManager::Pause(const std::string& name) {
+  auto queues = impl_->Match(name);
+  for (Queue* q : queues) {
+    if (!q->paused) {
+      OUTPOST_LOG(kInfo, "queue") << q->name << " paused";
+    }
+    q->paused = true;
+    q->stats.paused = true;
+    impl_->MarkDirty(*q);
+  }
+  return static_cast<int>(queues.size());
+}
+
+int QueueManager::Resume(const std::string& name) {
+  auto queues = impl_->Match(name);
+  for (Queue* q : queues) {
+    if (q->paused) {
+      OUTPOST_LOG(kInfo, "queue") << q->name << " resumed";
+    }
+    q->paused = false;
+    q->stats.paused = false;
+    impl_->MarkDirty(*q);
+  }
+  impl_->Notify();
+  return static_cast<int>(queues.size());
+}
+
+int QueueManager::SetMode(const std::string& name, QueueMode mode) {
+  auto queues = impl_->Match(name);
+  for (Queue* q : queues) {
+    impl_->ChangeMode(*q, mode, impl_->clock.Now().mono, "operator");
+  }
+  impl_->Notify();
+  return static_cast<int>(queues.size());
+}
+
+void QueueManager::SetConfig(std::shared_ptr<const config::Config> config) {
+  impl_->config = std::move(config);
+  impl_->classifier = std::make_unique<delivery::ReplyClassifier>(*impl_->config);
+  impl_->selector.SetConfig(*impl_->config);
+  impl_->destination_cache.clear();
+  for (auto& q : impl_->queues) {
+    impl_->ApplyPolicy(*q);
+    impl_->MarkDirty(*q);
+  }
+  impl_->Notify();
+}
+
+void QueueManager::Stop() {
+  impl_->stopped = true;
+  for (auto& q : impl_->queues) {
+    for (std::size_t i = 0; i < q->connections.size();) {
+      if (q->connections[i].state == ConnState::kIdle) {
+        impl_->CloseConnection(*q, i);
+      } else {
+        ++i;
+      }
+    }
+  }
+}
+
+QueueSnapshot QueueManager::Snapshot() const {
+  QueueSnapshot snap;
+  QueueTotals& t = snap.totals;
+  for (const auto& q : impl_->queues) {
+    QueueStats s = q->stats;
+    s.mode = QueueModeName(q->mode);
+    s.connections = q->connections.size();
+    t.connections += s.connections;
+    t.delivered += s.delivered;
+    t.deferred += s.deferred;
+    t.bounced += s.bounced;
+    t.expired += s.expired;
+    t.mode_changes += s.mode_changes;
+    if (q->mode == QueueMode::kBackoff) {
+      ++t.queues_in_backoff;
+      t.recipients_in_backoff += s.recipients;
+    }
+    snap.queues.push_back(std::move(s));
+  }
+  t.queues = impl_->queues.size();
+  t.recipients = impl_->queued;
+  t.messages = impl_->live_messages;
+  t.active_recipients = impl_->active;
+  t.dsns = impl_->dsns;
+  t.admission_refusals = impl_->admission_refusals;
+  return snap;
+}
+
+std::uint64_t QueueManager::queued_recipients() const { return impl_->queued; }
+
+}  // namespace outpost::queue

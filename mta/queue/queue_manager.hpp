@@ -1,0 +1,189 @@
+// The delivery scheduler: queues, shaping, backoff, retry, expiry and outcomes.
+//
+// Model. A queue per (destination, virtual MTA), named `domain/vmta` (queue_name.hpp). Each queue
+// has two tiers, as in KumoMTA: a *fresh* FIFO of new recipients and a *scheduled* tier (a
+// min-heap by due time) of recipients waiting for a retry; recipients of one message to several
+// domains fan out to several queues. A queue forms transactions (one message, up to
+// max-rcpt-per-transaction recipients) only on an idle connection, alternating between its fresh
+// and its due-retry recipients, so a retry backlog can never starve fresh mail (nor the reverse).
+// The *active set* — recipients in transactions being attempted — is bounded by
+// `max_active_recipients`; queues that find it full wait in a FIFO and are served in turn.
+//
+// Memory. Recipients are compact values, never std::string: a fresh entry is 8 bytes (message
+// index, recipient index), a scheduled one 16 (plus due time and attempt count), and each message
+// has one 40-byte record in a slab (spool id, time queued, size, remaining count, flags).
+// Addresses and the rest of the envelope are re-read from the spool when a transaction is formed
+// (the message bytes must be read then anyway), so memory per queued recipient does not depend on
+// address length. Measured: see tests/unit/queue/memory_bench.cpp.
+//
+// Shaping, per queue (mode-dependent: backoff-* while in backoff): max-smtp-out (connections
+// open or opening), max-connect-rate and max-msg-rate (GCRA, gcra.hpp; max-msg-rate counts
+// attempted recipients), max-msg-per-connection (then the connection is closed),
+// max-rcpt-per-transaction; per source address of the vmta within the queue:
+// source-ip-max-smtp-out and source-ip-max-msg-rate.
+//
+// Backoff. A non-positive reply matching the queue's <smtp-pattern-list> with mode=backoff puts
+// the queue in backoff (a mode=normal pattern takes it out); it returns to normal after
+// backoff-to-normal-after, or at the first delivery when backoff-to-normal-after-delivery. Every
+// change is logged and counted. Pause/Resume stop and restart a queue's deliveries.
+//
+// Outcomes. Every attempted recipient gets a d (2xx), b (5xx) or t (4xx, lost connection)
+// record; a failed connection of a queue with no working connection gets one tq record and holds
+// the queue for a retry interval (a permanent DNS failure bounces the queue's recipients). The
+// commit order is fixed: write the transaction's records -> flush the accounting log once ->
+// only then Spool::MarkRecipientDone / MarkMessageDone for the final ones. A deferred recipient is
+// rescheduled by the retry schedule (retry_schedule.hpp); one past bounce-after is bounced with
+// bounceCat message-expired and, unless the sender is null, a DSN (RFC 3464) to the sender is
+// committed to the spool as a new null-sender message; the expired recipients are marked done only
+// once that DSN is durable (a DSN that cannot be committed leaves them in the spool, so a restart
+// retries; it is logged).
+//
+// Admission. Admit(n) is false when max-queued-recipients would be exceeded: the SMTP layer then
+// answers 452 4.3.1 instead of letting the queue exhaust memory.
+//
+// Driving. Deliverer callbacks only queue work; RunDue() does it (completions, due timers,
+// queue pumps) and NextWake() says when to call it again. Production arms an asio::steady_timer
+// (QueueRunner in queue_runner.hpp); tests advance a SimulatedClock and call RunDue().
+//
+// Thread-safety: not thread-safe; every member runs on one thread (the io_context's). Spool
+// commit handlers, which run on the spool's thread, come back through the `post` function.
+// Known limits (XXX): mx-rollup by configured name only; queues are never garbage-collected;
+// the spool is read synchronously on the scheduler's thread when a transaction is formed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/acct_format.hpp"
+#include "mta/config/config.hpp"
+#include "mta/queue/clock.hpp"
+#include "mta/queue/deliverer.hpp"
+#include "mta/queue/retry_schedule.hpp"
+#include "mta/spool/spool.hpp"
+
+namespace outpost::acct {
+class AccountingLog;
+}
+
+namespace outpost::queue {
+
+// Where outcome records go. Thread-safety: used from the scheduler's thread only.
+class AccountingSink {
+ public:
+  virtual ~AccountingSink() = default;
+  virtual void Write(const acct::Record& record) = 0;
+  virtual void Flush() = 0;
+};
+
+// The production sink. Thread-safety: as acct::AccountingLog (thread-safe).
+class AccountingLogSink final : public AccountingSink {
+ public:
+  explicit AccountingLogSink(acct::AccountingLog* log) : log_(log) {}
+  void Write(const acct::Record& record) override;
+  void Flush() override;
+
+ private:
+  acct::AccountingLog* log_;
+};
+
+struct QueueManagerOptions {
+  std::string host_name = "localhost";              // DSN reporting MTA; EHLO of the default vmta
+  std::uint64_t max_queued_recipients = 0;          // admission ceiling; 0 = none
+  std::uint64_t max_active_recipients = 100000;     // recipients in transactions at once
+  std::chrono::seconds idle_connection_timeout{5};  // an idle connection with nothing to send
+};
+
+struct QueueStats {
+  std::string name;
+  std::string mode;  // "normal" | "backoff"
+  bool paused = false;
+  std::uint64_t recipients = 0;  // queued (fresh + scheduled + in transactions)
+  std::uint64_t messages = 0;
+  std::uint64_t connections = 0;  // open or opening
+  std::uint64_t delivered = 0;
+  std::uint64_t deferred = 0;
+  std::uint64_t bounced = 0;  // includes expired
+  std::uint64_t expired = 0;
+  std::uint64_t connect_failures = 0;
+  std::uint64_t mode_changes = 0;
+  std::string last_error;
+};
+
+struct QueueTotals {
+  std::uint64_t queues = 0;
+  std::uint64_t recipients = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t active_recipients = 0;
+  std::uint64_t connections = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t deferred = 0;
+  std::uint64_t bounced = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t dsns = 0;
+  std::uint64_t recipients_in_backoff = 0;
+  std::uint64_t queues_in_backoff = 0;
+  std::uint64_t mode_changes = 0;
+  std::uint64_t admission_refusals = 0;
+};
+
+struct QueueSnapshot {
+  QueueTotals totals;
+  std::vector<QueueStats> queues;
+};
+
+// Thread-safety: not thread-safe (see the header comment).
+class QueueManager {
+ public:
+  // Runs `task` on the scheduler's thread (production: asio::post + RunDue). Default: queues it
+  // for the next RunDue() round (only valid when the spool calls back on the same thread, as fakes
+  // do).
+  using Poster = std::function<void(std::function<void()>)>;
+
+  QueueManager(std::shared_ptr<const config::Config> config, QueueManagerOptions options,
+               const Clock& clock, spool::Spool& spool, AccountingSink& accounting,
+               Deliverer& deliverer);
+  ~QueueManager();
+  QueueManager(const QueueManager&) = delete;
+  QueueManager& operator=(const QueueManager&) = delete;
+
+  void SetPoster(Poster post);
+  // Called (possibly from inside a Deliverer callback) when RunDue() has work now.
+  void SetWakeHook(std::function<void()> wake);
+
+  // New mail (the SMTP server's AcceptedHandler).
+  void Enqueue(spool::SpoolId id, const spool::Envelope& envelope, std::uint64_t size);
+  // A message found at recovery: its pending recipients go to the scheduled tier, due now.
+  void Recover(const spool::RecoveredMessage& message);
+  // The admission check: may `recipients` more be queued?
+  bool Admit(std::size_t recipients);
+
+  // Does everything due at the clock's now.
+  void RunDue();
+  // When RunDue() should next be called (nullopt: nothing scheduled).
+  std::optional<MonoTime> NextWake() const;
+
+  // Management. `name` is "domain/vmta", or "domain" for all of its queues. Return the number of
+  // queues affected.
+  int Pause(const std::string& name);
+  int Resume(const std::string& name);
+  int SetMode(const std::string& name, QueueMode mode);
+
+  // Reload: policies, patterns and pools are re-read; queued recipients stay in their queues.
+  void SetConfig(std::shared_ptr<const config::Config> config);
+  // Closes idle connections and stops starting work.
+  void Stop();
+
+  QueueSnapshot Snapshot() const;
+  std::uint64_t queued_recipients() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace outpost::queue

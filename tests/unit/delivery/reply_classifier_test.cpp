@@ -1,0 +1,253 @@
+// ReplyClassifier and DsnStatusText: default rules and their precedence, configured patterns first,
+// smtp-pattern-lists, and the bounceCat values of the shared accounting test data.
+#include "mta/delivery/reply_classifier.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace outpost::delivery {
+namespace {
+
+Reply R(int code, std::string enhanced, std::string text) {
+  return Reply{code, std::move(enhanced), std::move(text)};
+}
+
+struct CategoryCase {
+  const char* label;
+  Reply reply;
+  std::string category;
+};
+
+TEST(ReplyClassifier, DefaultRules) {
+  config::Config cfg;
+  ReplyClassifier c(cfg);
+  const CategoryCase cases[] = {
+      // Success first, whatever the words.
+      {"2xx is success", R(250, "2.0.0", "OK queued"), "success"},
+      {"2xx success even with spam word", R(250, "", "ok, spam score 0"), "success"},
+      // Code rules.
+      {"x.1.1 bad-mailbox", R(550, "5.1.1", "The email account does not exist"), "bad-mailbox"},
+      {"x.1.2 bad-domain", R(550, "5.1.2", "host not found"), "bad-domain"},
+      {"x.3.5 bad-configuration", R(554, "5.3.5", "loop"), "bad-configuration"},
+      {"x.4.1 no-answer-from-host", R(0, "4.4.1", "connect: connection timed out"),
+       "no-answer-from-host"},
+      {"x.4.2 bad-connection", R(421, "4.4.2", "lost connection"), "bad-connection"},
+      {"x.4.4 routing-errors", R(554, "5.4.4", "no route"), "routing-errors"},
+      {"x.4.6 routing-errors", R(554, "5.4.6", "loop detected"), "routing-errors"},
+      {"x.4.7 message-expired", R(451, "4.4.7", "expired"), "message-expired"},
+      {"x.7.1 policy-related", R(554, "5.7.1", "go away"), "policy-related"},
+      {"other code is other", R(452, "4.5.3", "too many"), "other"},
+      {"no enhanced code, no words: other", R(451, "", "try again later"), "other"},
+      {"transient x.1.1 is bad-mailbox too", R(450, "4.1.1", "mailbox lookup"), "bad-mailbox"},
+      {"2.x.y on a failure is other", R(550, "2.0.0", "hm"), "other"},
+      // Text rules, and that text comes before codes.
+      {"spam", R(550, "5.7.1", "Message looks like SPAM"), "spam-related"},
+      {"blacklist", R(554, "5.7.1", "listed on a blacklist"), "spam-related"},
+      {"blocked", R(550, "5.1.1", "sender blocked"), "spam-related"},
+      {"RBL word", R(554, "", "found in RBL zen"), "spam-related"},
+      {"rbl inside a word is not RBL", R(554, "5.4.4", "garbled"), "routing-errors"},
+      {"quota", R(452, "4.2.2", "over quota"), "quota-issues"},
+      {"mailbox full", R(552, "5.1.1", "Mailbox is full"), "quota-issues"},
+      {"relay", R(554, "5.7.1", "Relay access denied"), "relaying-issues"},
+      {"relaying", R(550, "", "relaying not permitted"), "relaying-issues"},
+      {"denied", R(550, "5.4.4", "access denied"), "policy-related"},
+      {"rejected", R(550, "", "message rejected"), "policy-related"},
+      {"refused", R(554, "", "connection refused by peer"), "policy-related"},
+      // Precedence inside the text rules.
+      {"spam before policy", R(550, "", "rejected as spam"), "spam-related"},
+      {"quota before policy", R(550, "", "refused: quota exceeded"), "quota-issues"},
+      {"relay before policy", R(550, "", "relay denied"), "relaying-issues"},
+      {"spam before quota", R(550, "", "spam quota"), "spam-related"},
+      {"unknown user before rejected", R(550, "5.1.1", "Recipient address rejected: User unknown"),
+       "bad-mailbox"},
+      {"mailbox unavailable is bad-mailbox", R(550, "5.5.0", "mailbox unavailable"), "bad-mailbox"},
+      {"no such user", R(550, "", "No such user here"), "bad-mailbox"},
+      {"too many invalid recipients is other", R(452, "", "Too many invalid recipients"), "other"},
+      {"disabled account", R(550, "5.2.1", "The account is disabled"), "inactive-mailbox"},
+      {"virus", R(554, "", "Virus found"), "virus-related"},
+      {"content", R(554, "", "message content rejected"), "content-related"},
+      {"domain unknown", R(550, "", "domain unknown"), "bad-domain"},
+      {"syntax error", R(500, "5.5.2", "Syntax error"), "protocol-errors"},
+      {"bad sequence", R(503, "5.5.1", "Bad sequence of commands"), "protocol-errors"},
+  };
+  for (const CategoryCase& k : cases) {
+    SCOPED_TRACE(k.label);
+    EXPECT_EQ(c.BounceCategory(k.reply), k.category);
+  }
+}
+
+TEST(ReplyClassifier, ConfiguredPatternsComeFirst) {
+  config::Config cfg;
+  cfg.bounce_category_patterns = {
+      {R"(^4\.7\.|4\.7\.\d+ )", false, "policy-related"},  // matches "421 4.7.28 ..."
+      {R"(greylist)", true, "other"},
+      {R"(spam trap)", false, "bad-mailbox"},
+  };
+  ReplyClassifier c(cfg);
+  const CategoryCase cases[] = {
+      {"configured beats code default", R(421, "4.7.28", "unusual rate"), "policy-related"},
+      {"configured icase beats text default", R(450, "4.2.0", "GREYLISTED, blocked for now"),
+       "other"},
+      {"configured beats spam text", R(550, "", "spam trap hit"), "bad-mailbox"},
+      {"case-sensitive configured pattern does not match", R(550, "", "SPAM TRAP"), "spam-related"},
+      {"defaults still apply", R(550, "5.1.1", "gone"), "bad-mailbox"},
+      {"success not overridden", R(250, "", "greylist passed"), "success"},
+  };
+  for (const CategoryCase& k : cases) {
+    SCOPED_TRACE(k.label);
+    EXPECT_EQ(c.BounceCategory(k.reply), k.category);
+  }
+}
+
+TEST(ReplyClassifier, SmtpPatternLists) {
+  config::Config cfg;
+  config::SmtpPatternList google{"google-errors",
+                                 {{R"(421[ -]4\.7\.28)", false, config::PatternMode::kBackoff, 1},
+                                  {R"(try again later)", true, config::PatternMode::kBackoff, 2},
+                                  {R"(^250 )", false, config::PatternMode::kNormal, 3}}};
+  config::SmtpPatternList other{"other", {{R"(.)", false, config::PatternMode::kNormal, 1}}};
+  cfg.smtp_pattern_lists = {google, other};
+  ReplyClassifier c(cfg);
+  // Gmail's rate limit as ParseReply leaves it, from its multi-line wire form.
+  Reply gmail;
+  ASSERT_GT(ParseReply("421-4.7.28 Our system has detected an unusual rate of\r\n"
+                       "421 4.7.28 unsolicited mail originating from your IP address.\r\n",
+                       gmail),
+            0u);
+  struct Case {
+    const char* label;
+    std::string list;
+    Reply reply;
+    config::PatternMode mode;
+  };
+  const Case cases[] = {
+      {"gmail 4.7.28 backoff", "google-errors", gmail, config::PatternMode::kBackoff},
+      {"icase text backoff", "google-errors", R(450, "4.2.1", "Please TRY AGAIN LATER"),
+       config::PatternMode::kBackoff},
+      {"normal mode", "google-errors", R(250, "2.0.0", "ok"), config::PatternMode::kNormal},
+      {"no match", "google-errors", R(550, "5.1.1", "no such user"), config::PatternMode::kNone},
+      {"other 4.7.x no match", "google-errors", R(421, "4.7.0", "later"),
+       config::PatternMode::kNone},
+      {"patterns of another list do not apply", "other", gmail, config::PatternMode::kNormal},
+      {"unknown list", "nope", gmail, config::PatternMode::kNone},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.label);
+    EXPECT_EQ(c.MatchPatterns(k.list, k.reply), k.mode);
+  }
+}
+
+TEST(ReplyClassifier, HardBounces) {
+  for (const char* cat : {"bad-mailbox", "inactive-mailbox", "bad-domain"}) {
+    EXPECT_TRUE(ReplyClassifier::IsHardBounce(cat)) << cat;
+  }
+  for (const char* cat : {"other", "policy-related", "spam-related", "quota-issues", "success",
+                          "message-expired", "no-answer-from-host"}) {
+    EXPECT_FALSE(ReplyClassifier::IsHardBounce(cat)) << cat;
+  }
+}
+
+// The rows of /work/shared/testdata/acct-*.csv whose bounceCat follows from the reply: the dsnDiag
+// after "smtp;" parsed as a reply, or for rows without a reply code (tq, expiry) the dsnStatus code
+// with the diag text. Not derivable with the defaults (XXX, see reply_classifier.hpp): Gmail's
+// "421-4.7.28 ... unsolicited mail" and Outlook's "451 4.7.650 ... rate limited" rows say
+// policy-related; the defaults give `other`, and one configured pattern gives policy-related.
+TEST(ReplyClassifier, SharedTestData) {
+  struct Row {
+    const char* label;
+    std::string diag;      // dsnDiag without "smtp;"
+    std::string status;    // dsnStatus code, used when the diag has none
+    std::string category;  // bounceCat from the file
+  };
+  const Row rows[] = {
+      {"acct-default d gmail", "250 2.0.0 OK  1763805602 a1si123 - gsmtp", "", "success"},
+      {"acct-default b outlook",
+       "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). "
+       "[AM0PR01MB1234.eurprd01.prod.example.com]",
+       "", "bad-mailbox"},
+      {"acct-default tq timeout", "connect to mx.example.net (192.0.2.99): connection timed out",
+       "4.4.1", "no-answer-from-host"},
+      {"acct-default b yahoo expired",
+       "421 4.7.0 [TSS04] Messages from 203.0.113.12 temporarily deferred due to unexpected "
+       "volume or user complaints",
+       "4.4.7", "message-expired"},
+      {"acct-default d gmx", "250 Requested mail action okay; completed: id=1MxYz", "", "success"},
+      {"imprinted d", "250 ok", "", "success"},
+      {"imprinted b aol", "554 5.7.1 [CS01] Message rejected due to local policy", "",
+       "policy-related"},
+      {"gen_acct b",
+       "550 5.1.1 The email account that you tried to reach does not exist, please "
+       "check",
+       "", "bad-mailbox"},
+  };
+  config::Config cfg;
+  ReplyClassifier c(cfg);
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.label);
+    Reply r;
+    if (ParseReply(row.diag + "\r\n", r) == 0 || r.code == 0) {
+      r = Reply{};
+      r.text = row.diag;
+    }
+    if (!row.status.empty()) {
+      // The MTA's own status (timeout, expiry) replaces the last reply's code.
+      r.code = 0;
+      r.enhanced = row.status;
+    }
+    EXPECT_EQ(c.BounceCategory(r), row.category);
+  }
+
+  const std::string not_derivable[] = {
+      "421-4.7.28 Our system has detected an unusual rate of unsolicited mail originating from "
+      "your IP address, \"rate limited\"",
+      "451 4.7.650 The mail server [203.0.113.11] has been temporarily rate limited due to IP "
+      "reputation.",
+  };
+  config::Config tuned;
+  tuned.bounce_category_patterns = {{R"(^4\d\d 4\.7\.)", false, "policy-related"}};
+  ReplyClassifier t(tuned);
+  for (const std::string& diag : not_derivable) {
+    SCOPED_TRACE(diag);
+    // dsnDiag keeps the first line of a multi-line reply ("421-..."): read it as a last line.
+    std::string wire = diag;
+    if (wire.size() > 3 && wire[3] == '-') wire[3] = ' ';
+    Reply r;
+    ASSERT_GT(ParseReply(wire + "\r\n", r), 0u);
+    EXPECT_EQ(c.BounceCategory(r), "other");
+    EXPECT_EQ(t.BounceCategory(r), "policy-related");
+  }
+}
+
+TEST(DsnStatusText, Table) {
+  struct Case {
+    std::string in, out;
+  };
+  const Case cases[] = {
+      {"2.0.0", "2.0.0 (success)"},
+      {"2.6.0", "2.6.0 (success)"},
+      {"2", "2.0.0 (success)"},
+      {"5.1.1", "5.1.1 (bad destination mailbox address)"},
+      {"5.1.2", "5.1.2 (bad destination system address)"},
+      {"4.4.1", "4.4.1 (no answer from host)"},
+      {"4.4.7", "4.4.7 (delivery time expired)"},
+      {"4.2.2", "4.2.2 (mailbox full)"},
+      {"5.7.1", "5.7.1 (delivery not authorized, message refused)"},
+      {"4.7.0", "4.7.0 (other or undefined security status)"},
+      {"4.7.28", "4.7.0 (other or undefined security status)"},
+      {"4.7.650", "4.7.0 (other or undefined security status)"},
+      {"5.9.9", "5.0.0 (other undefined status)"},
+      {"5", "5.0.0 (other undefined status)"},
+      {"451", "4.0.0 (other undefined status)"},
+      {"", ""},
+      {"hello", ""},
+      {"3.1.1", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.in);
+    EXPECT_EQ(DsnStatusText(c.in), c.out);
+  }
+}
+
+}  // namespace
+}  // namespace outpost::delivery
