@@ -80,6 +80,14 @@ bool AcctTailer::LoadPositions(const nlohmann::json& files, std::string* error) 
       e->fp_len = f.at("fp_len").get<std::uint32_t>();
       e->fp_hash = f.at("fp_hash").get<std::uint64_t>();
       e->header_end = f.at("header_end").get<std::uint64_t>();
+      if (f.contains("copy_ino")) {
+        e->link_restored = true;
+        e->copy_dev = f.at("copy_dev").get<dev_t>();
+        e->copy_ino = f.at("copy_ino").get<ino_t>();
+        e->copy_offset = f.at("copy_offset").get<std::uint64_t>();
+        e->copy_fp_len = f.at("copy_fp_len").get<std::uint32_t>();
+        e->copy_fp_hash = f.at("copy_fp_hash").get<std::uint64_t>();
+      }
       entries_.push_back(std::move(e));
     }
   } catch (const std::exception& ex) {
@@ -93,14 +101,32 @@ bool AcctTailer::LoadPositions(const nlohmann::json& files, std::string* error) 
 nlohmann::json AcctTailer::SavePositions() const {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& e : entries_) {
-    out.push_back({{"state", e->kind == Kind::kRetired ? "retired" : "open"},
-                   {"dev", e->dev},
-                   {"ino", e->ino},
-                   {"path", e->path},
-                   {"offset", e->offset},
-                   {"fp_len", e->fp_len},
-                   {"fp_hash", e->fp_hash},
-                   {"header_end", e->header_end}});
+    // Pending files have counted nothing; claimed entries are gone.
+    if (e->kind == Kind::kDead || e->pending) continue;
+    nlohmann::json f = {{"state", e->kind == Kind::kRetired ? "retired" : "open"},
+                        {"dev", e->dev},
+                        {"ino", e->ino},
+                        {"path", e->path},
+                        {"offset", e->offset},
+                        {"fp_len", e->fp_len},
+                        {"fp_hash", e->fp_hash},
+                        {"header_end", e->header_end}};
+    // A suspended original: keep the link, so a restart does not read the copy's range twice.
+    const Entry* copy = e->suspended_by != 0 ? FindById(e->suspended_by) : nullptr;
+    if (copy != nullptr && copy->kind == Kind::kOpen) {
+      f["copy_dev"] = copy->dev;
+      f["copy_ino"] = copy->ino;
+      f["copy_offset"] = copy->offset;
+      f["copy_fp_len"] = copy->fp_len;
+      f["copy_fp_hash"] = copy->fp_hash;
+    } else if (e->kind == Kind::kOpen && e->link_restored) {
+      f["copy_dev"] = e->copy_dev;
+      f["copy_ino"] = e->copy_ino;
+      f["copy_offset"] = e->copy_offset;
+      f["copy_fp_len"] = e->copy_fp_len;
+      f["copy_fp_hash"] = e->copy_fp_hash;
+    }
+    out.push_back(std::move(f));
   }
   return out;
 }
@@ -119,6 +145,39 @@ AcctTailer::Entry* AcctTailer::FindById(std::uint64_t id) {
   return nullptr;
 }
 
+const AcctTailer::Entry* AcctTailer::FindById(std::uint64_t id) const {
+  for (const auto& e : entries_) {
+    if (e->id == id) return e.get();
+  }
+  return nullptr;
+}
+
+// A remembered position (restored or retired) of this very inode whose start is unchanged. An
+// inode number reused for another file fails the fingerprint; a match whose fingerprint covers
+// only the header has its offset at most at the header's end, so resuming there is harmless.
+AcctTailer::Entry* AcctTailer::FindSameInodeMatch(const Entry& e) {
+  Entry* best = nullptr;
+  for (auto& r : entries_) {
+    if (r->kind != Kind::kRestored && r->kind != Kind::kRetired) continue;
+    if (r->dev != e.dev || r->ino != e.ino || r->fp_len == 0) continue;
+    if (e.size < r->offset || !PrefixMatches(e.fd, e.size, r->fp_len, r->fp_hash)) continue;
+    if (best == nullptr || r->offset > best->offset) best = r.get();
+  }
+  return best;
+}
+
+// True while `e` is too short to be compared with some known fingerprint: it may be a copy of
+// that file whose writing has only begun.
+bool AcctTailer::MayBeCopyInProgress(const Entry& e) const {
+  for (const auto& k : entries_) {
+    if (k.get() == &e || k->kind == Kind::kDead || k->pending) continue;
+    if (k->dev == e.dev && k->ino == e.ino) continue;
+    if (k->header_end == 0 || k->fp_len < k->header_end + 16) continue;
+    if (e.size < k->fp_len) return true;
+  }
+  return false;
+}
+
 bool AcctTailer::PrefixMatches(int fd, std::uint64_t size, std::uint32_t len, std::uint64_t hash) {
   if (size < len) return false;
   char tmp[kFingerprintBytes];
@@ -132,6 +191,7 @@ AcctTailer::Entry* AcctTailer::FindFingerprintMatch(int fd, std::uint64_t size, 
                                                     ino_t ino) {
   Entry* best = nullptr;
   for (auto& e : entries_) {
+    if (e->kind == Kind::kDead || e->pending) continue;
     if (e->dev == dev && e->ino == ino) continue;
     if (e->header_end == 0 || e->fp_len < e->header_end + 16) continue;
     if (!PrefixMatches(fd, size, e->fp_len, e->fp_hash)) continue;
@@ -182,44 +242,102 @@ void AcctTailer::OpenNew(const std::string& path, bool first_poll) {
   e->fd = fd;
   e->size = static_cast<std::uint64_t>(st.st_size);
   e->matched = true;
-  e->last_change = Clock::now();
+  e->pending = true;
+  e->start_at_end = first_poll && !have_state_ && !options_.from_start;
+  const auto now = Clock::now();
+  e->last_change = now;
   ++counts_.health.files_opened;
+  Entry& ref = *e;
+  entries_.push_back(std::move(e));
+  Identify(ref, now);
+}
 
-  // Same inode as a restored position: resume there if the start of the file is unchanged.
-  if (Entry* r = FindByInode(Kind::kRestored, e->dev, e->ino)) {
-    if (e->size >= r->offset && PrefixMatches(fd, e->size, r->fp_len, r->fp_hash)) {
-      e->offset = r->offset;
-      e->fp_len = r->fp_len;
-      e->fp_hash = r->fp_hash;
-      r->kind = Kind::kRetired;  // claimed; dropped below
-      entries_.erase(std::find_if(entries_.begin(), entries_.end(),
-                                  [r](const auto& x) { return x.get() == r; }));
-      ReadHeader(*e);
-      entries_.push_back(std::move(e));
+// Decides what a newly opened inode is (steps 1-4 in the header). Leaves it pending when it may
+// still be a copy being written.
+void AcctTailer::Identify(Entry& e, Clock::time_point now) {
+  if (Entry* r = FindSameInodeMatch(e)) {
+    e.offset = r->offset;
+    e.fp_len = r->fp_len;
+    e.fp_hash = r->fp_hash;
+    e.link_restored = r->link_restored;
+    e.copy_dev = r->copy_dev;
+    e.copy_ino = r->copy_ino;
+    e.copy_offset = r->copy_offset;
+    e.copy_fp_len = r->copy_fp_len;
+    e.copy_fp_hash = r->copy_fp_hash;
+    r->kind = Kind::kDead;
+    e.pending = false;
+    ReadHeader(e);
+    return;
+  }
+  if (now - e.last_change < options_.close_grace && e.size < kFingerprintBytes &&
+      MayBeCopyInProgress(e)) {
+    return;  // still pending
+  }
+  e.pending = false;
+  if (Entry* m = FindFingerprintMatch(e.fd, e.size, e.dev, e.ino)) {
+    // A copy of a known file: continue where that one stood, even if the copy is not written
+    // that far yet.
+    e.offset = m->offset;
+    e.filling = e.size < e.offset;
+    e.fp_len = m->fp_len;
+    e.fp_hash = m->fp_hash;
+    if (m->kind == Kind::kOpen) {
+      // Two files with one content: read only the one that is ahead (usually the original, which
+      // may hold records appended after the copy was made); the other waits (see Poll()).
+      if (m->size >= e.size && m->suspended_by == 0) {
+        e.suspended_by = m->id;
+      } else {
+        m->suspended_by = e.id;
+      }
+    } else {
+      m->kind = Kind::kDead;
+    }
+    ReadHeader(e);
+    return;
+  }
+  // A new file. Fingerprint it now, so that a copy of it found later in this same scan (both
+  // new: the exporter saw neither before) is recognised as one and not read a second time.
+  ReadHeader(e);
+  ExtendFingerprint(e);
+  if (e.start_at_end) e.offset = AlignedEnd(e.fd, e.size);
+}
+
+void AcctTailer::ExtendFingerprint(Entry& e) {
+  if (e.fp_len >= kFingerprintBytes || e.size <= e.fp_len) return;
+  std::uint32_t len =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(e.size, kFingerprintBytes));
+  char tmp[kFingerprintBytes];
+  if (PreadAll(e.fd, tmp, len, 0)) {
+    e.fp_len = len;
+    e.fp_hash = FingerprintHash(tmp, len);
+  }
+}
+
+// `e` was truncated: a file suspended while `e` was read in its place shares e's old content up
+// to `old_offset`, which is counted; it goes on after that.
+void AcctTailer::ReleaseSuspended(const Entry& e, std::uint64_t old_offset) {
+  for (auto& x : entries_) {
+    if (x->kind != Kind::kOpen || x->suspended_by != e.id) continue;
+    x->suspended_by = 0;
+    x->offset = std::max(x->offset, old_offset);
+    x->filling = x->size < x->offset;
+  }
+}
+
+// A suspension saved in the state file: find the copy again among the open files.
+void AcctTailer::ResolveRestoredLink(Entry& e) {
+  e.link_restored = false;
+  for (auto& c : entries_) {
+    if (c->kind == Kind::kOpen && !c->pending && c->dev == e.copy_dev && c->ino == e.copy_ino &&
+        PrefixMatches(c->fd, c->size, e.copy_fp_len, e.copy_fp_hash)) {
+      e.suspended_by = c->id;
       return;
     }
   }
-  if (Entry* m = FindFingerprintMatch(fd, e->size, e->dev, e->ino)) {
-    // A copy of a known file: continue where that one stood.
-    e->offset = std::min(m->offset, e->size);
-    e->fp_len = m->fp_len;
-    e->fp_hash = m->fp_hash;
-    if (m->kind == Kind::kOpen) {
-      m->suspended_by = e->id;
-    } else {
-      Entry* gone = m;
-      entries_.erase(std::find_if(entries_.begin(), entries_.end(),
-                                  [gone](const auto& x) { return x.get() == gone; }));
-    }
-    ReadHeader(*e);
-    entries_.push_back(std::move(e));
-    return;
-  }
-  if (first_poll && !have_state_ && !options_.from_start) {
-    e->offset = AlignedEnd(fd, e->size);
-    if (e->offset > 0) ReadHeader(*e);
-  }
-  entries_.push_back(std::move(e));
+  // The other file is gone or was truncated: continue after the part it covered, as an ended
+  // suspension does.
+  e.offset = std::max(e.offset, e.copy_offset);
 }
 
 std::size_t AcctTailer::ReadAvailable(Entry& e, std::size_t budget) {
@@ -316,13 +434,23 @@ std::size_t AcctTailer::Poll(bool* more) {
     const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
     if (size != e.size) e.last_change = now;
     e.size = size;
+    if (e.pending) {
+      Identify(e, now);
+      if (e.pending) {
+        behind += size;
+        ++followed;
+        continue;
+      }
+    }
+    if (e.link_restored && !first) ResolveRestoredLink(e);
+    if (e.filling && size >= e.offset) e.filling = false;
     if (!e.matched && !e.gone) {
       ++h.rotations;  // the globs no longer name this file: renamed away, moved or deleted
       e.gone = true;
     }
     // Truncated or rewritten in place: remember the old identity for a copy, restart at 0.
-    bool changed =
-        size < e.offset || (e.fp_len > 0 && !PrefixMatches(e.fd, size, e.fp_len, e.fp_hash));
+    bool changed = (size < e.offset && !e.filling) ||
+                   (e.fp_len > 0 && !PrefixMatches(e.fd, size, e.fp_len, e.fp_hash));
     if (changed) {
       ++h.truncations;
       Entry old_identity;
@@ -338,28 +466,24 @@ std::size_t AcctTailer::Poll(bool* more) {
       e.fp_hash = 0;
       e.header_end = 0;
       e.suspended_by = 0;
+      e.link_restored = false;
+      e.filling = false;
       e.parser.ResetToDefaultHeader();
+      ReleaseSuspended(e, old_identity.offset);
       if (old_identity.header_end > 0) Retire(old_identity);
     }
     Entry& cur = *entries_[i];  // Retire may have reallocated the vector, not the Entry
-    if (cur.fp_len < kFingerprintBytes && cur.size > cur.fp_len) {
-      std::uint32_t len =
-          static_cast<std::uint32_t>(std::min<std::uint64_t>(cur.size, kFingerprintBytes));
-      char tmp[kFingerprintBytes];
-      if (PreadAll(cur.fd, tmp, len, 0)) {
-        cur.fp_len = len;
-        cur.fp_hash = FingerprintHash(tmp, len);
-      }
-    }
+    ExtendFingerprint(cur);
     if (cur.suspended_by != 0) {
       Entry* copy = FindById(cur.suspended_by);
-      bool copy_done =
-          copy == nullptr || copy->kind != Kind::kOpen ||
-          (copy->offset >= copy->size && now - copy->last_change >= options_.close_grace);
+      bool copy_done = copy == nullptr || copy->kind != Kind::kOpen ||
+                       (!copy->filling && copy->offset >= copy->size &&
+                        now - copy->last_change >= options_.close_grace);
       if (!copy_done) continue;
       if (copy != nullptr) cur.offset = std::max(cur.offset, copy->offset);
       cur.suspended_by = 0;
     }
+    if (cur.link_restored) continue;  // resolved on the next poll, once every copy is claimed
     if (!budget_hit) {
       std::size_t got = ReadAvailable(cur, options_.max_bytes_per_poll - consumed);
       consumed += got;
@@ -374,6 +498,9 @@ std::size_t AcctTailer::Poll(bool* more) {
     behind += cur.size > cur.offset ? cur.size - cur.offset : 0;
     ++followed;
   }
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                [](const auto& x) { return x->kind == Kind::kDead; }),
+                 entries_.end());
   // Bound the retired list (closing may have added to it).
   std::size_t retired = 0;
   for (auto& x : entries_) retired += x->kind == Kind::kRetired;

@@ -9,22 +9,36 @@
 // (copytruncate): it is read again from 0.
 //
 // File identity: (device, inode) plus a fingerprint (hash of the first <= 1 KiB, which includes the
-// header and the start of the first record). A new inode whose fingerprint equals a known file's
-// is a copy of it (copytruncate's copy, a move across file systems, a file moved while the exporter
-// was down): it continues at the known file's offset instead of 0, so nothing is counted twice.
-// While such a copy is being read, the original is suspended until it is truncated, or until the
-// copy has been idle for `close_grace` (then the original continues after the copy's end).
+// header and the start of the first records). A newly seen inode is identified, in this order:
+//  1. a remembered position (restored from the state file, or of a file closed earlier) with the
+//     same (device, inode) whose fingerprint still matches: it is that file; resume there. Inode
+//     numbers are reused after a delete, which the fingerprint tells apart. This also covers a file
+//     that left the globs (or was missed by one glob scan while being renamed) and came back.
+//  2. while it is shorter than a known fingerprint and still changing (for up to `close_grace`), it
+//     is *pending*: not read, because it may be a copy being written (copytruncate, cp, a move
+//     across file systems). Reading a half-written copy from 0 would count its records twice.
+//  3. a known file's fingerprint on another inode: a copy; it continues at that file's offset
+//     (even past its current size, while the copy is still being written: "filling").
+//  4. otherwise a new file: read from 0 (or from its end on a first run without state).
+// Two open files with one content (an original and its copy) are never both read: the one that is
+// behind (usually the copy) is suspended until the other is truncated, or has been idle at its end
+// for `close_grace`; then it continues after what the other one read. The suspension is saved
+// with the positions, so a restart in between keeps it. New files are fingerprinted as soon as
+// they are found, so this works also when the exporter sees the original and its copy first in
+// the same scan.
 //
 // Invariants: offsets only ever stand at record boundaries (start of a line); a record is counted
 // when, and only when, the offset moves past it. Positions (SavePositions) and the counters are
-// snapshotted together by the caller, which is what makes restarts exactly-once.
+// snapshotted together by the caller, which is what makes restarts exactly-once. Pending files have
+// counted nothing and are not saved.
 //
 // Error policy: I/O errors on one file are skipped (retried next poll); nothing here is fatal.
 //
-// Limits (XXX): files shorter than their header plus a few bytes have no usable fingerprint and are
-// identified by inode only; a file deleted or moved outside the globs before it was ever opened is
-// not counted; a crash in the instant between a copytruncate copy and its truncate can count the
-// copied tail twice (the suspension is not persisted).
+// Limits (XXX): files shorter than their header plus 16 bytes have no usable fingerprint and are
+// identified by inode only (a copy of such a file is read from 0); a file deleted or moved outside
+// the globs before it was ever opened is not counted; records appended between copytruncate's copy
+// and its truncate are lost (logrotate's own race); a new file shorter than 1 KiB is read only
+// once it stops changing for `close_grace` or grows past 1 KiB.
 //
 // Thread-safety: not thread-safe; one ingest thread drives it.
 #pragma once
@@ -70,7 +84,8 @@ class AcctTailer {
   std::size_t Poll(bool* more);
 
  private:
-  enum class Kind { kOpen, kRetired, kRestored };
+  // kDead: claimed by a newly opened file, swept at the end of Poll().
+  enum class Kind { kOpen, kRetired, kRestored, kDead };
   struct Entry {
     std::uint64_t id = 0;
     Kind kind = Kind::kOpen;
@@ -86,13 +101,30 @@ class AcctTailer {
     bool matched = false;
     bool gone = false;               // rotation already counted for leaving the globs
     std::uint64_t suspended_by = 0;  // id of the copy being read instead
+    bool pending = false;            // not yet identified (see step 2 above); nothing read
+    bool start_at_end = false;       // seen on a first run without state: start at its end
+    bool filling = false;            // a copy still shorter than the offset it continues at
+    // Suspension restored from the state file: the copy's identity and offset when saved.
+    bool link_restored = false;
+    dev_t copy_dev = 0;
+    ino_t copy_ino = 0;
+    std::uint64_t copy_offset = 0;
+    std::uint32_t copy_fp_len = 0;
+    std::uint64_t copy_fp_hash = 0;
     std::chrono::steady_clock::time_point last_change;
     AcctLineParser parser;
   };
 
   Entry* FindByInode(Kind kind, dev_t dev, ino_t ino);
   Entry* FindById(std::uint64_t id);
+  const Entry* FindById(std::uint64_t id) const;
+  Entry* FindSameInodeMatch(const Entry& e);
   Entry* FindFingerprintMatch(int fd, std::uint64_t size, dev_t dev, ino_t ino);
+  bool MayBeCopyInProgress(const Entry& e) const;
+  void Identify(Entry& e, std::chrono::steady_clock::time_point now);
+  void ResolveRestoredLink(Entry& e);
+  void ExtendFingerprint(Entry& e);
+  void ReleaseSuspended(const Entry& e, std::uint64_t old_offset);
   bool PrefixMatches(int fd, std::uint64_t size, std::uint32_t len, std::uint64_t hash);
   void ReadHeader(Entry& e);
   void Retire(const Entry& e);

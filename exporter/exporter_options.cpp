@@ -12,7 +12,7 @@ const std::set<std::string> kValueFlags = {"acct-path",      "status-url",    "l
                                            "state-file",     "provider-map",  "config",
                                            "state-interval", "poll-interval", "close-grace",
                                            "status-timeout", "max-vmtas",     "max-source-ips"};
-const std::set<std::string> kBoolFlags = {"from-start", "help"};
+const std::set<std::string> kBoolFlags = {"from-start", "oneshot", "help"};
 
 bool ParseSeconds(const std::string& v, std::chrono::milliseconds* out) {
   double d = 0;
@@ -68,6 +68,11 @@ bool Apply(ExporterOptions& o, const std::string& name, const std::string& value
       return bad("expected true or false");
     }
     o.from_start = value == "true" || value == "yes";
+  } else if (name == "oneshot") {
+    if (value != "true" && value != "false" && value != "yes" && value != "no") {
+      return bad("expected true or false");
+    }
+    o.oneshot = value == "true" || value == "yes";
   } else if (name == "help") {
     o.help = true;
   } else {
@@ -116,7 +121,9 @@ const char* UsageText() {
          "         [--listen ADDR:PORT] [--status-url http://HOST:PORT/PATH]\n"
          "         [--provider-map FILE] [--from-start] [--config FILE]\n"
          "         [--state-interval SECONDS] [--poll-interval SECONDS] [--close-grace SECONDS]\n"
-         "         [--status-timeout SECONDS] [--max-vmtas N] [--max-source-ips N]\n";
+         "         [--status-timeout SECONDS] [--max-vmtas N] [--max-source-ips N]\n"
+         "       outpost_exporter --oneshot --acct-path ... [--from-start] [--state-file FILE]\n"
+         "         (ingest what the files hold now, print a JSON summary, exit)\n";
 }
 
 std::optional<ExporterOptions> ParseOptions(const std::vector<std::string>& args,
@@ -175,7 +182,7 @@ std::optional<ExporterOptions> ParseOptions(const std::vector<std::string>& args
     *error = "--acct-path is required";
     return std::nullopt;
   }
-  if (o.state_file.empty()) {
+  if (o.state_file.empty() && !o.oneshot) {
     *error = "--state-file is required (positions and counters persist there)";
     return std::nullopt;
   }

@@ -3,6 +3,8 @@
 // What it does: ParseOptions() reads flags; `--config FILE` reads the same settings from a file
 // ("name value" or "name = value" per line, names as the flags without "--", '#' comments), and
 // flags given on the command line win over the file. --acct-path may repeat (several globs).
+// --oneshot reads the files once (from the state file's positions, or from their start with
+// --from-start), writes the state file if one is given, prints a JSON summary and exits.
 //
 // Error policy: bad input returns an error string naming the flag/line (start-up only).
 //
@@ -29,6 +31,7 @@ struct ExporterOptions {
   std::chrono::milliseconds status_timeout{2000};
   std::size_t max_vmtas = 100;
   std::size_t max_source_ips = 64;
+  bool oneshot = false;  // ingest what is there, print a JSON summary, exit (benchmarks, checks)
   bool help = false;
 };
 

@@ -6,6 +6,7 @@
 // the next start resumes from the last snapshot and re-reads what came after it.
 #include <prometheus/exposer.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "exporter/acct_counts.hpp"
@@ -31,6 +33,38 @@ std::mutex g_mu;
 std::condition_variable g_cv;
 bool g_stop = false;
 
+// --oneshot: read until every followed file is at its end, persist, print a JSON summary.
+template <typename WriteState>
+int RunOneshot(AcctTailer& tailer, AcctCounts& counts, WriteState&& write_state) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::uint64_t bytes = 0;
+  for (;;) {
+    bool more = false;
+    std::size_t got = tailer.Poll(&more);
+    bytes += got;
+    if (!more && got == 0) break;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  write_state();
+  std::uint64_t records = 0;
+  for (std::size_t t = 0; t < AcctCounts::kTypes; ++t) {
+    records += counts.TotalOfType(static_cast<acct::RecordType>(t));
+  }
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  const ExporterHealth& h = counts.health;
+  nlohmann::json out = {{"records", records},
+                        {"lines", h.lines_read},
+                        {"malformed_lines", h.malformed_lines},
+                        {"bytes", bytes},
+                        {"files", h.files_opened},
+                        {"seconds", secs},
+                        {"records_per_second", secs > 0 ? static_cast<double>(records) / secs : 0},
+                        {"max_rss_kib", ru.ru_maxrss}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
 int Run(const ExporterOptions& opt) {
   std::string err;
   ProviderMap providers = ProviderMap::Defaults();
@@ -47,10 +81,12 @@ int Run(const ExporterOptions& opt) {
   TailerOptions topt;
   topt.patterns = opt.acct_paths;
   topt.from_start = opt.from_start;
-  topt.close_grace = opt.close_grace;
+  // One-shot: every file is complete, nothing is still being written: identify files at once.
+  topt.close_grace = opt.oneshot ? std::chrono::milliseconds(0) : opt.close_grace;
   AcctTailer tailer(topt, counts, resolver);
 
-  auto state = ReadStateFile(opt.state_file, &err);
+  std::optional<nlohmann::json> state;
+  if (!opt.state_file.empty()) state = ReadStateFile(opt.state_file, &err);
   if (!state && !err.empty()) {
     std::cerr << "outpost_exporter: " << err << " (move it aside to start over)\n";
     return 2;
@@ -62,6 +98,20 @@ int Run(const ExporterOptions& opt) {
       return 2;
     }
   }
+
+  auto write_state = [&]() {
+    if (opt.state_file.empty()) return;
+    nlohmann::json snap = {
+        {"version", 1}, {"files", tailer.SavePositions()}, {"counts", counts.ToJson()}};
+    std::string werr;
+    if (WriteStateFile(opt.state_file, snap, &werr)) {
+      ++counts.health.state_writes;
+    } else {
+      ++counts.health.state_write_errors;
+      std::cerr << "outpost_exporter: state write failed: " << werr << "\n";
+    }
+  };
+  if (opt.oneshot) return RunOneshot(tailer, counts, write_state);
 
   auto collector = std::make_shared<ExporterCollector>(
       std::make_unique<HttpStatusSource>(opt.status_url, opt.status_timeout));
@@ -79,16 +129,9 @@ int Run(const ExporterOptions& opt) {
   std::cerr << "outpost_exporter: listening on http://" << host << ":"
             << (ports.empty() ? 0 : ports[0]) << "/metrics" << std::endl;
 
+  // Persist, then serve: /metrics never shows a count that a crash could take back.
   auto persist = [&]() {
-    nlohmann::json snap = {
-        {"version", 1}, {"files", tailer.SavePositions()}, {"counts", counts.ToJson()}};
-    std::string werr;
-    if (WriteStateFile(opt.state_file, snap, &werr)) {
-      ++counts.health.state_writes;
-    } else {
-      ++counts.health.state_write_errors;
-      std::cerr << "outpost_exporter: state write failed: " << werr << "\n";
-    }
+    write_state();
     collector->Publish(counts);
   };
 

@@ -12,7 +12,13 @@
 
 #include "mta/acct/accounting_writer.hpp"
 #include "mta/config/config.hpp"
+#include "mta/delivery/smtp_client.hpp"
+#include "mta/dns/resolver.hpp"
 #include "mta/log/log.hpp"
+#include "mta/queue/clock.hpp"
+#include "mta/queue/queue_manager.hpp"
+#include "mta/queue/queue_runner.hpp"
+#include "mta/queue/smtp_deliverer.hpp"
 #include "mta/smtp/smtp_server.hpp"
 #include "mta/spool/spool.hpp"
 
@@ -167,24 +173,57 @@ int Run(const Options& options) {
     OUTPOST_LOG(kError, "main") << "cannot open spool " << config->spool_dir << ": " << error;
     return 1;
   }
-  // XXX: recovered messages stay in the spool until the delivery engine schedules them.
-  LogRecovery(spool->Recover([](spool::RecoveredMessage&&) {}));
-  spool->Start();
-
   auto accounting = acct::AccountingLog::Open(config->acct_files, &error);
   if (!accounting) {
     OUTPOST_LOG(kError, "main") << "cannot open accounting file: " << error;
-    spool->Stop();
     return 1;
   }
 
   asio::io_context io(1);
+
+  // The delivery engine: DNS, the SMTP client behind the Deliverer seam, the scheduler.
+  dns::ResolverOptions resolver_options;
+  if (config->dns_server) {
+    const auto& dns_server = *config->dns_server;
+    const bool v6 = dns_server.host.find(':') != std::string::npos;
+    resolver_options.server = (v6 ? "[" + dns_server.host + "]" : dns_server.host) + ":" +
+                              std::to_string(dns_server.port);
+  }
+  resolver_options.cache_size = config->dns_cache_size;
+  resolver_options.cache_ttl_cap = config->dns_cache_ttl;
+  auto resolver = dns::MakeAresResolver(io, resolver_options, &error);
+  if (!resolver) {
+    OUTPOST_LOG(kError, "main") << "cannot start the DNS resolver: " << error;
+    return 1;
+  }
+  queue::SmtpDeliverer deliverer(io, *resolver, delivery::ClientOptions{});
+  queue::AccountingLogSink accounting_sink(accounting.get());
+  queue::SystemClock clock;
+  queue::QueueManagerOptions queue_options;
+  queue_options.host_name = config->host_name;
+  if (queue_options.host_name.empty()) {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) == 0) queue_options.host_name = name;
+  }
+  queue_options.max_queued_recipients = config->max_queued_recipients;
+  if (config->queue_cache_size != 0) queue_options.max_active_recipients = config->queue_cache_size;
+  queue::QueueManager queues(config, queue_options, clock, *spool, accounting_sink, deliverer);
+  queue::QueueRunner runner(io, queues);
+
+  // Recovery: every intact entry goes back to its queues (scheduled tier, due now).
+  LogRecovery(spool->Recover([&](spool::RecoveredMessage&& message) { queues.Recover(message); }));
+  spool->Start();
+
   smtp::SmtpServer server(io, config, *spool, accounting.get());
+  server.SetAdmissionCheck([&](std::size_t recipients) { return queues.Admit(recipients); });
+  server.SetAcceptedHandler([&](spool::SpoolId id, const spool::Envelope& envelope,
+                                std::uint64_t size) { queues.Enqueue(id, envelope, size); });
   if (!server.Start(&error)) {
     OUTPOST_LOG(kError, "main") << "cannot start SMTP listener: " << error;
     spool->Stop();
     return 1;
   }
+  runner.Start();
   for (const auto& address : server.BoundAddresses()) {
     OUTPOST_LOG(kInfo, "main") << "smtp listener bound " << address;
   }
@@ -213,6 +252,8 @@ int Run(const Options& options) {
     if (ec) return;
     OUTPOST_LOG(kInfo, "main") << "signal " << signo << ": shutting down";
     server.Stop();
+    queues.Stop();
+    runner.Stop();
     tick.cancel();
     io.stop();
   });
@@ -239,6 +280,7 @@ int Run(const Options& options) {
           log::ParseLevel(reloaded.config->log_level, new_level);
           log::SetLevel(new_level);
           server.SetConfig(reloaded.config);
+          queues.SetConfig(reloaded.config);
           OUTPOST_LOG(kInfo, "config") << "configuration reloaded from " << options.config_path;
         }
       }

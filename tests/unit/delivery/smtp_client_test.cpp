@@ -312,13 +312,14 @@ TEST(SmtpClient, WithoutPipeliningWaitsForEachReply) {
       io, {{Send(kGreeting), Expect(), Send("250-mx.test\r\n250 SIZE\r\n"), Expect(),
             Send("250 ok\r\n"), Expect(), Send("250 ok\r\n"), Expect(), Send("250 ok\r\n"),
             Expect(), Send("354 go\r\n"), Data(), Send("250 done\r\n"), Close()}});
+  // Null sender; 8-bit body but no 8BITMIME offered: no BODY=.
+  const Transaction tx = Tx("", {"a@b.test", "c@b.test"}, &body, true, "ENV1");
   TransactionResult tr;
   SmtpClientConnection conn(io.get_executor());
   RunScripted(io, server, [&]() -> awaitable<void> {
     ConnectResult cr = co_await conn.Connect("127.0.0.1", server.port(), FastOptions());
     EXPECT_TRUE(cr.ok()) << cr.error;
-    // Null sender; 8-bit body but no 8BITMIME offered: no BODY=.
-    tr = co_await conn.Send(Tx("", {"a@b.test", "c@b.test"}, &body, true, "ENV1"));
+    tr = co_await conn.Send(tx);
   });
   EXPECT_EQ(conn.esmtp_available(), "SIZE");
   EXPECT_EQ(tr.OutcomeFor(1).Full(), "250 done");
@@ -368,12 +369,14 @@ TEST(SmtpClient, DotStuffingAndReuse) {
   script.push_back(Close());
   ScriptServer server(io, {script});
   std::vector<TransactionResult> results;
+  const std::string sender = "s@a.test";
+  const std::vector<std::string> rcpts = {"r@b.test"};
   SmtpClientConnection conn(io.get_executor());
   RunScripted(io, server, [&]() -> awaitable<void> {
     ConnectResult cr = co_await conn.Connect("127.0.0.1", server.port(), FastOptions());
     EXPECT_TRUE(cr.ok()) << cr.error;
     for (const Case& c : cases) {
-      results.push_back(co_await conn.Send(Tx("s@a.test", {"r@b.test"}, &c.data))));
+      results.push_back(co_await conn.Send(Tx(sender, rcpts, &c.data)));
     }
   });
   EXPECT_EQ(server.connections, 1);
@@ -401,13 +404,15 @@ TEST(SmtpClient, ThreeTransactionsOnOneConnection) {
   for (Step s : {Expect(), Send("221 bye\r\n"), Close()}) script.push_back(s);
   ScriptServer server(io, {script});
   SmtpClientConnection conn(io.get_executor());
+  const std::string sender = "s@a.test";
+  const std::string rcpt[] = {"r0@b.test", "r1@b.test", "r2@b.test"};
   int ok = 0;
   RunScripted(io, server, [&]() -> awaitable<void> {
     ConnectResult cr = co_await conn.Connect("127.0.0.1", server.port(), FastOptions());
     EXPECT_TRUE(cr.ok()) << cr.error;
     for (int i = 0; i < 3; ++i) {
-      TransactionResult tr =
-          co_await conn.Send(Tx("s@a.test", {"r" + std::to_string(i) + "@b.test"}, &body, false));
+      std::vector<std::string> one = {rcpt[i]};
+      TransactionResult tr = co_await conn.Send(Tx(sender, one, &body, false));
       ok += tr.OutcomeFor(0).code == 250;
       EXPECT_TRUE(conn.usable());
     }
@@ -420,7 +425,7 @@ TEST(SmtpClient, ThreeTransactionsOnOneConnection) {
   std::vector<std::string> cmds = server.Commands();
   ASSERT_EQ(cmds.size(), 11u);
   EXPECT_EQ(cmds[1], "MAIL FROM:<s@a.test>") << "body_8bit false: no BODY=";
-  EXPECT_EQ(cmds[7], "RCPT TO:<r2@b.test>");
+  EXPECT_EQ(cmds[8], "RCPT TO:<r2@b.test>");
   EXPECT_EQ(cmds[10], "QUIT");
 }
 
@@ -431,12 +436,13 @@ TEST(SmtpClient, HeloFallbackWhenEhloRefused) {
       io, {{Send(kGreeting), Expect(), Send("502 5.5.2 what\r\n"), Expect(),
             Send("250 mx.test\r\n"), Expect(), Send("250 ok\r\n"), Expect(), Send("250 ok\r\n"),
             Expect(), Send("354 go\r\n"), Data(), Send("250 ok\r\n"), Close()}});
+  const Transaction tx = Tx("s@a.test", {"r@b.test"}, &body, true, "E1");
   SmtpClientConnection conn(io.get_executor());
   TransactionResult tr;
   RunScripted(io, server, [&]() -> awaitable<void> {
     ConnectResult cr = co_await conn.Connect("127.0.0.1", server.port(), FastOptions());
     EXPECT_TRUE(cr.ok()) << cr.error;
-    tr = co_await conn.Send(Tx("s@a.test", {"r@b.test"}, &body, true, "E1"));
+    tr = co_await conn.Send(tx);
   });
   EXPECT_EQ(conn.esmtp_available(), "");
   EXPECT_EQ(tr.OutcomeFor(0).code, 250);
@@ -453,12 +459,13 @@ TEST(SmtpClient, StartTls) {
             Expect(), Send("220 2.0.0 ready\r\n"), StartTls(), Expect(),
             Send("250-mx.test\r\n250-PIPELINING\r\n250 SIZE\r\n"), Expect(3),
             Send("250 ok\r\n250 ok\r\n354 go\r\n"), Data(), Send("250 ok\r\n"), Close()}});
+  const Transaction tx = Tx("s@a.test", {"r@b.test"}, &body);
   SmtpClientConnection conn(io.get_executor());
   TransactionResult tr;
   RunScripted(io, server, [&]() -> awaitable<void> {
     ConnectResult cr = co_await conn.Connect("127.0.0.1", server.port(), FastOptions());
     EXPECT_TRUE(cr.ok()) << cr.error;
-    tr = co_await conn.Send(Tx("s@a.test", {"r@b.test"}, &body));
+    tr = co_await conn.Send(tx);
   });
   EXPECT_TRUE(conn.tls());
   EXPECT_EQ(conn.esmtp_available(), "PIPELINING,SIZE,STARTTLS");
@@ -725,6 +732,7 @@ TEST(SmtpClient, TransactionFailures) {
     std::vector<Step> script = {Send(kGreeting), Expect()};
     script.insert(script.end(), c.script.begin(), c.script.end());
     ScriptServer server(io, {script});
+    const Transaction tx = Tx("s@a.test", {"r0@b.test", "r1@b.test"}, &body);
     SmtpClientConnection conn(io.get_executor());
     TransactionResult tr;
     bool usable = false;
@@ -733,7 +741,7 @@ TEST(SmtpClient, TransactionFailures) {
       o.data_timeout = 200ms;
       ConnectResult cr = co_await conn.Connect("127.0.0.1", server.port(), o);
       EXPECT_TRUE(cr.ok()) << cr.error;
-      tr = co_await conn.Send(Tx("s@a.test", {"r0@b.test", "r1@b.test"}, &body));
+      tr = co_await conn.Send(tx);
       usable = conn.usable();
       conn.Close();
     });
@@ -751,12 +759,12 @@ TEST(SmtpClient, TransactionFailures) {
 
 TEST(SmtpClient, SendOnUnusableConnection) {
   asio::io_context io;
+  const std::string body = "x\r\n";
+  const Transaction tx = Tx("s@a.test", {"r@b.test"}, &body);
   SmtpClientConnection conn(io.get_executor());
   TransactionResult tr;
-  const std::string body = "x\r\n";
   asio::co_spawn(
-      io, [&]() -> awaitable<void> { tr = co_await conn.Send(Tx("s@a.test", {"r@b.test"}, &body); },
-      asio::detached);
+      io, [&]() -> awaitable<void> { tr = co_await conn.Send(tx); }, asio::detached);
   io.run();
   EXPECT_TRUE(tr.connection_lost);
   EXPECT_EQ(tr.rcpt_replies.size(), 1u);

@@ -1,6 +1,8 @@
 // DKIM signing: canonicalization (RFC 6376 §3.4), the RFC 8463 Appendix A vectors byte for byte,
 // header selection and oversigning, key loading errors, the signer cache and config validation.
 // Independent verification (dkimpy) is in tests/integration/test_dkim_dkimpy.py.
+#include "mta/dkim/dkim.hpp"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -10,8 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include "mta/dkim/dkim.hpp"
 
 namespace outpost::dkim {
 namespace {
@@ -38,7 +38,8 @@ constexpr const char* kRfcRsaKey =
     "-----END RSA PRIVATE KEY-----\n";
 constexpr const char* kRfcRsaPublic =
     "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/"
-    "J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+"
+    "J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/"
+    "8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+"
     "2kryOTIKT+l/K4w3QIDAQAB";
 
 constexpr const char* kRfcMessage =
@@ -69,9 +70,9 @@ std::shared_ptr<const Signer> MustCreate(std::shared_ptr<const SigningKey> key,
 }
 
 std::string GeneratePem(const char* type, std::size_t bits, const char* group = nullptr) {
-  EVP_PKEY* pkey = group    ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, group)
-                   : bits   ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, bits)
-                            : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
+  EVP_PKEY* pkey = group  ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, group)
+                   : bits ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, bits)
+                          : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
   EXPECT_NE(pkey, nullptr);
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_PrivateKey(bio, pkey, nullptr, nullptr, 0, nullptr, nullptr);
@@ -81,6 +82,15 @@ std::string GeneratePem(const char* type, std::size_t bits, const char* group = 
   BIO_free(bio);
   EVP_PKEY_free(pkey);
   return pem;
+}
+
+std::string Sha256Base64(const std::string& data) {
+  unsigned char digest[32];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  unsigned char out[64] = {};
+  int n = EVP_EncodeBlock(out, digest, static_cast<int>(len));
+  return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
 }
 
 // The value of tag `name` in a DKIM-Signature field, whitespace removed.
@@ -171,10 +181,8 @@ TEST(Canonicalization, BodyTable) {
   };
   for (const BodyCase& c : cases) {
     EXPECT_EQ(CanonicalBody(c.body, c.canon), c.want) << c.label;
-    // The streaming hash agrees with the hash of the materialised form.
-    EXPECT_EQ(BodyHash(c.body, c.canon), BodyHash(c.want, Canon::kSimple) == "" ? "" :
-              BodyHash(c.body, c.canon))
-        << c.label;
+    // The streaming hash is the SHA-256 of exactly that form.
+    EXPECT_EQ(BodyHash(c.body, c.canon), Sha256Base64(c.want)) << c.label;
   }
 }
 
@@ -190,9 +198,7 @@ TEST(Canonicalization, LongBodyStreamsLikeTheMaterialisedForm) {
   for (int i = 0; i < 2000; ++i) body += "word  \t word" + std::string(i % 7, ' ') + "\r\n";
   body += std::string(10000, 'x') + "\r\n\r\n";
   for (Canon canon : {Canon::kRelaxed, Canon::kSimple}) {
-    std::string materialised = CanonicalBody(body, canon);
-    // The simple form of an already canonical body is itself, so hashing it simply is plain SHA.
-    EXPECT_EQ(BodyHash(body, canon), BodyHash(materialised, Canon::kSimple)) << CanonName(canon);
+    EXPECT_EQ(BodyHash(body, canon), Sha256Base64(CanonicalBody(body, canon))) << CanonName(canon);
   }
 }
 
@@ -210,7 +216,9 @@ TEST(Split, FoldedHeadersAndBody) {
 
 // ---- RFC 8463 Appendix A, byte for byte ----
 
-TEST(Rfc8463, BodyHash) { EXPECT_EQ(BodyHash(Split(kRfcMessage).body, Canon::kRelaxed), kRfcBodyHash); }
+TEST(Rfc8463, BodyHash) {
+  EXPECT_EQ(BodyHash(Split(kRfcMessage).body, Canon::kRelaxed), kRfcBodyHash);
+}
 
 struct RfcCase {
   const char* label;
@@ -240,10 +248,11 @@ TEST(Rfc8463, SignaturesMatchThePublishedOnes) {
        " date : message-id : from : subject : date;\r\n"
        " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
        " b=",
-       "F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3DhCVlUrSjV4BwcVcOF6+FF3Zo9Rpo1tFOeS9mP"
+       "F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3DhCVlUrSjV4BwcVcOF6+"
+       "FF3Zo9Rpo1tFOeS9mP"
        "YQTnGdaSGsgeefOsk2JzdA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8="},
   };
-  const std::vector<std::string> names = {"from", "to",      "subject", "date",
+  const std::vector<std::string> names = {"from",       "to",   "subject", "date",
                                           "message-id", "from", "subject", "date"};
   for (const RfcCase& c : cases) {
     SignOptions options;
@@ -313,7 +322,9 @@ TEST(Sign, FieldTags) {
   while (start < f.size()) {
     std::size_t eol = f.find("\r\n", start);
     EXPECT_LE(eol - start, 78u) << f;
-    if (start > 0) EXPECT_EQ(f[start], ' ');
+    if (start > 0) {
+      EXPECT_EQ(f[start], ' ');
+    }
     start = eol + 2;
   }
   // Deterministic (Ed25519) for the same input and time; the time is in the signed data.
@@ -387,12 +398,13 @@ TEST(Sign, RsaSignatureVerifiesWithThePublicKey) {
   std::vector<unsigned char> sig(b.size());
   int n = EVP_DecodeBlock(sig.data(), reinterpret_cast<const unsigned char*>(b.data()),
                           static_cast<int>(b.size()));
-  ASSERT_EQ(n, 128);  // 1024-bit key, no padding characters
-  EVP_PKEY* pkey = MustParse(kRfcRsaKey)->pkey();
+  ASSERT_EQ(n, 129);  // 128 bytes (1024-bit key) and one byte of the "==" padding
+  auto key = MustParse(kRfcRsaKey);
+  EVP_PKEY* pkey = key->pkey();
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   ASSERT_EQ(EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pkey), 1);
-  EXPECT_EQ(EVP_DigestVerify(ctx, sig.data(), 128, reinterpret_cast<const unsigned char*>(data.data()),
-                             data.size()),
+  EXPECT_EQ(EVP_DigestVerify(ctx, sig.data(), 128,
+                             reinterpret_cast<const unsigned char*>(data.data()), data.size()),
             1);
   EVP_MD_CTX_free(ctx);
 }
@@ -446,7 +458,8 @@ TEST(Keys, LoadErrors) {
       {"truncated PEM", std::string(kRfcRsaKey).substr(0, 200), "not a PEM private key"},
       {"unsupported type (EC)", ec, "unsupported key type"},
       {"RSA too short", short_rsa, "too short"},
-      {"encrypted", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n",
+      {"encrypted",
+       "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n",
        "encrypted"},
       {"bad seed length", "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyu", "not a PEM private key"},
   };
@@ -498,11 +511,13 @@ TEST(Signer, CreateErrors) {
     return o;
   };
   const Case cases[] = {
-      {"algorithm of another type", with([](SignOptions& o) { o.algorithm = Algorithm::kEd25519Sha256; }),
+      {"algorithm of another type",
+       with([](SignOptions& o) { o.algorithm = Algorithm::kEd25519Sha256; }),
        "needs an Ed25519 key"},
       {"identity outside the domain", with([](SignOptions& o) { o.identity = "@example.org"; }),
        "not within the signing domain"},
-      {"identity on a look-alike domain", with([](SignOptions& o) { o.identity = "@badexample.com"; }),
+      {"identity on a look-alike domain",
+       with([](SignOptions& o) { o.identity = "@badexample.com"; }),
        "not within the signing domain"},
       {"selector that would add a tag", with([](SignOptions& o) { o.selector = "s1; x=1"; }),
        "selector"},
@@ -513,8 +528,8 @@ TEST(Signer, CreateErrors) {
     EXPECT_FALSE(r.signer) << c.label;
     EXPECT_NE(r.error.find(c.want_in_error), std::string::npos) << c.label << ": " << r.error;
   }
-  EXPECT_TRUE(Signer::Create(rsa, with([](SignOptions& o) { o.identity = "joe@sub.example.com"; }))
-                  .signer);
+  EXPECT_TRUE(
+      Signer::Create(rsa, with([](SignOptions& o) { o.identity = "joe@sub.example.com"; })).signer);
 }
 
 // ---- Configuration: the cache and load-time validation ----
@@ -552,8 +567,9 @@ TEST(Config, ValidateDomainKeysTable) {
     const char* want;  // "" = no error; else a substring of the errors
   };
   const Case cases[] = {
-      {"good keys", base + "domain-key s1,example.com," + rsa + "\ndomain-key s2,example.org," + ed +
-                        "\n<domain *>\n dkim-sign yes\n dkim-identity @example.com\n</domain>\n",
+      {"good keys",
+       base + "domain-key s1,example.com," + rsa + "\ndomain-key s2,example.org," + ed +
+           "\n<domain *>\n dkim-sign yes\n dkim-identity @example.com\n</domain>\n",
        ""},
       {"garbage key names file and line",
        base + "domain-key s1,example.com," + rsa + "\ndomain-key s1,bad.example," + bad + "\n",

@@ -31,12 +31,13 @@ std::string Line(int i, const char* type = "d") {
 
 class TailerRig {
  public:
-  explicit TailerRig(const std::string& dir, bool from_start = true)
+  explicit TailerRig(const std::string& dir, bool from_start = true,
+                     std::chrono::milliseconds close_grace = std::chrono::milliseconds(0))
       : resolver_(map_), counts_(map_, CountsLimits{}) {
     TailerOptions o;
     o.patterns = {dir + "/acct*.csv"};
     o.from_start = from_start;
-    o.close_grace = std::chrono::milliseconds(0);
+    o.close_grace = close_grace;
     tailer_ = std::make_unique<AcctTailer>(o, counts_, resolver_);
   }
   std::uint64_t PollTotal() {
@@ -141,6 +142,149 @@ TEST_F(TailerTest, CopyTruncateSeenBetweenCopyAndTruncate) {
   ASSERT_EQ(truncate(P("acct.csv").c_str(), 0), 0);
   Append("acct.csv", 15, 19);
   EXPECT_EQ(rig.PollTotal(), 19u);
+}
+
+// Regression (rotation storm, 1 run in 7 counted a rotated file twice): copytruncate's copy was
+// seen by a poll while it was still empty or half written. Too short to match the original's
+// fingerprint, it was taken for a new file and later read from 0, although the original had
+// already counted those records. Now such a file stays pending until it can be compared.
+TEST_F(TailerTest, CopySeenWhileBeingWrittenIsNotReadTwice) {
+  struct Case {
+    const char* label;
+    std::size_t copied_first;  // bytes of the copy present at the first poll after it appears
+  };
+  const Case cases[] = {{"empty copy", 0}, {"header only", 100}, {"past fingerprint", 2000}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    const auto hour = std::chrono::milliseconds(3600 * 1000);
+    TailerRig rig(dir_.string(), /*from_start=*/true, /*close_grace=*/hour);
+    Append("acct.csv", 0, 40);
+    ASSERT_EQ(rig.PollTotal(), 40u);
+    std::string content;
+    {
+      std::ifstream in(P("acct.csv"), std::ios::binary);
+      content.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    ASSERT_GT(content.size(), c.copied_first);
+    {
+      std::ofstream copy(P("acct-1.csv"), std::ios::binary);
+      copy << content.substr(0, c.copied_first);
+    }
+    EXPECT_EQ(rig.PollTotal(), 40u);
+    {
+      std::ofstream copy(P("acct-1.csv"), std::ios::binary | std::ios::app);
+      copy << content.substr(c.copied_first);
+    }
+    ASSERT_EQ(truncate(P("acct.csv").c_str(), 0), 0);
+    Append("acct.csv", 40, 45);
+    EXPECT_EQ(rig.PollTotal(), 45u);
+    EXPECT_EQ(rig.counts().health.malformed_lines, 0u);
+  }
+}
+
+// Regression (rotation storm): the exporter had seen neither file when a poll found copytruncate's
+// half-written copy and the original (not yet truncated) in the same scan. Both were new, both
+// were read from 0. Now a new file is fingerprinted when found, so the second one of the scan is
+// recognised as a copy of the first, whichever order the glob gives.
+TEST_F(TailerTest, CopyAndOriginalFirstSeenInTheSameScanCountOnce) {
+  struct Case {
+    const char* label;
+    const char* copy_name;  // sorts before or after "acct.csv"
+    std::size_t copied_first;
+  };
+  const Case cases[] = {{"copy scanned first, half written", "acct-1.csv", 2000},
+                        {"copy scanned first, complete", "acct-1.csv", 0},
+                        {"copy scanned second, half written", "acct.csv.1.csv", 2000}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    const auto hour = std::chrono::milliseconds(3600 * 1000);
+    TailerRig rig(dir_.string(), /*from_start=*/true, /*close_grace=*/hour);
+    Append("acct.csv", 0, 40);
+    std::string content;
+    {
+      std::ifstream in(P("acct.csv"), std::ios::binary);
+      content.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const std::size_t first = c.copied_first == 0 ? content.size() : c.copied_first;
+    {
+      std::ofstream copy(P(c.copy_name), std::ios::binary);
+      copy << content.substr(0, first);
+    }
+    EXPECT_EQ(rig.PollTotal(), 40u);
+    {
+      std::ofstream copy(P(c.copy_name), std::ios::binary | std::ios::app);
+      copy << content.substr(first);
+    }
+    EXPECT_EQ(rig.PollTotal(), 40u);
+    ASSERT_EQ(truncate(P("acct.csv").c_str(), 0), 0);
+    Append("acct.csv", 40, 45);
+    EXPECT_EQ(rig.PollTotal(), 45u);
+    EXPECT_EQ(rig.counts().health.malformed_lines, 0u);
+  }
+}
+
+// A file that leaves the globs long enough to be closed (or is missed by one glob scan while it
+// is being renamed) and comes back under another name is the same inode with the same start:
+// it resumes at its offset. An inode number reused by a new file has another start: read from 0.
+TEST_F(TailerTest, InodeSeenAgainResumesOnlyIfItsStartIsUnchanged) {
+  TailerRig rig(dir_.string());
+  Append("acct.csv", 0, 10);
+  EXPECT_EQ(rig.PollTotal(), 10u);
+  fs::rename(P("acct.csv"), P("outside.txt"));
+  EXPECT_EQ(rig.PollTotal(), 10u);  // gone from the globs, at its end, grace 0: closed
+  Append("outside.txt", 10, 12);
+  fs::rename(P("outside.txt"), P("acct-1.csv"));
+  EXPECT_EQ(rig.PollTotal(), 12u);
+  // Delete it; a new file may get the same inode number; it must be read whole.
+  fs::rename(P("acct-1.csv"), P("outside.txt"));
+  EXPECT_EQ(rig.PollTotal(), 12u);
+  fs::remove(P("outside.txt"));
+  Append("acct.csv", 100, 105);
+  EXPECT_EQ(rig.PollTotal(), 17u);
+}
+
+// Restart whose first glob scan misses a restored file (renamed at that instant): when it shows
+// up in a later scan it still resumes at its saved position.
+TEST_F(TailerTest, RestoredFileMissedByTheFirstScanResumes) {
+  nlohmann::json snap;
+  {
+    TailerRig rig(dir_.string());
+    Append("acct.csv", 0, 10);
+    EXPECT_EQ(rig.PollTotal(), 10u);
+    snap = rig.Snapshot();
+  }
+  fs::rename(P("acct.csv"), P("outside.txt"));
+  TailerRig again(dir_.string());
+  again.Restore(snap);
+  EXPECT_EQ(again.PollTotal(), 10u);
+  Append("outside.txt", 10, 13);
+  fs::rename(P("outside.txt"), P("acct-1.csv"));
+  EXPECT_EQ(again.PollTotal(), 13u);
+}
+
+// Crash while the copy of a still-open original is being read: the original's suspension is in
+// the snapshot, so after the restart the range the copy covered is not read again from it.
+TEST_F(TailerTest, SuspensionByACopySurvivesRestart) {
+  nlohmann::json snap;
+  {
+    TailerRig rig(dir_.string());
+    Append("acct.csv", 0, 10);
+    EXPECT_EQ(rig.PollTotal(), 10u);
+    Append("acct.csv", 10, 15);
+    fs::copy_file(P("acct.csv"), P("acct-1.csv"));
+    EXPECT_EQ(rig.PollTotal(), 15u);  // 10..15 through the copy; the original is suspended
+    snap = rig.Snapshot();
+  }
+  TailerRig again(dir_.string());
+  again.Restore(snap);
+  EXPECT_EQ(again.PollTotal(), 15u);  // the original is not truncated yet
+  ASSERT_EQ(truncate(P("acct.csv").c_str(), 0), 0);
+  Append("acct.csv", 15, 18);
+  EXPECT_EQ(again.PollTotal(), 18u);
 }
 
 TEST_F(TailerTest, PartialLastLineWaitsForItsEnd) {

@@ -1,0 +1,182 @@
+#include "mta/queue/smtp_deliverer.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <utility>
+
+namespace outpost::queue {
+namespace {
+
+bool IsAddress(const std::string& host) {
+  std::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+std::string StripBrackets(std::string host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+// Awaits a resolver callback. The result is posted, so a callback run inside `start` (a cache
+// hit) never resumes the coroutine from within its own initiation.
+template <typename Result, typename Start>
+asio::awaitable<Result> AwaitCallback(asio::io_context& io, Start start) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(Result)>(
+      [&io, start](auto handler) mutable {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        start([&io, shared](Result result) {
+          asio::post(
+              io, [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
+}  // namespace
+
+SmtpDeliverer::SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver,
+                             delivery::ClientOptions base)
+    : io_(io), resolver_(resolver), base_(std::move(base)) {}
+
+SmtpDeliverer::~SmtpDeliverer() = default;
+
+asio::awaitable<dns::MxResult> SmtpDeliverer::LookupMx(std::string domain) {
+  return AwaitCallback<dns::MxResult>(io_, [this, domain](std::function<void(dns::MxResult)> cb) {
+    resolver_.ResolveMx(domain, std::move(cb));
+  });
+}
+
+asio::awaitable<dns::AddressResult> SmtpDeliverer::LookupAddress(std::string host) {
+  return AwaitCallback<dns::AddressResult>(
+      io_, [this, host](std::function<void(dns::AddressResult)> cb) {
+        resolver_.ResolveAddress(host, std::move(cb));
+      });
+}
+
+void SmtpDeliverer::Connect(const ConnectRequest& request,
+                            std::function<void(ConnectOutcome)> done) {
+  asio::co_spawn(io_, ConnectTask(request, std::move(done)), asio::detached);
+}
+
+asio::awaitable<void> SmtpDeliverer::ConnectTask(ConnectRequest request,
+                                                 std::function<void(ConnectOutcome)> done) {
+  struct Target {
+    std::string host;
+    std::uint16_t port;
+  };
+  std::vector<Target> targets;
+  ConnectOutcome outcome;
+  outcome.status = ConnectStatus::kTempFail;
+  if (request.route) {
+    targets.push_back({StripBrackets(request.route->host), request.route->port});
+  } else {
+    dns::MxResult mx = co_await LookupMx(request.domain);
+    if (mx.status == dns::Status::kNxDomain || mx.status == dns::Status::kNullMx) {
+      outcome.status = ConnectStatus::kPermFail;
+      outcome.error = request.domain + ": " + dns::StatusName(mx.status) +
+                      (mx.error.empty() ? "" : " (" + mx.error + ")");
+      done(std::move(outcome));
+      co_return;
+    }
+    if (mx.status != dns::Status::kOk) {
+      outcome.error = "MX lookup for " + request.domain + " failed: " + mx.error;
+      done(std::move(outcome));
+      co_return;
+    }
+    for (const dns::MxHost& h : mx.hosts) targets.push_back({h.host, request.port});
+  }
+  delivery::ClientOptions options = base_;
+  options.source_address = request.source_address;
+  options.ehlo_name = request.ehlo_name;
+  options.use_starttls = request.use_starttls;
+  options.require_starttls = request.require_starttls;
+  for (const Target& target : targets) {
+    std::vector<std::string> addresses;
+    if (IsAddress(target.host)) {
+      addresses.push_back(target.host);
+    } else {
+      dns::AddressResult a = co_await LookupAddress(target.host);
+      if (a.status != dns::Status::kOk) {
+        outcome.error = "address lookup for " + target.host +
+                        " failed: " + (a.error.empty() ? dns::StatusName(a.status) : a.error);
+        continue;
+      }
+      addresses = a.addresses;
+    }
+    for (const std::string& address : addresses) {
+      auto connection = std::make_unique<delivery::SmtpClientConnection>(io_.get_executor());
+      delivery::ConnectResult result = co_await connection->Connect(address, target.port, options);
+      if (!result.ok()) {
+        outcome.error = result.error;
+        outcome.reply = result.reply;
+        outcome.remote_mta = target.host + " (" + address + ")";
+        outcome.remote_address = address;
+        continue;
+      }
+      ConnectOutcome ok;
+      ok.status = ConnectStatus::kOk;
+      ok.id = next_id_++;
+      ok.remote_mta = target.host + " (" + address + ")";
+      ok.remote_address = address;
+      ok.local_address = connection->local_address();
+      ok.esmtp_available = connection->esmtp_available();
+      connections_.emplace(ok.id, std::move(connection));
+      done(std::move(ok));
+      co_return;
+    }
+  }
+  if (outcome.error.empty()) outcome.error = "no mail exchanger for " + request.domain;
+  done(std::move(outcome));
+}
+
+void SmtpDeliverer::Send(ConnectionId connection, BatchRequest batch,
+                         std::function<void(BatchOutcome)> done) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) {
+    BatchOutcome lost;
+    lost.result.connection_lost = true;
+    lost.connection_usable = false;
+    done(std::move(lost));
+    return;
+  }
+  asio::co_spawn(io_, SendTask(it->second.get(), std::move(batch), std::move(done)),
+                 asio::detached);
+}
+
+asio::awaitable<void> SmtpDeliverer::SendTask(delivery::SmtpClientConnection* connection,
+                                              BatchRequest batch,
+                                              std::function<void(BatchOutcome)> done) {
+  delivery::Transaction tx;
+  tx.mail_from = batch.mail_from;
+  tx.recipients = batch.recipients;
+  tx.data = batch.data.get();  // `batch` (and so the data) lives in this frame until the end
+  tx.body_8bit = batch.body_8bit;
+  tx.env_id = batch.env_id;
+  BatchOutcome outcome;
+  outcome.result = co_await connection->Send(std::move(tx));
+  outcome.connection_usable = connection->usable() && !outcome.result.connection_lost;
+  done(std::move(outcome));
+}
+
+namespace {
+asio::awaitable<void> QuitTask(std::unique_ptr<delivery::SmtpClientConnection> connection) {
+  if (connection->usable()) co_await connection->Quit();
+  connection->Close();
+}
+}  // namespace
+
+void SmtpDeliverer::Close(ConnectionId connection) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  std::unique_ptr<delivery::SmtpClientConnection> owned = std::move(it->second);
+  connections_.erase(it);
+  asio::co_spawn(io_, QuitTask(std::move(owned)), asio::detached);
+}
+
+}  // namespace outpost::queue

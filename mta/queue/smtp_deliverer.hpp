@@ -1,0 +1,53 @@
+// The production Deliverer: DNS + the SMTP client.
+//
+// Connect(): with a `route`, connect there (a host name is resolved to addresses; DNS is skipped
+// for an address). Otherwise ask the resolver for the domain's MX hosts (preference order), then
+// each host's addresses, and try them in order at `default-smtp-port` until one connection works
+// (binding the vmta's source address, saying its EHLO name). NXDOMAIN or a null MX is kPermFail
+// (the queue bounces with bad-domain); a DNS temporary failure or every address failing is
+// kTempFail with the last error (the queue writes a tq record and waits a retry interval).
+// Send() runs one transaction (SmtpClientConnection::Send); Close() says QUIT in the background.
+//
+// Thread-safety: not thread-safe; everything runs on the io_context's thread. The io_context must
+// not run after this object is destroyed (outpostd stops it first).
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <memory>
+#include <unordered_map>
+
+#include "mta/delivery/smtp_client.hpp"
+#include "mta/dns/resolver.hpp"
+#include "mta/queue/deliverer.hpp"
+
+namespace outpost::queue {
+
+// Thread-safety: not thread-safe (see the header comment).
+class SmtpDeliverer final : public Deliverer {
+ public:
+  // `base` supplies timeouts; source address, EHLO name and STARTTLS come from each request.
+  SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, delivery::ClientOptions base);
+  ~SmtpDeliverer() override;
+
+  void Connect(const ConnectRequest& request, std::function<void(ConnectOutcome)> done) override;
+  void Send(ConnectionId connection, BatchRequest batch,
+            std::function<void(BatchOutcome)> done) override;
+  void Close(ConnectionId connection) override;
+
+ private:
+  asio::awaitable<void> ConnectTask(ConnectRequest request,
+                                    std::function<void(ConnectOutcome)> done);
+  asio::awaitable<void> SendTask(delivery::SmtpClientConnection* connection, BatchRequest batch,
+                                 std::function<void(BatchOutcome)> done);
+  asio::awaitable<dns::MxResult> LookupMx(std::string domain);
+  asio::awaitable<dns::AddressResult> LookupAddress(std::string host);
+
+  asio::io_context& io_;
+  dns::Resolver& resolver_;
+  delivery::ClientOptions base_;
+  ConnectionId next_id_ = 1;
+  std::unordered_map<ConnectionId, std::unique_ptr<delivery::SmtpClientConnection>> connections_;
+};
+
+}  // namespace outpost::queue

@@ -1,0 +1,565 @@
+// The scheduler over fakes and a simulated clock: outcomes and their commit order, fan-out,
+// shaping limits, backoff, expiry, fairness, admission.
+#include "mta/queue/queue_manager.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "tests/unit/queue/fakes.hpp"
+
+namespace outpost::queue {
+namespace {
+
+using acct::Field;
+using acct::RecordType;
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+using testing::Harness;
+using testing::MakeReply;
+
+std::size_t IndexOf(const std::vector<std::string>& v, const std::string& e) {
+  return static_cast<std::size_t>(std::find(v.begin(), v.end(), e) - v.begin());
+}
+
+TEST(QueueManagerTest, DeliveryWritesDRecordFlushesThenMarksDone) {
+  Harness h("");
+  h.Inject("news@app.test", {"ann@example.net", "bob@example.net"});
+  h.RunFor(seconds(1));
+  auto d = h.sink.Of(RecordType::kDelivered);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0][Field::kRcpt], "ann@example.net");
+  EXPECT_EQ(d[0][Field::kOrig], "news@app.test");
+  EXPECT_EQ(d[0][Field::kDsnAction], "relayed");
+  EXPECT_EQ(d[0][Field::kBounceCat], "success");
+  EXPECT_EQ(d[0][Field::kDsnStatus].substr(0, 5), "2.0.0");
+  EXPECT_EQ(d[0][Field::kDsnDiag], "smtp;250 2.0.0 ok queued");
+  EXPECT_EQ(d[0][Field::kDsnMta], "mx.sim.test (127.0.0.1)");
+  EXPECT_EQ(d[0][Field::kDlvSourceIp], "127.0.0.1");
+  EXPECT_EQ(d[0][Field::kDlvDestinationIp], "127.0.0.1");
+  EXPECT_EQ(d[0][Field::kDlvEsmtpAvailable], "PIPELINING,8BITMIME,SIZE");
+  EXPECT_EQ(d[0][Field::kQueue], "example.net/{default}");
+  EXPECT_EQ(d[0][Field::kVmta], "{default}");
+  EXPECT_EQ(d[0][Field::kJobId], "job1");
+  EXPECT_EQ(d[0][Field::kSrcMta], "app.test (127.0.0.1)");
+  EXPECT_FALSE(d[0][Field::kDlvSize].empty());
+  // One transaction for both recipients; records, one flush, then the spool marks.
+  ASSERT_EQ(h.deliverer.sent.size(), 1u);
+  const auto& ev = h.log.events;
+  std::size_t flush = IndexOf(ev, "flush");
+  ASSERT_LT(flush, ev.size());
+  EXPECT_LT(IndexOf(ev, "write:d:ann@example.net"), flush);
+  EXPECT_LT(IndexOf(ev, "write:d:bob@example.net"), flush);
+  EXPECT_GT(IndexOf(ev, "done-rcpt:Q1:0"), flush);
+  EXPECT_GT(IndexOf(ev, "done-msg:Q1"), flush);
+  EXPECT_EQ(std::count(ev.begin(), ev.end(), "flush"), 1);
+  EXPECT_EQ(h.manager->queued_recipients(), 0u);
+}
+
+struct OutcomeCase {
+  std::string label;
+  delivery::Reply reply;
+  RecordType type;
+  std::string action;
+  std::string bounce_cat;
+  bool done;
+};
+
+class OutcomeTest : public ::testing::TestWithParam<OutcomeCase> {};
+
+TEST_P(OutcomeTest, ReplyBecomesRecord) {
+  const OutcomeCase& c = GetParam();
+  Harness h("");
+  h.deliverer.reply_for = [&](const std::string&) { return c.reply; };
+  h.Inject("news@app.test", {"ann@example.net"});
+  h.RunFor(seconds(1));
+  ASSERT_EQ(h.sink.records.size(), 1u) << c.label;
+  const auto& r = h.sink.records[0];
+  EXPECT_EQ(r.type, c.type) << c.label;
+  EXPECT_EQ(r[Field::kDsnAction], c.action) << c.label;
+  EXPECT_EQ(r[Field::kBounceCat], c.bounce_cat) << c.label;
+  EXPECT_EQ(h.spool.done_messages.count("Q1"), c.done ? 1u : 0u) << c.label;
+  EXPECT_EQ(h.manager->queued_recipients(), c.done ? 0u : 1u) << c.label;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Replies, OutcomeTest,
+    ::testing::Values(OutcomeCase{"accepted", MakeReply(250, "2.0.0", "ok"), RecordType::kDelivered,
+                                  "relayed", "success", true},
+                      OutcomeCase{"bad_mailbox", MakeReply(550, "5.1.1", "user unknown"),
+                                  RecordType::kBounced, "failed", "bad-mailbox", true},
+                      OutcomeCase{"spam_text", MakeReply(554, "5.7.1", "blocked by spamhaus RBL"),
+                                  RecordType::kBounced, "failed", "spam-related", true},
+                      OutcomeCase{"deferral", MakeReply(451, "4.3.0", "try later"),
+                                  RecordType::kTransient, "delayed", "other", false},
+                      OutcomeCase{"connection_lost", MakeReply(0, "", ""), RecordType::kTransient,
+                                  "delayed", "bad-connection", false}),
+    [](const ::testing::TestParamInfo<OutcomeCase>& info) { return info.param.label; });
+
+TEST(QueueManagerTest, FanOutAcrossDomainsAndRollup) {
+  Harness h(R"(
+<domain gmail.com>
+  mx-rollup google
+</domain>
+<domain googlemail.com>
+  mx-rollup google
+</domain>
+)");
+  h.Inject("news@app.test",
+           {"a@example.net", "b@gmail.com", "c@example.org", "d@googlemail.com", "e@example.net"});
+  h.RunFor(seconds(1));
+  std::multiset<std::string> queues;
+  for (const auto& r : h.sink.Of(RecordType::kDelivered)) queues.insert(r[Field::kQueue]);
+  EXPECT_EQ(queues, (std::multiset<std::string>{"example.net/{default}", "example.net/{default}",
+                                                "google/{default}", "google/{default}",
+                                                "example.org/{default}"}));
+  EXPECT_EQ(h.deliverer.sent.size(), 3u);  // one transaction per queue
+  for (const auto& s : h.deliverer.sent) {
+    if (s.batch.recipients.size() == 2 && s.batch.recipients[0] == "b@gmail.com") {
+      EXPECT_EQ(s.batch.recipients[1], "d@googlemail.com");
+    }
+  }
+  EXPECT_EQ(h.spool.done_messages.count("Q1"), 1u);
+  auto snap = h.manager->Snapshot();
+  EXPECT_EQ(snap.totals.queues, 3u);
+  EXPECT_EQ(snap.totals.delivered, 5u);
+  EXPECT_EQ(snap.totals.recipients, 0u);
+}
+
+TEST(QueueManagerTest, PoolRotatesAndBindsVmtaSourceHost) {
+  Harness h(R"(
+<virtual-mta vmta1>
+  smtp-source-host 127.0.0.2 one.example.com
+</virtual-mta>
+<virtual-mta vmta2>
+  smtp-source-host 127.0.0.3 two.example.com
+</virtual-mta>
+<virtual-mta-pool pool1>
+  virtual-mta vmta1
+  virtual-mta vmta2
+</virtual-mta-pool>
+)");
+  for (int i = 0; i < 4; ++i) h.Inject("news@app.test", {"ann@example.net"}, "pool1");
+  h.RunFor(seconds(1));
+  auto d = h.sink.Of(RecordType::kDelivered);
+  ASSERT_EQ(d.size(), 4u);
+  std::multiset<std::string> queues;
+  for (const auto& r : d) {
+    queues.insert(r[Field::kQueue]);
+    EXPECT_EQ(r[Field::kVmtaPool], "pool1");
+    EXPECT_EQ(r[Field::kQueue], "example.net/" + r[Field::kVmta]);
+  }
+  EXPECT_EQ(queues.count("example.net/vmta1"), 2u);
+  EXPECT_EQ(queues.count("example.net/vmta2"), 2u);
+  std::set<std::pair<std::string, std::string>> binds;
+  for (const auto& r : h.deliverer.requests) binds.emplace(r.source_address, r.ehlo_name);
+  EXPECT_EQ(binds, (std::set<std::pair<std::string, std::string>>{
+                       {"127.0.0.2", "one.example.com"}, {"127.0.0.3", "two.example.com"}}));
+}
+
+TEST(QueueManagerTest, RouteAndDefaultPortReachTheDeliverer) {
+  Harness h(R"(
+<domain *>
+  route [127.0.0.1]:2526
+  default-smtp-port 2525
+</domain>
+)");
+  h.Inject("news@app.test", {"ann@example.net"});
+  h.RunFor(seconds(1));
+  ASSERT_EQ(h.deliverer.requests.size(), 1u);
+  ASSERT_TRUE(h.deliverer.requests[0].route.has_value());
+  EXPECT_EQ(h.deliverer.requests[0].route->host, "127.0.0.1");
+  EXPECT_EQ(h.deliverer.requests[0].route->port, 2526);
+  EXPECT_EQ(h.deliverer.requests[0].port, 2525);
+  EXPECT_EQ(h.deliverer.requests[0].domain, "example.net");
+}
+
+// ---- shaping ------------------------------------------------------------------------------------
+
+TEST(ShapingTest, MaxSmtpOutNeverExceeded) {
+  Harness h("<domain *>\n  max-smtp-out 4\n</domain>\n");
+  h.deliverer.auto_send = false;  // transactions stay open until released
+  for (int i = 0; i < 40; ++i)
+    h.Inject("news@app.test", {"u" + std::to_string(i) + "@example.net"});
+  h.RunFor(milliseconds(10));
+  EXPECT_EQ(h.deliverer.open, 4);
+  for (int round = 0; round < 20 && h.deliverer.RecipientsSent() < 40; ++round) {
+    h.deliverer.CompleteSends();
+    h.RunFor(milliseconds(10));
+  }
+  h.deliverer.CompleteSends();
+  h.RunFor(seconds(10));
+  EXPECT_EQ(h.deliverer.max_open, 4);
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 40u);
+}
+
+TEST(ShapingTest, MaxMsgRateExactOverSimulatedTime) {
+  Harness h("<domain *>\n  max-msg-rate 10/m\n</domain>\n");
+  for (int i = 0; i < 100; ++i)
+    h.Inject("news@app.test", {"u" + std::to_string(i) + "@example.net"});
+  h.RunFor(minutes(5) - milliseconds(1));
+  // 10/m, burst 1: one every 6 s starting at 0 -> 50 in [0, 5m).
+  EXPECT_EQ(h.deliverer.RecipientsSent(), 50u);
+  const auto& sent = h.deliverer.sent;
+  for (std::size_t i = 0; i + 10 < sent.size(); ++i) {
+    EXPECT_GE(sent[i + 10].at - sent[i].at, minutes(1)) << "window at " << i;
+  }
+}
+
+TEST(ShapingTest, MaxRcptPerTransactionBatches) {
+  Harness h("<domain *>\n  max-rcpt-per-transaction 10\n</domain>\n");
+  std::vector<std::string> rcpts;
+  for (int i = 0; i < 25; ++i) rcpts.push_back("u" + std::to_string(i) + "@example.net");
+  h.Inject("news@app.test", rcpts);
+  h.RunFor(seconds(1));
+  std::vector<std::size_t> sizes;
+  for (const auto& s : h.deliverer.sent) sizes.push_back(s.batch.recipients.size());
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{10, 10, 5}));
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 25u);
+  EXPECT_EQ(h.spool.done_messages.count("Q1"), 1u);
+}
+
+TEST(ShapingTest, MaxMsgPerConnectionReuseCount) {
+  Harness h("<domain *>\n  max-smtp-out 1\n  max-msg-per-connection 3\n</domain>\n");
+  for (int i = 0; i < 10; ++i)
+    h.Inject("news@app.test", {"u" + std::to_string(i) + "@example.net"});
+  h.RunFor(seconds(30));
+  EXPECT_EQ(h.deliverer.requests.size(), 4u);  // 3 + 3 + 3 + 1
+  std::vector<int> uses;
+  for (const auto& [id, n] : h.deliverer.per_connection) uses.push_back(n);
+  EXPECT_EQ(uses, (std::vector<int>{3, 3, 3, 1}));
+  EXPECT_EQ(h.deliverer.open, 0);  // the last one closed after the idle timeout
+}
+
+TEST(ShapingTest, MaxConnectRateSpacesConnections) {
+  Harness h("<domain *>\n  max-connect-rate 2/m\n  max-msg-per-connection 1\n</domain>\n");
+  for (int i = 0; i < 10; ++i)
+    h.Inject("news@app.test", {"u" + std::to_string(i) + "@example.net"});
+  h.RunFor(minutes(2) - milliseconds(1));
+  ASSERT_EQ(h.deliverer.connect_times.size(), 4u);  // at 0, 30 s, 60 s, 90 s
+  for (std::size_t i = 1; i < h.deliverer.connect_times.size(); ++i) {
+    EXPECT_EQ(h.deliverer.connect_times[i] - h.deliverer.connect_times[i - 1], seconds(30));
+  }
+}
+
+const char* kTwoSources = R"(
+<virtual-mta vmta1>
+  smtp-source-host 127.0.0.2 one.example.com
+  smtp-source-host 127.0.0.3 two.example.com
+</virtual-mta>
+)";
+
+TEST(ShapingTest, SourceIpMaxSmtpOut) {
+  Harness h(std::string(kTwoSources) +
+            "<domain *>\n  max-smtp-out 10\n  source-ip-max-smtp-out 2\n</domain>\n");
+  h.deliverer.auto_send = false;
+  for (int i = 0; i < 30; ++i) {
+    h.Inject("news@app.test", {"u" + std::to_string(i) + "@example.net"}, "vmta1");
+  }
+  h.RunFor(milliseconds(10));
+  EXPECT_EQ(h.deliverer.open, 4);
+  EXPECT_EQ(h.deliverer.max_open_by_source["127.0.0.2"], 2);
+  EXPECT_EQ(h.deliverer.max_open_by_source["127.0.0.3"], 2);
+  for (int round = 0; round < 40 && h.deliverer.RecipientsSent() < 30; ++round) {
+    h.deliverer.CompleteSends();
+    h.RunFor(milliseconds(10));
+  }
+  h.deliverer.CompleteSends();
+  h.RunFor(seconds(1));
+  EXPECT_EQ(h.deliverer.max_open, 4);
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 30u);
+}
+
+TEST(ShapingTest, SourceIpMaxMsgRate) {
+  Harness h(std::string(kTwoSources) +
+            "<domain *>\n  max-smtp-out 1\n  source-ip-max-msg-rate 6/m\n</domain>\n");
+  for (int i = 0; i < 40; ++i) {
+    h.Inject("news@app.test", {"u" + std::to_string(i) + "@example.net"}, "vmta1");
+  }
+  h.RunFor(minutes(1) - milliseconds(1));
+  // One connection (one source address) at 6/m: exactly 6 in the first minute.
+  EXPECT_EQ(h.deliverer.RecipientsSent(), 6u);
+}
+
+// ---- backoff ------------------------------------------------------------------------------------
+
+const char* kBackoffPolicy = R"(
+<smtp-pattern-list isp-errors>
+  reply /try again later/ mode=backoff
+</smtp-pattern-list>
+<domain *>
+  smtp-pattern-list isp-errors
+  retry-after 10m
+  backoff-retry-after 30m
+  backoff-max-msg-rate 2/m
+  %EXTRA%
+</domain>
+)";
+
+std::string BackoffConfig(const std::string& extra) {
+  std::string s = kBackoffPolicy;
+  s.replace(s.find("%EXTRA%"), 7, extra);
+  return s;
+}
+
+TEST(BackoffTest, PatternMatchEntersBackoffAndUsesBackoffRetry) {
+  Harness h(BackoffConfig(""));
+  h.deliverer.reply_for = [](const std::string&) {
+    return MakeReply(421, "4.7.0", "try again later");
+  };
+  h.Inject("news@app.test", {"ann@example.net"});
+  h.RunFor(seconds(1));
+  auto snap = h.manager->Snapshot();
+  ASSERT_EQ(snap.queues.size(), 1u);
+  EXPECT_EQ(snap.queues[0].mode, "backoff");
+  EXPECT_EQ(snap.queues[0].mode_changes, 1u);
+  EXPECT_EQ(snap.totals.recipients_in_backoff, 1u);
+  // backoff-retry-after 30m, not retry-after 10m.
+  h.RunFor(minutes(29));
+  EXPECT_EQ(h.deliverer.sent.size(), 1u);
+  h.RunFor(minutes(2));
+  EXPECT_EQ(h.deliverer.sent.size(), 2u);
+}
+
+TEST(BackoffTest, NonMatchingDeferralStaysNormal) {
+  Harness h(BackoffConfig(""));
+  h.deliverer.reply_for = [](const std::string&) { return MakeReply(451, "4.3.0", "busy"); };
+  h.Inject("news@app.test", {"ann@example.net"});
+  h.RunFor(seconds(1));
+  EXPECT_EQ(h.manager->Snapshot().queues[0].mode, "normal");
+  h.RunFor(minutes(10));
+  EXPECT_EQ(h.deliverer.sent.size(), 2u);  // retried after retry-after 10m
+}
+
+TEST(BackoffTest, BackoffLimitsApply) {
+  Harness h(BackoffConfig(""));
+  for (int i = 0; i < 20; ++i)
+    h.Inject("news@app.test", {"u" + std::to_string(i) + "@example.net"});
+  ASSERT_EQ(h.manager->SetMode("example.net", QueueMode::kBackoff), 1);
+  h.RunFor(minutes(3) - milliseconds(1));
+  EXPECT_EQ(h.deliverer.RecipientsSent(), 6u);  // backoff-max-msg-rate 2/m
+}
+
+TEST(BackoffTest, ReturnsToNormalAfterBackoffToNormalAfter) {
+  Harness h(BackoffConfig("backoff-to-normal-after 1h"));
+  h.deliverer.reply_for = [](const std::string&) {
+    return MakeReply(421, "4.7.0", "try again later");
+  };
+  h.Inject("news@app.test", {"ann@example.net"});
+  h.RunFor(seconds(1));
+  h.deliverer.reply_for = nullptr;
+  ASSERT_EQ(h.manager->Snapshot().queues[0].mode, "backoff");
+  h.manager->Pause("example.net/{default}");  // no deliveries: only the timer can end backoff
+  h.RunFor(minutes(59));
+  EXPECT_EQ(h.manager->Snapshot().queues[0].mode, "backoff");
+  h.RunFor(minutes(2));
+  EXPECT_EQ(h.manager->Snapshot().queues[0].mode, "normal");
+  EXPECT_EQ(h.manager->Snapshot().queues[0].mode_changes, 2u);
+}
+
+TEST(BackoffTest, ReturnsToNormalAfterDelivery) {
+  Harness h(BackoffConfig("backoff-to-normal-after-delivery yes"));
+  h.deliverer.reply_for = [](const std::string&) {
+    return MakeReply(421, "4.7.0", "try again later");
+  };
+  h.Inject("news@app.test", {"ann@example.net"});
+  h.RunFor(seconds(1));
+  ASSERT_EQ(h.manager->Snapshot().queues[0].mode, "backoff");
+  h.deliverer.reply_for = nullptr;
+  h.RunFor(minutes(31));
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 1u);
+  EXPECT_EQ(h.manager->Snapshot().queues[0].mode, "normal");
+}
+
+// ---- expiry -------------------------------------------------------------------------------------
+
+TEST(ExpiryTest, ExpiredRecipientBouncesWithDsnCommittedBeforeDone) {
+  Harness h("<domain *>\n  retry-after 10m\n  bounce-after 1h\n</domain>\n");
+  h.deliverer.reply_for = [](const std::string& rcpt) {
+    return rcpt == "ann@example.net" ? MakeReply(451, "4.3.0", "busy") : MakeReply(250, "", "ok");
+  };
+  h.Inject("news@app.test", {"ann@example.net"});
+  h.RunFor(hours(2));
+  auto b = h.sink.Of(RecordType::kBounced);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0][Field::kBounceCat], "message-expired");
+  EXPECT_EQ(b[0][Field::kDsnAction], "failed");
+  EXPECT_EQ(b[0][Field::kRcpt], "ann@example.net");
+  // Attempts at 0, 10, 20, 30, 40, 50 min; the one due at 60 min is expired.
+  EXPECT_EQ(h.sink.Of(RecordType::kTransient).size(), 6u);
+  ASSERT_EQ(h.spool.committed.size(), 1u);
+  const auto& dsn = h.spool.Get(h.spool.committed[0]);
+  EXPECT_EQ(dsn.envelope.mail_from, "");
+  EXPECT_EQ(dsn.envelope.recipients, std::vector<std::string>{"news@app.test"});
+  EXPECT_NE(dsn.data.find("message/delivery-status"), std::string::npos);
+  EXPECT_NE(dsn.data.find("ann@example.net"), std::string::npos);
+  const auto& ev = h.log.events;
+  std::size_t write_b = IndexOf(ev, "write:b:ann@example.net");
+  std::size_t commit = IndexOf(ev, "commit:" + dsn.envelope.id);
+  std::size_t done = IndexOf(ev, "done-msg:Q1");
+  ASSERT_LT(done, ev.size());
+  EXPECT_LT(write_b, commit);
+  EXPECT_LT(commit, done);
+  EXPECT_LT(IndexOf(std::vector<std::string>(ev.begin() + write_b, ev.end()), "flush") + write_b,
+            done);
+  // The DSN itself is queued and delivered (the fake accepts the null sender's mail).
+  EXPECT_EQ(h.manager->Snapshot().totals.dsns, 1u);
+  auto d = h.sink.Of(RecordType::kDelivered);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0][Field::kRcpt], "news@app.test");
+  EXPECT_EQ(d[0][Field::kOrig], "");
+}
+
+TEST(ExpiryTest, NoDsnForNullSender) {
+  Harness h("<domain *>\n  retry-after 10m\n  bounce-after 1h\n</domain>\n");
+  h.deliverer.reply_for = [](const std::string&) { return MakeReply(451, "4.3.0", "busy"); };
+  h.Inject("", {"ann@example.net"});
+  h.RunFor(hours(2));
+  auto b = h.sink.Of(RecordType::kBounced);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0][Field::kBounceCat], "message-expired");
+  EXPECT_TRUE(h.spool.committed.empty());
+  EXPECT_EQ(h.spool.done_messages.count("Q1"), 1u);
+}
+
+TEST(ExpiryTest, DsnCommitFailureLeavesRecipientInSpool) {
+  Harness h("<domain *>\n  retry-after 10m\n  bounce-after 30m\n</domain>\n");
+  h.deliverer.reply_for = [](const std::string&) { return MakeReply(451, "4.3.0", "busy"); };
+  h.spool.fail_commits = true;
+  h.Inject("news@app.test", {"ann@example.net"});
+  h.RunFor(hours(1));
+  EXPECT_EQ(h.sink.Of(RecordType::kBounced).size(), 1u);
+  EXPECT_EQ(h.spool.done_messages.count("Q1"), 0u);
+  EXPECT_EQ(h.manager->queued_recipients(), 0u);
+}
+
+// ---- connection failures -----------------------------------------------------------------------
+
+TEST(ConnectFailureTest, TqRecordAndHoldForRetryInterval) {
+  Harness h("<domain *>\n  retry-after 10m\n</domain>\n");
+  h.deliverer.connect_status = ConnectStatus::kTempFail;
+  h.Inject("news@app.test", {"ann@example.net"});
+  h.RunFor(seconds(1));
+  auto tq = h.sink.Of(RecordType::kTransientQueue);
+  ASSERT_EQ(tq.size(), 1u);
+  EXPECT_EQ(tq[0][Field::kQueue], "example.net/{default}");
+  EXPECT_NE(tq[0][Field::kDsnDiag].find("Connection refused"), std::string::npos);
+  h.RunFor(minutes(9));
+  EXPECT_EQ(h.deliverer.requests.size(), 1u);  // held
+  h.deliverer.connect_status = ConnectStatus::kOk;
+  h.RunFor(minutes(2));
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 1u);
+}
+
+TEST(ConnectFailureTest, PermanentFailureBouncesBadDomain) {
+  Harness h("");
+  h.deliverer.connect_status = ConnectStatus::kPermFail;
+  h.deliverer.connect_error = "example.invalid: NXDOMAIN";
+  h.Inject("news@app.test", {"ann@example.invalid", "bob@example.invalid"});
+  h.RunFor(seconds(1));
+  auto b = h.sink.Of(RecordType::kBounced);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0][Field::kBounceCat], "bad-domain");
+  EXPECT_EQ(h.spool.done_messages.count("Q1"), 1u);
+}
+
+// ---- fairness, pause, admission ----------------------------------------------------------------
+
+TEST(FairnessTest, RetryBacklogDoesNotStarveNewMail) {
+  Harness h("<domain *>\n  max-smtp-out 1\n</domain>\n");
+  h.deliverer.auto_send = false;
+  // A large backlog of recovered (scheduled, due now) recipients.
+  for (int i = 0; i < 2000; ++i) {
+    spool::SpoolMessage m;
+    m.envelope = h.MakeEnvelope("old@app.test", {"old" + std::to_string(i) + "@example.net"});
+    m.data = "Subject: old\r\n\r\nx\r\n";
+    spool::RecoveredMessage rec;
+    rec.envelope = m.envelope;
+    rec.data_size = m.data.size();
+    rec.done_recipients = {false};
+    rec.id = h.spool.Add(std::move(m));
+    h.manager->Recover(rec);
+  }
+  h.RunFor(milliseconds(10));
+  ASSERT_EQ(h.deliverer.sent.size(), 1u);  // the backlog's first transaction is in flight
+  h.Inject("new@app.test", {"fresh@example.net"});
+  for (int i = 0; i < 2; ++i) {
+    h.deliverer.CompleteSends();
+    h.RunFor(milliseconds(10));
+  }
+  ASSERT_GE(h.deliverer.sent.size(), 3u);
+  // The fresh message goes out as the very next transaction, not after 2000 old ones.
+  EXPECT_EQ(h.deliverer.sent[1].batch.recipients, std::vector<std::string>{"fresh@example.net"});
+}
+
+TEST(FairnessTest, ActiveSetIsBounded) {
+  QueueManagerOptions options;
+  options.max_active_recipients = 3;
+  Harness h("<domain *>\n  max-smtp-out 10\n</domain>\n", options);
+  h.deliverer.auto_send = false;
+  for (int i = 0; i < 5; ++i) {
+    h.Inject("news@app.test", {"u" + std::to_string(i) + "@d" + std::to_string(i) + ".example"});
+  }
+  h.RunFor(milliseconds(10));
+  EXPECT_EQ(h.manager->Snapshot().totals.active_recipients, 3u);
+  EXPECT_EQ(h.deliverer.pending_sends.size(), 3u);
+  h.deliverer.CompleteSends();
+  h.RunFor(milliseconds(10));
+  h.deliverer.CompleteSends();
+  h.RunFor(milliseconds(10));
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 5u);
+}
+
+TEST(QueueManagerTest, PauseAndResume) {
+  Harness h("");
+  h.Inject("news@app.test", {"ann@example.net"});
+  ASSERT_EQ(h.manager->Pause("example.net"), 1);
+  h.RunFor(minutes(5));
+  EXPECT_TRUE(h.deliverer.sent.empty());
+  EXPECT_TRUE(h.manager->Snapshot().queues[0].paused);
+  ASSERT_EQ(h.manager->Resume("example.net/{default}"), 1);
+  h.RunFor(seconds(1));
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 1u);
+  EXPECT_EQ(h.manager->Pause("nosuch.example/{default}"), 0);
+}
+
+TEST(QueueManagerTest, AdmissionCeiling) {
+  QueueManagerOptions options;
+  options.max_queued_recipients = 5;
+  Harness h("", options);
+  h.manager->Pause("example.net");
+  EXPECT_TRUE(h.manager->Admit(5));
+  h.Inject("news@app.test", {"a@example.net", "b@example.net", "c@example.net"});
+  h.manager->Pause("example.net");
+  EXPECT_TRUE(h.manager->Admit(2));
+  EXPECT_FALSE(h.manager->Admit(3));
+  h.Inject("news@app.test", {"d@example.net", "e@example.net"});
+  EXPECT_FALSE(h.manager->Admit(1));
+  EXPECT_EQ(h.manager->Snapshot().totals.admission_refusals, 2u);
+  h.manager->Resume("example.net");
+  h.RunFor(seconds(1));
+  EXPECT_TRUE(h.manager->Admit(5));
+}
+
+TEST(QueueManagerTest, RecoveredMessageSkipsDoneRecipients) {
+  Harness h("");
+  spool::SpoolMessage m;
+  m.envelope = h.MakeEnvelope("news@app.test", {"a@example.net", "b@example.net", "c@example.net"});
+  m.data = "Subject: x\r\n\r\nx\r\n";
+  spool::RecoveredMessage rec;
+  rec.envelope = m.envelope;
+  rec.done_recipients = {true, false, true};
+  rec.id = h.spool.Add(std::move(m));
+  h.manager->Recover(rec);
+  h.RunFor(seconds(1));
+  auto d = h.sink.Of(RecordType::kDelivered);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0][Field::kRcpt], "b@example.net");
+  EXPECT_EQ(h.spool.done_messages.count(rec.envelope.id), 1u);
+}
+
+}  // namespace
+}  // namespace outpost::queue
