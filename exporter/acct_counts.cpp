@@ -87,18 +87,18 @@ CappedLabel::CappedLabel(std::size_t max_values) : max_values_(max_values) {
 
 std::uint16_t CappedLabel::Index(std::string_view value) {
   if (value.empty()) value = "none";
-  if (value == last_) return last_index_;
-  key_.assign(value);
+  const std::uint64_t h = LabelCache::Hash(value);
   std::uint16_t idx = 0;
-  if (auto it = index_.find(key_); it != index_.end()) {
+  if (cache_.Find(value, h, &idx)) return idx;
+  std::string key(value);
+  if (auto it = index_.find(key); it != index_.end()) {
     idx = it->second;
   } else if (values_.size() <= max_values_) {
-    values_.push_back(key_);
+    values_.push_back(key);
     idx = static_cast<std::uint16_t>(values_.size() - 1);
-    index_.emplace(key_, idx);
+    index_.emplace(std::move(key), idx);
   }
-  last_.assign(value);
-  last_index_ = idx;
+  cache_.Insert(value, h, idx);
   return idx;
 }
 

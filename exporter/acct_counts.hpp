@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "exporter/acct_line_parser.hpp"
+#include "exporter/label_cache.hpp"
 #include "exporter/provider_map.hpp"
 
 namespace outpost::exporter {
@@ -45,9 +46,7 @@ class CappedLabel {
   std::size_t max_values_;
   std::vector<std::string> values_;
   std::unordered_map<std::string, std::uint16_t> index_;
-  std::string key_;
-  std::string last_;
-  std::uint16_t last_index_ = 0;
+  LabelCache cache_;  // hot path: text -> index (values past the cap -> 0) without allocating
 };
 
 struct ExporterHealth {

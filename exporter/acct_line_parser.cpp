@@ -3,6 +3,10 @@
 #include <charconv>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common/csv.hpp"
 #include "common/time_format.hpp"
 
@@ -20,6 +24,48 @@ struct SpecialTable {
   }
 };
 constexpr SpecialTable kSpecial;
+
+// First byte in [p, end) that ends an unquoted run (see kSpecial), or `end`. SSE2 checks 16 bytes
+// per step: most fields end within one or two steps.
+inline const char* FindSpecial(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i comma = _mm_set1_epi8(',');
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(m));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#endif
+  while (p < end && !kSpecial.v[static_cast<unsigned char>(*p)]) ++p;
+  return p;
+}
+
+// acct::ParseRecordType without string compares (one or two bytes).
+inline std::optional<acct::RecordType> RecordTypeOf(std::string_view code) {
+  if (code.size() == 1) {
+    switch (code[0]) {
+      case 'd':
+        return acct::RecordType::kDelivered;
+      case 'b':
+        return acct::RecordType::kBounced;
+      case 't':
+        return acct::RecordType::kTransient;
+      case 'r':
+        return acct::RecordType::kReceived;
+      case 'f':
+        return acct::RecordType::kFeedback;
+      default:
+        return std::nullopt;
+    }
+  }
+  return acct::ParseRecordType(code);
+}
 
 std::optional<AcctColumn> ColumnFor(std::string_view name) {
   if (name == "type") return AcctColumn::kType;
@@ -124,6 +170,37 @@ std::string_view QueueDomain(std::string_view queue) {
 
 AcctLineParser::AcctLineParser() { ResetToDefaultHeader(); }
 
+// ParseAcctTimeFast with the date part cached: consecutive records almost always share the day.
+bool AcctLineParser::ParseTime(std::string_view s, std::int64_t& out) {
+  if (s.size() == 24 && s[4] == '-' && s[7] == '-' && s[10] == ' ' && s[13] == ':' &&
+      s[16] == ':' && (s[19] == '+' || s[19] == '-')) {
+    const char* p = s.data();
+    if (!date_valid_ || std::memcmp(p, date_key_.data(), date_key_.size()) != 0) {
+      int year, mon, day;
+      if (!Digits(p, 4, year) || !Digits(p + 5, 2, mon) || !Digits(p + 8, 2, day) || mon < 1 ||
+          mon > 12 || day < 1 || day > 31) {
+        return false;
+      }
+      std::memcpy(date_key_.data(), p, date_key_.size());
+      date_days_ = DaysFromCivil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day));
+      date_valid_ = true;
+    }
+    int hour, min, sec, oh, om;
+    if (!Digits(p + 11, 2, hour) || !Digits(p + 14, 2, min) || !Digits(p + 17, 2, sec) ||
+        !Digits(p + 20, 2, oh) || !Digits(p + 22, 2, om) || hour > 23 || min > 59 || sec > 60) {
+      return false;
+    }
+    const std::int64_t t = date_days_ * 86400 + hour * 3600 + min * 60 + sec;
+    const std::int64_t off = oh * 3600 + om * 60;
+    out = s[19] == '+' ? t - off : t + off;
+    return true;
+  }
+  std::optional<std::int64_t> t = ParseAcctTimeFast(s);
+  if (!t) return false;
+  out = *t;
+  return true;
+}
+
 void AcctLineParser::ResetToDefaultHeader() {
   std::vector<std::string> names;
   for (std::size_t i = 0; i < acct::kFieldCount; ++i) {
@@ -173,7 +250,7 @@ ParseResult AcctLineParser::Parse(std::string_view data, ParsedRecord& out) {
       if (p != vend + 1) unquote = true;
     } else {
       vstart = p;
-      while (p < end && !kSpecial.v[static_cast<unsigned char>(*p)]) ++p;
+      p = FindSpecial(p, end);
       if (p >= end) return SkipMalformed(begin, end, end);
       if (*p == '"') return SkipMalformed(begin, p, end);
       vend = p;
@@ -221,7 +298,7 @@ ParseResult AcctLineParser::Parse(std::string_view data, ParsedRecord& out) {
     return {LineKind::kMalformed, consumed};
   }
   if (col != column_count_) return {LineKind::kMalformed, consumed};
-  std::optional<acct::RecordType> rt = acct::ParseRecordType(type);
+  std::optional<acct::RecordType> rt = RecordTypeOf(type);
   if (!rt) return {LineKind::kUnknownType, consumed};
   out.type = *rt;
   auto time_of = [&](AcctColumn c, std::int64_t& dst) {
@@ -230,10 +307,7 @@ ParseResult AcctLineParser::Parse(std::string_view data, ParsedRecord& out) {
       dst = -1;
       return true;
     }
-    std::optional<std::int64_t> t = ParseAcctTimeFast(v);
-    if (!t) return false;
-    dst = *t;
-    return true;
+    return ParseTime(v, dst);
   };
   if (!time_of(AcctColumn::kTimeLogged, out.time_logged) ||
       !time_of(AcctColumn::kTimeQueued, out.time_queued)) {

@@ -86,8 +86,14 @@ class AcctLineParser {
  private:
   std::vector<AcctColumn> map_;  // column index -> needed column (kCount = skip)
   std::size_t column_count_ = 0;
+  bool ParseTime(std::string_view text, std::int64_t& out);
+
   std::array<std::string, kAcctColumnCount> scratch_;
   std::vector<std::string> header_fields_;
+  // Last "YYYY-MM-DD" seen by ParseTime and its day number.
+  std::array<char, 10> date_key_{};
+  std::int64_t date_days_ = 0;
+  bool date_valid_ = false;
 };
 
 // Accounting time: "YYYY-MM-DD HH:MM:SS±zzzz" or UNIX seconds fast, else timefmt::ParseAcctTime.

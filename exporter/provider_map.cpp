@@ -111,30 +111,23 @@ std::optional<ProviderMap> ProviderMap::LoadFile(const std::string& path, std::s
 
 std::uint16_t ProviderResolver::Resolve(std::string_view domain) {
   if (domain.empty()) return 0;
-  if (domain == last_domain_) return last_index_;
-  key_.assign(domain);
-  for (char& c : key_) {
+  const std::uint64_t h = LabelCache::Hash(domain);
+  std::uint16_t idx = 0;
+  if (memo_.Find(domain, h, &idx)) return idx;
+  std::string probe(domain);
+  for (char& c : probe) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  std::uint16_t idx = 0;
-  if (auto it = memo_.find(key_); it != memo_.end()) {
-    idx = it->second;
-  } else {
-    std::string probe = key_;
-    for (;;) {
-      if (auto hit = map_.FindExact(probe)) {
-        idx = *hit;
-        break;
-      }
-      std::size_t dot = probe.find('.');
-      if (dot == std::string::npos) break;
-      probe.erase(0, dot + 1);
+  for (;;) {
+    if (auto hit = map_.FindExact(probe)) {
+      idx = *hit;
+      break;
     }
-    if (memo_.size() >= kMemoEntries) memo_.clear();
-    memo_.emplace(key_, idx);
+    std::size_t dot = probe.find('.');
+    if (dot == std::string::npos) break;
+    probe.erase(0, dot + 1);
   }
-  last_domain_.assign(domain);
-  last_index_ = idx;
+  memo_.Insert(domain, h, idx);
   return idx;
 }
 

@@ -11,8 +11,8 @@
 //
 // Error policy: LoadFile/Parse return an error string (start-up configuration, not the data path).
 //
-// Tunables/limits: ProviderResolver memoizes up to kMemoEntries distinct domains (then starts
-// over).
+// Tunables/limits: ProviderResolver memoizes domains in a LabelCache (bounded; it starts over
+// when full), so the hot path hashes and compares bytes and allocates nothing.
 //
 // Thread-safety: ProviderMap is immutable after construction (thread-safe to share);
 // ProviderResolver is not thread-safe (one per ingest thread).
@@ -24,6 +24,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "exporter/label_cache.hpp"
 
 namespace outpost::exporter {
 
@@ -50,17 +52,13 @@ class ProviderMap {
 
 class ProviderResolver {
  public:
-  static constexpr std::size_t kMemoEntries = 16384;
   explicit ProviderResolver(const ProviderMap& map) : map_(map) {}
   // Provider index of `domain` (any case); 0 for unknown or empty.
   std::uint16_t Resolve(std::string_view domain);
 
  private:
   const ProviderMap& map_;
-  std::string key_;
-  std::string last_domain_;
-  std::uint16_t last_index_ = 0;
-  std::unordered_map<std::string, std::uint16_t> memo_;
+  LabelCache memo_;  // domain as written (any case) -> provider index
 };
 
 }  // namespace outpost::exporter

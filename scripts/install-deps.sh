@@ -9,7 +9,7 @@ PACKAGES=(
   libasio-dev libssl-dev libc-ares-dev libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   # tests and demo: real peers
-  python3 python3-pytest python3-dkim python3-nacl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix openssl dnsmasq-base procps iproute2 prometheus
+  python3 python3-pytest python3-dkim python3-nacl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix openssl dnsmasq-base procps iproute2 prometheus mtail
 )
 
 missing=()

@@ -601,6 +601,12 @@ void SpoolImpl::ProcessBatch(std::vector<PendingCommit>& batch) {
     }
   }
   healthy_.store(status == CommitStatus::kOk);
+  if (status != CommitStatus::kOk) {
+    // A failure holds for at least one probe interval before space is probed again.
+    last_probe_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count());
+  }
   // Handlers run only now: after the data is on stable storage (or the batch has failed).
   for (std::size_t i = 0; i < batch.size(); ++i) {
     batch[i].done(status, status == CommitStatus::kOk ? ids[i] : SpoolId{});

@@ -32,8 +32,8 @@ def test_smtplib_message_is_spooled_with_r_record(mta):
     assert summary["messages"] == 1
     assert messages[0]["message_id"] == "<fixed-1@example.com>"
     assert messages[0]["recipients"] == ["ann@example.net", "bob@example.org"]
-    records = mta.acct_records()
-    assert [r["type"] for r in records] == ["r", "r"]
+    records = [r for r in mta.acct_records() if r["type"] == "r"]
+    assert len(records) == 2
     assert {r["rcpt"] for r in records} == {"ann@example.net", "bob@example.org"}
     assert records[0]["orig"] == "news@example.com"
     assert records[0]["srcType"] == "smtp"
@@ -75,7 +75,7 @@ def check_headers_added_and_control_headers_removed(mta):
     assert re.fullmatch(r"<[0-9A-F]{16}@outpost\.test>", m["message_id"]), m
     assert m["vmta"] == "vmta7"
     assert m["job_id"] == "spring-sale"
-    records = mta.acct_records()
+    records = [r for r in mta.acct_records() if r["type"] == "r"]
     assert records[0]["vmta"] == "vmta7" and records[0]["jobId"] == "spring-sale"
 
 

@@ -59,11 +59,25 @@ DEFAULT_SOURCES = """
 """
 
 
+def refusing_port():
+    """A loopback TCP port that refuses connections for as long as the returned socket lives (it is
+    bound but never listens, so nothing else can take the port meanwhile)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    return s, s.getsockname()[1]
+
+
 class OutpostD:
-    """One outpostd process with its own temp dir, config, spool, log and accounting file."""
+    """One outpostd process with its own temp dir, config, spool, log and accounting file.
+
+    Tests talk only to loopback: unless the test's own config says otherwise, DNS goes to a
+    loopback port where nothing answers, and every domain is routed to a loopback port that
+    refuses connections, so accepted mail stays queued (deferred) in the spool.
+    """
 
     def __init__(self, extra_config="", sources=DEFAULT_SOURCES, workdir=None, tls=False):
         self.owned_dir = None
+        self.refuser, refuse_port = refusing_port()
         if workdir is None:
             self.owned_dir = tempfile.TemporaryDirectory(prefix="outpostd-")
             workdir = self.owned_dir.name
@@ -87,6 +101,11 @@ class OutpostD:
             f"{tls_lines}"
             f"<acct-file {self.acct}>\n  records d,b,t,tq,r\n</acct-file>\n"
             f"{sources}\n{extra_config}\n")
+        if "dns-server" not in extra_config:
+            self.config_text += f"dns-server 127.0.0.1:{refuse_port}\n"
+        if "<domain *>" not in extra_config:
+            self.config_text += (f"<domain *>\n  route [127.0.0.1]:{refuse_port}\n"
+                                 f"  retry-after 1h\n</domain>\n")
         with open(self.config_path, "w") as f:
             f.write(self.config_text)
 
@@ -127,6 +146,7 @@ class OutpostD:
         if self.proc:
             self.proc.stdout.close()
             self.proc.stderr.close()
+        self.refuser.close()
         if self.owned_dir:
             self.owned_dir.cleanup()
 

@@ -42,6 +42,15 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{
                           "missing_config", {"--config", "/nonexistent/x.conf"}, "cannot read"}));
 
+TEST(ExporterOptions, OneshotNeedsNoStateFile) {
+  std::string err;
+  auto o = ParseOptions({"--oneshot", "--from-start", "--acct-path", "a.csv"}, &err);
+  ASSERT_TRUE(o) << err;
+  EXPECT_TRUE(o->oneshot);
+  EXPECT_TRUE(o->state_file.empty());
+  EXPECT_FALSE(ParseOptions({"--acct-path", "a.csv"}, &err));  // the daemon still needs one
+}
+
 TEST(ExporterOptions, FlagsAndConfigFile) {
   std::string path = ::testing::TempDir() + "/exporter_options_test.conf";
   {

@@ -360,7 +360,7 @@ TEST_F(SpoolTest, LowDiskRefusesCommitsWithoutWriting) {
   auto spool = OpenSpool();
   spool->Recover([](RecoveredMessage&&) {});
   spool->Start();
-  EXPECT_TRUE(spool->Healthy());
+  EXPECT_FALSE(spool->Healthy()) << "low space is seen before any commit fails";
   Outcome o = CommitAndWait(*spool, MakeMessage(0));
   EXPECT_EQ(o.status, CommitStatus::kDiskFull);
   EXPECT_FALSE(spool->Healthy());
