@@ -35,6 +35,7 @@
 namespace outpost::exporter {
 
 // A label whose values come from traffic, capped: index 0 is "other", then first-seen values.
+// Index() is allocation-free for values seen before (LabelCache keyed by the raw bytes).
 class CappedLabel {
  public:
   explicit CappedLabel(std::size_t max_values);

@@ -20,6 +20,9 @@
 // malformed, which is why records do not go through csv::SplitRecord (it also allocates per field);
 // headers do.
 //
+// Speed: field ends are found 16 bytes at a time (SSE2, scalar elsewhere); the day number of the
+// last "YYYY-MM-DD" is cached, so a time costs a few digit checks.
+//
 // Limits: needed fields that had to be unquoted live in internal scratch strings, valid until the
 // next Parse(). Times: "YYYY-MM-DD HH:MM:SS±zzzz" and UNIX seconds take a fast path; any other form
 // accepted by timefmt::ParseAcctTime falls back to it.

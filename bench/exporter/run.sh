@@ -16,7 +16,6 @@ BIN="${OUTPOST_BIN:-$ROOT/build/bin}"
 EXPORTER="$BIN/outpost_exporter"
 ACCT_FILE="${ACCT_FILE:-/var/tmp/acct2m.csv}"
 RECORDS="${RECORDS:-2000000}"
-SERIES_FILE="${SERIES_FILE:-/var/tmp/acct_series_400vmtas.csv}"
 RUNS="${RUNS:-3}"
 GEN="$ROOT/../shared/testdata/gen_acct.py"
 
@@ -85,21 +84,23 @@ if [ "${SKIP_MTAIL:-0}" != 1 ] && command -v mtail > /dev/null; then
   [ "$got" = "$TOTAL" ] || echo "warning: mtail counted $got records, expected $TOTAL" >&2
 fi
 
-# 4. Scrape cost with many series: a file with 400 vmtas x 8 domains x 3 types.
-[ -f "$SERIES_FILE" ] || python3 "$HERE/gen_series.py" 200000 400 "$SERIES_FILE"
-SERIES_TOTAL=$(($(wc -l < "$SERIES_FILE") - 1))
-"$EXPORTER" --listen 127.0.0.1:0 --acct-path "$SERIES_FILE" --from-start --max-vmtas 1000 \
-  --state-file "$WORK/state.json" --state-interval 0.2 --poll-interval 0.05 2> "$WORK/exp.err" &
-SERVER_PID=$!
-port=""
-deadline=$(( $(date +%s) + 30 ))
-while [ -z "$port" ] && [ "$(date +%s)" -lt "$deadline" ]; do
-  port=$(sed -n 's#.*listening on http://[^:]*:\([0-9]*\)/metrics.*#\1#p' "$WORK/exp.err")
-  [ -n "$port" ] || sleep 0.05
-done
-[ -n "$port" ] || { echo "exporter did not start" >&2; cat "$WORK/exp.err" >&2; exit 1; }
-# Wait until every record is counted, then time 50 scrapes (python3: no curl needed).
-python3 - "$port" "$((SERIES_TOTAL + 1))" > "$WORK/scrape.txt" <<'PY'
+# 4. Scrape cost with many series: files with V vmtas x 8 domains x 3 types (V = 200, 400).
+scrape_bench() {  # $1 = vmtas; prints "series median_ms max_ms server_peak_rss_kib"
+  local file="/var/tmp/acct_series_${1}vmtas.csv"
+  [ -f "$file" ] || python3 "$HERE/gen_series.py" $(( $1 * 500 )) "$1" "$file"
+  local total=$(($(wc -l < "$file") - 1))
+  rm -f "$WORK/state.json"
+  "$EXPORTER" --listen 127.0.0.1:0 --acct-path "$file" --from-start --max-vmtas 1000 \
+    --state-file "$WORK/state.json" --state-interval 0.2 --poll-interval 0.05 2> "$WORK/exp.err" &
+  SERVER_PID=$!
+  local port="" deadline=$(( $(date +%s) + 30 ))
+  while [ -z "$port" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    port=$(sed -n 's#.*listening on http://[^:]*:\([0-9]*\)/metrics.*#\1#p' "$WORK/exp.err")
+    [ -n "$port" ] || sleep 0.05
+  done
+  [ -n "$port" ] || { echo "exporter did not start" >&2; cat "$WORK/exp.err" >&2; exit 1; }
+  # Wait until every record is counted, then time 50 scrapes (python3: no curl needed).
+  python3 - "$port" "$((total + 1))" > "$WORK/scrape.txt" <<'PY'
 import sys, time, urllib.request
 url = "http://127.0.0.1:%s/metrics" % sys.argv[1]
 want = int(sys.argv[2])
@@ -123,9 +124,15 @@ for _ in range(50):
 times.sort()
 print(series, "%.1f" % (times[len(times) // 2] * 1000), "%.1f" % (times[-1] * 1000))
 PY
-read -r series scrape_med scrape_max < "$WORK/scrape.txt"
-server_rss=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
-kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  local rss
+  rss=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  echo "$(cat "$WORK/scrape.txt") $rss"
+}
+scrape_bench 200 > "$WORK/s200"  # not $(...): the EXIT trap must see SERVER_PID
+scrape_bench 400 > "$WORK/s400"
+read -r series1 med1 max1 rss1 < "$WORK/s200"
+read -r series2 med2 max2 rss2 < "$WORK/s400"
 
 rate() { awk "BEGIN { printf \"%.0f\", $TOTAL / $1 }"; }
 echo
@@ -146,4 +153,5 @@ printf '%-34s %9.3f %14s %10s\n' "wc -l (floor)" "$best_wc" "$wc_rate" "$(ratio 
 echo
 echo "exporter vs wc -l: $(calc "$best_wc / $best_exp * 100" | xargs printf '%.0f')% of the floor's speed"
 echo "exporter --oneshot max RSS: $rss_kib KiB"
-echo "scrape: $series series; 50 scrapes: median $scrape_med ms, max $scrape_max ms; server peak RSS $server_rss KiB"
+echo "scrape: $series1 series; 50 scrapes: median $med1 ms, max $max1 ms; server peak RSS $rss1 KiB"
+echo "scrape: $series2 series; 50 scrapes: median $med2 ms, max $max2 ms; server peak RSS $rss2 KiB"

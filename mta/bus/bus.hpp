@@ -1,0 +1,196 @@
+// The internal metrics bus: one in-process registry that every subsystem publishes to and that
+// the management plane (status API, CLI, web console) reads.
+//
+// Declaring. Each subsystem declares its metrics once, in one constexpr list of Descriptors
+// (name, help, type, unit, label name), see catalog.hpp. Registry::Register(list) returns one
+// Metric per descriptor, in list order, so publishers index it with the same enum they used to
+// write the list. A descriptor with an empty `label` is a single series; one with a label (queue,
+// domain, vmta, mode) is a family of series, one per label value, created on first use.
+//
+// Types. kCounter only goes up (Add); kGauge is set (Set) or moved (Add, negative allowed);
+// kWindowed is a counter that also keeps the last hour in 360 buckets of 10 seconds, keyed by
+// epoch-bucket (bucket = now / 10 s), so the counts over the last 1 minute, 5 minutes and 1 hour
+// are exact to the bucket: a window of W seconds sums the W/10 most recent buckets, the current
+// (partial) one included, i.e. it covers between W-10 and W seconds of history.
+//
+// Hot path. Every update is a relaxed atomic: a counter is one fetch_add; a windowed counter is
+// that plus a compare-exchange on a packed (epoch, count) bucket word, so a bucket that is reused
+// for a new epoch is reset and incremented in one step without a lock and without losing a
+// concurrent increment. Family::With(label) takes a shared (reader) lock for the lookup and an
+// exclusive lock only to create a series; a publisher that wants no lock at all keeps the
+// shared_ptr it got (an expired series is only detached from the registry: updates through a kept
+// pointer are then invisible until With() is called again, never a use-after-free).
+//
+// Expiry. ExpireIdle() removes labelled series that have not been updated for `idle_seconds`
+// (default 65 minutes, so that their hour window is empty) and whose value is zero when they are
+// gauges: per-queue and per-domain cardinality stays bounded by what was active recently.
+// Unlabelled metrics never expire.
+//
+// Reading. Snapshot() copies every metric: each value is one atomic load, families are copied
+// under their reader lock, so a snapshot never sees a half-created or half-removed series; values
+// of different series are not one atomic cut (that would need a lock on the hot path).
+//
+// Time. A TimeSource gives whole seconds on a monotonic clock; tests pass a FakeTimeSource and
+// move it, so windows and expiry are tested without sleeping.
+//
+// Thread-safety: Registry, Metric and Series are thread-safe; Register() must finish before the
+// returned metrics are shared with other threads.
+// Limits (XXX): one label per family (queue names already carry domain/vmta); windows are 1 h at
+// most; a bucket counts at most 2^36-1 events per 10 s.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace outpost::bus {
+
+enum class MetricType { kCounter, kGauge, kWindowed };
+std::string_view MetricTypeName(MetricType type);  // "counter", "gauge", "windowed"
+
+// One metric as a subsystem declares it. All views point at string literals.
+struct Descriptor {
+  std::string_view name;  // snake_case, Prometheus style: base units, _total on counters
+  std::string_view help;  // one sentence
+  MetricType type = MetricType::kCounter;
+  std::string_view unit;   // "recipients", "bytes", "seconds", "connections", ...
+  std::string_view label;  // empty: one series; else the label's name ("queue", "domain", ...)
+};
+
+// Whole seconds on a monotonic clock. Thread-safety: implementations are thread-safe.
+class TimeSource {
+ public:
+  virtual ~TimeSource() = default;
+  virtual std::int64_t NowSeconds() const = 0;
+};
+
+// std::chrono::steady_clock. Thread-safe.
+class SteadyTimeSource final : public TimeSource {
+ public:
+  std::int64_t NowSeconds() const override;
+};
+
+// A clock for tests that moves only when told to. Thread-safe.
+class FakeTimeSource final : public TimeSource {
+ public:
+  explicit FakeTimeSource(std::int64_t start = 1000000) : now_(start) {}
+  std::int64_t NowSeconds() const override { return now_.load(std::memory_order_relaxed); }
+  void Advance(std::int64_t seconds) { now_.fetch_add(seconds, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> now_;
+};
+
+inline constexpr std::int64_t kBucketSeconds = 10;
+inline constexpr std::size_t kBuckets = 360;  // one hour
+
+// Counts over the standard windows.
+struct WindowCounts {
+  std::int64_t last_1m = 0;
+  std::int64_t last_5m = 0;
+  std::int64_t last_1h = 0;
+};
+
+// One time series. Thread-safety: thread-safe; every member is lock-free.
+class Series {
+ public:
+  Series(MetricType type, const TimeSource& time);
+
+  void Add(std::int64_t n = 1);
+  void Set(std::int64_t value);  // gauges
+  std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
+  // Events counted in the last `seconds` (rounded up to whole buckets); 0 unless kWindowed.
+  std::int64_t CountOver(std::int64_t seconds) const;
+  WindowCounts Windows() const;
+  std::int64_t last_update() const { return last_update_.load(std::memory_order_relaxed); }
+  MetricType type() const { return type_; }
+
+ private:
+  MetricType type_;
+  const TimeSource& time_;
+  std::atomic<std::int64_t> value_{0};
+  std::atomic<std::int64_t> last_update_;
+  // kWindowed only: bucket word = (epoch mod 2^28) << 36 | count.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;
+};
+
+struct SeriesSnapshot {
+  std::string label;  // empty for unlabelled metrics
+  std::int64_t value = 0;
+  WindowCounts windows;  // zero unless kWindowed
+};
+
+struct MetricSnapshot {
+  Descriptor descriptor;
+  std::vector<SeriesSnapshot> series;  // labelled: sorted by label
+};
+
+struct BusSnapshot {
+  std::int64_t taken_at = 0;  // TimeSource seconds
+  std::vector<MetricSnapshot> metrics;
+
+  const MetricSnapshot* Find(std::string_view name) const;
+  // The value of `name` (unlabelled) or of its series `label`; 0 when absent.
+  std::int64_t Value(std::string_view name, std::string_view label = {}) const;
+  WindowCounts Windows(std::string_view name, std::string_view label = {}) const;
+};
+
+// A declared metric: one series, or a family keyed by one label. Thread-safety: thread-safe.
+class Metric {
+ public:
+  Metric(const Descriptor& descriptor, const TimeSource& time);
+
+  const Descriptor& descriptor() const { return descriptor_; }
+  bool labelled() const { return !descriptor_.label.empty(); }
+  // Unlabelled metrics: the series. (On a labelled metric: the series with an empty label.)
+  Series& series() { return *scalar_; }
+  // Labelled metrics: the series for `label`, created on first use. Never null.
+  std::shared_ptr<Series> With(std::string_view label);
+  // Convenience for publishers that do not keep the pointer.
+  void Add(std::string_view label, std::int64_t n) { With(label)->Add(n); }
+  void Set(std::string_view label, std::int64_t value) { With(label)->Set(value); }
+
+  std::size_t series_count() const;
+  std::size_t ExpireIdle(std::int64_t now, std::int64_t idle_seconds);
+  MetricSnapshot Snapshot() const;
+
+ private:
+  Descriptor descriptor_;
+  const TimeSource& time_;
+  std::shared_ptr<Series> scalar_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Series>> family_;
+};
+
+// The registry. Thread-safety: thread-safe (see the header comment for Register()).
+class Registry {
+ public:
+  explicit Registry(const TimeSource& time, std::int64_t idle_seconds = 65 * 60);
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Declares a subsystem's list; returns its metrics in list order. A name declared twice returns
+  // the existing metric (so two instances of a subsystem share their series).
+  std::vector<Metric*> Register(std::span<const Descriptor> list);
+  Metric* Find(std::string_view name) const;
+
+  // Removes idle labelled series; returns how many.
+  std::size_t ExpireIdle();
+  BusSnapshot Snapshot() const;
+  const TimeSource& time() const { return time_; }
+
+ private:
+  const TimeSource& time_;
+  std::int64_t idle_seconds_;
+  mutable std::mutex mu_;  // guards metrics_ (registration only; metrics are stable)
+  std::vector<std::unique_ptr<Metric>> metrics_;
+};
+
+}  // namespace outpost::bus

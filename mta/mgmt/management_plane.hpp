@@ -1,0 +1,113 @@
+// The management plane of outpostd: the HTTP API and web console on `http-mgmt-port`, the reload
+// path shared by SIGHUP and the API, and the publishing of the daemon's state on the metrics bus.
+//
+// Endpoints (docs/status-api.md has the schemas and examples):
+//   GET  /status.json  /queues.json?domain=&vmta=&mode=&top=  /domains.json  /vmtas.json
+//        /counters.json  /health (liveness)  /ready (503 when the spool refuses mail or the queue
+//        is full)  /  (the web console)                                    -> monitor or admin
+//   POST /api/queue/pause?queue=Q  /api/queue/resume?queue=Q  /api/queue/mode?queue=Q&mode=M
+//        /api/queue/delete?queue=Q[&hold=1]  /api/reload                   -> admin only
+// Q is "domain/vmta" or "domain" (all of that domain's queues). Errors are JSON,
+// {"error": "...", "status": N}: 400 bad request, 403 http-access, 404 no such queue/path,
+// 422 reload refused (the errors are listed), 501 not supported, 503 scheduler not answering.
+//
+// Threads. cpp-httplib serves requests on its own thread pool. The scheduler (QueueManager) is
+// not thread-safe, so the plane never touches it from those threads: Tick(), called on the
+// io_context's thread once a second, reads the daemon (ControlHooks::read), publishes the readings
+// on the bus and keeps the queue snapshot for readers; control actions are posted to the
+// io_context and awaited with a timeout (a std::promise; a late answer is dropped safely). So a
+// read never waits for the scheduler: queue figures are at most one tick old (`queues_sampled_at`)
+// and control actions refresh them at once.
+//
+// Reload. Reload() (io thread) loads the configuration file; with errors it changes nothing,
+// logs each error, counts config_reload_failures_total and returns the errors (the API answers
+// 422 with them, /status.json shows them); otherwise it applies the new configuration through
+// ControlHooks::apply (running connections and queued mail stay) and takes the new http-access
+// rules. The management listener's own address is not re-bound (XXX: needs a restart).
+//
+// Thread-safety: Tick() and Reload() on the io_context's thread; Start()/Stop() from the owner's
+// thread; everything else is internal to the HTTP threads and synchronised.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mta/bus/catalog.hpp"
+#include "mta/bus/process_sampler.hpp"
+#include "mta/config/config.hpp"
+#include "mta/dns/resolver.hpp"
+#include "mta/queue/queue_manager.hpp"
+#include "mta/smtp/smtp_server.hpp"
+#include "mta/spool/spool.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace outpost::mgmt {
+
+// What the daemon reports each tick (gathered on the io_context's thread).
+struct DaemonReadings {
+  smtp::ServerStats smtp;
+  spool::SpoolStats spool;
+  dns::ResolverStats dns;
+  queue::QueueSnapshot queues;
+  bool admitting = true;  // the queue's recipient ceiling is not reached
+};
+
+// How the plane reaches the daemon. Every hook runs on the io_context's thread.
+struct ControlHooks {
+  std::function<DaemonReadings()> read;
+  std::function<int(const std::string& queue)> pause;
+  std::function<int(const std::string& queue)> resume;
+  std::function<int(const std::string& queue, queue::QueueMode mode)> set_mode;
+  // Deletes the queue's mail; returns the recipients deleted, or -1 with `error` set. Empty: the
+  // API answers 501.
+  std::function<int(const std::string& queue, bool hold, std::string* error)> remove;
+  std::function<config::LoadResult()> load_config;
+  std::function<void(std::shared_ptr<const config::Config>)> apply_config;
+};
+
+// Runs a task on the io_context's thread (asio::post).
+using Poster = std::function<void(std::function<void()>)>;
+
+struct ManagementOptions {
+  std::string version = "0.0.0";
+  std::string spool_dir;                        // for the process sampler's statvfs
+  std::chrono::milliseconds control_timeout{5000};  // waiting for the io_context
+};
+
+struct ReloadResult {
+  bool ok = false;
+  std::vector<std::string> errors;  // "file:line: message"
+};
+
+class ManagementPlane {
+ public:
+  ManagementPlane(bus::Registry& registry, std::shared_ptr<const config::Config> config,
+                  Poster post, ControlHooks hooks, ManagementOptions options);
+  ~ManagementPlane();
+  ManagementPlane(const ManagementPlane&) = delete;
+  ManagementPlane& operator=(const ManagementPlane&) = delete;
+
+  // Binds `address` (port 0: an ephemeral port) and starts serving. False + error on failure.
+  bool Start(const config::ListenAddress& address, std::string* error);
+  // "host:port" actually bound ("" before Start()).
+  std::string BoundAddress() const;
+  void Stop();
+
+  // Io thread, once a second: read the daemon, publish on the bus, sample the process.
+  void Tick();
+  // Io thread: the one reload path (SIGHUP and POST /api/reload).
+  ReloadResult Reload();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace outpost::mgmt
