@@ -10,7 +10,8 @@ using acct::Field;
 using acct::RecordType;
 
 BusAccountingSink::BusAccountingSink(bus::Registry& registry, queue::AccountingSink& next)
-    : outcomes_(registry, bus::kOutcomeMetrics), traffic_(registry, bus::kTrafficMetrics),
+    : outcomes_(registry, bus::kOutcomeMetrics),
+      traffic_(registry, bus::kTrafficMetrics),
       next_(next) {}
 
 void BusAccountingSink::Write(const acct::Record& record) {

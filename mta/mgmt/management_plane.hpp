@@ -77,7 +77,7 @@ using Poster = std::function<void(std::function<void()>)>;
 
 struct ManagementOptions {
   std::string version = "0.0.0";
-  std::string spool_dir;                        // for the process sampler's statvfs
+  std::string spool_dir;                            // for the process sampler's statvfs
   std::chrono::milliseconds control_timeout{5000};  // waiting for the io_context
 };
 

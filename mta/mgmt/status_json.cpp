@@ -25,7 +25,8 @@ json WindowJson(const bus::BusSnapshot& bus, std::string_view name, std::string_
 json TrafficJson(const bus::BusSnapshot& bus, const char* dir) {
   const std::string prefix = std::string("traffic_") + dir + "_";
   json out = json::object();
-  const std::pair<const char*, int> periods[] = {{"total", 0}, {"last_minute", 1}, {"last_hour", 2}};
+  const std::pair<const char*, int> periods[] = {
+      {"total", 0}, {"last_minute", 1}, {"last_hour", 2}};
   for (const auto& [period, which] : periods) {
     json p = json::object();
     for (const char* what : {"messages", "recipients", "bytes"}) {
@@ -89,8 +90,7 @@ std::map<std::string, Aggregate> AggregateBy(const StatusInputs& in, bool by_dom
   }
   // Names that only the outcome counters know (e.g. queues already emptied) are listed too.
   for (const char* what : {"delivered", "deferred", "bounced", "queue_failures"}) {
-    const bus::MetricSnapshot* m =
-        in.bus.Find(std::string(outcome_prefix) + "_" + what + "_total");
+    const bus::MetricSnapshot* m = in.bus.Find(std::string(outcome_prefix) + "_" + what + "_total");
     if (m == nullptr) continue;
     for (const auto& s : m->series) out.try_emplace(s.label);
   }
@@ -170,10 +170,8 @@ json RenderStatus(const StatusInputs& in) {
         w.last_1h += s.windows.last_1h;
       }
     }
-    outcomes[what] = {{"total", total},
-                      {"last_1m", w.last_1m},
-                      {"last_5m", w.last_5m},
-                      {"last_1h", w.last_1h}};
+    outcomes[what] = {
+        {"total", total}, {"last_1m", w.last_1m}, {"last_5m", w.last_5m}, {"last_1h", w.last_1h}};
   }
   return {
       {"schema", kStatusSchema},
@@ -305,7 +303,8 @@ json RenderCounters(const StatusInputs& in) {
                        {"label", std::string(m.descriptor.label)},
                        {"series", series}});
   }
-  return {{"schema", kCountersSchema}, {"generated_at", IsoTime(in.now_unix)}, {"metrics", metrics}};
+  return {
+      {"schema", kCountersSchema}, {"generated_at", IsoTime(in.now_unix)}, {"metrics", metrics}};
 }
 
 json RenderError(int status, const std::string& message) {

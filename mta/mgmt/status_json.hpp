@@ -39,9 +39,9 @@ struct StatusInputs {
 };
 
 struct QueueFilter {
-  std::string domain;  // exact domain part
-  std::string vmta;    // exact vmta part
-  std::string mode;    // "normal" | "backoff"
+  std::string domain;              // exact domain part
+  std::string vmta;                // exact vmta part
+  std::string mode;                // "normal" | "backoff"
   std::optional<std::size_t> top;  // the N largest by recipients
 };
 

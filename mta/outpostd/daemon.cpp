@@ -11,10 +11,13 @@
 #include <string_view>
 
 #include "mta/acct/accounting_writer.hpp"
+#include "mta/bus/bus.hpp"
 #include "mta/config/config.hpp"
 #include "mta/delivery/smtp_client.hpp"
 #include "mta/dns/resolver.hpp"
 #include "mta/log/log.hpp"
+#include "mta/mgmt/bus_accounting_sink.hpp"
+#include "mta/mgmt/management_plane.hpp"
 #include "mta/queue/clock.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
@@ -81,11 +84,13 @@ std::string HeaderValue(std::string_view data, std::string_view name) {
   return {};
 }
 
-bool WritePortFile(const std::string& path, const std::vector<std::string>& addresses) {
+bool WritePortFile(const std::string& path, const std::vector<std::string>& addresses,
+                   const std::string& http_address = "") {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     for (const auto& a : addresses) out << "smtp " << a << "\n";
+    if (!http_address.empty()) out << "http " << http_address << "\n";
     if (!out) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
@@ -198,6 +203,10 @@ int Run(const Options& options) {
   }
   queue::SmtpDeliverer deliverer(io, *resolver, delivery::ClientOptions{});
   queue::AccountingLogSink accounting_sink(accounting.get());
+  // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
+  bus::SteadyTimeSource bus_time;
+  bus::Registry metrics_bus(bus_time);
+  mgmt::BusAccountingSink bus_sink(metrics_bus, accounting_sink);
   queue::SystemClock clock;
   queue::QueueManagerOptions queue_options;
   queue_options.host_name = config->host_name;
@@ -207,7 +216,7 @@ int Run(const Options& options) {
   }
   queue_options.max_queued_recipients = config->max_queued_recipients;
   if (config->queue_cache_size != 0) queue_options.max_active_recipients = config->queue_cache_size;
-  queue::QueueManager queues(config, queue_options, clock, *spool, accounting_sink, deliverer);
+  queue::QueueManager queues(config, queue_options, clock, *spool, bus_sink, deliverer);
   queue::QueueRunner runner(io, queues);
 
   // Recovery: every intact entry goes back to its queues (scheduled tier, due now).
@@ -227,7 +236,49 @@ int Run(const Options& options) {
   for (const auto& address : server.BoundAddresses()) {
     OUTPOST_LOG(kInfo, "main") << "smtp listener bound " << address;
   }
-  if (!options.port_file.empty() && !WritePortFile(options.port_file, server.BoundAddresses())) {
+
+  // The management plane (HTTP API, web console, reload). Its hooks run on the io thread.
+  mgmt::ControlHooks hooks;
+  hooks.read = [&] {
+    mgmt::DaemonReadings r;
+    r.smtp = server.Stats();
+    r.spool = spool->Stats();
+    r.dns = resolver->Stats();
+    r.queues = queues.Snapshot();
+    const std::uint64_t ceiling = queue_options.max_queued_recipients;
+    r.admitting = ceiling == 0 || queues.queued_recipients() < ceiling;
+    return r;
+  };
+  hooks.pause = [&](const std::string& q) { return queues.Pause(q); };
+  hooks.resume = [&](const std::string& q) { return queues.Resume(q); };
+  hooks.set_mode = [&](const std::string& q, queue::QueueMode m) { return queues.SetMode(q, m); };
+  hooks.load_config = [&] { return config::LoadConfig(options.config_path); };
+  hooks.apply_config = [&](std::shared_ptr<const config::Config> reloaded) {
+    // XXX: listeners, spool, accounting files and the management port keep their start-up
+    // settings until restart.
+    log::Level new_level = log::Level::kInfo;
+    log::ParseLevel(reloaded->log_level, new_level);
+    log::SetLevel(new_level);
+    server.SetConfig(reloaded);
+    queues.SetConfig(reloaded);
+  };
+  mgmt::ManagementOptions mgmt_options;
+  mgmt_options.version = OUTPOST_VERSION;
+  mgmt_options.spool_dir = config->spool_dir;
+  mgmt::ManagementPlane plane(
+      metrics_bus, config, [&](std::function<void()> task) { asio::post(io, std::move(task)); },
+      hooks, mgmt_options);
+  if (config->http_mgmt) {
+    if (!plane.Start(*config->http_mgmt, &error)) {
+      OUTPOST_LOG(kError, "main") << error;
+      server.Stop();
+      spool->Stop();
+      return 1;
+    }
+    OUTPOST_LOG(kInfo, "main") << "management http bound " << plane.BoundAddress();
+  }
+  if (!options.port_file.empty() &&
+      !WritePortFile(options.port_file, server.BoundAddresses(), plane.BoundAddress())) {
     OUTPOST_LOG(kError, "main") << "cannot write port file " << options.port_file;
     server.Stop();
     spool->Stop();
@@ -242,6 +293,7 @@ int Run(const Options& options) {
       if (ec) return;
       log::CheckRotation();
       accounting->Tick(std::chrono::system_clock::now());
+      plane.Tick();
       schedule_tick();
     });
   };
@@ -266,21 +318,9 @@ int Run(const Options& options) {
         log::Reopen();
         OUTPOST_LOG(kInfo, "main") << "log file reopened";
       } else {
-        config::LoadResult reloaded = config::LoadConfig(options.config_path);
-        if (!reloaded.errors.empty()) {
-          for (const auto& e : reloaded.errors) {
-            OUTPOST_LOG(kError, "config") << "reload refused: " << e.ToString();
-          }
-          OUTPOST_LOG(kError, "config") << "reload refused (" << reloaded.errors.size()
-                                        << " errors); the running configuration stays";
-        } else {
-          // XXX: listeners, spool and accounting files keep their start-up settings until
-          // restart; the management-plane work extends reload to them.
-          log::Level new_level = log::Level::kInfo;
-          log::ParseLevel(reloaded.config->log_level, new_level);
-          log::SetLevel(new_level);
-          server.SetConfig(reloaded.config);
-          queues.SetConfig(reloaded.config);
+        // The one reload path, shared with POST /api/reload: a config with errors is refused
+        // (logged, counted on the bus, shown in /status.json) and the running one stays.
+        if (plane.Reload().ok) {
           OUTPOST_LOG(kInfo, "config") << "configuration reloaded from " << options.config_path;
         }
       }
@@ -290,6 +330,7 @@ int Run(const Options& options) {
   wait_control();
 
   io.run();
+  plane.Stop();
 
   accounting->Flush();
   spool->Stop();

@@ -5,6 +5,9 @@
 // Production: SmtpDeliverer (smtp_deliverer.hpp) — DNS (MX in preference order, then addresses;
 // the next MX/address on connection failure; `route` skips DNS) and SmtpClientConnection.
 // Tests: a fake that records requests and answers them when the test says so.
+// ResolveMxHosts() serves mx-rollup (queue_name.hpp): the scheduler compares MX host sets before it
+// picks a recipient's queue. The default answers kTempFail ("no resolver"), which makes every
+// domain use its own queue.
 //
 // Callbacks may be invoked synchronously from inside Connect()/Send() or later; the scheduler
 // only queues them and processes them in QueueManager::RunDue(), so either is safe.
@@ -57,6 +60,14 @@ struct ConnectOutcome {
   std::string esmtp_available;  // dlvEsmtpAvailable
 };
 
+// A domain's MX host names for mx-rollup matching: lower case, no trailing dot, sorted, unique;
+// preferences are ignored. An implicit MX (no MX record) is the domain itself.
+struct MxHostsAnswer {
+  ConnectStatus status = ConnectStatus::kTempFail;  // kPermFail: NXDOMAIN or null MX
+  std::vector<std::string> hosts;                   // valid when kOk
+  std::string error;
+};
+
 struct BatchRequest {
   std::string mail_from;
   std::vector<std::string> recipients;
@@ -78,6 +89,12 @@ class Deliverer {
   virtual void Send(ConnectionId connection, BatchRequest batch,
                     std::function<void(BatchOutcome)> done) = 0;
   virtual void Close(ConnectionId connection) = 0;
+  // Answered exactly once, synchronously or later (like Connect()).
+  virtual void ResolveMxHosts(const std::string& domain, std::function<void(MxHostsAnswer)> done) {
+    MxHostsAnswer answer;
+    answer.error = "no resolver for " + domain;
+    done(std::move(answer));
+  }
 };
 
 }  // namespace outpost::queue

@@ -41,7 +41,7 @@ struct FreshEntry {
   std::uint32_t rcpt;
 };
 
-// A scheduled recipient: 16 bytes. `due` is in seconds since the manager's steady epoch.
+// A scheduled recipient: 16 bytes. `due` is in 100 ms ticks since the manager's steady epoch.
 struct RetryEntry {
   std::uint32_t due;
   std::uint32_t msg;
@@ -67,6 +67,7 @@ enum class ConnState : std::uint8_t { kConnecting, kIdle, kBusy };
 
 struct Connection {
   std::uint64_t serial = 0;  // ours; the Deliverer's id is known only once connected
+  std::string domain;        // the MX lookup target it was opened for (a kPermFail names it)
   ConnectionId id = 0;
   std::uint32_t source = 0;  // index into Queue::sources
   ConnState state = ConnState::kConnecting;
@@ -86,7 +87,8 @@ struct Queue {
   std::uint32_t index = 0;
   QueueKey key;
   std::string name;
-  std::string mx_domain;  // a recipient domain of the queue, for the MX lookup
+  std::string mx_domain;      // a recipient domain of the queue, for the MX lookup
+  std::string policy_domain;  // whose merged <domain> policy the queue uses (fixed)
   EffectiveDomainPolicy policy;
   std::deque<FreshEntry> fresh;
   std::vector<RetryEntry> retry;  // heap (RetryLater)
@@ -113,6 +115,40 @@ struct InFlight {
   std::vector<BatchEntry> entries;
   spool::Envelope envelope;
   std::uint64_t size = 0;
+};
+
+// mx-rollup bookkeeping (see the header). Decisions are remembered for kRollupTtl (for
+// kRollupRetry after a temporary DNS failure).
+constexpr std::chrono::hours kRollupTtl{1};
+constexpr std::chrono::seconds kRollupRetry{60};
+
+struct Destination {
+  std::string name;       // the queue's destination: the domain itself or its mx-rollup name
+  std::string mx_domain;  // the MX lookup target of that queue
+  MonoTime expires = MonoTime::max();
+};
+
+// A recipient waiting for its domain's mx-rollup decision.
+struct ParkedRecipient {
+  std::uint32_t msg;
+  std::uint32_t rcpt;
+  bool retry;
+  std::string vmta;
+};
+
+struct PendingDomain {
+  std::string rollup;
+  std::vector<ParkedRecipient> parked;
+  std::optional<MxHostsAnswer> answer;
+};
+
+struct Rollup {
+  enum class State { kResolving, kKnown, kUnavailable, kNoReference };
+  State state = State::kResolving;
+  std::vector<std::string> hosts;  // the reference MX host set (kKnown; kNoReference once claimed)
+  std::string mx_domain;           // the domain whose hosts are the reference
+  MonoTime expires{};
+  std::vector<std::string> waiting;  // member domains waiting for this answer
 };
 
 std::string FormatDuration(config::Seconds s) {
@@ -179,7 +215,9 @@ struct QueueManager::Impl {
   std::uint32_t free_messages = kNoMessage;
   std::vector<std::unique_ptr<Queue>> queues;
   std::unordered_map<std::string, std::uint32_t> queue_by_name;
-  std::unordered_map<std::string, std::string> destination_cache;  // domain -> queue domain
+  std::unordered_map<std::string, Destination> destination_cache;  // recipient domain -> queue
+  std::unordered_map<std::string, PendingDomain> pending_domains;  // awaiting a rollup decision
+  std::unordered_map<std::string, Rollup> rollups;                 // by mx-rollup name
   // (message << 32 | queue) -> recipients pending, for messages spread over several queues.
   std::unordered_map<std::uint64_t, std::uint32_t> pair_counts;
 
@@ -198,16 +236,21 @@ struct QueueManager::Impl {
   std::uint64_t admission_refusals = 0;
 
   // ---- time ----------------------------------------------------------------------------------
+  // Due times are kept in 100 ms ticks since the epoch: 32 bits last 13 years of uptime, and a
+  // 1 s retry-after is kept to within 100 ms (whole seconds could add almost a second).
+  static constexpr std::int64_t kTickNs = 100'000'000;
   std::uint32_t DueSeconds(MonoTime t) const {
-    auto s = std::chrono::duration_cast<std::chrono::seconds>(t - epoch).count();
-    return s < 0 ? 0u : static_cast<std::uint32_t>(s);
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - epoch).count();
+    return ns < 0 ? 0u : static_cast<std::uint32_t>(ns / kTickNs);
   }
   std::uint32_t DueCeil(MonoTime t) const {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - epoch).count();
     if (ns <= 0) return 0;
-    return static_cast<std::uint32_t>((ns + 999999999) / 1000000000);
+    return static_cast<std::uint32_t>((ns + kTickNs - 1) / kTickNs);
   }
-  MonoTime FromDue(std::uint32_t due) const { return epoch + std::chrono::seconds(due); }
+  MonoTime FromDue(std::uint32_t due) const {
+    return epoch + std::chrono::nanoseconds(static_cast<std::int64_t>(due) * kTickNs);
+  }
 
   // ---- messages ------------------------------------------------------------------------------
   std::uint32_t AllocMessage() {
@@ -228,24 +271,131 @@ struct QueueManager::Impl {
   }
 
   // ---- queues --------------------------------------------------------------------------------
-  std::string DestinationFor(const std::string& domain) {
+  // The queue destination of a recipient domain, or nullptr while its mx-rollup decision waits
+  // for DNS (ResolveRollup() has then been started).
+  const Destination* DestinationFor(const std::string& domain, MonoTime now) {
     auto it = destination_cache.find(domain);
-    if (it != destination_cache.end()) return it->second;
+    if (it != destination_cache.end() && now < it->second.expires) return &it->second;
+    if (pending_domains.count(domain) != 0) return nullptr;
     EffectiveDomainPolicy policy = MergeDomainPolicy(*config, domain);
-    std::string destination = policy.mx_rollup.empty() ? domain : policy.mx_rollup;
-    destination_cache.emplace(domain, destination);
-    return destination;
+    if (policy.mx_rollup.empty() || policy.mx_rollup == domain) {
+      // No rollup, or the rollup's own name: its queue is named after it without asking DNS.
+      Destination d{policy.mx_rollup.empty() ? domain : policy.mx_rollup, domain, MonoTime::max()};
+      return &(destination_cache[domain] = std::move(d));
+    }
+    ResolveRollup(domain, policy.mx_rollup, now);
+    return nullptr;
+  }
+
+  // Asks DNS for the MX hosts of `domain` and (unless known) of the rollup's reference `name`.
+  void ResolveRollup(const std::string& domain, const std::string& name, MonoTime now) {
+    PendingDomain& pending = pending_domains[domain];
+    pending.rollup = name;
+    deliverer.ResolveMxHosts(domain, [this, domain](MxHostsAnswer answer) {
+      completions.push_back([this, domain, answer = std::move(answer)]() mutable {
+        auto it = pending_domains.find(domain);
+        if (it == pending_domains.end()) return;
+        it->second.answer = std::move(answer);
+        DecideRollup(domain);
+      });
+      Notify();
+    });
+    auto [it, created] = rollups.try_emplace(name);
+    Rollup& rollup = it->second;
+    const bool stale =
+        !created && rollup.state != Rollup::State::kResolving && now >= rollup.expires;
+    if (stale) rollup = Rollup{};
+    if (rollup.state == Rollup::State::kResolving) rollup.waiting.push_back(domain);
+    if (!created && !stale) return;
+    deliverer.ResolveMxHosts(name, [this, name](MxHostsAnswer answer) {
+      completions.push_back([this, name, answer = std::move(answer)]() mutable {
+        OnRollupHosts(name, std::move(answer));
+      });
+      Notify();
+    });
+  }
+
+  void OnRollupHosts(const std::string& name, MxHostsAnswer answer) {
+    Rollup& rollup = rollups[name];
+    const MonoTime now = clock.Now().mono;
+    if (answer.status == ConnectStatus::kOk) {
+      rollup.state = Rollup::State::kKnown;
+      rollup.hosts = std::move(answer.hosts);
+      rollup.mx_domain = name;
+      rollup.expires = now + kRollupTtl;
+    } else if (answer.status == ConnectStatus::kPermFail) {
+      // Not a mail domain (e.g. "mx-rollup google"): the first member that resolves claims it.
+      rollup.state = Rollup::State::kNoReference;
+      rollup.expires = now + kRollupTtl;
+    } else {
+      rollup.state = Rollup::State::kUnavailable;
+      rollup.expires = now + kRollupRetry;
+      OUTPOST_LOG(kWarning, "queue") << "mx-rollup " << name << ": " << answer.error
+                                     << "; its domains use their own queues for now";
+    }
+    std::vector<std::string> waiting;
+    waiting.swap(rollup.waiting);
+    for (const std::string& domain : waiting) DecideRollup(domain);
+  }
+
+  // Decides `domain`'s queue once both MX answers are in, and moves its parked recipients there.
+  void DecideRollup(const std::string& domain) {
+    auto pit = pending_domains.find(domain);
+    if (pit == pending_domains.end() || !pit->second.answer) return;
+    auto rit = rollups.find(pit->second.rollup);
+    if (rit == rollups.end() || rit->second.state == Rollup::State::kResolving) return;
+    Rollup& rollup = rit->second;
+    const MxHostsAnswer& own = *pit->second.answer;
+    const MonoTime now = clock.Now().mono;
+    Destination d{domain, domain, now + kRollupTtl};
+    if (own.status != ConnectStatus::kOk || rollup.state == Rollup::State::kUnavailable) {
+      if (own.status == ConnectStatus::kTempFail || rollup.state == Rollup::State::kUnavailable) {
+        d.expires = now + kRollupRetry;
+      }
+    } else if (rollup.state == Rollup::State::kNoReference && rollup.hosts.empty()) {
+      rollup.hosts = own.hosts;  // the first member to resolve defines the rollup's MX set
+      rollup.mx_domain = domain;
+      d.name = pit->second.rollup;
+      d.mx_domain = domain;
+    } else if (own.hosts == rollup.hosts) {
+      d.name = pit->second.rollup;
+      d.mx_domain = rollup.mx_domain;
+    }
+    if (d.name != domain) {
+      OUTPOST_LOG(kInfo, "queue") << domain << ": MX hosts match mx-rollup " << d.name
+                                  << "; sharing its queue";
+    }
+    std::vector<ParkedRecipient> parked = std::move(pit->second.parked);
+    pending_domains.erase(pit);
+    Destination& dest = destination_cache[domain] = std::move(d);
+    const MonoTime due_now = clock.Now().mono;
+    for (const ParkedRecipient& p : parked) {
+      if (messages[p.msg].remaining == 0) continue;  // cannot happen: parked ones are pending
+      Queue& q = FindOrCreateQueue(QueueKey{dest.name, p.vmta}, dest.mx_domain);
+      if (p.retry) {
+        q.retry.push_back(RetryEntry{DueSeconds(due_now), p.msg, p.rcpt, 0});
+        std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
+      } else {
+        q.fresh.push_back(FreshEntry{p.msg, p.rcpt});
+      }
+      ++q.stats.recipients;
+      if (++pair_counts[(static_cast<std::uint64_t>(p.msg) << 32) | q.index] == 1) {
+        ++q.stats.messages;
+      }
+      MarkDirty(q);
+    }
   }
 
   void ApplyPolicy(Queue& q) {
-    q.policy = MergeDomainPolicy(*config, q.mx_domain);
+    q.policy = MergeDomainPolicy(*config, q.policy_domain);
     const bool backoff = q.mode == QueueMode::kBackoff;
     q.connect_rate.SetRate(backoff ? q.policy.backoff_max_connect_rate : q.policy.max_connect_rate);
     q.msg_rate.SetRate(backoff ? q.policy.backoff_max_msg_rate : q.policy.max_msg_rate);
     for (SourceSlot& s : q.sources) s.msg_rate.SetRate(q.policy.source_ip_max_msg_rate);
   }
 
-  Queue& FindOrCreateQueue(const QueueKey& key, const std::string& rcpt_domain) {
+  // `mx_domain`: the MX lookup target, whose policy the queue also uses.
+  Queue& FindOrCreateQueue(const QueueKey& key, const std::string& mx_domain) {
     std::string name = FormatQueueName(key);
     auto it = queue_by_name.find(name);
     if (it != queue_by_name.end()) return *queues[it->second];
@@ -253,9 +403,10 @@ struct QueueManager::Impl {
     q->index = static_cast<std::uint32_t>(queues.size());
     q->key = key;
     q->name = name;
-    q->mx_domain = rcpt_domain;
+    q->mx_domain = mx_domain;
+    q->policy_domain = mx_domain;
     q->stats.name = name;
-    q->policy = MergeDomainPolicy(*config, rcpt_domain);
+    q->policy = MergeDomainPolicy(*config, mx_domain);
     q->connect_rate = Gcra(q->policy.max_connect_rate);
     q->msg_rate = Gcra(q->policy.max_msg_rate);
     const config::VirtualMta* vmta = config->FindVirtualMta(key.vmta);
@@ -306,11 +457,19 @@ struct QueueManager::Impl {
     VmtaChoice choice = selector.Select(env.vmta);
     std::vector<std::pair<std::uint32_t, std::uint32_t>> per_queue;  // queue -> count
     std::uint32_t pending = 0;
+    bool parked = false;
     for (std::uint32_t i = 0; i < env.recipients.size(); ++i) {
       if (done != nullptr && i < done->size() && (*done)[i]) continue;
       std::string domain = RecipientDomain(env.recipients[i]);
       if (domain.empty()) domain = options.host_name;
-      Queue& q = FindOrCreateQueue(QueueKey{DestinationFor(domain), choice.vmta}, domain);
+      const Destination* dest = DestinationFor(domain, now);
+      if (dest == nullptr) {  // waits for the mx-rollup decision (DecideRollup)
+        pending_domains[domain].parked.push_back(ParkedRecipient{m, i, as_retry, choice.vmta});
+        ++pending;
+        parked = true;
+        continue;
+      }
+      Queue& q = FindOrCreateQueue(QueueKey{dest->name, choice.vmta}, dest->mx_domain);
       if (as_retry) {
         q.retry.push_back(RetryEntry{DueSeconds(now), m, i, 0});
         std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
@@ -336,7 +495,7 @@ struct QueueManager::Impl {
       FreeMessage(m);
       return;
     }
-    if (per_queue.size() == 1) {
+    if (per_queue.size() == 1 && !parked) {
       messages[m].flags |= kSingleQueue;
     } else {
       for (const auto& [queue, count] : per_queue) {
@@ -586,24 +745,66 @@ struct QueueManager::Impl {
     }
   }
 
-  // Bounces every queued recipient of the queue (the destination cannot receive mail).
-  void BounceAll(Queue& q, const ConnectOutcome& outcome, const Instant& now) {
+  // Bounces the queued recipients of `domain` (it cannot receive mail: NXDOMAIN, null MX). In a
+  // rolled-up queue the other domains' recipients stay; if `domain` was the queue's MX lookup
+  // target, one of theirs becomes it. Envelopes are read from the spool to learn the domains.
+  void BounceDomain(Queue& q, const std::string& domain, const ConnectOutcome& outcome,
+                    const Instant& now) {
+    std::unordered_map<std::uint32_t, spool::Envelope> envelopes;
+    std::vector<std::uint32_t> unreadable;
+    auto envelope_of = [&](std::uint32_t m) -> const spool::Envelope* {
+      auto it = envelopes.find(m);
+      if (it != envelopes.end()) return &it->second;
+      spool::Envelope env;
+      if (!spool.ReadEnvelope(messages[m].id, env)) return nullptr;
+      return &(envelopes[m] = std::move(env));
+    };
+    std::string other_domain;
+    auto bounces = [&](std::uint32_t m, std::uint32_t r) {
+      const spool::Envelope* env = envelope_of(m);
+      if (env == nullptr) return true;  // dropped below, left in the spool for recovery
+      std::string d = r < env->recipients.size() ? RecipientDomain(env->recipients[r]) : "";
+      if (d.empty()) d = options.host_name;
+      if (d == domain) return true;
+      if (other_domain.empty()) other_domain = d;
+      return false;
+    };
     std::vector<std::pair<std::uint32_t, std::uint32_t>> all;
-    for (const FreshEntry& e : q.fresh) all.emplace_back(e.msg, e.rcpt);
-    for (const RetryEntry& e : q.retry) all.emplace_back(e.msg, e.rcpt);
-    q.fresh.clear();
-    q.retry.clear();
+    std::deque<FreshEntry> keep_fresh;
+    for (const FreshEntry& e : q.fresh) {
+      if (bounces(e.msg, e.rcpt)) {
+        all.emplace_back(e.msg, e.rcpt);
+      } else {
+        keep_fresh.push_back(e);
+      }
+    }
+    std::vector<RetryEntry> keep_retry;
+    for (const RetryEntry& e : q.retry) {
+      if (bounces(e.msg, e.rcpt)) {
+        all.emplace_back(e.msg, e.rcpt);
+      } else {
+        keep_retry.push_back(e);
+      }
+    }
+    q.fresh.swap(keep_fresh);
+    q.retry.swap(keep_retry);
+    std::make_heap(q.retry.begin(), q.retry.end(), RetryLater());
+    if (!other_domain.empty() && q.mx_domain == domain) {
+      OUTPOST_LOG(kInfo, "queue") << q.name << ": MX lookups now for " << other_domain;
+      q.mx_domain = other_domain;
+    }
     std::sort(all.begin(), all.end());
     std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> groups;
     for (std::size_t i = 0; i < all.size();) {
       std::uint32_t m = all[i].first;
       std::vector<std::uint32_t> rcpts;
       for (; i < all.size() && all[i].first == m; ++i) rcpts.push_back(all[i].second);
-      spool::Envelope env;
-      if (!spool.ReadEnvelope(messages[m].id, env)) {
+      const spool::Envelope* found = envelope_of(m);
+      if (found == nullptr) {
         DropUnreadable(q, m, rcpts);
         continue;
       }
+      const spool::Envelope& env = *found;
       for (std::uint32_t r : rcpts) {
         acct::Record rec = BaseRecord(acct::RecordType::kBounced, q, env,
                                       r < env.recipients.size() ? env.recipients[r] : "",
@@ -756,6 +957,7 @@ struct QueueManager::Impl {
   void StartConnect(Queue& q, std::uint32_t source) {
     Connection c;
     c.serial = next_serial++;
+    c.domain = q.mx_domain;
     c.source = source;
     c.state = ConnState::kConnecting;
     ++q.sources[source].connections;
@@ -806,14 +1008,16 @@ struct QueueManager::Impl {
       MarkDirty(q);
       return;
     }
+    const std::string failed_domain = c->domain;
     --q.sources[c->source].connections;
     q.connections[index] = std::move(q.connections.back());
     q.connections.pop_back();
     ++q.stats.connect_failures;
     q.stats.last_error = outcome.error;
     if (outcome.status == ConnectStatus::kPermFail) {
-      OUTPOST_LOG(kWarning, "queue") << q.name << ": " << outcome.error << "; bouncing";
-      BounceAll(q, outcome, now);
+      OUTPOST_LOG(kWarning, "queue")
+          << q.name << ": " << outcome.error << "; bouncing " << failed_domain << " recipients";
+      BounceDomain(q, failed_domain, outcome, now);
       MarkDirty(q);
       return;
     }
@@ -1109,6 +1313,9 @@ void QueueManager::SetConfig(std::shared_ptr<const config::Config> config) {
   impl_->classifier = std::make_unique<delivery::ReplyClassifier>(*impl_->config);
   impl_->selector.SetConfig(*impl_->config);
   impl_->destination_cache.clear();
+  for (auto& [name, rollup] : impl_->rollups) {
+    if (rollup.state != Rollup::State::kResolving) rollup.expires = MonoTime::min();
+  }
   for (auto& q : impl_->queues) {
     impl_->ApplyPolicy(*q);
     impl_->MarkDirty(*q);

@@ -24,6 +24,14 @@
 // max-rcpt-per-transaction; per source address of the vmta within the queue:
 // source-ip-max-smtp-out and source-ip-max-msg-rate.
 //
+// mx-rollup. A domain D whose policy says `mx-rollup NAME` shares the queue `NAME/vmta` iff D's MX
+// host set (Deliverer::ResolveMxHosts: names, preferences ignored) equals NAME's; when NAME is not
+// a mail domain, the first member to resolve defines the set. A mismatch or a DNS failure keeps D
+// in `D/vmta` (mail never goes to another domain's MX). D's recipients wait in a per-domain
+// "parked" list (not in any queue) until both answers are in; decisions are cached for 1 h (60 s
+// after a temporary DNS failure) and dropped on reload. The rolled-up queue uses the policy and
+// the MX of the domain defining the set. See docs/config.md, `mx-rollup`.
+//
 // Backoff. A non-positive reply matching the queue's <smtp-pattern-list> with mode=backoff puts
 // the queue in backoff (a mode=normal pattern takes it out); it returns to normal after
 // backoff-to-normal-after, or at the first delivery when backoff-to-normal-after-delivery. Every
@@ -31,7 +39,9 @@
 //
 // Outcomes. Every attempted recipient gets a d (2xx), b (5xx) or t (4xx, lost connection)
 // record; a failed connection of a queue with no working connection gets one tq record and holds
-// the queue for a retry interval (a permanent DNS failure bounces the queue's recipients). The
+// the queue for a retry interval (a permanent DNS failure bounces the recipients of the failing
+// domain only — the others of a rolled-up queue stay, and one of their domains becomes the
+// queue's MX lookup target; the envelopes are read from the spool to tell them apart). The
 // commit order is fixed: write the transaction's records -> flush the accounting log once ->
 // only then Spool::MarkRecipientDone / MarkMessageDone for the final ones. A deferred recipient is
 // rescheduled by the retry schedule (retry_schedule.hpp); one past bounce-after is bounced with
@@ -49,7 +59,8 @@
 //
 // Thread-safety: not thread-safe; every member runs on one thread (the io_context's). Spool
 // commit handlers, which run on the spool's thread, come back through the `post` function.
-// Known limits (XXX): mx-rollup by configured name only; queues are never garbage-collected;
+// Known limits (XXX): mx-rollup decisions ignore DNS TTLs (1 h cache); queue-priority is not used;
+// queues are never garbage-collected;
 // the spool is read synchronously on the scheduler's thread when a transaction is formed.
 #pragma once
 

@@ -3,9 +3,9 @@
 // A queue is keyed by (destination, virtual MTA) and named `domain/vmta` — one reversible grammar
 // used verbatim in logs, accounting's `queue` field, metrics labels and the management API. The
 // destination is the recipient's domain (lower case, no trailing dot) or, when the domain's
-// merged policy sets `mx-rollup NAME`, that NAME: every domain using the policy shares the queue
-// and its limits. (PowerMTA also rolls up by comparing MX host names; Outpost rolls up by the
-// configured name only, so queue keys never depend on DNS answers. XXX: dynamic MX matching.)
+// merged policy sets `mx-rollup NAME` and its MX host set matches NAME's, that NAME: the matching
+// domains share the queue and its limits (the decision needs DNS, so the queue manager makes it;
+// see queue_manager.hpp).
 // Mail without a virtual MTA goes to the default one, named `{default}` as in PowerMTA's
 // displays (?).
 //

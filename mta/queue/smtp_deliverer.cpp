@@ -1,5 +1,6 @@
 #include "mta/queue/smtp_deliverer.hpp"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/ip/address.hpp>
@@ -170,6 +171,26 @@ asio::awaitable<void> QuitTask(std::unique_ptr<delivery::SmtpClientConnection> c
   connection->Close();
 }
 }  // namespace
+
+void SmtpDeliverer::ResolveMxHosts(const std::string& domain,
+                                   std::function<void(MxHostsAnswer)> done) {
+  resolver_.ResolveMx(domain, [this, domain, done = std::move(done)](dns::MxResult mx) {
+    MxHostsAnswer answer;
+    if (mx.status == dns::Status::kOk) {
+      answer.status = ConnectStatus::kOk;
+      for (const dns::MxHost& h : mx.hosts) answer.hosts.push_back(h.host);
+      std::sort(answer.hosts.begin(), answer.hosts.end());
+      answer.hosts.erase(std::unique(answer.hosts.begin(), answer.hosts.end()), answer.hosts.end());
+    } else {
+      answer.status =
+          mx.status == dns::Status::kTempFail ? ConnectStatus::kTempFail : ConnectStatus::kPermFail;
+      answer.error = domain + ": " + dns::StatusName(mx.status) +
+                     (mx.error.empty() ? "" : " (" + mx.error + ")");
+    }
+    // Posted: a cache hit answers inside ResolveMx(), and callers expect no re-entry.
+    asio::post(io_, [done, answer = std::move(answer)]() mutable { done(std::move(answer)); });
+  });
+}
 
 void SmtpDeliverer::Close(ConnectionId connection) {
   auto it = connections_.find(connection);

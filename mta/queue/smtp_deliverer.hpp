@@ -6,6 +6,7 @@
 // (binding the vmta's source address, saying its EHLO name). NXDOMAIN or a null MX is kPermFail
 // (the queue bounces with bad-domain); a DNS temporary failure or every address failing is
 // kTempFail with the last error (the queue writes a tq record and waits a retry interval).
+// ResolveMxHosts() asks the same resolver (and its cache) for mx-rollup's host sets.
 // Send() runs one transaction (SmtpClientConnection::Send); Close() says QUIT in the background.
 //
 // Thread-safety: not thread-safe; everything runs on the io_context's thread. The io_context must
@@ -34,6 +35,7 @@ class SmtpDeliverer final : public Deliverer {
   void Send(ConnectionId connection, BatchRequest batch,
             std::function<void(BatchOutcome)> done) override;
   void Close(ConnectionId connection) override;
+  void ResolveMxHosts(const std::string& domain, std::function<void(MxHostsAnswer)> done) override;
 
  private:
   asio::awaitable<void> ConnectTask(ConnectRequest request,

@@ -142,7 +142,8 @@ class FakeDeliverer final : public Deliverer {
     pending_connects.clear();
     for (auto& [request, done] : pending) {
       ConnectOutcome o;
-      o.status = connect_status;
+      o.status =
+          perm_fail_domains.count(request.domain) ? ConnectStatus::kPermFail : connect_status;
       if (o.status == ConnectStatus::kOk) {
         o.id = next_id_++;
         source_of_[o.id] = request.source_address;
@@ -182,6 +183,25 @@ class FakeDeliverer final : public Deliverer {
       done(std::move(out));
     }
   }
+  // mx_hosts[domain] answers; an unknown domain is NXDOMAIN (kPermFail).
+  void ResolveMxHosts(const std::string& domain, std::function<void(MxHostsAnswer)> done) override {
+    mx_queries.push_back(domain);
+    MxHostsAnswer answer;
+    auto it = mx_hosts.find(domain);
+    if (it != mx_hosts.end()) {
+      answer = it->second;
+    } else {
+      answer.status = ConnectStatus::kPermFail;
+      answer.error = domain + ": NXDOMAIN";
+    }
+    done(std::move(answer));
+  }
+  static MxHostsAnswer Hosts(std::vector<std::string> hosts) {
+    MxHostsAnswer a;
+    a.status = ConnectStatus::kOk;
+    a.hosts = std::move(hosts);
+    return a;
+  }
   void Close(ConnectionId connection) override {
     --open;
     --open_by_source[source_of_[connection]];
@@ -199,6 +219,9 @@ class FakeDeliverer final : public Deliverer {
   ConnectStatus connect_status = ConnectStatus::kOk;
   std::string connect_error = "connect to 127.0.0.1:25: Connection refused";
   std::function<delivery::Reply(const std::string& rcpt)> reply_for;
+  std::set<std::string> perm_fail_domains;  // Connect() for these answers kPermFail
+  std::map<std::string, MxHostsAnswer> mx_hosts;
+  std::vector<std::string> mx_queries;
 
   int open = 0;
   int max_open = 0;

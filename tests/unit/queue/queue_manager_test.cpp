@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "mta/queue/queue_name.hpp"
 #include "tests/unit/queue/fakes.hpp"
 
 namespace outpost::queue {
@@ -108,6 +109,10 @@ TEST(QueueManagerTest, FanOutAcrossDomainsAndRollup) {
   mx-rollup google
 </domain>
 )");
+  // "google" is not a mail domain: the first member to resolve defines the rollup's MX set.
+  h.deliverer.mx_hosts["gmail.com"] = testing::FakeDeliverer::Hosts(
+      {"alt1.gmail-smtp-in.l.google.com", "gmail-smtp-in.l.google.com"});
+  h.deliverer.mx_hosts["googlemail.com"] = h.deliverer.mx_hosts["gmail.com"];
   h.Inject("news@app.test",
            {"a@example.net", "b@gmail.com", "c@example.org", "d@googlemail.com", "e@example.net"});
   h.RunFor(seconds(1));
@@ -127,6 +132,108 @@ TEST(QueueManagerTest, FanOutAcrossDomainsAndRollup) {
   EXPECT_EQ(snap.totals.queues, 3u);
   EXPECT_EQ(snap.totals.delivered, 5u);
   EXPECT_EQ(snap.totals.recipients, 0u);
+}
+
+// mx-rollup by MX host set: a table of (domain, MX hosts) -> expected queue.
+struct RollupCase {
+  std::string label;
+  std::string rcpt;
+  std::vector<std::string> hosts;  // empty: NXDOMAIN
+  bool temp_fail = false;
+  std::string queue;
+};
+
+class MxRollupTest : public ::testing::TestWithParam<RollupCase> {};
+
+TEST_P(MxRollupTest, QueueFollowsMxHostSet) {
+  const RollupCase& c = GetParam();
+  Harness h("<domain *>\n  mx-rollup gmail.com\n</domain>\n");
+  h.deliverer.mx_hosts["gmail.com"] =
+      testing::FakeDeliverer::Hosts({"a.mx.google.test", "b.mx.google.test"});
+  if (c.temp_fail) {
+    h.deliverer.mx_hosts[RecipientDomain(c.rcpt)] = MxHostsAnswer{};  // kTempFail
+  } else if (!c.hosts.empty()) {
+    h.deliverer.mx_hosts[RecipientDomain(c.rcpt)] = testing::FakeDeliverer::Hosts(c.hosts);
+  }
+  h.Inject("news@app.test", {c.rcpt});
+  h.RunFor(seconds(1));
+  auto d = h.sink.Of(RecordType::kDelivered);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0][Field::kQueue], c.queue);
+  EXPECT_EQ(h.spool.done_messages.count("Q1"), 1u);
+  EXPECT_EQ(h.manager->Snapshot().totals.recipients, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Hosts, MxRollupTest,
+    ::testing::Values(
+        RollupCase{"reference_itself", "a@gmail.com", {}, false, "gmail.com/{default}"},
+        RollupCase{"same_hosts",
+                   "a@workspace.test",
+                   {"a.mx.google.test", "b.mx.google.test"},
+                   false,
+                   "gmail.com/{default}"},
+        RollupCase{"subset_is_not_a_match",
+                   "a@half.test",
+                   {"a.mx.google.test"},
+                   false,
+                   "half.test/{default}"},
+        RollupCase{"other_hosts", "a@other.test", {"mx.other.test"}, false, "other.test/{default}"},
+        RollupCase{"nxdomain_own_queue", "a@gone.test", {}, false, "gone.test/{default}"},
+        RollupCase{"dns_tempfail_own_queue", "a@flaky.test", {}, true, "flaky.test/{default}"}),
+    [](const ::testing::TestParamInfo<RollupCase>& info) { return info.param.label; });
+
+TEST(MxRollupTest, RolledUpDomainsShareLimitsAndConnections) {
+  Harness h(
+      "<domain *>\n  mx-rollup a.test\n  max-smtp-out 1\n  max-rcpt-per-transaction 10\n"
+      "</domain>\n");
+  h.deliverer.mx_hosts["a.test"] = testing::FakeDeliverer::Hosts({"mx.shared.test"});
+  h.deliverer.mx_hosts["b.test"] = testing::FakeDeliverer::Hosts({"mx.shared.test"});
+  h.deliverer.mx_hosts["c.test"] = testing::FakeDeliverer::Hosts({"mx.c.test"});
+  // The first message's b.test recipient waits for the rollup decision, so it travels alone.
+  h.Inject("news@app.test", {"x@a.test", "y@b.test", "z@c.test"});
+  h.RunFor(seconds(1));
+  const std::size_t warm_up = h.deliverer.sent.size();
+  for (int i = 0; i < 10; ++i) h.Inject("news@app.test", {"x@a.test", "y@b.test", "z@c.test"});
+  h.RunFor(seconds(5));
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 33u);
+  EXPECT_EQ(h.deliverer.max_open, 2);  // one for the rollup queue (max-smtp-out 1), one for c.test
+  auto snap = h.manager->Snapshot();
+  std::set<std::string> names;
+  for (const auto& q : snap.queues) names.insert(q.name);
+  EXPECT_EQ(names, (std::set<std::string>{"a.test/{default}", "c.test/{default}"}));
+  for (std::size_t i = warm_up; i < h.deliverer.sent.size(); ++i) {
+    const auto& s = h.deliverer.sent[i];
+    // a.test's and b.test's recipients of one message travel in one transaction.
+    if (s.batch.recipients[0] == "x@a.test") {
+      ASSERT_EQ(s.batch.recipients.size(), 2u);
+      EXPECT_EQ(s.batch.recipients[1], "y@b.test");
+    }
+  }
+  for (const auto& r : h.deliverer.requests) EXPECT_NE(r.domain, "b.test");  // a.test's MX
+  // The rollup's DNS answer is asked once, not per message.
+  EXPECT_EQ(std::count(h.deliverer.mx_queries.begin(), h.deliverer.mx_queries.end(), "a.test"), 1);
+  EXPECT_EQ(std::count(h.deliverer.mx_queries.begin(), h.deliverer.mx_queries.end(), "b.test"), 1);
+}
+
+TEST(MxRollupTest, PermanentDnsFailureBouncesOnlyThatDomain) {
+  Harness h("<domain *>\n  mx-rollup a.test\n</domain>\n");
+  h.deliverer.mx_hosts["a.test"] = testing::FakeDeliverer::Hosts({"mx.shared.test"});
+  h.deliverer.mx_hosts["b.test"] = testing::FakeDeliverer::Hosts({"mx.shared.test"});
+  h.deliverer.perm_fail_domains = {"a.test"};  // a.test's MX vanished after the rollup decision
+  h.deliverer.connect_error = "a.test: NXDOMAIN";
+  h.Inject("news@app.test", {"x@a.test", "y@b.test"});
+  h.RunFor(seconds(5));
+  auto b = h.sink.Of(RecordType::kBounced);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0][Field::kRcpt], "x@a.test");
+  EXPECT_EQ(b[0][Field::kBounceCat], "bad-domain");
+  auto d = h.sink.Of(RecordType::kDelivered);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0][Field::kRcpt], "y@b.test");
+  EXPECT_EQ(d[0][Field::kQueue], "a.test/{default}");
+  EXPECT_EQ(h.deliverer.requests.back().domain, "b.test");
+  EXPECT_EQ(h.spool.done_messages.count("Q1"), 1u);
 }
 
 TEST(QueueManagerTest, PoolRotatesAndBindsVmtaSourceHost) {

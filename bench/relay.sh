@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Relay throughput end to end with a durable spool: smtp-source (20 sessions, 4 KB messages) ->
+# outpostd -> smtp-sink, side by side with smtp-source -> Postfix (relayhost) -> smtp-sink, in the
+# same run, alternating, REPS times each; also smtp-source -> smtp-sink directly (the harness
+# ceiling). A run's time is from the start of smtp-source until the sink has received every
+# message. Prints one line per run, the medians, outpostd/Postfix and outpostd/ceiling.
+# Usage: bench/relay.sh [MESSAGES=20000] [REPS=3] [SESSIONS=20] [SIZE=4096]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+messages=${1:-20000}
+reps=${2:-3}
+sessions=${3:-20}
+size=${4:-4096}
+bin=${OUTPOST_BIN:-$root/build/bin}
+[ -x "$bin/outpostd" ] || bash scripts/build.sh default >/dev/null
+work=$(mktemp -d /var/tmp/outpost-relay-XXXXXX)
+chmod 755 "$work"  # Postfix's unprivileged daemons must reach their queue
+opid=""
+spid=""
+cleanup() {
+  bash bench/postfix_peer.sh stop "$work/postfix" || true
+  [ -n "$opid" ] && kill "$opid" 2>/dev/null
+  [ -n "$spid" ] && kill "$spid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+
+start_sink() {  # -> sets sport, spid
+  sport=$(free_port)
+  : > "$work/sink.out"
+  smtp-sink -u nobody -c "127.0.0.1:$sport" 1000 > "$work/sink.out" 2>&1 &
+  spid=$!
+  for _ in $(seq 1 100); do ss -ltn "sport = :$sport" | grep -q LISTEN && return; sleep 0.05; done
+  echo "smtp-sink did not start" >&2; exit 1
+}
+stop_sink() { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true; spid=""; }
+sink_count() { tr '\r' '\n' < "$work/sink.out" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
+wait_sink() {  # waits until the sink has $messages messages (deadline 600 s); prints the time
+  local deadline=$(( $(date +%s) + 600 ))
+  while [ "$(sink_count || echo 0)" != "" ] && [ "${c:=0}" -lt "$messages" ]; do
+    c=$(sink_count); c=${c:-0}
+    [ "$c" -ge "$messages" ] && break
+    [ "$(date +%s)" -gt "$deadline" ] && { echo "timeout: sink has $c of $messages" >&2; exit 1; }
+    sleep 0.02
+  done
+  unset c
+  now
+}
+
+run() {  # target -> elapsed seconds until the sink has every message
+  local t0 t1
+  t0=$(now)
+  smtp-source -s "$sessions" -m "$messages" -l "$size" -f bench@example.com -t sink@example.net "$1"
+  t1=$(wait_sink)
+  echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}'
+}
+
+rate() { awk -v m="$messages" -v e="$1" 'BEGIN{printf "%.0f", m / e}'; }
+
+direct_rates=(); postfix_rates=(); outpost_rates=()
+for rep in $(seq 1 "$reps"); do
+  start_sink
+  el=$(run "127.0.0.1:$sport"); stop_sink
+  direct_rates+=("$(rate "$el")")
+  echo "rep $rep direct smtp-source->smtp-sink: $messages msgs in ${el}s = $(rate "$el") msg/s"
+
+  start_sink
+  rm -rf "$work/postfix"
+  pport=$(free_port)
+  bash bench/postfix_peer.sh start "$work/postfix" "$pport" "relay:127.0.0.1:$sport"
+  el=$(run "127.0.0.1:$pport")
+  bash bench/postfix_peer.sh stop "$work/postfix"; stop_sink
+  postfix_rates+=("$(rate "$el")")
+  echo "rep $rep postfix relay: $messages msgs in ${el}s = $(rate "$el") msg/s"
+
+  start_sink
+  rm -rf "$work/outpost"; mkdir -p "$work/outpost"
+  cat > "$work/outpost/outpost.conf" <<CONF
+smtp-listener 127.0.0.1:0
+spool $work/outpost/spool
+log-file $work/outpost/outpostd.log
+spool-min-free 256M
+<source 127.0.0.1>
+  always-allow-relaying yes
+</source>
+<acct-file $work/outpost/acct.csv>
+  records d,b,t
+</acct-file>
+<domain *>
+  route [127.0.0.1]:$sport
+  max-smtp-out 20
+</domain>
+CONF
+  "$bin/outpostd" --config "$work/outpost/outpost.conf" --port-file "$work/outpost/ports" &
+  opid=$!
+  for _ in $(seq 1 100); do [ -s "$work/outpost/ports" ] && break; sleep 0.1; done
+  oaddr=$(awk '{print $2}' "$work/outpost/ports")
+  el=$(run "$oaddr")
+  kill "$opid"; wait "$opid" || true; opid=""; stop_sink
+  outpost_rates+=("$(rate "$el")")
+  echo "rep $rep outpostd relay: $messages msgs in ${el}s = $(rate "$el") msg/s"
+done
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+dm=$(median "${direct_rates[@]}"); pm=$(median "${postfix_rates[@]}"); om=$(median "${outpost_rates[@]}")
+echo "median direct (ceiling): $dm msg/s (runs: ${direct_rates[*]})"
+echo "median postfix relay: $pm msg/s (runs: ${postfix_rates[*]})"
+echo "median outpostd relay: $om msg/s (runs: ${outpost_rates[*]})"
+awk -v o="$om" -v p="$pm" -v d="$dm" 'BEGIN{printf "ratio outpostd/postfix: %.2fx; outpostd/ceiling: %.2f\n", o / p, o / d}'

@@ -1,0 +1,378 @@
+// outpostctl: the operator's command line, in the spirit of PowerMTA's `pmta` (verbs from
+// ../shared/reference/powermta.md). It only talks HTTP to outpostd's management API
+// (docs/status-api.md); it never touches the spool or the config file.
+//
+//   outpostctl [--url URL] [--json] [--timeout SECONDS] COMMAND
+//     show status | show queues [DOMAIN] [--mode=normal|backoff] [--vmta=VMTA] | show topqueues
+//     show domains | show vmtas | show counters
+//     pause queue Q | resume queue Q | set queue --mode=normal|backoff Q
+//     delete --queue=Q [--hold] | reload
+//
+// URL: --url, else $OUTPOST_URL, else http://127.0.0.1:8080. Output: aligned tables (or the
+// server's JSON with --json). Exit codes: 0 ok, 1 error reply from outpostd, 2 usage,
+// 3 outpostd not reachable, 4 access denied (http-access).
+#include <httplib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kOk = 0;
+constexpr int kErrorReply = 1;
+constexpr int kUsage = 2;
+constexpr int kUnreachable = 3;
+constexpr int kDenied = 4;
+
+const char* kUsageText =
+    "usage: outpostctl [--url URL] [--json] [--timeout SECONDS] COMMAND\n"
+    "  show status\n"
+    "  show queues [DOMAIN] [--mode=normal|backoff] [--vmta=VMTA]\n"
+    "  show topqueues\n"
+    "  show domains | show vmtas | show counters\n"
+    "  pause queue DOMAIN[/VMTA]\n"
+    "  resume queue DOMAIN[/VMTA]\n"
+    "  set queue --mode=normal|backoff DOMAIN[/VMTA]\n"
+    "  delete --queue=DOMAIN[/VMTA] [--hold]\n"
+    "  reload\n"
+    "URL defaults to $OUTPOST_URL or http://127.0.0.1:8080.\n"
+    "Exit codes: 0 ok, 1 error reply, 2 usage, 3 unreachable, 4 access denied.\n";
+
+int Usage(const std::string& problem) {
+  if (!problem.empty()) std::fprintf(stderr, "outpostctl: %s\n", problem.c_str());
+  std::fputs(kUsageText, stderr);
+  return kUsage;
+}
+
+// A table with right-aligned numeric columns.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  std::string Render() const {
+    std::vector<std::size_t> width(rows_[0].size(), 0);
+    std::vector<bool> numeric(rows_[0].size(), true);
+    for (std::size_t r = 0; r < rows_.size(); ++r) {
+      for (std::size_t c = 0; c < rows_[r].size() && c < width.size(); ++c) {
+        width[c] = std::max(width[c], rows_[r][c].size());
+        if (r > 0 && !IsNumber(rows_[r][c])) numeric[c] = false;
+      }
+    }
+    std::ostringstream out;
+    for (const auto& row : rows_) {
+      std::string line;
+      for (std::size_t c = 0; c < width.size(); ++c) {
+        const std::string cell = c < row.size() ? row[c] : "";
+        const std::string pad(width[c] - cell.size(), ' ');
+        line += numeric[c] ? pad + cell : cell + pad;
+        if (c + 1 < width.size()) line += "  ";
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out << line << "\n";
+    }
+    return out.str();
+  }
+
+ private:
+  static bool IsNumber(const std::string& s) {
+    return !s.empty() && s.find_first_not_of("0123456789.%-") == std::string::npos;
+  }
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string Num(const json& v) {
+  if (v.is_number_integer()) return std::to_string(v.get<long long>());
+  if (v.is_number_unsigned()) return std::to_string(v.get<unsigned long long>());
+  if (v.is_number_float()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v.get<double>());
+    return buf;
+  }
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_string()) return v.get<std::string>();
+  return "";
+}
+std::string Kb(const json& v) { return std::to_string(v.get<long long>() / 1024); }
+std::string Percent(const json& v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", v.get<double>() * 100.0);
+  return buf;
+}
+
+std::string Duration(long long s) {
+  std::ostringstream out;
+  if (s >= 86400) out << s / 86400 << "d ";
+  out << (s % 86400) / 3600 << "h " << (s % 3600) / 60 << "m " << s % 60 << "s";
+  return out.str();
+}
+
+void PrintStatus(const json& s) {
+  std::cout << "outpostd " << Num(s["version"]) << ", up " << Duration(s["uptime_seconds"]) << ", "
+            << (s["ready"].get<bool>() ? "ready" : "NOT READY") << "\n";
+  for (const auto& r : s["not_ready_reasons"]) std::cout << "  not ready: " << Num(r) << "\n";
+  std::cout << "\n";
+  Table conn({"connections", "in", "out"});
+  conn.Add({"current", Num(s["connections"]["smtp_in"]), Num(s["connections"]["smtp_out"])});
+  std::cout << conn.Render() << "\n";
+  Table traffic({"traffic", "in msgs", "in rcpts", "in KB", "out msgs", "out rcpts", "out KB"});
+  for (const char* period : {"last_minute", "last_hour", "total"}) {
+    const json& in = s["traffic"]["in"][period];
+    const json& out = s["traffic"]["out"][period];
+    traffic.Add({period, Num(in["messages"]), Num(in["recipients"]), Kb(in["bytes"]),
+                 Num(out["messages"]), Num(out["recipients"]), Kb(out["bytes"])});
+  }
+  std::cout << traffic.Render() << "\n";
+  const json& q = s["queue"];
+  Table queue({"queue", "recipients", "messages", "queues"});
+  queue.Add({"total", Num(q["recipients"]), Num(q["messages"]), Num(q["queues"])});
+  queue.Add({"backoff", Num(q["recipients_in_backoff"]), "", Num(q["queues_in_backoff"])});
+  queue.Add({"paused", "", "", Num(q["paused_queues"])});
+  std::cout << queue.Render() << "\n";
+  Table outcomes({"outcomes", "last 1m", "last 5m", "last 1h", "total"});
+  for (const char* what : {"delivered", "deferred", "bounced"}) {
+    const json& o = s["outcomes"][what];
+    outcomes.Add({what, Num(o["last_1m"]), Num(o["last_5m"]), Num(o["last_1h"]), Num(o["total"])});
+  }
+  std::cout << outcomes.Render() << "\n";
+  const json& sp = s["spool"];
+  const json& p = s["process"];
+  std::cout << "spool: " << (sp["healthy"].get<bool>() ? "healthy" : "UNHEALTHY") << ", "
+            << Num(sp["entries"]) << " messages, " << Kb(sp["bytes"]) << " KB; disk "
+            << Kb(sp["disk_used_bytes"]) << " KB used, " << Kb(sp["disk_free_bytes"])
+            << " KB free\n";
+  std::cout << "process: RSS " << Kb(p["rss_bytes"]) << " KB, swap " << Kb(p["swap_bytes"])
+            << " KB, fds " << Num(p["open_fds"]) << "/" << Num(p["max_fds"]) << ", cpu "
+            << Num(p["cpu_seconds"]) << " s\n";
+  std::cout << "dns cache: " << Num(s["dns"]["cache_entries"]) << " entries, hit ratio "
+            << Percent(s["dns"]["hit_ratio"]) << "\n";
+  if (!s["backoff_queues"].empty()) {
+    std::cout << "\n";
+    Table backoff({"queue in backoff", "recipients", "last error"});
+    for (const auto& b : s["backoff_queues"]) {
+      backoff.Add({Num(b["name"]), Num(b["recipients"]), Num(b["last_error"])});
+    }
+    std::cout << backoff.Render();
+  }
+}
+
+void PrintQueues(const json& q) {
+  Table t(
+      {"queue", "mode", "paused", "rcpts", "msgs", "conns", "dlvd", "dfrd", "bncd", "last error"});
+  for (const auto& x : q["queues"]) {
+    t.Add({Num(x["name"]), Num(x["mode"]), x["paused"].get<bool>() ? "paused" : "-",
+           Num(x["recipients"]), Num(x["messages"]), Num(x["connections"]), Num(x["delivered"]),
+           Num(x["deferred"]), Num(x["bounced"]), Num(x["last_error"])});
+  }
+  std::cout << t.Render() << q["queues"].size() << " of " << Num(q["matched"])
+            << " matching queues\n";
+}
+
+void PrintRates(const json& list, const char* key) {
+  Table t(
+      {key, "rcpts", "conns", "dlvd/1m", "dlvd/1h", "dfrd/1h", "bncd/1h", "dfr%", "last error"});
+  for (const auto& x : list) {
+    t.Add({Num(x[key]), Num(x["recipients"]), Num(x["connections"]), Num(x["delivered"]["last_1m"]),
+           Num(x["delivered"]["last_1h"]), Num(x["deferred"]["last_1h"]),
+           Num(x["bounced"]["last_1h"]), Percent(x["deferral_ratio_1h"]), Num(x["last_error"])});
+  }
+  std::cout << t.Render();
+}
+
+void PrintCounters(const json& c) {
+  Table t({"metric", "label", "value", "last 1m", "last 1h"});
+  for (const auto& m : c["metrics"]) {
+    for (const auto& s : m["series"]) {
+      t.Add({Num(m["name"]), Num(s["label"]), Num(s["value"]),
+             s.contains("last_1m") ? Num(s["last_1m"]) : "",
+             s.contains("last_1h") ? Num(s["last_1h"]) : ""});
+    }
+  }
+  std::cout << t.Render();
+}
+
+struct Request {
+  std::string method = "GET";
+  std::string path;
+  httplib::Params params;
+  std::string kind;  // what to print
+};
+
+int Perform(const std::string& url, int timeout, bool as_json, const Request& r) {
+  httplib::Client client(url);
+  client.set_connection_timeout(timeout, 0);
+  client.set_read_timeout(timeout, 0);
+  std::string query;
+  if (r.method != "GET") {
+    for (const auto& [k, v] : r.params) {
+      query += (query.empty() ? "?" : "&") + k + "=" + httplib::detail::encode_query_param(v);
+    }
+  }
+  httplib::Result res = r.method == "GET"
+                            ? client.Get(r.path, r.params, httplib::Headers{})
+                            : client.Post(r.path + query, "", "application/x-www-form-urlencoded");
+  if (!res) {
+    std::fprintf(stderr, "outpostctl: cannot reach outpostd at %s: %s\n", url.c_str(),
+                 res.error() == httplib::Error::Connection
+                     ? "connection refused or timed out"
+                     : httplib::to_string(res.error()).c_str());
+    std::fprintf(stderr, "  is outpostd running with http-mgmt-port set? (--url or OUTPOST_URL)\n");
+    return kUnreachable;
+  }
+  json body = json::parse(res->body, nullptr, false);
+  if (res->status != 200) {
+    std::string message = body.is_object() && body.contains("error")
+                              ? body["error"].get<std::string>()
+                              : "HTTP " + std::to_string(res->status);
+    if (as_json && body.is_object()) {
+      std::cout << body.dump(2) << "\n";
+    } else {
+      std::fprintf(stderr, "outpostctl: %s\n", message.c_str());
+      if (body.is_object() && body.contains("errors")) {
+        for (const auto& e : body["errors"]) std::fprintf(stderr, "  %s\n", Num(e).c_str());
+      }
+    }
+    return res->status == 403 ? kDenied : kErrorReply;
+  }
+  if (body.is_discarded()) {
+    std::fprintf(stderr, "outpostctl: outpostd answered something that is not JSON\n");
+    return kErrorReply;
+  }
+  if (as_json) {
+    std::cout << body.dump(2) << "\n";
+    return kOk;
+  }
+  try {
+    if (r.kind == "status") {
+      PrintStatus(body);
+    } else if (r.kind == "queues") {
+      PrintQueues(body);
+    } else if (r.kind == "domains") {
+      PrintRates(body["domains"], "domain");
+    } else if (r.kind == "vmtas") {
+      PrintRates(body["vmtas"], "vmta");
+    } else if (r.kind == "counters") {
+      PrintCounters(body);
+    } else if (r.kind == "reload") {
+      std::cout << "configuration reloaded\n";
+    } else {
+      std::cout << Num(body["action"]) << " " << Num(body["queue"]) << ": ok";
+      if (body.contains("queues")) std::cout << " (" << Num(body["queues"]) << " queues)";
+      if (body.contains("recipients"))
+        std::cout << " (" << Num(body["recipients"]) << " recipients)";
+      std::cout << "\n";
+    }
+  } catch (const json::exception& e) {
+    std::fprintf(stderr, "outpostctl: unexpected answer from outpostd (%s)\n", e.what());
+    return kErrorReply;
+  }
+  return kOk;
+}
+
+bool Starts(const std::string& s, const std::string& prefix, std::string* rest) {
+  if (s.compare(0, prefix.size(), prefix) != 0) return false;
+  *rest = s.substr(prefix.size());
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string url = std::getenv("OUTPOST_URL") ? std::getenv("OUTPOST_URL") : "";
+  if (url.empty()) url = "http://127.0.0.1:8080";
+  bool as_json = false;
+  int timeout = 10;
+  std::vector<std::string> words;
+  std::string mode, vmta, queue_opt;
+  bool hold = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string v;
+    if (a == "--url" && i + 1 < argc) {
+      url = argv[++i];
+    } else if (Starts(a, "--url=", &v)) {
+      url = v;
+    } else if (a == "--json") {
+      as_json = true;
+    } else if (a == "--timeout" && i + 1 < argc) {
+      timeout = std::atoi(argv[++i]);
+    } else if (Starts(a, "--mode=", &v)) {
+      mode = v;
+    } else if (Starts(a, "--vmta=", &v)) {
+      vmta = v;
+    } else if (Starts(a, "--queue=", &v)) {
+      queue_opt = v;
+    } else if (a == "--hold") {
+      hold = true;
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsageText, stdout);
+      return kOk;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Usage("unknown option " + a);
+    } else {
+      words.push_back(a);
+    }
+  }
+  if (timeout <= 0) return Usage("--timeout must be a positive number of seconds");
+  if (!mode.empty() && mode != "normal" && mode != "backoff") {
+    return Usage("--mode must be normal or backoff");
+  }
+  auto word = [&](std::size_t i) { return i < words.size() ? words[i] : std::string(); };
+  Request r;
+  const std::string verb = word(0);
+  if (verb == "show") {
+    const std::string what = word(1);
+    if (what == "status" && words.size() == 2) {
+      r.path = "/status.json";
+      r.kind = "status";
+    } else if (what == "queues" && words.size() <= 3) {
+      r.path = "/queues.json";
+      r.kind = "queues";
+      if (!word(2).empty()) r.params.emplace("domain", word(2));
+      if (!mode.empty()) r.params.emplace("mode", mode);
+      if (!vmta.empty()) r.params.emplace("vmta", vmta);
+    } else if (what == "topqueues" && words.size() == 2) {
+      r.path = "/queues.json";
+      r.kind = "queues";
+      r.params.emplace("top", "20");
+    } else if ((what == "domains" || what == "vmtas" || what == "counters") && words.size() == 2) {
+      r.path = "/" + what + ".json";
+      r.kind = what;
+    } else {
+      return Usage(what.empty() ? "show what?" : "cannot show '" + what + "'");
+    }
+  } else if ((verb == "pause" || verb == "resume") && word(1) == "queue" && words.size() == 3) {
+    r.method = "POST";
+    r.path = "/api/queue/" + verb;
+    r.params.emplace("queue", word(2));
+    r.kind = verb;
+  } else if (verb == "set" && word(1) == "queue" && words.size() == 3) {
+    if (mode.empty()) return Usage("set queue needs --mode=normal|backoff");
+    r.method = "POST";
+    r.path = "/api/queue/mode";
+    r.params.emplace("queue", word(2));
+    r.params.emplace("mode", mode);
+    r.kind = "mode";
+  } else if (verb == "delete" && words.size() == 1) {
+    if (queue_opt.empty()) return Usage("delete needs --queue=DOMAIN[/VMTA]");
+    r.method = "POST";
+    r.path = "/api/queue/delete";
+    r.params.emplace("queue", queue_opt);
+    if (hold) r.params.emplace("hold", "1");
+    r.kind = "delete";
+  } else if (verb == "reload" && words.size() == 1) {
+    r.method = "POST";
+    r.path = "/api/reload";
+    r.kind = "reload";
+  } else {
+    return Usage(verb.empty() ? "" : "unknown command: " + verb);
+  }
+  return Perform(url, timeout, as_json, r);
+}

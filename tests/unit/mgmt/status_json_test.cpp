@@ -1,0 +1,182 @@
+#include "mta/mgmt/status_json.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mta/bus/catalog.hpp"
+
+namespace outpost::mgmt {
+namespace {
+
+queue::QueueStats Q(const std::string& name, const std::string& mode, std::uint64_t rcpts,
+                    bool paused = false, const std::string& error = "") {
+  queue::QueueStats q;
+  q.name = name;
+  q.mode = mode;
+  q.recipients = rcpts;
+  q.messages = rcpts;
+  q.paused = paused;
+  q.last_error = error;
+  return q;
+}
+
+// A fixed world: three queues, some outcomes, a process and a spool.
+class StatusJsonTest : public ::testing::Test {
+ protected:
+  StatusJsonTest() : registry_(time_) {
+    bus::Group<bus::Outcome> outcomes(registry_, bus::kOutcomeMetrics);
+    bus::Group<bus::Traffic> traffic(registry_, bus::kTrafficMetrics);
+    bus::Group<bus::Storage> storage(registry_, bus::kStorageMetrics);
+    bus::Group<bus::Process> process(registry_, bus::kProcessMetrics);
+    registry_.Register(bus::kQueueMetrics);
+    registry_.Register(bus::kMgmtMetrics);
+    outcomes[bus::Outcome::kDeliveredByDomain].Add("gmail.com", 90);
+    outcomes[bus::Outcome::kDeferredByDomain].Add("gmail.com", 10);
+    outcomes[bus::Outcome::kBouncedByDomain].Add("yahoo.com", 4);
+    outcomes[bus::Outcome::kDeliveredByVmta].Add("vmta1", 90);
+    outcomes[bus::Outcome::kDeferredByVmta].Add("vmta1", 10);
+    traffic[bus::Traffic::kInMessages].series().Add(100);
+    traffic[bus::Traffic::kConnectionsIn].series().Set(3);
+    storage[bus::Storage::kSpoolHealthy].series().Set(1);
+    storage[bus::Storage::kDnsCacheHits].series().Set(3);
+    storage[bus::Storage::kDnsCacheMisses].series().Set(1);
+    process[bus::Process::kRss].series().Set(12345678);
+    process[bus::Process::kCpuMillis].series().Set(2500);
+    auto snap = std::make_shared<queue::QueueSnapshot>();
+    snap->queues = {Q("gmail.com/vmta1", "backoff", 50, false, "421 4.7.28 slow down"),
+                    Q("gmail.com/vmta2", "normal", 5, true), Q("yahoo.com/vmta1", "normal", 20)};
+    snap->totals.queues = 3;
+    snap->totals.recipients = 75;
+    snap->totals.connections = 7;
+    snap->totals.recipients_in_backoff = 50;
+    in_.queues = snap;
+    in_.version = "9.9.9";
+    in_.now_unix = 1735689600;
+    in_.sampled_unix = 1735689599;
+  }
+  void TakeSnapshot() { in_.bus = registry_.Snapshot(); }
+
+  bus::FakeTimeSource time_;
+  bus::Registry registry_;
+  StatusInputs in_;
+};
+
+TEST_F(StatusJsonTest, StatusCarriesTheWholePicture) {
+  TakeSnapshot();
+  nlohmann::json s = RenderStatus(in_);
+  EXPECT_EQ(s["schema"], "outpost.status/v1");
+  EXPECT_EQ(s["version"], "9.9.9");
+  EXPECT_EQ(s["generated_at"], "2025-01-01T00:00:00Z");
+  EXPECT_EQ(s["connections"]["smtp_in"], 3);
+  EXPECT_EQ(s["connections"]["smtp_out"], 7);
+  EXPECT_EQ(s["traffic"]["in"]["total"]["messages"], 100);
+  EXPECT_EQ(s["traffic"]["in"]["last_minute"]["messages"], 100);
+  EXPECT_EQ(s["traffic"]["in"]["last_hour"]["messages"], 100);
+  EXPECT_EQ(s["queue"]["recipients"], 75);
+  EXPECT_EQ(s["queue"]["paused_queues"], 1);
+  EXPECT_EQ(s["outcomes"]["delivered"]["total"], 90);
+  EXPECT_EQ(s["outcomes"]["bounced"]["last_1h"], 4);
+  EXPECT_EQ(s["process"]["rss_bytes"], 12345678);
+  EXPECT_DOUBLE_EQ(s["process"]["cpu_seconds"].get<double>(), 2.5);
+  EXPECT_DOUBLE_EQ(s["dns"]["hit_ratio"].get<double>(), 0.75);
+  EXPECT_EQ(s["spool"]["healthy"], true);
+  EXPECT_EQ(s["ready"], true);
+  ASSERT_EQ(s["backoff_queues"].size(), 1u);
+  EXPECT_EQ(s["backoff_queues"][0]["name"], "gmail.com/vmta1");
+  EXPECT_EQ(s["backoff_queues"][0]["last_error"], "421 4.7.28 slow down");
+}
+
+TEST_F(StatusJsonTest, WindowsAgeOut) {
+  time_.Advance(120);
+  TakeSnapshot();
+  nlohmann::json s = RenderStatus(in_);
+  EXPECT_EQ(s["traffic"]["in"]["last_minute"]["messages"], 0);
+  EXPECT_EQ(s["traffic"]["in"]["last_hour"]["messages"], 100);
+  EXPECT_EQ(s["traffic"]["in"]["total"]["messages"], 100);
+}
+
+struct FilterCase {
+  const char* label;
+  QueueFilter filter;
+  std::vector<std::string> names;  // in order
+  std::size_t matched;
+};
+
+TEST_F(StatusJsonTest, QueueFilters) {
+  TakeSnapshot();
+  const std::vector<FilterCase> cases = {
+      {"all, largest first", {}, {"gmail.com/vmta1", "yahoo.com/vmta1", "gmail.com/vmta2"}, 3},
+      {"by domain", {"gmail.com", "", "", {}}, {"gmail.com/vmta1", "gmail.com/vmta2"}, 2},
+      {"by vmta", {"", "vmta1", "", {}}, {"gmail.com/vmta1", "yahoo.com/vmta1"}, 2},
+      {"by mode", {"", "", "backoff", {}}, {"gmail.com/vmta1"}, 1},
+      {"top 1", {"", "", "", 1}, {"gmail.com/vmta1"}, 3},
+      {"no match", {"hotmail.com", "", "", {}}, {}, 0},
+  };
+  for (const auto& c : cases) {
+    nlohmann::json q = RenderQueues(in_, c.filter);
+    EXPECT_EQ(q["schema"], "outpost.queues/v1") << c.label;
+    EXPECT_EQ(q["matched"], c.matched) << c.label;
+    std::vector<std::string> names;
+    for (const auto& x : q["queues"]) names.push_back(x["name"]);
+    EXPECT_EQ(names, c.names) << c.label;
+  }
+}
+
+TEST_F(StatusJsonTest, DomainsMergeQueuesAndOutcomes) {
+  TakeSnapshot();
+  nlohmann::json d = RenderDomains(in_);
+  ASSERT_EQ(d["domains"].size(), 2u);
+  const auto& gmail = d["domains"][0];
+  EXPECT_EQ(gmail["domain"], "gmail.com");
+  EXPECT_EQ(gmail["queues"], 2);
+  EXPECT_EQ(gmail["recipients"], 55);
+  EXPECT_EQ(gmail["delivered"]["last_5m"], 90);
+  EXPECT_DOUBLE_EQ(gmail["delivered"]["rate_5m"].get<double>(), 18.0);
+  EXPECT_DOUBLE_EQ(gmail["deferral_ratio_1h"].get<double>(), 0.1);
+  EXPECT_EQ(gmail["last_error"], "421 4.7.28 slow down");
+  EXPECT_EQ(d["domains"][1]["bounced"]["total"], 4);
+}
+
+TEST_F(StatusJsonTest, VmtasAggregate) {
+  TakeSnapshot();
+  nlohmann::json v = RenderVmtas(in_);
+  ASSERT_EQ(v["vmtas"].size(), 2u);
+  EXPECT_EQ(v["vmtas"][0]["vmta"], "vmta1");
+  EXPECT_EQ(v["vmtas"][0]["recipients"], 70);
+  EXPECT_EQ(v["vmtas"][0]["delivered"]["total"], 90);
+  EXPECT_EQ(v["vmtas"][1]["vmta"], "vmta2");
+}
+
+struct ReadyCase {
+  const char* label;
+  bool spool_healthy;
+  bool admitting;
+  bool ready;
+  std::size_t reasons;
+};
+
+TEST_F(StatusJsonTest, Readiness) {
+  const std::vector<ReadyCase> cases = {
+      {"all good", true, true, true, 0},
+      {"spool refusing", false, true, false, 1},
+      {"queue full", true, false, false, 1},
+      {"both", false, false, false, 2},
+  };
+  for (const auto& c : cases) {
+    registry_.Find("spool_healthy")->series().Set(c.spool_healthy ? 1 : 0);
+    in_.admitting = c.admitting;
+    TakeSnapshot();
+    Readiness r = ReadinessOf(in_);
+    EXPECT_EQ(r.ready, c.ready) << c.label;
+    EXPECT_EQ(r.reasons.size(), c.reasons) << c.label;
+    EXPECT_EQ(RenderStatus(in_)["ready"], c.ready) << c.label;
+  }
+}
+
+TEST(StatusJsonError, Shape) {
+  nlohmann::json e = RenderError(403, "access denied");
+  EXPECT_EQ(e["error"], "access denied");
+  EXPECT_EQ(e["status"], 403);
+}
+
+}  // namespace
+}  // namespace outpost::mgmt
