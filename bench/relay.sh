@@ -40,14 +40,13 @@ start_sink() {  # -> sets sport, spid
 stop_sink() { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true; spid=""; }
 sink_count() { tr '\r' '\n' < "$work/sink.out" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
 wait_sink() {  # waits until the sink has $messages messages (deadline 600 s); prints the time
-  local deadline=$(( $(date +%s) + 600 ))
-  while [ "$(sink_count || echo 0)" != "" ] && [ "${c:=0}" -lt "$messages" ]; do
-    c=$(sink_count); c=${c:-0}
+  local deadline=$(( $(date +%s) + 600 )) c
+  while :; do
+    c=$(sink_count || true); c=${c:-0}
     [ "$c" -ge "$messages" ] && break
     [ "$(date +%s)" -gt "$deadline" ] && { echo "timeout: sink has $c of $messages" >&2; exit 1; }
     sleep 0.02
   done
-  unset c
   now
 }
 

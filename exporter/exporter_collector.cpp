@@ -31,10 +31,13 @@ std::vector<prometheus::MetricFamily> ExporterCollector::Collect() const {
     f.metric.push_back(std::move(m));
     out.push_back(std::move(f));
   };
-  gauge("outpost_up", "1 if the outpostd status API answered this scrape with JSON, else 0.",
+  gauge("outpost_up",
+        "1 if outpostd's /status.json answered this scrape with a valid outpost.status/v1 "
+        "document, else 0.",
         s.up ? 1 : 0);
   gauge("outpost_status_scrape_duration_seconds", "Time taken to query the status API.",
         s.duration_seconds);
+  for (auto& f : s.families) out.push_back(std::move(f));
   return out;
 }
 

@@ -1,4 +1,5 @@
-// What /metrics serves: the last published AcctCounts snapshot plus the status source's up gauge.
+// What /metrics serves: the last published AcctCounts snapshot plus what the status source
+// fetched during this scrape (status_source.hpp; bounded by --status-timeout).
 //
 // Invariants: the ingest thread publishes a copy of its counters right after each state-file
 // write, so the exported counters never run ahead of what is durable: after a kill -9 and restart

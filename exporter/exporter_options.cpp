@@ -8,10 +8,10 @@
 namespace outpost::exporter {
 namespace {
 
-const std::set<std::string> kValueFlags = {"acct-path",      "status-url",    "listen",
-                                           "state-file",     "provider-map",  "config",
-                                           "state-interval", "poll-interval", "close-grace",
-                                           "status-timeout", "max-vmtas",     "max-source-ips"};
+const std::set<std::string> kValueFlags = {
+    "acct-path", "status-url",     "listen",        "state-file",  "provider-map",
+    "config",    "state-interval", "poll-interval", "close-grace", "status-timeout",
+    "max-vmtas", "max-source-ips", "top-queues"};
 const std::set<std::string> kBoolFlags = {"from-start", "oneshot", "help"};
 
 bool ParseSeconds(const std::string& v, std::chrono::milliseconds* out) {
@@ -63,6 +63,8 @@ bool Apply(ExporterOptions& o, const std::string& name, const std::string& value
     if (!ParseCount(value, &o.max_vmtas)) return bad("expected a count 1..10000");
   } else if (name == "max-source-ips") {
     if (!ParseCount(value, &o.max_source_ips)) return bad("expected a count 1..10000");
+  } else if (name == "top-queues") {
+    if (!ParseCount(value, &o.top_queues)) return bad("expected a count 1..10000");
   } else if (name == "from-start") {
     if (value != "true" && value != "false" && value != "yes" && value != "no") {
       return bad("expected true or false");
@@ -121,7 +123,8 @@ const char* UsageText() {
          "         [--listen ADDR:PORT] [--status-url http://HOST:PORT/PATH]\n"
          "         [--provider-map FILE] [--from-start] [--config FILE]\n"
          "         [--state-interval SECONDS] [--poll-interval SECONDS] [--close-grace SECONDS]\n"
-         "         [--status-timeout SECONDS] [--max-vmtas N] [--max-source-ips N]\n"
+         "         [--status-timeout SECONDS] [--top-queues N] [--max-vmtas N] [--max-source-ips "
+         "N]\n"
          "       outpost_exporter --oneshot --acct-path ... [--from-start] [--state-file FILE]\n"
          "         (ingest what the files hold now, print a JSON summary, exit)\n";
 }

@@ -31,6 +31,7 @@ struct ExporterOptions {
   std::chrono::milliseconds status_timeout{2000};
   std::size_t max_vmtas = 100;
   std::size_t max_source_ips = 64;
+  std::size_t top_queues = 20;  // status: outpost_top_queue_recipients, backoff queues
   bool oneshot = false;  // ingest what is there, print a JSON summary, exit (benchmarks, checks)
   bool help = false;
 };

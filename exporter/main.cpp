@@ -121,8 +121,8 @@ int Run(const ExporterOptions& opt) {
   };
   if (opt.oneshot) return RunOneshot(tailer, counts, write_state);
 
-  auto collector = std::make_shared<ExporterCollector>(
-      std::make_unique<HttpStatusSource>(opt.status_url, opt.status_timeout));
+  auto collector = std::make_shared<ExporterCollector>(std::make_unique<HttpStatusSource>(
+      opt.status_url, opt.status_timeout, StatusMappingLimits{opt.top_queues, opt.max_vmtas}));
   collector->Publish(counts);
   std::unique_ptr<prometheus::Exposer> exposer;
   try {

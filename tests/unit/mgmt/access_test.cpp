@@ -8,7 +8,8 @@ namespace {
 using config::AccessLevel;
 
 std::shared_ptr<const config::Config> Parse(const std::string& extra) {
-  auto result = config::ParseConfig("smtp-listener 127.0.0.1:0\nspool /tmp/outpost-acl-test\n" + extra);
+  auto result =
+      config::ParseConfig("smtp-listener 127.0.0.1:0\nspool /tmp/outpost-acl-test\n" + extra);
   EXPECT_TRUE(result.errors.empty()) << (result.errors.empty() ? "" : result.errors[0].ToString());
   return result.config;
 }

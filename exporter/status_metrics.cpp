@@ -1,0 +1,387 @@
+#include "exporter/status_metrics.hpp"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace outpost::exporter {
+
+using prometheus::MetricType;
+using Json = nlohmann::json;
+
+const std::array<StatusScalar, 17> kStatusScalars = {{
+    {"outpost_uptime_seconds", "outpostd uptime.", MetricType::Gauge, {"uptime_seconds"}},
+    {"outpost_queue_recipients",
+     "Queued recipients, total.",
+     MetricType::Gauge,
+     {"queue", "recipients"}},
+    {"outpost_queue_messages",
+     "Queued messages, total (once per queue a message waits in).",
+     MetricType::Gauge,
+     {"queue", "messages"}},
+    {"outpost_backoff_recipients",
+     "Recipients in queues in backoff mode.",
+     MetricType::Gauge,
+     {"queue", "recipients_in_backoff"}},
+    {"outpost_backoff_queues",
+     "Queues in backoff mode.",
+     MetricType::Gauge,
+     {"queue", "queues_in_backoff"}},
+    {"outpost_process_resident_memory_bytes",
+     "outpostd resident memory.",
+     MetricType::Gauge,
+     {"process", "rss_bytes"}},
+    {"outpost_process_swap_bytes",
+     "outpostd swap use.",
+     MetricType::Gauge,
+     {"process", "swap_bytes"}},
+    {"outpost_process_open_fds",
+     "outpostd open file descriptors.",
+     MetricType::Gauge,
+     {"process", "open_fds"}},
+    {"outpost_process_max_fds",
+     "outpostd file descriptor limit (omitted when unlimited).",
+     MetricType::Gauge,
+     {"process", "max_fds"}},
+    {"outpost_process_cpu_seconds_total",
+     "outpostd CPU time (user + system).",
+     MetricType::Counter,
+     {"process", "cpu_seconds"}},
+    {"outpost_spool_entries", "Spooled messages.", MetricType::Gauge, {"spool", "entries"}},
+    {"outpost_spool_bytes", "Bytes of spool files.", MetricType::Gauge, {"spool", "bytes"}},
+    {"outpost_spool_disk_used_bytes",
+     "Used bytes on the spool's file system.",
+     MetricType::Gauge,
+     {"spool", "disk_used_bytes"}},
+    {"outpost_spool_disk_free_bytes",
+     "Free bytes on the spool's file system (for outpostd).",
+     MetricType::Gauge,
+     {"spool", "disk_free_bytes"}},
+    {"outpost_dns_cache_entries",
+     "DNS cache entries.",
+     MetricType::Gauge,
+     {"dns", "cache_entries"}},
+    {"outpost_dns_cache_hit_ratio",
+     "DNS cache hits / (hits + misses) since start.",
+     MetricType::Gauge,
+     {"dns", "hit_ratio"}},
+    {"outpost_config_reload_failures_total",
+     "Configuration reloads refused.",
+     MetricType::Counter,
+     {"config", "reload_failures"}},
+}};
+
+const std::array<StatusByDirection, 4> kStatusByDirection = {{
+    {"outpost_connections",
+     "Current SMTP connections (in: clients; out: open or opening).",
+     MetricType::Gauge,
+     {"connections", "smtp_in"},
+     {"connections", "smtp_out"}},
+    {"outpost_traffic_messages_total",
+     "Messages accepted (in) / delivered (out) since start.",
+     MetricType::Counter,
+     {"traffic", "in", "total"},
+     {"traffic", "out", "total"}},
+    {"outpost_traffic_recipients_total",
+     "Recipients accepted (in) / delivered (out).",
+     MetricType::Counter,
+     {"traffic", "in", "total"},
+     {"traffic", "out", "total"}},
+    {"outpost_traffic_bytes_total",
+     "Message bytes accepted (in) / delivered (out).",
+     MetricType::Counter,
+     {"traffic", "in", "total"},
+     {"traffic", "out", "total"}},
+}};
+
+namespace {
+
+constexpr const char* kStatusSchemaV1 = "outpost.status/v1";
+constexpr const char* kQueuesSchemaV1 = "outpost.queues/v1";
+constexpr const char* kVmtasSchemaV1 = "outpost.vmtas/v1";
+
+// The field a traffic metric reads under traffic.<dir>.total.
+const char* TrafficField(const char* metric) {
+  std::string n = metric;
+  if (n == "outpost_traffic_messages_total") return "messages";
+  if (n == "outpost_traffic_recipients_total") return "recipients";
+  if (n == "outpost_traffic_bytes_total") return "bytes";
+  return nullptr;
+}
+
+// The result of looking a number up: absent (omit the metric), present, or a type error.
+enum class Lookup { kAbsent, kNumber, kWrongType };
+
+// Walks `path` (then `leaf`, if not null) from `root`. A missing member anywhere is kAbsent; a
+// non-object on the way or a non-number at the end is kWrongType.
+Lookup FindNumber(const Json& root, const std::array<const char*, 3>& path, const char* leaf,
+                  double* out) {
+  const Json* cur = &root;
+  auto step = [&cur](const char* key) {
+    if (!cur->is_object()) return Lookup::kWrongType;
+    auto it = cur->find(key);
+    if (it == cur->end()) return Lookup::kAbsent;
+    cur = &*it;
+    return Lookup::kNumber;
+  };
+  for (const char* key : path) {
+    if (key == nullptr) break;
+    if (Lookup l = step(key); l != Lookup::kNumber) return l;  // kNumber here: "found"
+  }
+  if (leaf != nullptr) {
+    if (Lookup l = step(leaf); l != Lookup::kNumber) return l;
+  }
+  if (!cur->is_number()) return Lookup::kWrongType;
+  *out = cur->get<double>();
+  return Lookup::kNumber;
+}
+
+prometheus::MetricFamily Family(const char* name, const char* help, MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+void AddSample(prometheus::MetricFamily& f, double v, const char* label = nullptr,
+               const std::string& value = std::string()) {
+  prometheus::ClientMetric m;
+  if (label != nullptr) m.label.push_back(prometheus::ClientMetric::Label{label, value});
+  if (f.type == MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+// A document's failure, recorded in `m` (the first one also becomes the log text).
+void Fail(StatusMapping& m, StatusErrorReason r, const std::string& what) {
+  m.errors.push_back(r);
+  if (m.error_text.empty()) m.error_text = what;
+}
+
+// Checks the transport, the HTTP status and the JSON of one answer; returns the parsed object,
+// or nullopt after recording the failure. `ok_statuses` lists the statuses that carry a document.
+std::optional<Json> ParseAnswer(const FetchResult& r, const char* what,
+                                std::initializer_list<int> ok_statuses, StatusMapping& m) {
+  if (r.transport_error) {
+    Fail(m, *r.transport_error, std::string(what) + ": " + r.detail);
+    return std::nullopt;
+  }
+  if (std::find(ok_statuses.begin(), ok_statuses.end(), r.http_status) == ok_statuses.end()) {
+    Fail(m, StatusErrorReason::kHttpStatus,
+         std::string(what) + ": HTTP status " + std::to_string(r.http_status));
+    return std::nullopt;
+  }
+  Json j = Json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    Fail(m, StatusErrorReason::kBadJson, std::string(what) + ": body is not JSON");
+    return std::nullopt;
+  }
+  if (!j.is_object()) {
+    Fail(m, StatusErrorReason::kSchema, std::string(what) + ": body is not a JSON object");
+    return std::nullopt;
+  }
+  return j;
+}
+
+bool HasSchema(const Json& j, const char* schema) {
+  auto it = j.find("schema");
+  return it != j.end() && it->is_string() && it->get_ref<const std::string&>() == schema;
+}
+
+// A named item of a list (queue or vmta) with its recipients.
+struct NamedCount {
+  std::string name;
+  double recipients = 0;
+  double backoff_seconds = 0;
+};
+
+// Reads `items` (an array of objects with string `name_key` and number "recipients").
+bool ReadNamedCounts(const Json& items, const char* name_key, std::vector<NamedCount>* out) {
+  if (!items.is_array()) return false;
+  for (const Json& item : items) {
+    if (!item.is_object()) return false;
+    auto n = item.find(name_key);
+    auto r = item.find("recipients");
+    if (n == item.end() || !n->is_string() || r == item.end() || !r->is_number()) return false;
+    NamedCount c{n->get<std::string>(), r->get<double>(), 0};
+    if (auto b = item.find("backoff_seconds"); b != item.end()) {
+      if (!b->is_number()) return false;
+      c.backoff_seconds = b->get<double>();
+    }
+    out->push_back(std::move(c));
+  }
+  return true;
+}
+
+// Largest first, ties by name, so that the kept set is deterministic.
+void SortByRecipients(std::vector<NamedCount>& v) {
+  std::sort(v.begin(), v.end(), [](const NamedCount& a, const NamedCount& b) {
+    return a.recipients != b.recipients ? a.recipients > b.recipients : a.name < b.name;
+  });
+}
+
+// /status.json -> families. False (and nothing appended) on a schema error.
+bool MapStatusDocument(const Json& doc, const StatusMappingLimits& limits,
+                       std::vector<prometheus::MetricFamily>& out, std::string* error) {
+  std::vector<prometheus::MetricFamily> fams;
+  if (!HasSchema(doc, kStatusSchemaV1)) {
+    *error = "status.json: \"schema\" is not \"outpost.status/v1\"";
+    return false;
+  }
+  for (const StatusScalar& s : kStatusScalars) {
+    double v = 0;
+    Lookup l = FindNumber(doc, s.path, nullptr, &v);
+    if (l == Lookup::kWrongType) {
+      *error = std::string("status.json: wrong type for ") + s.name;
+      return false;
+    }
+    if (l == Lookup::kAbsent) continue;
+    if (std::string(s.name) == "outpost_process_max_fds" && v < 0) continue;  // unlimited
+    fams.push_back(Family(s.name, s.help, s.type));
+    AddSample(fams.back(), v);
+  }
+  for (const StatusByDirection& s : kStatusByDirection) {
+    const char* leaf = TrafficField(s.name);
+    prometheus::MetricFamily f = Family(s.name, s.help, s.type);
+    for (auto [dir, path] : {std::pair{"in", &s.in_path}, std::pair{"out", &s.out_path}}) {
+      double v = 0;
+      Lookup l = FindNumber(doc, *path, leaf, &v);
+      if (l == Lookup::kWrongType) {
+        *error = std::string("status.json: wrong type for ") + s.name + "{direction=" + dir + "}";
+        return false;
+      }
+      if (l == Lookup::kNumber) AddSample(f, v, "direction", dir);
+    }
+    if (!f.metric.empty()) fams.push_back(std::move(f));
+  }
+  {
+    prometheus::MetricFamily f =
+        Family("outpost_queue_recipients_by_mode",
+               "Queued recipients by queue mode (normal, backoff, paused).", MetricType::Gauge);
+    for (const char* mode : {"normal", "backoff", "paused"}) {
+      double v = 0;
+      Lookup l = FindNumber(doc, {"queue", "by_mode", mode}, "recipients", &v);
+      if (l == Lookup::kWrongType) {
+        *error = std::string("status.json: wrong type for queue.by_mode.") + mode;
+        return false;
+      }
+      if (l == Lookup::kNumber) AddSample(f, v, "mode", mode);
+    }
+    if (!f.metric.empty()) fams.push_back(std::move(f));
+  }
+  if (auto it = doc.find("backoff_queues"); it != doc.end()) {
+    std::vector<NamedCount> backoff;
+    if (!ReadNamedCounts(*it, "name", &backoff)) {
+      *error = "status.json: backoff_queues is not a list of {name, recipients}";
+      return false;
+    }
+    SortByRecipients(backoff);
+    if (backoff.size() > limits.top_queues) backoff.resize(limits.top_queues);
+    prometheus::MetricFamily f = Family(
+        "outpost_queue_backoff_seconds",
+        "Seconds since the queue entered backoff (0 if the status API does not say); at most "
+        "--top-queues queues, largest first.",
+        MetricType::Gauge);
+    for (const NamedCount& q : backoff) AddSample(f, q.backoff_seconds, "queue", q.name);
+    fams.push_back(std::move(f));
+  }
+  for (auto& f : fams) out.push_back(std::move(f));
+  return true;
+}
+
+// /queues.json?top=N -> outpost_top_queue_recipients. False on a schema error.
+bool MapQueuesDocument(const Json& doc, const StatusMappingLimits& limits,
+                       std::vector<prometheus::MetricFamily>& out) {
+  std::vector<NamedCount> queues;
+  auto it = doc.find("queues");
+  if (!HasSchema(doc, kQueuesSchemaV1) || it == doc.end() ||
+      !ReadNamedCounts(*it, "name", &queues)) {
+    return false;
+  }
+  SortByRecipients(queues);
+  prometheus::MetricFamily f =
+      Family("outpost_top_queue_recipients",
+             "Queued recipients of the largest queues (domain/vmta; at most --top-queues).",
+             MetricType::Gauge);
+  for (std::size_t i = 0; i < queues.size() && i < limits.top_queues; ++i) {
+    if (queues[i].recipients <= 0) break;  // idle queues are not series
+    AddSample(f, queues[i].recipients, "queue", queues[i].name);
+  }
+  out.push_back(std::move(f));
+  return true;
+}
+
+// /vmtas.json -> outpost_queue_recipients_by_vmta, capped. False on a schema error.
+bool MapVmtasDocument(const Json& doc, const StatusMappingLimits& limits,
+                      std::vector<prometheus::MetricFamily>& out) {
+  std::vector<NamedCount> vmtas;
+  auto it = doc.find("vmtas");
+  if (!HasSchema(doc, kVmtasSchemaV1) || it == doc.end() || !ReadNamedCounts(*it, "vmta", &vmtas)) {
+    return false;
+  }
+  SortByRecipients(vmtas);
+  // The largest max_vmtas keep their name; the rest (and a vmta really named "other") add up.
+  std::map<std::string, double> kept;
+  for (std::size_t i = 0; i < vmtas.size(); ++i) {
+    const bool capped = i >= limits.max_vmtas || vmtas[i].name == "other";
+    kept[capped ? std::string("other") : vmtas[i].name] += vmtas[i].recipients;
+  }
+  prometheus::MetricFamily f =
+      Family("outpost_queue_recipients_by_vmta",
+             "Queued recipients per virtual MTA (at most --max-vmtas, the rest in vmta=\"other\").",
+             MetricType::Gauge);
+  for (const auto& [name, v] : kept) AddSample(f, v, "vmta", name);
+  out.push_back(std::move(f));
+  return true;
+}
+
+}  // namespace
+
+StatusMapping MapStatus(const StatusFetches& fetches, const StatusMappingLimits& limits) {
+  StatusMapping m;
+  auto status = ParseAnswer(fetches.status, "status.json", {200}, m);
+  if (!status) return m;
+  std::string error;
+  if (!MapStatusDocument(*status, limits, m.families, &error)) {
+    Fail(m, StatusErrorReason::kSchema, error);
+    return m;
+  }
+  m.up = true;
+
+  if (fetches.queues) {
+    auto q = ParseAnswer(*fetches.queues, "queues.json", {200}, m);
+    if (q && !MapQueuesDocument(*q, limits, m.families)) {
+      Fail(m, StatusErrorReason::kSchema, "queues.json: not an outpost.queues/v1 document");
+    }
+  }
+  if (fetches.vmtas) {
+    auto v = ParseAnswer(*fetches.vmtas, "vmtas.json", {200}, m);
+    if (v && !MapVmtasDocument(*v, limits, m.families)) {
+      Fail(m, StatusErrorReason::kSchema, "vmtas.json: not an outpost.vmtas/v1 document");
+    }
+  }
+  if (fetches.ready) {
+    // 200 {"ready":true} or 503 {"ready":false}: both are answers, not errors.
+    auto r = ParseAnswer(*fetches.ready, "ready", {200, 503}, m);
+    if (r) {
+      auto it = r->find("ready");
+      if (it == r->end() || !it->is_boolean()) {
+        Fail(m, StatusErrorReason::kSchema, "ready: no boolean \"ready\"");
+      } else {
+        prometheus::MetricFamily f = Family(
+            "outpost_ready", "1 if /ready says ready (spool healthy, not refusing mail), else 0.",
+            MetricType::Gauge);
+        AddSample(f, it->get<bool>() && fetches.ready->http_status == 200 ? 1 : 0);
+        m.families.push_back(std::move(f));
+      }
+    }
+  }
+  return m;
+}
+
+}  // namespace outpost::exporter
