@@ -288,7 +288,7 @@ bool MapStatusDocument(const Json& doc, const StatusMappingLimits& limits,
         "--top-queues queues, largest first.",
         MetricType::Gauge);
     for (const NamedCount& q : backoff) AddSample(f, q.backoff_seconds, "queue", q.name);
-    fams.push_back(std::move(f));
+    if (!f.metric.empty()) fams.push_back(std::move(f));
   }
   for (auto& f : fams) out.push_back(std::move(f));
   return true;
@@ -312,7 +312,7 @@ bool MapQueuesDocument(const Json& doc, const StatusMappingLimits& limits,
     if (queues[i].recipients <= 0) break;  // idle queues are not series
     AddSample(f, queues[i].recipients, "queue", queues[i].name);
   }
-  out.push_back(std::move(f));
+  if (!f.metric.empty()) out.push_back(std::move(f));
   return true;
 }
 
@@ -336,7 +336,7 @@ bool MapVmtasDocument(const Json& doc, const StatusMappingLimits& limits,
              "Queued recipients per virtual MTA (at most --max-vmtas, the rest in vmta=\"other\").",
              MetricType::Gauge);
   for (const auto& [name, v] : kept) AddSample(f, v, "vmta", name);
-  out.push_back(std::move(f));
+  if (!f.metric.empty()) out.push_back(std::move(f));
   return true;
 }
 

@@ -38,6 +38,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"bad_interval",
                               {"--acct-path", "a", "--state-file", "s", "--state-interval", "soon"},
                               "--state-interval"},
+                      BadCase{"bad_top_queues",
+                              {"--acct-path", "a", "--state-file", "s", "--top-queues", "0"},
+                              "--top-queues"},
                       BadCase{"positional", {"file.csv"}, "unexpected argument"},
                       BadCase{
                           "missing_config", {"--config", "/nonexistent/x.conf"}, "cannot read"}));
