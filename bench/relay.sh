@@ -5,6 +5,8 @@
 # ceiling). A run's time is from the start of smtp-source until the sink has received every
 # message. Prints one line per run, the medians, outpostd/Postfix and outpostd/ceiling.
 # Usage: bench/relay.sh [MESSAGES=20000] [REPS=3] [SESSIONS=20] [SIZE=4096]
+# Env: PATHS="direct postfix outpostd" (a subset runs only those), OUTPOST_BIN (build/bin),
+# OUTPOST_WRAP (a command prefix for outpostd, e.g. "perf record -g -o /tmp/p.data").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -60,13 +62,18 @@ run() {  # target -> elapsed seconds until the sink has every message
 
 rate() { awk -v m="$messages" -v e="$1" 'BEGIN{printf "%.0f", m / e}'; }
 
+paths=${PATHS:-direct postfix outpostd}
+want() { [[ " $paths " == *" $1 "* ]]; }
 direct_rates=(); postfix_rates=(); outpost_rates=()
 for rep in $(seq 1 "$reps"); do
+  if want direct; then
   start_sink
   el=$(run "127.0.0.1:$sport"); stop_sink
   direct_rates+=("$(rate "$el")")
   echo "rep $rep direct smtp-source->smtp-sink: $messages msgs in ${el}s = $(rate "$el") msg/s"
+  fi
 
+  if want postfix; then
   start_sink
   rm -rf "$work/postfix"
   pport=$(free_port)
@@ -75,7 +82,9 @@ for rep in $(seq 1 "$reps"); do
   bash bench/postfix_peer.sh stop "$work/postfix"; stop_sink
   postfix_rates+=("$(rate "$el")")
   echo "rep $rep postfix relay: $messages msgs in ${el}s = $(rate "$el") msg/s"
+  fi
 
+  if want outpostd; then
   start_sink
   rm -rf "$work/outpost"; mkdir -p "$work/outpost"
   cat > "$work/outpost/outpost.conf" <<CONF
@@ -94,7 +103,7 @@ spool-min-free 256M
   max-smtp-out 20
 </domain>
 CONF
-  "$bin/outpostd" --config "$work/outpost/outpost.conf" --port-file "$work/outpost/ports" &
+  ${OUTPOST_WRAP:-} "$bin/outpostd" --config "$work/outpost/outpost.conf" --port-file "$work/outpost/ports" &
   opid=$!
   for _ in $(seq 1 100); do [ -s "$work/outpost/ports" ] && break; sleep 0.1; done
   oaddr=$(awk '{print $2}' "$work/outpost/ports")
@@ -102,11 +111,15 @@ CONF
   kill "$opid"; wait "$opid" || true; opid=""; stop_sink
   outpost_rates+=("$(rate "$el")")
   echo "rep $rep outpostd relay: $messages msgs in ${el}s = $(rate "$el") msg/s"
+  fi
 done
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-dm=$(median "${direct_rates[@]}"); pm=$(median "${postfix_rates[@]}"); om=$(median "${outpost_rates[@]}")
-echo "median direct (ceiling): $dm msg/s (runs: ${direct_rates[*]})"
-echo "median postfix relay: $pm msg/s (runs: ${postfix_rates[*]})"
-echo "median outpostd relay: $om msg/s (runs: ${outpost_rates[*]})"
-awk -v o="$om" -v p="$pm" -v d="$dm" 'BEGIN{printf "ratio outpostd/postfix: %.2fx; outpostd/ceiling: %.2f\n", o / p, o / d}'
+dm=0; pm=0; om=0
+want direct && { dm=$(median "${direct_rates[@]}"); echo "median direct (ceiling): $dm msg/s (runs: ${direct_rates[*]})"; }
+want postfix && { pm=$(median "${postfix_rates[@]}"); echo "median postfix relay: $pm msg/s (runs: ${postfix_rates[*]})"; }
+want outpostd && { om=$(median "${outpost_rates[@]}"); echo "median outpostd relay: $om msg/s (runs: ${outpost_rates[*]})"; }
+if want direct && want postfix && want outpostd; then
+  awk -v o="$om" -v p="$pm" -v d="$dm" 'BEGIN{printf "ratio outpostd/postfix: %.2fx; outpostd/ceiling: %.2f\n", o / p, o / d}'
+fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

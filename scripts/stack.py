@@ -547,13 +547,20 @@ scrape_configs:
         return "success", doc["data"]
 
 
+_print_lock = threading.Lock()
+
+
 def print_notification(payload):
+    lines = []
     for a in payload.get("alerts", []):
         labels = a.get("labels", {})
-        print(f"demo: [{payload.get('receiver')}] {a.get('status', '').upper()} "
-              f"{labels.get('alertname')} severity={labels.get('severity')} "
-              f"provider={labels.get('provider', '-')}: "
-              f"{a.get('annotations', {}).get('summary', '')}", flush=True)
+        lines.append(f"demo: [{payload.get('receiver')}] {a.get('status', '').upper()} "
+                     f"{labels.get('alertname')} severity={labels.get('severity')} "
+                     f"provider={labels.get('provider', '-')}: "
+                     f"{a.get('annotations', {}).get('summary', '')}\n")
+    with _print_lock:  # the receiver serves requests on several threads
+        sys.stdout.write("".join(lines))
+        sys.stdout.flush()
 
 
 def main():
@@ -571,7 +578,16 @@ def main():
     args = parser.parse_args()
 
     ports = {k: getattr(args, f"{k}_port") for k in DEMO_PORTS}
-    shutil.rmtree(args.workdir, ignore_errors=True)
+    # Wipe the previous run's data, but only a directory an earlier run created (marker file).
+    marker = os.path.join(args.workdir, ".outpost-stack")
+    if os.path.isdir(args.workdir) and os.listdir(args.workdir):
+        if not os.path.exists(marker):
+            print(f"demo: {args.workdir} is not empty and was not made by this demo; "
+                  "pass another --workdir", file=sys.stderr)
+            return 1
+        shutil.rmtree(args.workdir)
+    os.makedirs(args.workdir)
+    open(marker, "w").close()
     stack = Stack(workdir=args.workdir, ports=ports, time_factor=args.time_factor,
                   on_notification=print_notification)
     stop_event = threading.Event()

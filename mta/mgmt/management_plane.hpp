@@ -65,8 +65,8 @@ struct ControlHooks {
   std::function<int(const std::string& queue)> pause;
   std::function<int(const std::string& queue)> resume;
   std::function<int(const std::string& queue, queue::QueueMode mode)> set_mode;
-  // Deletes the queue's mail; returns the recipients deleted, or -1 with `error` set. Empty: the
-  // API answers 501.
+  // Deletes the queue's mail; returns the recipients deleted, or -1 with `error` set (an error
+  // saying "not supported", e.g. hold=1, answers 501; any other 404). Empty: the API answers 501.
   std::function<int(const std::string& queue, bool hold, std::string* error)> remove;
   std::function<config::LoadResult()> load_config;
   std::function<void(std::shared_ptr<const config::Config>)> apply_config;

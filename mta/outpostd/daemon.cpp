@@ -252,6 +252,15 @@ int Run(const Options& options) {
   hooks.pause = [&](const std::string& q) { return queues.Pause(q); };
   hooks.resume = [&](const std::string& q) { return queues.Resume(q); };
   hooks.set_mode = [&](const std::string& q, queue::QueueMode m) { return queues.SetMode(q, m); };
+  hooks.remove = [&](const std::string& q, bool hold, std::string* error) {
+    if (hold) {
+      *error =
+          "hold=1 is not supported: this build has no hold store; delete without hold "
+          "bounces the queued recipients";
+      return -1;
+    }
+    return queues.Delete(q, error);
+  };
   hooks.load_config = [&] { return config::LoadConfig(options.config_path); };
   hooks.apply_config = [&](std::shared_ptr<const config::Config> reloaded) {
     // XXX: listeners, spool, accounting files and the management port keep their start-up

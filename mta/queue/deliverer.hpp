@@ -12,8 +12,11 @@
 // Callbacks may be invoked synchronously from inside Connect()/Send() or later; the scheduler
 // only queues them and processes them in QueueManager::RunDue(), so either is safe.
 // Every Connect() is answered exactly once; every Send() is answered exactly once, also when the
-// connection breaks (TransactionResult::connection_lost). Close() of a connection being used is
-// not allowed.
+// connection breaks (TransactionResult::connection_lost); every Close() is answered exactly once,
+// by `closed`, when the socket is closed (after QUIT and its reply, or at once for a broken
+// connection) — the scheduler counts the connection against max-smtp-out until then, so the
+// receiver never sees more connections than the limit. Close() of a connection being used is not
+// allowed.
 //
 // Thread-safety: implementations are used from one thread (the queue manager's).
 #pragma once
@@ -88,7 +91,8 @@ class Deliverer {
   virtual void Connect(const ConnectRequest& request, std::function<void(ConnectOutcome)> done) = 0;
   virtual void Send(ConnectionId connection, BatchRequest batch,
                     std::function<void(BatchOutcome)> done) = 0;
-  virtual void Close(ConnectionId connection) = 0;
+  // `closed` runs once the connection's socket is closed (also for an unknown id).
+  virtual void Close(ConnectionId connection, std::function<void()> closed) = 0;
   // Answered exactly once, synchronously or later (like Connect()).
   virtual void ResolveMxHosts(const std::string& domain, std::function<void(MxHostsAnswer)> done) {
     MxHostsAnswer answer;

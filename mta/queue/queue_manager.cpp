@@ -63,7 +63,9 @@ struct BatchEntry {
   std::uint8_t attempts;
 };
 
-enum class ConnState : std::uint8_t { kConnecting, kIdle, kBusy };
+// kClosing: QUIT/close in progress; still counted against max-smtp-out (and the source's limit)
+// until the Deliverer reports the socket closed.
+enum class ConnState : std::uint8_t { kConnecting, kIdle, kBusy, kClosing };
 
 struct Connection {
   std::uint64_t serial = 0;  // ours; the Deliverer's id is known only once connected
@@ -105,12 +107,16 @@ struct Queue {
   std::optional<MonoTime> next_wake;
   bool dirty = false;
   bool waiting_for_active = false;
+  // Bumped by Delete(): a transaction started before it turns a would-be deferral into a
+  // "deleted by operator" bounce (its recipients were not in the queue to delete).
+  std::uint32_t deletions = 0;
   QueueStats stats;
 };
 
 // A transaction on its way.
 struct InFlight {
   std::uint32_t queue = 0;
+  std::uint32_t deletions = 0;  // Queue::deletions when it started
   std::uint64_t connection = 0;
   std::vector<BatchEntry> entries;
   spool::Envelope envelope;
@@ -650,6 +656,54 @@ struct QueueManager::Impl {
     });
   }
 
+  // The b record fields of an operator's delete (PowerMTA's `delete --queue`): no DSN is sent.
+  static void FillDeleted(acct::Record& r) {
+    r[acct::Field::kDsnAction] = "failed";
+    r[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.0.0");
+    r[acct::Field::kDsnDiag] = "deleted by operator";
+    r[acct::Field::kBounceCat] = "other";
+  }
+
+  // Deletes every queued (fresh or scheduled) recipient of `q`: b records, one flush, then the
+  // spool marks. Recipients in a transaction are not touched here (see Queue::deletions).
+  std::uint64_t DeleteQueued(Queue& q, const Instant& now) {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> all;  // (msg, rcpt)
+    all.reserve(q.fresh.size() + q.retry.size());
+    for (const FreshEntry& e : q.fresh) all.emplace_back(e.msg, e.rcpt);
+    for (const RetryEntry& e : q.retry) all.emplace_back(e.msg, e.rcpt);
+    std::deque<FreshEntry>().swap(q.fresh);
+    std::vector<RetryEntry>().swap(q.retry);
+    ++q.deletions;
+    std::sort(all.begin(), all.end());
+    std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> groups;
+    std::uint64_t deleted = 0;
+    for (std::size_t i = 0; i < all.size();) {
+      const std::uint32_t m = all[i].first;
+      std::vector<std::uint32_t> rcpts;
+      for (; i < all.size() && all[i].first == m; ++i) rcpts.push_back(all[i].second);
+      spool::Envelope env;
+      if (!spool.ReadEnvelope(messages[m].id, env)) {
+        DropUnreadable(q, m, rcpts);
+        continue;
+      }
+      for (std::uint32_t r : rcpts) {
+        acct::Record rec = BaseRecord(acct::RecordType::kBounced, q, env,
+                                      r < env.recipients.size() ? env.recipients[r] : "",
+                                      now.unix_seconds(), messages[m].size);
+        FillDeleted(rec);
+        sink.Write(rec);
+        ++q.stats.bounced;
+      }
+      deleted += rcpts.size();
+      groups.emplace_back(m, std::move(rcpts));
+    }
+    sink.Flush();  // before any recipient leaves the spool
+    for (auto& [m, rcpts] : groups) Finalize(q, m, rcpts, true);
+    OUTPOST_LOG(kInfo, "queue") << q.name << ": " << deleted << " recipient(s) deleted by operator";
+    MarkDirty(q);
+    return deleted;
+  }
+
   void DropUnreadable(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts) {
     OUTPOST_LOG(kError, "queue") << q.name << ": spool entry " << messages[m].id.segment << ":"
                                  << messages[m].id.offset << " unreadable; " << rcpts.size()
@@ -842,10 +896,33 @@ struct QueueManager::Impl {
     MarkDirty(q);
   }
 
+  // Starts closing connection `i`. It keeps its place in q.connections (and its source's count)
+  // until the Deliverer says the socket is closed, so max-smtp-out and source-ip-max-smtp-out
+  // cover QUIT and close in progress. A connection still opening is forgotten at once
+  // (OnConnected closes it when it arrives; only Stop() does this).
   void CloseConnection(Queue& q, std::size_t i) {
     Connection& c = q.connections[i];
-    if (c.state != ConnState::kConnecting) deliverer.Close(c.id);
-    --q.sources[c.source].connections;
+    if (c.state == ConnState::kClosing) return;
+    if (c.state == ConnState::kConnecting) {
+      ForgetConnection(q, i);
+      return;
+    }
+    c.state = ConnState::kClosing;
+    const std::uint32_t queue_index = q.index;
+    const std::uint64_t serial = c.serial;
+    deliverer.Close(c.id, [this, queue_index, serial] {
+      completions.push_back([this, queue_index, serial] {
+        Queue& closed = *queues[queue_index];
+        std::size_t index = 0;
+        if (FindConnection(closed, serial, &index) != nullptr) ForgetConnection(closed, index);
+        MarkDirty(closed);
+      });
+      Notify();
+    });
+  }
+
+  void ForgetConnection(Queue& q, std::size_t i) {
+    --q.sources[q.connections[i].source].connections;
     q.connections[i] = std::move(q.connections.back());
     q.connections.pop_back();
   }
@@ -940,7 +1017,7 @@ struct QueueManager::Impl {
       Connection& c = q.connections[i];
       if (c.state == ConnState::kIdle && !work) {
         MonoTime deadline = c.idle_since + options.idle_connection_timeout;
-        if (now.mono >= deadline || (q.fresh.empty() && q.retry.empty()) || q.paused) {
+        if (now.mono >= deadline || q.paused) {
           CloseConnection(q, i);
           continue;
         }
@@ -996,7 +1073,7 @@ struct QueueManager::Impl {
     Connection* c = FindConnection(q, serial, &index);
     const Instant now = clock.Now();
     if (c == nullptr) {  // forgotten (stop); nothing to do but close
-      if (outcome.status == ConnectStatus::kOk) deliverer.Close(outcome.id);
+      if (outcome.status == ConnectStatus::kOk) deliverer.Close(outcome.id, [] {});
       return;
     }
     if (outcome.status == ConnectStatus::kOk) {
@@ -1009,9 +1086,7 @@ struct QueueManager::Impl {
       return;
     }
     const std::string failed_domain = c->domain;
-    --q.sources[c->source].connections;
-    q.connections[index] = std::move(q.connections.back());
-    q.connections.pop_back();
+    ForgetConnection(q, index);
     ++q.stats.connect_failures;
     q.stats.last_error = outcome.error;
     if (outcome.status == ConnectStatus::kPermFail) {
@@ -1042,7 +1117,9 @@ struct QueueManager::Impl {
     sink.Flush();
     if (outcome.reply.code != 0) CheckPatterns(q, {outcome.reply}, now.mono);
     bool working = false;
-    for (const Connection& other : q.connections) working |= other.state != ConnState::kConnecting;
+    for (const Connection& other : q.connections) {
+      working |= other.state == ConnState::kIdle || other.state == ConnState::kBusy;
+    }
     if (!working) {
       q.hold_until = now.mono + RetryDelay(1, q.policy, q.mode);
       OUTPOST_LOG(kInfo, "queue") << q.name << ": connection failed (" << outcome.error
@@ -1071,6 +1148,7 @@ struct QueueManager::Impl {
   void StartSend(Queue& q, Connection& c, std::vector<BatchEntry> batch, const Instant& now) {
     auto flight = std::make_shared<InFlight>();
     flight->queue = q.index;
+    flight->deletions = q.deletions;
     flight->connection = c.serial;
     const std::uint32_t m = batch.front().msg;
     auto data = std::make_shared<std::string>();
@@ -1150,6 +1228,13 @@ struct QueueManager::Impl {
       } else if (type == acct::RecordType::kBounced) {
         r[acct::Field::kDsnAction] = "failed";
         r[acct::Field::kBounceCat] = classifier->BounceCategory(reply);
+        ++q.stats.bounced;
+        finals.push_back(e.rcpt);
+      } else if (flight.deletions != q.deletions) {
+        // Deferred, but its queue was deleted while it was in flight: deleted now, as the
+        // queued ones were (one record, no retry).
+        r.type = acct::RecordType::kBounced;
+        FillDeleted(r);
         ++q.stats.bounced;
         finals.push_back(e.rcpt);
       } else {
@@ -1297,6 +1382,19 @@ int QueueManager::Resume(const std::string& name) {
   }
   impl_->Notify();
   return static_cast<int>(queues.size());
+}
+
+int QueueManager::Delete(const std::string& name, std::string* error) {
+  auto queues = impl_->Match(name);
+  if (queues.empty()) {
+    if (error != nullptr) *error = "no such queue: " + name;
+    return -1;
+  }
+  const Instant now = impl_->clock.Now();
+  std::uint64_t deleted = 0;
+  for (Queue* q : queues) deleted += impl_->DeleteQueued(*q, now);
+  impl_->Notify();
+  return static_cast<int>(std::min<std::uint64_t>(deleted, 0x7fffffff));
 }
 
 int QueueManager::SetMode(const std::string& name, QueueMode mode) {

@@ -35,7 +35,8 @@
 // Backoff. A non-positive reply matching the queue's <smtp-pattern-list> with mode=backoff puts
 // the queue in backoff (a mode=normal pattern takes it out); it returns to normal after
 // backoff-to-normal-after, or at the first delivery when backoff-to-normal-after-delivery. Every
-// change is logged and counted. Pause/Resume stop and restart a queue's deliveries.
+// change is logged and counted. Pause/Resume stop and restart a queue's deliveries; Delete
+// bounces a queue's queued mail without DSNs (see Delete()).
 //
 // Outcomes. Every attempted recipient gets a d (2xx), b (5xx) or t (4xx, lost connection)
 // record; a failed connection of a queue with no working connection gets one tq record and holds
@@ -185,6 +186,15 @@ class QueueManager {
   int Pause(const std::string& name);
   int Resume(const std::string& name);
   int SetMode(const std::string& name, QueueMode mode);
+  // Deletes the queued mail of the matching queues (PowerMTA's `delete --queue`): every queued
+  // recipient (fresh or scheduled) gets a b record (dsnAction failed, dsnStatus 5.0.0,
+  // bounceCat other, dsnDiag "deleted by operator"), no DSN; the accounting log is flushed, then
+  // the recipients are marked done in the spool. A recipient in a transaction at that moment is
+  // not counted: it keeps that transaction's outcome (d or b), except that a deferral becomes the
+  // same "deleted by operator" b record instead of a retry — one record per recipient either way.
+  // Recipients still waiting for an mx-rollup decision are in no queue and stay (XXX). Returns
+  // the recipients deleted, or -1 with `error` set when no queue matches.
+  int Delete(const std::string& name, std::string* error = nullptr);
 
   // Reload: policies, patterns and pools are re-read; queued recipients stay in their queues.
   void SetConfig(std::shared_ptr<const config::Config> config);

@@ -166,9 +166,12 @@ asio::awaitable<void> SmtpDeliverer::SendTask(delivery::SmtpClientConnection* co
 }
 
 namespace {
-asio::awaitable<void> QuitTask(std::unique_ptr<delivery::SmtpClientConnection> connection) {
+asio::awaitable<void> QuitTask(std::unique_ptr<delivery::SmtpClientConnection> connection,
+                               std::function<void()> closed) {
   if (connection->usable()) co_await connection->Quit();
   connection->Close();
+  connection.reset();
+  closed();
 }
 }  // namespace
 
@@ -192,12 +195,15 @@ void SmtpDeliverer::ResolveMxHosts(const std::string& domain,
   });
 }
 
-void SmtpDeliverer::Close(ConnectionId connection) {
+void SmtpDeliverer::Close(ConnectionId connection, std::function<void()> closed) {
   auto it = connections_.find(connection);
-  if (it == connections_.end()) return;
+  if (it == connections_.end()) {
+    asio::post(io_, std::move(closed));
+    return;
+  }
   std::unique_ptr<delivery::SmtpClientConnection> owned = std::move(it->second);
   connections_.erase(it);
-  asio::co_spawn(io_, QuitTask(std::move(owned)), asio::detached);
+  asio::co_spawn(io_, QuitTask(std::move(owned), std::move(closed)), asio::detached);
 }
 
 }  // namespace outpost::queue

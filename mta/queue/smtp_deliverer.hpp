@@ -7,7 +7,8 @@
 // (the queue bounces with bad-domain); a DNS temporary failure or every address failing is
 // kTempFail with the last error (the queue writes a tq record and waits a retry interval).
 // ResolveMxHosts() asks the same resolver (and its cache) for mx-rollup's host sets.
-// Send() runs one transaction (SmtpClientConnection::Send); Close() says QUIT in the background.
+// Send() runs one transaction (SmtpClientConnection::Send); Close() says QUIT in the background
+// and reports `closed` once the socket is closed.
 //
 // Thread-safety: not thread-safe; everything runs on the io_context's thread. The io_context must
 // not run after this object is destroyed (outpostd stops it first).
@@ -34,7 +35,7 @@ class SmtpDeliverer final : public Deliverer {
   void Connect(const ConnectRequest& request, std::function<void(ConnectOutcome)> done) override;
   void Send(ConnectionId connection, BatchRequest batch,
             std::function<void(BatchOutcome)> done) override;
-  void Close(ConnectionId connection) override;
+  void Close(ConnectionId connection, std::function<void()> closed) override;
   void ResolveMxHosts(const std::string& domain, std::function<void(MxHostsAnswer)> done) override;
 
  private:

@@ -24,8 +24,7 @@ def test_max_smtp_out_caps_concurrent_connections(tmp_path):
             inject(mta, "news@app.test", [[f"r{i}@shape.test" for i in range(40)]])
             wait_records(mta, "d", 40, timeout=60)
             client = sim.stats()["clients"]["127.0.0.1"]
-            assert client["connections_peak"] <= 3
-            assert client["connections_peak"] >= 2  # the load did need more than one
+            assert client["connections_peak"] == 3  # the load needs 3; never a 4th
 
 
 def test_max_connect_rate_spaces_connections(tmp_path):
@@ -75,6 +74,8 @@ def test_max_msg_per_connection_reconnects(tmp_path):
             stats = sim.stats()
             assert stats["totals"]["messages"] == 22
             assert stats["clients"]["127.0.0.1"]["connections_total"] == 5  # ceil(22 / 5)
+            # max-smtp-out 1 covers QUIT in progress: a successor never overlaps it.
+            assert stats["clients"]["127.0.0.1"]["connections_peak"] == 1
 
 
 def test_max_rcpt_per_transaction_splits_recipients(tmp_path):

@@ -131,8 +131,11 @@ def test_live_status_metrics_match_the_api(tmp_path, started):
     held.ehlo()
     e = started(exporter_for(tmp_path, c.url + "/status.json", "--top-queues", "2"))
 
+    # outpostd samples its connection gauges about once a second: wait for the held one.
     s = e.wait_for(lambda s: total(s, "outpost_up") == 1 and
-                   total(s, "outpost_acct_records_total") == 3, 30, "up and accounting")
+                   total(s, "outpost_acct_records_total") == 3 and
+                   total(s, "outpost_connections", direction="in") >= 1, 30,
+                   "up, accounting and the held connection")
     for name, label in CONTRACT.items():
         got = series(s, name)
         assert got, f"{name} missing from the live scrape"

@@ -150,6 +150,8 @@ struct FailCase {
   std::vector<StatusErrorReason> errors;
 };
 
+void PrintTo(const FailCase& c, std::ostream* os) { *os << c.label; }
+
 class StatusFailures : public ::testing::TestWithParam<FailCase> {};
 
 TEST_P(StatusFailures, UpAndReason) {

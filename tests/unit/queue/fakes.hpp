@@ -202,10 +202,20 @@ class FakeDeliverer final : public Deliverer {
     a.hosts = std::move(hosts);
     return a;
   }
-  void Close(ConnectionId connection) override {
-    --open;
-    --open_by_source[source_of_[connection]];
+  // The socket counts as open until the close completes (at once unless !auto_close).
+  void Close(ConnectionId connection, std::function<void()> closed) override {
     ++closes;
+    pending_closes.emplace_back(connection, std::move(closed));
+    if (auto_close) CompleteCloses();
+  }
+  void CompleteCloses() {
+    auto pending = std::move(pending_closes);
+    pending_closes.clear();
+    for (auto& [connection, closed] : pending) {
+      --open;
+      --open_by_source[source_of_[connection]];
+      closed();
+    }
   }
 
   std::size_t RecipientsSent() const {
@@ -216,6 +226,7 @@ class FakeDeliverer final : public Deliverer {
 
   bool auto_connect = true;
   bool auto_send = true;
+  bool auto_close = true;
   ConnectStatus connect_status = ConnectStatus::kOk;
   std::string connect_error = "connect to 127.0.0.1:25: Connection refused";
   std::function<delivery::Reply(const std::string& rcpt)> reply_for;
@@ -234,6 +245,7 @@ class FakeDeliverer final : public Deliverer {
   std::map<ConnectionId, int> per_connection;
   std::vector<std::pair<ConnectRequest, std::function<void(ConnectOutcome)>>> pending_connects;
   std::vector<std::pair<Sent, std::function<void(BatchOutcome)>>> pending_sends;
+  std::vector<std::pair<ConnectionId, std::function<void()>>> pending_closes;
 
  private:
   const Clock* clock_;

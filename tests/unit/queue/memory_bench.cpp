@@ -27,7 +27,7 @@ class NullDeliverer final : public outpost::queue::Deliverer {
                std::function<void(outpost::queue::ConnectOutcome)>) override {}
   void Send(outpost::queue::ConnectionId, outpost::queue::BatchRequest,
             std::function<void(outpost::queue::BatchOutcome)>) override {}
-  void Close(outpost::queue::ConnectionId) override {}
+  void Close(outpost::queue::ConnectionId, std::function<void()> closed) override { closed(); }
 };
 
 }  // namespace

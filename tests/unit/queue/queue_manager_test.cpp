@@ -341,6 +341,61 @@ TEST(ShapingTest, MaxMsgPerConnectionReuseCount) {
   EXPECT_EQ(h.deliverer.open, 0);  // the last one closed after the idle timeout
 }
 
+// A connection being closed (QUIT in progress) still counts against max-smtp-out and
+// source-ip-max-smtp-out: the next one opens only once the socket is closed.
+TEST(ShapingTest, ClosingConnectionsCountAgainstLimits) {
+  struct Case {
+    const char* label;
+    std::string config;
+    std::string vmta;
+  };
+  const std::vector<Case> cases = {
+      {"max-smtp-out 1", "<domain *>\n  max-smtp-out 1\n  max-msg-per-connection 1\n</domain>\n",
+       ""},
+      {"source-ip-max-smtp-out 1 (one source)",
+       "<virtual-mta solo>\n  smtp-source-host 127.0.0.2 solo.example.com\n</virtual-mta>\n"
+       "<domain *>\n  max-smtp-out 10\n  source-ip-max-smtp-out 1\n"
+       "  max-msg-per-connection 1\n</domain>\n",
+       "solo"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    Harness h(c.config);
+    h.deliverer.auto_close = false;
+    for (int i = 0; i < 3; ++i) {
+      h.Inject("news@app.test", {"u" + std::to_string(i) + "@example.net"}, c.vmta);
+    }
+    h.RunFor(milliseconds(10));
+    // The first transaction is done and its connection is closing: no second one yet.
+    EXPECT_EQ(h.deliverer.RecipientsSent(), 1u);
+    EXPECT_EQ(h.deliverer.pending_closes.size(), 1u);
+    EXPECT_EQ(h.deliverer.requests.size(), 1u);
+    EXPECT_EQ(h.manager->Snapshot().totals.connections, 1u);
+    for (int round = 0; round < 10 && !h.deliverer.pending_closes.empty(); ++round) {
+      h.deliverer.CompleteCloses();
+      h.RunFor(milliseconds(10));
+    }
+    EXPECT_EQ(h.deliverer.RecipientsSent(), 3u);
+    EXPECT_EQ(h.deliverer.requests.size(), 3u);
+    EXPECT_EQ(h.deliverer.max_open, 1);
+  }
+}
+
+// A queue that empties for a moment keeps its idle connection until idle_connection_timeout.
+TEST(ShapingTest, IdleConnectionReusedAcrossABriefGap) {
+  Harness h("<domain *>\n  max-smtp-out 4\n</domain>\n");
+  h.Inject("news@app.test", {"a@example.net"});
+  h.RunFor(seconds(1));
+  EXPECT_EQ(h.deliverer.open, 1);  // queue empty, connection kept
+  h.Inject("news@app.test", {"b@example.net"});
+  h.RunFor(seconds(1));
+  EXPECT_EQ(h.deliverer.requests.size(), 1u);
+  EXPECT_EQ(h.deliverer.per_connection.begin()->second, 2);
+  h.RunFor(seconds(5));  // idle_connection_timeout (5 s) after the last transaction
+  EXPECT_EQ(h.deliverer.open, 0);
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 2u);
+}
+
 TEST(ShapingTest, MaxConnectRateSpacesConnections) {
   Harness h("<domain *>\n  max-connect-rate 2/m\n  max-msg-per-connection 1\n</domain>\n");
   for (int i = 0; i < 10; ++i)
@@ -631,6 +686,112 @@ TEST(QueueManagerTest, PauseAndResume) {
   h.RunFor(seconds(1));
   EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 1u);
   EXPECT_EQ(h.manager->Pause("nosuch.example/{default}"), 0);
+}
+
+// Delete: b records "deleted by operator" for the queued recipients (fresh and scheduled), one
+// flush, then the spool marks; no DSN; in-flight recipients keep exactly one outcome.
+TEST(DeleteTest, QueuedRecipientsBouncedWithoutDsn) {
+  struct Case {
+    const char* label;
+    std::string name;
+  };
+  const std::vector<Case> cases = {{"bare domain", "example.net"},
+                                   {"domain/vmta", "example.net/{default}"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    Harness h("<domain *>\n  retry-after 10m\n</domain>\n");
+    h.deliverer.reply_for = [](const std::string& rcpt) {
+      return rcpt.rfind("later", 0) == 0 ? MakeReply(450, "4.2.0", "try later")
+                                         : MakeReply(250, "2.1.5", "ok");
+    };
+    h.Inject("news@app.test", {"later1@example.net", "later2@example.net"});
+    h.RunFor(seconds(1));  // both deferred: now in the scheduled tier
+    ASSERT_EQ(h.sink.Of(RecordType::kTransient).size(), 2u);
+    h.manager->Pause("example.net");
+    h.Inject("news@app.test", {"fresh@example.net", "other@example.org"});
+    h.manager->Pause("example.org");  // other@example.org stays queued
+    h.RunFor(seconds(1));
+    const std::size_t events_before = h.log.events.size();
+    std::string error;
+    EXPECT_EQ(h.manager->Delete(c.name, &error), 3) << error;
+    auto b = h.sink.Of(RecordType::kBounced);
+    ASSERT_EQ(b.size(), 3u);
+    std::set<std::string> rcpts;
+    for (const auto& r : b) {
+      rcpts.insert(r[Field::kRcpt]);
+      EXPECT_EQ(r[Field::kDsnAction], "failed");
+      EXPECT_EQ(r[Field::kDsnStatus].substr(0, 5), "5.0.0");
+      EXPECT_EQ(r[Field::kDsnDiag], "deleted by operator");
+      EXPECT_EQ(r[Field::kBounceCat], "other");
+      EXPECT_EQ(r[Field::kQueue], "example.net/{default}");
+    }
+    EXPECT_EQ(rcpts, (std::set<std::string>{"later1@example.net", "later2@example.net",
+                                            "fresh@example.net"}));
+    // Records, one flush, then the spool marks (message Q1 done; Q2 keeps other@example.org).
+    const std::vector<std::string> ev(h.log.events.begin() + events_before, h.log.events.end());
+    const std::size_t flush = IndexOf(ev, "flush");
+    ASSERT_LT(flush, ev.size());
+    EXPECT_EQ(std::count(ev.begin(), ev.end(), "flush"), 1);
+    EXPECT_LT(IndexOf(ev, "write:b:fresh@example.net"), flush);
+    EXPECT_GT(IndexOf(ev, "done-msg:Q1"), flush);
+    EXPECT_GT(IndexOf(ev, "done-rcpt:Q2:0"), flush);
+    EXPECT_EQ(IndexOf(ev, "done-msg:Q2"), ev.size());
+    EXPECT_TRUE(h.spool.committed.empty());         // no DSN
+    EXPECT_EQ(h.manager->queued_recipients(), 1u);  // other@example.org
+    h.RunFor(hours(1));
+    EXPECT_EQ(h.sink.Of(RecordType::kBounced).size(), 3u);  // nothing retried
+    EXPECT_EQ(h.manager->Delete("example.net", &error), 0);
+  }
+}
+
+TEST(DeleteTest, UnknownQueueIsAnError) {
+  Harness h("");
+  std::string error;
+  EXPECT_EQ(h.manager->Delete("nosuch.example", &error), -1);
+  EXPECT_NE(error.find("nosuch.example"), std::string::npos);
+}
+
+TEST(DeleteTest, InFlightRecipientsGetExactlyOneOutcome) {
+  struct Case {
+    const char* label;
+    int code;
+    RecordType expected;
+    const char* diag;
+  };
+  const std::vector<Case> cases = {
+      {"delivered in flight", 250, RecordType::kDelivered, "smtp;250 2.0.0 ok queued"},
+      {"refused in flight", 550, RecordType::kBounced, "smtp;550 5.1.1 no such user"},
+      {"deferred in flight becomes deleted", 450, RecordType::kBounced, "deleted by operator"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    Harness h("<domain *>\n  max-rcpt-per-transaction 1\n  max-smtp-out 1\n</domain>\n");
+    h.deliverer.auto_send = false;
+    const int code = c.code;
+    h.deliverer.reply_for = [code](const std::string&) {
+      if (code == 450) return MakeReply(450, "4.2.0", "try later");
+      if (code == 550) return MakeReply(550, "5.1.1", "no such user");
+      return MakeReply(250, "2.1.5", "ok");
+    };
+    h.Inject("news@app.test", {"a@example.net", "b@example.net"});
+    h.RunFor(milliseconds(10));
+    ASSERT_EQ(h.deliverer.pending_sends.size(), 1u);  // a@ in flight, b@ queued
+    EXPECT_EQ(h.manager->Delete("example.net"), 1);
+    h.deliverer.CompleteSends();
+    h.RunFor(hours(1));
+    EXPECT_TRUE(h.deliverer.pending_sends.empty());
+    EXPECT_EQ(h.deliverer.RecipientsSent(), 1u);  // b@ was never attempted
+    std::vector<acct::Record> for_a;
+    for (const auto& r : h.sink.records) {
+      if (r[Field::kRcpt] == "a@example.net") for_a.push_back(r);
+    }
+    ASSERT_EQ(for_a.size(), 1u);
+    EXPECT_EQ(for_a[0].type, c.expected);
+    EXPECT_EQ(for_a[0][Field::kDsnDiag], c.diag);
+    EXPECT_EQ(h.manager->queued_recipients(), 0u);
+    EXPECT_EQ(h.spool.done_messages.count("Q1"), 1u);
+    EXPECT_TRUE(h.spool.committed.empty());
+  }
 }
 
 TEST(QueueManagerTest, AdmissionCeiling) {
