@@ -24,9 +24,18 @@ DNSMASQ = "/usr/sbin/dnsmasq"
 
 
 def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A 127.0.0.1 port free for UDP and, at the moment of asking, for TCP too (dnsmasq binds
+    both). Another process can still take it before dnsmasq does: start() retries then."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
 
 
 def encode_name(name):
@@ -54,6 +63,10 @@ def query(port, name, qtype=1, timeout=0.2):
     return flags & 0xF, ancount
 
 
+class _PortTaken(Exception):
+    """dnsmasq lost the race for its port to another process."""
+
+
 class Dnsmasq:
     def __init__(self, workdir, records, local_ttl=600, extra_args=()):
         self.workdir = workdir
@@ -67,7 +80,15 @@ class Dnsmasq:
     def server(self):
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=10.0, attempts=5):
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                self.stop()
+        raise RuntimeError(f"dnsmasq could not bind a free port in {attempts} attempts")
+
+    def _start_once(self, timeout):
         self.port = free_udp_port()
         args = [DNSMASQ, "--no-daemon", "--keep-in-foreground", "--no-resolv", "--no-hosts",
                 f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces",
@@ -82,7 +103,10 @@ class Dnsmasq:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"dnsmasq exited: {open(self.log_path).read()}")
+                log = open(self.log_path).read()
+                if "Address already in use" in log:
+                    raise _PortTaken(log)
+                raise RuntimeError(f"dnsmasq exited: {log}")
             if query(self.port, "ready.test") is not None:
                 return self
         self.stop()
