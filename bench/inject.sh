@@ -2,15 +2,21 @@
 # Injection rate with a durable spool: smtp-source (20 sessions, 4 KB messages) into outpostd and
 # into Postfix (smtpd + cleanup into its queue) on the same machine in the same run, alternating,
 # REPS times each. Prints one line per run and the medians and their ratio.
-# Usage: bench/inject.sh [MESSAGES=20000] [REPS=3] [SESSIONS=20] [SIZE=4096]
+# Usage: bench/inject.sh [--json] [MESSAGES=20000] [REPS=3] [SESSIONS=20] [SIZE=4096]
+# --json: also print, as the last line, one JSON object with every run's rate (used by bench/run).
+# Env: OUTPOST_BIN (default build/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+json=0
+args=()
+for a in "$@"; do if [ "$a" = --json ]; then json=1; else args+=("$a"); fi; done
+set -- "${args[@]+"${args[@]}"}"
 messages=${1:-20000}
 reps=${2:-3}
 sessions=${3:-20}
 size=${4:-4096}
-bin="$root/build/bin"
+bin=${OUTPOST_BIN:-$root/build/bin}
 [ -x "$bin/outpostd" ] || bash scripts/build.sh default >/dev/null
 work=$(mktemp -d /var/tmp/outpost-bench-XXXXXX)
 chmod 755 "$work"  # Postfix's unprivileged daemons must reach their queue
@@ -73,3 +79,7 @@ om=$(median "${outpost_rates[@]}")
 echo "median postfix: $pm msg/s (runs: ${postfix_rates[*]})"
 echo "median outpostd: $om msg/s (runs: ${outpost_rates[*]})"
 awk -v o="$om" -v p="$pm" 'BEGIN{printf "ratio outpostd/postfix: %.2fx\n", o / p}'
+if [ "$json" = 1 ]; then
+  printf '{"scenario":"inject","messages":%s,"sessions":%s,"size":%s,"postfix":[%s],"outpostd":[%s]}\n' \
+    "$messages" "$sessions" "$size" "$(IFS=,; echo "${postfix_rates[*]}")" "$(IFS=,; echo "${outpost_rates[*]}")"
+fi

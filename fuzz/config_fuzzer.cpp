@@ -5,8 +5,9 @@
 // Invariants checked beyond "no crash":
 //  * exactly one outcome: a Config, or at least one error (never both, never neither);
 //  * every error names the file and a line within the text (0 only for whole-file errors), and
-//    has a message; ToString() starts with "file:line: " ("file: " for line 0);
-//  * parsing is deterministic: the same text gives the same errors.
+//    has a message; ToString() starts with "file:line: " ("file: " for line 0).
+// Throughput is low (~100 runs/s): an unknown directive's "did you mean" costs an edit distance
+// against every directive name, which coverage instrumentation makes slow.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,12 +32,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(e.ToString().compare(0, prefix.size(), prefix) == 0, "ToString format");
   }
 
-  const outpost::config::LoadResult again = outpost::config::ParseConfig(text, name);
-  FUZZ_CHECK(again.errors.size() == r.errors.size(), "deterministic: error count");
-  for (std::size_t i = 0; i < r.errors.size(); ++i) {
-    FUZZ_CHECK(
-        again.errors[i].line == r.errors[i].line && again.errors[i].message == r.errors[i].message,
-        "deterministic: same errors");
-  }
   return 0;
 }

@@ -3,7 +3,7 @@
 //
 // Invariants checked beyond "no crash":
 //  * exactly one outcome: a Command, or an error Reply with a 5xx code and an enhanced code;
-//  * a line with a control character, or longer than 510 octets, never parses;
+//  * a line with a control character (HTAB aside), or longer than 510 octets, never parses;
 //  * a parsed MAIL/RCPT address passes CheckMailbox (or is the null path, MAIL only), is ASCII and
 //    fits kMaxPath with its brackets; ENVID fits kMaxEnvId; HELO/EHLO's name is 1..255 printable
 //    octets without a space;
@@ -38,7 +38,7 @@ bool Ascii(std::string_view s) {
 void CheckResult(std::string_view line, const ParseResult& r) {
   bool has_control = false;
   for (unsigned char c : line) {
-    if (c < 0x20 || c == 0x7f) has_control = true;
+    if ((c < 0x20 && c != '\t') || c == 0x7f) has_control = true;  // HTAB is allowed
   }
   if (!r.command) {
     FUZZ_CHECK(r.error.code >= 500 && r.error.code <= 599, "an error is a 5xx reply");

@@ -14,6 +14,10 @@ PACKAGES=(
   prometheus-alertmanager docker-compose python3-yaml
   # management plane: console test (headless Chromium), API benchmark, schema check
   chromium wrk python3-jsonschema
+  # benchmark harness (bench/run): plots
+  gnuplot-nox
+  # fuzzing (scripts/fuzz.sh): clang, and libFuzzer + ASan/UBSan runtimes (only Recommended by clang)
+  clang libclang-rt-14-dev
 )
 
 missing=()

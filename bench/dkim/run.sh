@@ -3,8 +3,11 @@
 # messages divided by `openssl speed`'s sign/s for the same key type (one thread each). Both rates
 # are per second of user CPU time (openssl speed's default), and each side's best of ROUNDS
 # alternating runs is kept, so neighbours on a shared machine skew the ratio as little as possible.
-# Usage: bench/dkim/run.sh [BUILD_DIR] [SECONDS] [ROUNDS]     (default: build, 3 s, 3 rounds)
+# Usage: bench/dkim/run.sh [--json] [BUILD_DIR] [SECONDS] [ROUNDS]   (default: build, 3 s, 3 rounds)
+# --json: also print, as the last line, one JSON object with every round's rates (used by bench/run).
 set -euo pipefail
+json=0
+[ "${1:-}" = --json ] && { json=1; shift; }
 build="${1:-build}"
 seconds="${2:-3}"
 rounds="${3:-3}"
@@ -13,6 +16,7 @@ bench="$build/bin/outpost-dkim-bench"
 
 best() { awk -v a="$1" -v b="$2" 'BEGIN {print (a > b ? a : b)}'; }
 ours_rsa=0 ours_ed=0 wall_rsa=0 wall_ed=0 limit_rsa=0 limit_ed=0
+rounds_json=()
 for _ in $(seq "$rounds"); do
   ours="$("$bench" --seconds "$seconds")"
   speed="$(openssl speed -seconds "$seconds" rsa2048 ed25519 2>/dev/null)"
@@ -24,6 +28,9 @@ for _ in $(seq "$rounds"); do
   ours_ed="$(best "$ours_ed" "$(awk '$1=="ed25519" {print $2}' <<<"$ours")")"
   wall_rsa="$(best "$wall_rsa" "$(awk '$1=="rsa2048" {print $3}' <<<"$ours")")"
   wall_ed="$(best "$wall_ed" "$(awk '$1=="ed25519" {print $3}' <<<"$ours")")"
+  rounds_json+=("$(printf '{"rsa2048":{"outpost":%s,"openssl":%s},"ed25519":{"outpost":%s,"openssl":%s}}' \
+    "$(awk '$1=="rsa2048" {print $2}' <<<"$ours")" "$(awk '/^rsa 2048 bits/ {print $(NF-1)}' <<<"$speed")" \
+    "$(awk '$1=="ed25519" {print $2}' <<<"$ours")" "$(awk '/EdDSA \(Ed25519\)/ {print $(NF-1)}' <<<"$speed")")")
 done
 
 echo "$(openssl version); $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg);" \
@@ -34,3 +41,6 @@ for row in "rsa2048 $ours_rsa $limit_rsa $wall_rsa" "ed25519 $ours_ed $limit_ed 
   printf '%-10s %14.1f %14.1f %7.1f%% %16.1f\n' "$1" "$2" "$3" \
     "$(awk -v a="$2" -v b="$3" 'BEGIN {print 100*a/b}')" "$4"
 done
+if [ "$json" = 1 ]; then
+  printf '{"scenario":"dkim","seconds":%s,"rounds":[%s]}\n' "$seconds" "$(IFS=,; echo "${rounds_json[*]}")"
+fi

@@ -6,9 +6,13 @@
 # usage: bench/exporter/run.sh            (OUTPOST_BIN=build dir's bin, default build/bin)
 # env:   ACCT_FILE (default /var/tmp/acct2m.csv, generated if absent: 2,000,000 records, ~670 MB;
 #        kept out of the repository), RUNS (exporter and wc repetitions, best kept; default 3),
-#        SKIP_MTAIL=1 to skip mtail (Debian package mtail, scripts/install-deps.sh).
+#        SKIP_MTAIL=1 to skip mtail (Debian package mtail, scripts/install-deps.sh),
+#        SKIP_SCRAPE=1 to skip the scrape-cost part.
+# --json: also print, as the last line, one JSON object with the figures (used by bench/run).
 # Every server it starts listens on 127.0.0.1 only and is stopped before it exits.
 set -euo pipefail
+JSON=0
+[ "${1:-}" = --json ] && JSON=1
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -129,8 +133,12 @@ PY
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
   echo "$(cat "$WORK/scrape.txt") $rss"
 }
-scrape_bench 200 > "$WORK/s200"  # not $(...): the EXIT trap must see SERVER_PID
-scrape_bench 400 > "$WORK/s400"
+if [ "${SKIP_SCRAPE:-0}" != 1 ]; then
+  scrape_bench 200 > "$WORK/s200"  # not $(...): the EXIT trap must see SERVER_PID
+  scrape_bench 400 > "$WORK/s400"
+else
+  echo "0 0 0 0" > "$WORK/s200"; echo "0 0 0 0" > "$WORK/s400"
+fi
 read -r series1 med1 max1 rss1 < "$WORK/s200"
 read -r series2 med2 max2 rss2 < "$WORK/s400"
 
@@ -155,3 +163,8 @@ echo "exporter vs wc -l: $(calc "$best_wc / $best_exp * 100" | xargs printf '%.0
 echo "exporter --oneshot max RSS: $rss_kib KiB"
 echo "scrape: $series1 series; 50 scrapes: median $med1 ms, max $max1 ms; server peak RSS $rss1 KiB"
 echo "scrape: $series2 series; 50 scrapes: median $med2 ms, max $max2 ms; server peak RSS $rss2 KiB"
+if [ "$JSON" = 1 ]; then
+  printf '{"scenario":"exporter","file":"%s","records":%s,"bytes":%s,"wc_s":%s,"exporter_s":%s,"ingest_s":%s,"mtail_s":%s,"max_rss_kib":%s,"scrape":[[%s,%s,%s,%s],[%s,%s,%s,%s]]}\n' \
+    "$ACCT_FILE" "$TOTAL" "$BYTES" "$best_wc" "$best_exp" "$best_ingest" "${mtail_s:-null}" "${rss_kib:-null}" \
+    "$series1" "$med1" "$max1" "$rss1" "$series2" "$med2" "$max2" "$rss2"
+fi

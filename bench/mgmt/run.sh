@@ -5,10 +5,14 @@
 # relays everything to outpost-isp-sim (accepting) on loopback; meanwhile wrk requests
 # /status.json at about 200 requests/s (4 connections, each paced to 50/s by paced.lua) and
 # reports the latency distribution. Prints wrk's report and the relay figures.
-# Usage: bench/mgmt/run.sh [DURATION_SECONDS=30] [SESSIONS=20] [BIN=build/bin]
+# Usage: bench/mgmt/run.sh [--json] [DURATION_SECONDS=30] [SESSIONS=20] [BIN=build/bin]
+# --json: also print, as the last line, one JSON object with wrk's latency figures and the relay
+# figures (used by bench/run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
+json=0
+[ "${1:-}" = --json ] && { json=1; shift; }
 duration=${1:-30}
 sessions=${2:-20}
 bin=${3:-$root/build/bin}
@@ -71,12 +75,38 @@ read -t 3 <> <(:) || true
 echo "== wrk: GET /status.json at ~200 req/s for $((duration - 6))s during the relay"
 echo "   wrk -t2 -c4 -d$((duration - 6))s --latency -s bench/mgmt/paced.lua http://$http/status.json"
 RATE_PER_CONN=50 wrk -t2 -c4 -d"$((duration - 6))s" --latency -s bench/mgmt/paced.lua \
-  "http://$http/status.json"
+  "http://$http/status.json" | tee "$work/wrk.txt"
 wait "$load_pid" || true
 load_pid=
 echo "== outpost-load summary"
 tail -5 "$work/load.txt"
 echo "== outpostd /status.json traffic after the run"
-curl -s "http://$http/status.json" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(json.dumps({"in": s["traffic"]["in"]["total"], "out": s["traffic"]["out"]["total"], "queued": s["queue"]["recipients"], "rss_bytes": s["process"]["rss_bytes"]}))'
+curl -s "http://$http/status.json" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(json.dumps({"in": s["traffic"]["in"]["total"], "out": s["traffic"]["out"]["total"], "queued": s["queue"]["recipients"], "rss_bytes": s["process"]["rss_bytes"]}))' | tee "$work/status.txt"
 echo "== isp-sim"
-curl -s "http://$sim_stats/stats" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["totals"]))'
+curl -s "http://$sim_stats/stats" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["totals"]))' | tee "$work/sim.txt"
+if [ "$json" = 1 ]; then
+  python3 - "$work" "$duration" <<'PY'
+import json, re, sys
+work, duration = sys.argv[1], int(sys.argv[2])
+wrk = open(work + "/wrk.txt").read()
+def ms(v, unit):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+out = {"scenario": "mgmt", "duration_s": duration, "wrk_seconds": duration - 6}
+for pct in ("50", "75", "90", "99"):
+    m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s|m)\s*$" % pct, wrk, re.M)
+    out["p" + pct + "_ms"] = ms(*m.groups()) if m else None
+m = re.search(r"^\s*Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s|m)", wrk, re.M)
+out["max_ms"] = ms(*m.groups()) if m else None
+m = re.search(r"(\d+) requests in", wrk)
+out["requests"] = int(m.group(1)) if m else None
+m = re.search(r"Requests/sec:\s+([\d.]+)", wrk)
+out["requests_per_s"] = float(m.group(1)) if m else None
+status = json.loads(open(work + "/status.txt").read())
+sim = json.loads(open(work + "/sim.txt").read())
+out["injected"] = status["in"]["messages"]
+out["delivered_to_sim"] = sim["messages"]
+m = re.search(r"rate: ([\d.]+) msgs/s", open(work + "/load.txt").read())
+out["load_msgs_per_s"] = float(m.group(1)) if m else None
+print(json.dumps(out))
+PY
+fi

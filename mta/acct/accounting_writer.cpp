@@ -136,6 +136,11 @@ class WriterImpl final : public AccountingWriter {
     FlushLocked();
   }
 
+  bool Durable() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return line_sizes_.empty();
+  }
+
   void Tick(Clock::time_point now) override {
     std::lock_guard<std::mutex> lock(mu_);
     now_ = now;
@@ -335,6 +340,13 @@ void AccountingLog::Write(const Record& record) {
 
 void AccountingLog::Flush() {
   for (auto& w : writers_) w->Flush();
+}
+
+bool AccountingLog::Durable() const {
+  for (const auto& w : writers_) {
+    if (!w->Durable()) return false;
+  }
+  return true;
 }
 
 void AccountingLog::Tick(std::chrono::system_clock::time_point now) {

@@ -17,9 +17,13 @@
 // time back from the name, so it also works for files rotated by an earlier run. This keeps
 // tests deterministic with a simulated clock.
 //
-// Errors: a failed write keeps the records buffered and retries on the next Flush(); Healthy()
-// is false meanwhile. Buffered records are bounded (max_buffer_bytes); beyond it Write() still
-// accepts (nothing is dropped silently) but reports backlog through Stats().
+// Errors: a failed write (e.g. the accounting disk is full) keeps the records buffered and retries
+// on the next Flush()/Tick(); Stats().healthy is false meanwhile. Write() always accepts (nothing
+// is dropped silently); the backlog shows in Stats().buffered_bytes. Durable() is true only when
+// every record handed to Write() is in the file (written with write(2): it survives a kill -9 of
+// the process, not a power loss — there is no fsync). The scheduler asks Durable() after its
+// Flush() and leaves a message in the spool while its final records are not durable, so a full
+// accounting disk never loses the record of a message that left the spool (docs/reliability.md).
 //
 // Thread-safety: all public members are thread-safe (one mutex; Write() only appends to a buffer).
 #pragma once
@@ -53,6 +57,8 @@ class AccountingWriter {
 
   virtual void Write(const Record& record) = 0;
   virtual void Flush() = 0;
+  // True when nothing is buffered: every record written so far is in the file.
+  virtual bool Durable() const = 0;
   // Time-based work: move-interval rotation, delete-after clean-up, periodic flush.
   virtual void Tick(std::chrono::system_clock::time_point now) = 0;
   virtual WriterStats Stats() const = 0;
@@ -67,6 +73,8 @@ class AccountingLog {
                                              std::string* error);
   void Write(const Record& record);
   void Flush();
+  // True when every writer is Durable().
+  bool Durable() const;
   void Tick(std::chrono::system_clock::time_point now);
   std::vector<WriterStats> Stats() const;
 

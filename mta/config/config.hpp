@@ -211,6 +211,7 @@ struct Config {
   Seconds smtp_in_command_timeout{300};          // smtp-in-command-timeout
   Seconds smtp_in_data_timeout{600};             // smtp-in-data-timeout (whole DATA phase)
   int smtp_in_max_errors = 10;                   // smtp-in-max-errors: then 421 and close
+  Seconds smtp_in_auth_failure_delay{2};         // smtp-in-auth-failure-delay: before each 535
   std::uint64_t spool_min_free = 64ull << 20;    // spool-min-free SIZE: below it, 452 4.3.1
   std::uint64_t max_queued_recipients = 0;       // max-queued-recipients N (0: no limit)
   std::uint64_t queue_cache_size = 0;            // queue-cache-size N (in-memory set; 0: auto)

@@ -555,6 +555,10 @@ const std::vector<DirectiveSpec> kGlobal = {
     {"smtp-in-max-errors", "smtp-in-max-errors N", "10",
      "After this many error replies in one session, outpostd answers 421 and closes.", I::kDaemon,
      SetInt<&Config::smtp_in_max_errors, 1, 1000000>, kExpInt},
+    {"smtp-in-auth-failure-delay", "smtp-in-auth-failure-delay DURATION", "2s",
+     "How long outpostd waits before answering a failed AUTH (535); the session's later input "
+     "waits too. With the cap of 3 failures per session it bounds password guessing. 0 disables.",
+     I::kDaemon, SetDuration<&Config::smtp_in_auth_failure_delay>, kExpDuration},
     {"spool-min-free", "spool-min-free SIZE", "64M",
      "When the spool's file system has less free space, new mail gets 452 4.3.1.", I::kDaemon,
      SetSize<&Config::spool_min_free>, kExpSize},

@@ -29,6 +29,7 @@ class BusAccountingSink final : public queue::AccountingSink {
   BusAccountingSink(bus::Registry& registry, queue::AccountingSink& next);
   void Write(const acct::Record& record) override;
   void Flush() override;
+  bool Durable() const override { return next_.Durable(); }
 
  private:
   bus::Group<bus::Outcome> outcomes_;

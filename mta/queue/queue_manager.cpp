@@ -18,6 +18,7 @@ namespace outpost::queue {
 
 void AccountingLogSink::Write(const acct::Record& record) { log_->Write(record); }
 void AccountingLogSink::Flush() { log_->Flush(); }
+bool AccountingLogSink::Durable() const { return log_->Durable(); }
 
 namespace {
 
@@ -517,6 +518,14 @@ struct QueueManager::Impl {
   void Finalize(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts,
                 bool mark_spool) {
     MessageRecord& rec = messages[m];
+    if (mark_spool && !sink.Durable()) {
+      // The final records could not be written (accounting disk full): the recipients stay in
+      // the spool (redelivered after a restart) rather than leave it without a durable record.
+      // XXX: they stay until the next restart, even once the records reach the file.
+      OUTPOST_LOG(kError, "queue") << q.name << ": accounting not writable; " << rcpts.size()
+                                   << " finished recipient(s) kept in the spool";
+      mark_spool = false;
+    }
     for (std::uint32_t r : rcpts) {
       if (mark_spool && rec.remaining > 1) spool.MarkRecipientDone(rec.id, r);
       --rec.remaining;

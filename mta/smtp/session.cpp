@@ -469,6 +469,7 @@ Action Session::FinishAuth(std::string_view user, std::string_view password, std
       account != nullptr;
   if (!match) {
     ++auth_failures_;
+    reply_delay_ = options_.config->smtp_in_auth_failure_delay;
     if (options_.counters) ++options_.counters->auth_failures;
     std::string safe_user;
     for (char c : user.substr(0, 64)) {

@@ -11,7 +11,9 @@
 // recipients (`user@[192.0.2.1]`) are always refused with 550 5.7.1 (conservative: delivery does
 // not route to literals). After AUTH the user's named source (e.g. {auth}) is layered over it.
 // AUTH PLAIN/LOGIN is offered and accepted only under TLS (otherwise 538 5.7.11); failures answer
-// 535 5.7.8, and after kMaxAuthFailures the session ends with 421 4.7.0. Out-of-order commands:
+// 535 5.7.8 after smtp-in-auth-failure-delay (TakeReplyDelay() tells the I/O layer to hold the
+// reply and the session's later input that long), and after kMaxAuthFailures the session ends
+// with 421 4.7.0. Out-of-order commands:
 // 503 5.5.1. Every 5xx answer to the client counts as an error; past smtp-in-max-errors the
 // session ends with 421 4.7.0. More than max-rcpt-per-message recipients: 452 4.5.3. The spool's
 // health and the AdmissionCheck are consulted on each RCPT and before 354 (452 4.3.1).
@@ -25,12 +27,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/cidr.hpp"
@@ -87,6 +91,12 @@ class Session {
   void OnTlsEstablished(std::string_view protocol_and_cipher);
   Action OnTimeout(std::string& out);
 
+  // How long the caller must wait before flushing the replies produced so far and reading on
+  // (a failed AUTH's penalty); zero normally. Resets to zero.
+  std::chrono::seconds TakeReplyDelay() {
+    return std::exchange(reply_delay_, std::chrono::seconds(0));
+  }
+
   // Longest line the caller should buffer right now (commands 512, AUTH responses longer).
   std::size_t max_line() const;
 
@@ -131,6 +141,7 @@ class Session {
   AuthStep auth_step_ = AuthStep::kNone;
   std::string login_user_;
   int auth_failures_ = 0;
+  std::chrono::seconds reply_delay_{0};
   int errors_ = 0;
 
   // The transaction.

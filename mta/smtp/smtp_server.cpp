@@ -52,6 +52,14 @@ std::shared_ptr<asio::ssl::context> BuildTlsContext(const config::Config& config
                        asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
                    ec);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  // TLS 1.2 suites: forward-secret AEAD/strong ones only, whatever the system's openssl.cnf says
+  // (no RC4, DES, 3DES, export, NULL or anonymous suites). TLS 1.3 suites are all strong.
+  if (SSL_CTX_set_cipher_list(ctx->native_handle(),
+                              "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:ECDHE+AES:!aNULL:!eNULL:"
+                              "!MD5:!RC4:!3DES:!DES:!EXPORT:!PSK:!SRP") != 1) {
+    *error = "cannot set the TLS cipher list";
+    return nullptr;
+  }
   ctx->use_certificate_chain_file(config.smtp_server_tls_certificate, ec);
   if (ec) {
     *error =
@@ -274,6 +282,9 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
   out.reserve(1024);
   LineReader lines;
   bool in_data = false;
+  // The command timeout runs from the end of the previous command, not from the last byte read:
+  // a client dripping one byte at a time cannot hold its slot (re-armed only after a whole line).
+  bool rearm_command_deadline = true;
   std::uint64_t messages = 0;
   const char* end_reason = "client quit";
 
@@ -328,6 +339,7 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
       std::string desc = std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
       OUTPOST_LOG(kInfo, "smtp") << c.peer << " TLS established " << desc;
       session.OnTlsEstablished(desc);
+      rearm_command_deadline = true;
       action = Action::kContinue;
     }
     if (action == Action::kClose) break;
@@ -341,6 +353,7 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
       if (session.data_reader().done()) {
         in_data = false;
         c.SetDeadline(Clock::now() + command_timeout);
+        rearm_command_deadline = true;
         action = session.OnDataEnd(out);
       } else {
         need_input = true;
@@ -350,8 +363,18 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
       std::string_view line;
       std::size_t consumed = 0;
       const LineReader::Status status = lines.Next(view, line, consumed);
+      if (status != LineReader::Status::kNeedMore) rearm_command_deadline = true;
       if (status == LineReader::Status::kLine) {
         action = session.OnLine(line, out);
+        const auto penalty = session.TakeReplyDelay();
+        if (penalty.count() > 0) {
+          // A failed AUTH: nothing is answered or read for a while (slows password guessing).
+          c.SetDeadline(Clock::now() + penalty + command_timeout);
+          asio::steady_timer hold(ex, penalty);
+          asio::error_code ignored;
+          co_await hold.async_wait(asio::redirect_error(use_awaitable, ignored));
+          if (c.closed) break;
+        }
       } else if (status == LineReader::Status::kTooLong) {
         action = session.OnLineTooLong(out);
       } else {
@@ -362,7 +385,10 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
     if (!need_input) continue;
 
     // Input drained: flush the batch of replies (PIPELINING), then read.
-    if (!in_data) c.SetDeadline(Clock::now() + command_timeout);
+    if (!in_data && rearm_command_deadline) {
+      c.SetDeadline(Clock::now() + command_timeout);
+      rearm_command_deadline = false;
+    }
     if (co_await WriteAll(c, out)) {
       end_reason = c.timed_out ? "timeout" : "write error";
       break;

@@ -5,8 +5,10 @@
 // and text lines have length limits, DATA rejects bare CR / bare LF (5xx after the real end of
 // data, session stays in sync) and only CRLF.CRLF ends a message, so smuggling cannot split one
 // message in two. Relay policy comes from <source> rules (config::Config::SourcePolicyFor) and,
-// after AUTH, the user's named source. Every phase has a timeout; connections are capped
-// (max-smtp-in, per IP); too many errors close the session with 421.
+// after AUTH, the user's named source. Every phase has a timeout (a command's runs from the end of
+// the previous one, so a slow-drip client is cut however it spaces its bytes; DATA's covers the
+// whole phase); connections are capped (max-smtp-in, per IP); too many errors close the session
+// with 421; a failed AUTH is answered only after smtp-in-auth-failure-delay.
 //
 // A message is answered 250 only after the spool reports it durable. Then an `r` record goes to the
 // accounting log and `on_accepted` hands the message to the queue. Spool back-pressure (disk full,

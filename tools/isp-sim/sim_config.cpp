@@ -137,6 +137,15 @@ bool ApplyDomainDirective(const std::string& name, const std::vector<Token>& arg
   if (name == "drop-mid-data-ratio") {
     return want_args(1, 1) && ParseRatioArg(args, &d->drop_mid_data_ppm, error);
   }
+  if (name == "reset-mid-data-ratio") {
+    return want_args(1, 1) && ParseRatioArg(args, &d->reset_mid_data_ppm, error);
+  }
+  if (name == "silent-after-data-ratio") {
+    return want_args(1, 1) && ParseRatioArg(args, &d->silent_after_data_ppm, error);
+  }
+  if (name == "garbage-reply-ratio") {
+    return want_args(1, 1) && ParseRatioArg(args, &d->garbage_reply_ppm, error);
+  }
   if (name == "reply-delay") {
     if (!want_args(1, 1)) return false;
     auto delay = ParseDuration(args[0].text);
@@ -209,6 +218,14 @@ bool ApplyGlobalDirective(const std::string& name, const std::vector<Token>& arg
       *error = "record-message-ids: expected a number";
       return false;
     }
+    return true;
+  }
+  if (name == "split-replies" || name == "starttls-fail") {
+    if (!one_arg() || (args[0].text != "yes" && args[0].text != "no")) {
+      *error = name + ": expected yes or no";
+      return false;
+    }
+    (name == "split-replies" ? c->split_replies : c->starttls_fail) = args[0].text == "yes";
     return true;
   }
   if (name == "tls-certificate" || name == "tls-key") {

@@ -9,6 +9,9 @@
 //   max-conn-per-ip 5 "421 4.7.0 Too many concurrent connections"   cap at greeting, per client IP
 //   max-message-size 52428800          advertised SIZE; larger messages get 552
 //   record-message-ids 100000          bound on the list of Message-IDs kept in the stats
+//   split-replies yes                  write every reply in 3-byte pieces, one write each (a
+//                                      multi-line reply arrives across many packets)
+//   starttls-fail yes                  advertise STARTTLS, answer 220, then fail the handshake
 //   <domain gmail.com>                 one block per recipient domain; `*` is the default block
 //     accept                           (the default behaviour; may be written alone)
 //     defer-ratio 0.3 "421-4.7.28 ..."       RCPT answered with this 4xx reply for that ratio
@@ -16,6 +19,9 @@
 //                                            deferred) for that ratio
 //     reply-delay 200ms                wait before every reply of a session bound to this domain
 //     drop-mid-data-ratio 0.1          close the connection in the middle of DATA for that ratio
+//     reset-mid-data-ratio 0.1         reset it (TCP RST) in the middle of DATA for that ratio
+//     silent-after-data-ratio 0.1      take the whole message, then never answer the final dot
+//     garbage-reply-ratio 0.1          take the whole message, then answer the dot with garbage
 //     max-conn-per-ip 5 "421 ..."      at most 5 sessions per client IP bound to this domain
 //   </domain>
 //   <domain *> accept </domain>        a block may also be written on one line
@@ -24,8 +30,11 @@
 // one destination); reply-delay and a domain's max-conn-per-ip use that binding (before the
 // first RCPT, the `*` block's delay applies). Ratios use RatioSchedule (deterministic; see
 // ratio_schedule.hpp), counted per domain block: defer over every RCPT of the domain, bounce
-// over the RCPTs that were not deferred, drop-mid-data over the DATA transactions whose first
-// accepted recipient is in the domain.
+// over the RCPTs that were not deferred, drop-mid-data / reset-mid-data / silent-after-data /
+// garbage-reply over the DATA transactions whose first accepted recipient is in the domain (each
+// its own schedule, checked in that order; the first that picks a transaction wins). A message
+// that got no 250 (dropped, reset, silence, garbage) is not counted in `messages` nor in
+// `message_ids`: the sender must retry it.
 //
 // Replies are quoted strings: "CODE text"; `\n` separates lines of a multi-line reply (each line
 // may repeat "CODE-" / "CODE " or not; the wire form is rebuilt with the right separators),
@@ -33,7 +42,8 @@
 //
 // Error policy: Parse returns nullopt and a message "line N: ..." for any unknown directive,
 // bad value or unbalanced block; the simulator then exits with status 2 (bad configuration).
-// Limits: STARTTLS (tls-certificate / tls-key) is not implemented and is rejected as such.
+// Limits: STARTTLS (tls-certificate / tls-key) is not implemented and is rejected as such; only
+// its failure (starttls-fail) is simulated.
 //
 // Thread-safety: value types.
 #pragma once
@@ -74,6 +84,9 @@ struct DomainPolicy {
   Reply bounce_reply{550, {"5.1.1 The email account that you tried to reach does not exist"}};
   std::chrono::milliseconds reply_delay{0};
   std::uint32_t drop_mid_data_ppm = 0;
+  std::uint32_t reset_mid_data_ppm = 0;
+  std::uint32_t silent_after_data_ppm = 0;
+  std::uint32_t garbage_reply_ppm = 0;
   std::uint32_t max_conn_per_ip = 0;  // 0: unlimited
   Reply max_conn_reply{421, {"4.7.0 Too many concurrent connections"}};
 };
@@ -87,6 +100,8 @@ struct SimConfig {
   Reply max_conn_reply{421, {"4.7.0 Too many concurrent connections"}};
   std::uint64_t max_message_size = 50ull * 1024 * 1024;
   std::size_t record_message_ids = 100'000;
+  bool split_replies = false;
+  bool starttls_fail = false;
   std::vector<DomainPolicy> domains;  // in file order; names unique
 
   static std::optional<SimConfig> Parse(std::string_view text, std::string* error);

@@ -11,6 +11,19 @@ void AddRecipientCounters(const RecipientCounters& c, nlohmann::json* j) {
   (*j)["dropped_mid_data"] = c.dropped_mid_data;
 }
 
+// The scripted-fault counters of one client, added into `j` (and into `sum`).
+void AddFaultCounters(const ClientCounters& c, nlohmann::json* j, ClientCounters* sum) {
+  (*j)["reset_mid_data"] = c.reset_mid_data;
+  (*j)["silent_after_data"] = c.silent_after_data;
+  (*j)["garbage_replies"] = c.garbage_replies;
+  (*j)["tls_failures"] = c.tls_failures;
+  if (sum == nullptr) return;
+  sum->reset_mid_data += c.reset_mid_data;
+  sum->silent_after_data += c.silent_after_data;
+  sum->garbage_replies += c.garbage_replies;
+  sum->tls_failures += c.tls_failures;
+}
+
 }  // namespace
 
 void SimStats::ConnectionOpened(const std::string& ip, std::chrono::steady_clock::time_point now) {
@@ -45,6 +58,7 @@ void SimStats::RecordMessageId(std::string id) {
 nlohmann::json SimStats::ToJson() const {
   nlohmann::json out;
   RecipientCounters total;
+  ClientCounters faults;
   std::uint64_t bytes = 0, connections = 0, refused = 0;
   nlohmann::json clients = nlohmann::json::object();
   for (const auto& [ip, c] : clients_) {
@@ -56,6 +70,7 @@ nlohmann::json SimStats::ToJson() const {
     j["connection_rate_peak"] = c.connection_rate_peak;
     j["connections_refused"] = c.connections_refused;
     j["bytes"] = c.bytes;
+    AddFaultCounters(c, &j, &faults);
     clients[ip] = std::move(j);
     total.recipients_accepted += c.recipients_accepted;
     total.recipients_deferred += c.recipients_deferred;
@@ -77,6 +92,7 @@ nlohmann::json SimStats::ToJson() const {
   totals["bytes"] = bytes;
   totals["connections_total"] = connections;
   totals["connections_refused"] = refused;
+  AddFaultCounters(faults, &totals, nullptr);
   out["totals"] = std::move(totals);
   out["clients"] = std::move(clients);
   out["domains"] = std::move(domains);

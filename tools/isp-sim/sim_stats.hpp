@@ -6,10 +6,12 @@
 // connections started within any 1-second window), connections_refused (greeting or domain cap,
 // or a non-2xx greeting override), messages (250 after DATA), recipients_accepted / _deferred /
 // _bounced, bytes (accepted message bytes, after dot-unstuffing, CRLF line ends),
-// dropped_mid_data. Per recipient domain: recipients_accepted / _deferred / _bounced, messages
-// (accepted messages with at least one accepted recipient there), dropped_mid_data.
-// Message-IDs: the header value (angle brackets kept) of each accepted message, in acceptance
-// order, at most `max_message_ids` of them (the rest are counted in message_ids_not_recorded).
+// dropped_mid_data; the scripted faults reset_mid_data, silent_after_data, garbage_replies,
+// tls_failures (also summed in the totals). Per recipient domain: recipients_accepted / _deferred /
+// _bounced, messages (accepted messages with at least one accepted recipient there),
+// dropped_mid_data. Message-IDs: the header value (angle brackets kept) of each accepted message,
+// in acceptance order, at most `max_message_ids` of them (the rest are counted in
+// message_ids_not_recorded).
 //
 // Thread-safety: not thread-safe; owned by the simulator's single io thread.
 #pragma once
@@ -39,6 +41,10 @@ struct ClientCounters : RecipientCounters {
   std::uint64_t connection_rate_peak = 0;
   std::uint64_t connections_refused = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t reset_mid_data = 0;
+  std::uint64_t silent_after_data = 0;
+  std::uint64_t garbage_replies = 0;
+  std::uint64_t tls_failures = 0;
   std::deque<std::chrono::steady_clock::time_point> recent_starts;  // within the last second
   std::map<std::string, std::uint64_t> bound_sessions;  // domain -> current sessions bound
 };

@@ -14,6 +14,8 @@ namespace {
 
 using asio::ip::tcp;
 constexpr std::size_t kMaxLine = 1 << 20;
+// The answer of garbage-reply-ratio: no reply code, control bytes, a NUL, then CRLF.
+constexpr char kGarbage[] = "\x01\xff\x7fgarbage \0 not smtp\r\n";
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -100,8 +102,17 @@ class SmtpSink::Session {
   asio::awaitable<bool> Flush() {
     if (out_.empty()) co_return true;
     std::error_code ec;
-    co_await asio::async_write(socket_, asio::buffer(out_),
-                               asio::redirect_error(asio::use_awaitable, ec));
+    if (sink_.config_.split_replies) {
+      // One write per 3 bytes (TCP_NODELAY is set): replies reach the client in pieces.
+      for (std::size_t pos = 0; pos < out_.size() && !ec; pos += 3) {
+        co_await asio::async_write(
+            socket_, asio::buffer(out_.data() + pos, std::min<std::size_t>(3, out_.size() - pos)),
+            asio::redirect_error(asio::use_awaitable, ec));
+      }
+    } else {
+      co_await asio::async_write(socket_, asio::buffer(out_),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
     out_.clear();
     co_return !ec;
   }
@@ -145,6 +156,7 @@ class SmtpSink::Session {
         Reset();
         keep_going = co_await Send("250-" + config.hostname + "\r\n250-PIPELINING\r\n250-SIZE " +
                                    std::to_string(config.max_message_size) +
+                                   (config.starttls_fail ? "\r\n250-STARTTLS" : "") +
                                    "\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
       } else if (verb == "helo") {
         Reset();
@@ -164,6 +176,12 @@ class SmtpSink::Session {
         keep_going = co_await Send("252 2.0.0 Cannot VRFY user\r\n");
       } else if (verb == "quit") {
         co_await Send("221 2.0.0 Bye\r\n", true);
+        keep_going = false;
+      } else if (verb == "starttls" && config.starttls_fail) {
+        // The client starts its handshake; answering it with plain text fails it.
+        ++Client().tls_failures;
+        co_await Send("220 2.0.0 Ready to start TLS\r\n", true);
+        co_await Send("this is not a TLS ServerHello\r\n", true);
         keep_going = false;
       } else if (verb == "starttls") {
         keep_going = co_await Send("454 4.7.0 TLS not available\r\n");
@@ -232,7 +250,11 @@ class SmtpSink::Session {
   asio::awaitable<bool> Data() {
     if (!in_transaction_) co_return co_await Send("503 5.5.1 Error: need MAIL command\r\n");
     if (rcpt_domains_.empty()) co_return co_await Send("554 5.5.1 Error: no valid recipients\r\n");
-    bool drop = sink_.Schedules(first_block_).drop_mid_data.Next();
+    DomainSchedules& faults = sink_.Schedules(first_block_);
+    const bool drop = faults.drop_mid_data.Next();
+    const bool reset = !drop && faults.reset_mid_data.Next();
+    const bool silent = !drop && !reset && faults.silent_after_data.Next();
+    const bool garbage = !drop && !reset && !silent && faults.garbage_reply.Next();
     if (!co_await Send("354 End data with <CR><LF>.<CR><LF>\r\n", true)) co_return false;
 
     ClientCounters& client = Client();
@@ -246,6 +268,14 @@ class SmtpSink::Session {
       if (drop) {
         ++client.dropped_mid_data;
         ++sink_.stats_.Domain(rcpt_domains_.front()).dropped_mid_data;
+        co_return false;
+      }
+      if (reset) {
+        // SO_LINGER 0: close() sends RST instead of FIN.
+        ++client.reset_mid_data;
+        std::error_code ignored;
+        socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+        socket_.close(ignored);
         co_return false;
       }
       if (line == ".") break;
@@ -270,6 +300,19 @@ class SmtpSink::Session {
     if (bytes > max_size) {
       Reset();
       co_return co_await Send("552 5.3.4 Message size exceeds fixed limit\r\n");
+    }
+    if (silent) {
+      // The whole message arrived; the final reply never comes. Wait until the client gives up.
+      ++client.silent_after_data;
+      std::string ignored_line;
+      while (co_await ReadLine(&ignored_line)) {
+      }
+      co_return false;
+    }
+    if (garbage) {
+      ++client.garbage_replies;
+      Reset();
+      co_return co_await Send(std::string(kGarbage, sizeof kGarbage - 1), true);
     }
     if (keep_body && !sink_.WriteMaildir(message)) {
       Reset();
@@ -315,7 +358,9 @@ SmtpSink::SmtpSink(asio::io_context& io, SimConfig config, std::string maildir)
       stats_(config_.record_message_ids) {
   for (const auto& d : config_.domains) {
     schedules_.push_back({RatioSchedule(d.defer_ppm), RatioSchedule(d.bounce_ppm),
-                          RatioSchedule(d.drop_mid_data_ppm)});
+                          RatioSchedule(d.drop_mid_data_ppm), RatioSchedule(d.reset_mid_data_ppm),
+                          RatioSchedule(d.silent_after_data_ppm),
+                          RatioSchedule(d.garbage_reply_ppm)});
   }
   schedules_.emplace_back();  // the built-in default policy
 }

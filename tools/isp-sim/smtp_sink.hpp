@@ -48,7 +48,7 @@ class SmtpSink {
 
  private:
   struct DomainSchedules {
-    RatioSchedule defer, bounce, drop_mid_data;
+    RatioSchedule defer, bounce, drop_mid_data, reset_mid_data, silent_after_data, garbage_reply;
   };
   class Session;
 

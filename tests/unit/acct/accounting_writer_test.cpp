@@ -324,8 +324,10 @@ TEST_F(AcctTest, WriteErrorKeepsRecordsBuffered) {
   struct rlimit limit = old_limit;
   limit.rlim_cur = size_before + 10;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  EXPECT_FALSE(w->Durable()) << "a record that is only buffered is not durable";
   w->Flush();
   WriterStats during = w->Stats();
+  const bool durable_during = w->Durable();
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
   std::signal(SIGXFSZ, old_handler);
 
@@ -334,8 +336,10 @@ TEST_F(AcctTest, WriteErrorKeepsRecordsBuffered) {
   EXPECT_GT(during.buffered_bytes, 0u);
   EXPECT_EQ(during.records_written, 0u);
   EXPECT_EQ(fs::file_size(file_.path), size_before) << "no torn line left behind";
+  EXPECT_FALSE(durable_during) << "the scheduler must not mark the spool done now";
   w->Flush();
   WriterStats after = w->Stats();
+  EXPECT_TRUE(w->Durable());
   EXPECT_TRUE(after.healthy);
   EXPECT_EQ(after.buffered_bytes, 0u);
   auto seen = CountRecords({file_.path});

@@ -50,6 +50,25 @@ TEST(SimConfigTest, ParsesTheDocumentedExample) {
   EXPECT_EQ(c->PolicyIndexFor("yahoo.com"), 1);
 }
 
+TEST(SimConfigTest, FaultDirectives) {
+  std::string error;
+  auto c = SimConfig::Parse(
+      "split-replies yes\nstarttls-fail yes\n<domain f.test>\n  reset-mid-data-ratio 0.25\n"
+      "  silent-after-data-ratio 50%\n  garbage-reply-ratio 1\n</domain>\n",
+      &error);
+  ASSERT_TRUE(c) << error;
+  EXPECT_TRUE(c->split_replies);
+  EXPECT_TRUE(c->starttls_fail);
+  ASSERT_EQ(c->domains.size(), 1u);
+  EXPECT_EQ(c->domains[0].reset_mid_data_ppm, 250'000u);
+  EXPECT_EQ(c->domains[0].silent_after_data_ppm, 500'000u);
+  EXPECT_EQ(c->domains[0].garbage_reply_ppm, 1'000'000u);
+  auto off = SimConfig::Parse("split-replies no\n", &error);
+  ASSERT_TRUE(off) << error;
+  EXPECT_FALSE(off->split_replies);
+  EXPECT_FALSE(off->starttls_fail);
+}
+
 TEST(SimConfigTest, DefaultsWithoutBlocks) {
   std::string error;
   auto c = SimConfig::Parse("greeting \"421 4.3.2 Service not available\"\n", &error);
@@ -84,6 +103,9 @@ TEST(SimConfigTest, RejectsBadInput) {
       {"bad listen", "listen nowhere\n", "HOST:PORT"},
       {"tls not implemented", "tls-certificate /x.pem\n", "not implemented"},
       {"accept takes no args", "<domain a> accept 1 </domain>\n", "wrong number"},
+      {"split-replies not a boolean", "split-replies maybe\n", "yes or no"},
+      {"starttls-fail without value", "starttls-fail\n", "one argument"},
+      {"garbage ratio above one", "<domain a>\ngarbage-reply-ratio 2\n</domain>\n", "ratio"},
   };
   for (const auto& c : cases) {
     std::string error;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The full reliability run: the crash loop with N rounds (default 20), the accounting-disk-full,
+# faulty-receiver and abuse tests, the spool-disk-full and exporter fault tests; every figure
+# (what was tried, how many times, what was lost) is rendered into docs/reliability.md.
+#
+# Usage: scripts/reliability.sh [ROUNDS]     (env: OUTPOST_BIN=build/bin, OUTPOST_RELIABILITY_SEED,
+#                                             OUTPOST_CRASH_MESSAGES=2000)
+# Needs root for the tmpfs-backed disk-full tests (they are skipped otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds="${1:-20}"
+export OUTPOST_BIN="${OUTPOST_BIN:-$PWD/build/bin}"
+export OUTPOST_SOURCE="$PWD"
+export OUTPOST_CRASH_ROUNDS="$rounds"
+export OUTPOST_RELIABILITY_SEED="${OUTPOST_RELIABILITY_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
+report="$(mktemp -d)"
+export OUTPOST_RELIABILITY_REPORT="$report"
+trap 'rm -rf "$report"' EXIT
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+status=0
+"$python" -m pytest -q -p no:cacheprovider -rs \
+  tests/integration/test_reliability_crash_loop.py \
+  tests/integration/test_reliability_acct_disk_full.py \
+  tests/integration/test_reliability_receivers.py \
+  tests/integration/test_smtp_abuse.py \
+  tests/integration/test_crash_recovery.py \
+  tests/integration/test_spool_disk_full.py \
+  tests/integration/test_exporter_rotation_storm.py \
+  tests/integration/test_exporter_status.py \
+  --junitxml="$report/junit.xml" || status=$?
+"$python" scripts/reliability_report.py "$report" docs/reliability.md
+echo "figures written to docs/reliability.md (pytest exit status $status)"
+exit "$status"
