@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <utility>
 
 namespace outpost::exporter {
@@ -225,6 +226,17 @@ void SortByRecipients(std::vector<NamedCount>& v) {
   });
 }
 
+// After SortByRecipients: keeps the first (largest) item of each name. A name listed twice would
+// otherwise give two series with the same labels, and Prometheus refuses the whole scrape.
+void KeepFirstOfEachName(std::vector<NamedCount>& v) {
+  std::set<std::string> seen;
+  std::vector<NamedCount> kept;
+  for (const NamedCount& c : v) {
+    if (seen.insert(c.name).second) kept.push_back(c);
+  }
+  v = std::move(kept);
+}
+
 // /status.json -> families. False (and nothing appended) on a schema error.
 bool MapStatusDocument(const Json& doc, const StatusMappingLimits& limits,
                        std::vector<prometheus::MetricFamily>& out, std::string* error) {
@@ -281,6 +293,7 @@ bool MapStatusDocument(const Json& doc, const StatusMappingLimits& limits,
       return false;
     }
     SortByRecipients(backoff);
+    KeepFirstOfEachName(backoff);
     if (backoff.size() > limits.top_queues) backoff.resize(limits.top_queues);
     prometheus::MetricFamily f = Family(
         "outpost_queue_backoff_seconds",
@@ -304,6 +317,7 @@ bool MapQueuesDocument(const Json& doc, const StatusMappingLimits& limits,
     return false;
   }
   SortByRecipients(queues);
+  KeepFirstOfEachName(queues);
   prometheus::MetricFamily f =
       Family("outpost_top_queue_recipients",
              "Queued recipients of the largest queues (domain/vmta; at most --top-queues).",

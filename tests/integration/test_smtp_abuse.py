@@ -226,15 +226,17 @@ def test_slow_drip_clients_are_cut_and_free_their_slots(strict):
     elapsed, sent = drip(wires[0], b"NOOP NOOP NOOP NOOP")
     assert elapsed is not None and elapsed < 1.0 + 1.5, (elapsed, sent)
     assert sent >= 2
-    # DATA phase: the whole phase has 2 s, however the bytes are spaced.
-    w = wires[1]
+    # Idle sessions are cut too.
+    assert wire_closed_within(wires[1], 3.0) and wire_closed_within(wires[2], 3.0)
+    # DATA phase, on a slot that was freed: the whole phase has 2 s, however the bytes are spaced.
+    w = wait_for(lambda: greeted_session(strict, source), timeout=5, what="a freed slot")
+    assert w.command("EHLO abuse.example")[0] == 250
     assert w.command("MAIL FROM:<app@example.com>")[0] == 250
     assert w.command("RCPT TO:<a@example.net>")[0] == 250
     assert w.command("DATA")[0] == 354
     elapsed, sent = drip(w, b"Subject: slow\r\n\r\nbody line\r\n", period=0.2)
     assert elapsed is not None and elapsed < 2.0 + 1.5, (elapsed, sent)
-    # An idle session is cut too.
-    assert wire_closed_within(wires[2], 3.0)
+    assert sent >= 5
     # The slots are free again.
     wait_for(lambda: session_greeted(strict, source), timeout=5, what="a freed slot")
 
@@ -251,6 +253,15 @@ def wire_closed_within(wire, seconds):
             if not data:
                 return True
     return False
+
+
+def greeted_session(d, source):
+    """A new session from `source` if it is greeted with 220, else None."""
+    wire = SmtpWire(d.connect(source=source, timeout=5))
+    if wire.reply()[0] == 220:
+        return wire
+    wire.sock.close()
+    return None
 
 
 def session_greeted(d, source):

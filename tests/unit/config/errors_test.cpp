@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "mta/config/config.hpp"
 #include "tests/unit/config/test_util.hpp"
 
@@ -43,6 +45,10 @@ TEST_P(ErrorTest, ReportsLineAndMessage) {
   }
 }
 
+// A 3000-octet unknown word (fuzz/corpus/config/regress-long-unknown-word.conf): reported, with
+// no suggestion; Suggest() skips directive names too different in length to be close.
+const std::string kLongUnknownWord = std::string(3000, 'x') + " 1\n";
+
 INSTANTIATE_TEST_SUITE_P(
     Table, ErrorTest,
     ::testing::Values(
@@ -53,6 +59,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "(did you mean 'host-name'?)"},
         ErrorCase{"unknown_no_suggestion", "frobnicate 1\n", 1,
                   "unknown directive 'frobnicate' in the global scope", "did you mean"},
+        ErrorCase{"unknown_long_word_no_suggestion", kLongUnknownWord.c_str(), 1,
+                  "unknown directive 'xxxxxxxx", "did you mean"},
+        ErrorCase{"unknown_near_in_length_suggestion", "host-nam 1\n", 1,
+                  "(did you mean 'host-name'?)"},
         // Bad values say what was expected.
         ErrorCase{"bad_duration", "dns-cache-ttl 10x\n", 1,
                   "bad value '10x' for 'dns-cache-ttl': expected a duration like 30s, 10m, 1h, "

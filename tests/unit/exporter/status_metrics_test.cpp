@@ -343,6 +343,44 @@ TEST(StatusMetrics, LabelsAreCapped) {
   EXPECT_EQ(Value(m, "outpost_queue_backoff_seconds", "queue", "z.com/v"), 40);
 }
 
+// Found by fuzz/status_json_fuzzer (fuzz/corpus/status_json/regress-duplicate-*): a queue
+// listed twice gave two series with the same labels, which makes Prometheus refuse the scrape.
+TEST(StatusMetrics, DuplicateQueueNamesGiveOneSeries) {
+  struct Case {
+    const char* label;
+    const char* family;
+    std::function<void(StatusFetches&)> build;
+  };
+  const Case cases[] = {
+      {"backoff_queues", "outpost_queue_backoff_seconds",
+       [](StatusFetches& f) {
+         f.status = Ok(StatusWith([](Json& j) {
+           j["backoff_queues"] = Json::parse(
+               R"([{"name":"a.com/v","recipients":1,"backoff_seconds":10},)"
+               R"({"name":"a.com/v","recipients":2,"backoff_seconds":20}])");
+         }));
+       }},
+      {"queues.json", "outpost_top_queue_recipients",
+       [](StatusFetches& f) {
+         f.queues = Body(
+             R"({"schema":"outpost.queues/v1","queues":[{"name":"a.com/v","recipients":1},)"
+             R"({"name":"a.com/v","recipients":2}]})");
+       }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    StatusFetches f = ExampleFetches();
+    c.build(f);
+    StatusMapping m = MapStatus(f, StatusMappingLimits{});
+    ASSERT_TRUE(m.up) << m.error_text;
+    EXPECT_TRUE(m.errors.empty()) << m.error_text;
+    EXPECT_EQ(SeriesOf(m, c.family), 1u);
+    // The largest of the duplicates is kept.
+    EXPECT_EQ(Value(m, c.family, "queue", "a.com/v"),
+              std::string(c.family) == "outpost_queue_backoff_seconds" ? 20 : 2);
+  }
+}
+
 TEST(StatusMetrics, PausedModeWhenTheApiGivesIt) {
   StatusFetches f = ExampleFetches();
   f.status = Ok(StatusWith([](Json& j) {

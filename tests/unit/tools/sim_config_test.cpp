@@ -104,7 +104,7 @@ TEST(SimConfigTest, RejectsBadInput) {
       {"tls not implemented", "tls-certificate /x.pem\n", "not implemented"},
       {"accept takes no args", "<domain a> accept 1 </domain>\n", "wrong number"},
       {"split-replies not a boolean", "split-replies maybe\n", "yes or no"},
-      {"starttls-fail without value", "starttls-fail\n", "one argument"},
+      {"starttls-fail without value", "starttls-fail\n", "yes or no"},
       {"garbage ratio above one", "<domain a>\ngarbage-reply-ratio 2\n</domain>\n", "ratio"},
   };
   for (const auto& c : cases) {
