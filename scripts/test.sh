@@ -2,7 +2,8 @@
 # The test command: installs dependencies, builds once, runs every suite from that build, then the
 # sanitizer builds: ASan + UBSan (unit tests, and a subset of the integration tests against the
 # ASan outpostd) and ThreadSanitizer (unit tests only: the TSan build compiles only tests/unit to
-# keep CI time down). OUTPOST_SKIP_ASAN=1 / OUTPOST_SKIP_TSAN=1 skip a sanitizer stage.
+# keep CI time down), then a short libFuzzer run of every target (scripts/fuzz.sh).
+# OUTPOST_SKIP_ASAN=1, OUTPOST_SKIP_TSAN=1, OUTPOST_SKIP_FUZZ=1 skip a stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh default
@@ -22,4 +23,8 @@ if [ "${OUTPOST_SKIP_TSAN:-0}" != 1 ]; then
   cmake --build build-tsan --target tests/unit/all
   # setarch -R: gcc 12's TSan cannot map its shadow with the kernel's full mmap randomization.
   setarch "$(uname -m)" -R ctest --preset tsan -j2 --timeout 600
+fi
+if [ "${OUTPOST_SKIP_FUZZ:-0}" != 1 ]; then
+  # Every libFuzzer target replays its seed corpus (regressions included), then fuzzes briefly.
+  bash scripts/fuzz.sh "${OUTPOST_FUZZ_SECONDS:-10}"
 fi

@@ -187,6 +187,9 @@ def write_markdown(results, plots, out, previous):
     w("")
     w("Command: `%s`" % results["command"])
     w("")
+    if not results.get("complete", True):
+        w("**Partial: this run has not finished (or was interrupted); only the scenarios below were measured.**")
+        w("")
     if results["failures"]:
         w("**Failed scenarios:**")
         w("")

@@ -355,16 +355,16 @@ TEST(StatusMetrics, DuplicateQueueNamesGiveOneSeries) {
       {"backoff_queues", "outpost_queue_backoff_seconds",
        [](StatusFetches& f) {
          f.status = Ok(StatusWith([](Json& j) {
-           j["backoff_queues"] = Json::parse(
-               R"([{"name":"a.com/v","recipients":1,"backoff_seconds":10},)"
-               R"({"name":"a.com/v","recipients":2,"backoff_seconds":20}])");
+           j["backoff_queues"] =
+               Json::parse(R"([{"name":"a.com/v","recipients":1,"backoff_seconds":10},)"
+                           R"({"name":"a.com/v","recipients":2,"backoff_seconds":20}])");
          }));
        }},
       {"queues.json", "outpost_top_queue_recipients",
        [](StatusFetches& f) {
-         f.queues = Body(
-             R"({"schema":"outpost.queues/v1","queues":[{"name":"a.com/v","recipients":1},)"
-             R"({"name":"a.com/v","recipients":2}]})");
+         f.queues =
+             Body(R"({"schema":"outpost.queues/v1","queues":[{"name":"a.com/v","recipients":1},)"
+                  R"({"name":"a.com/v","recipients":2}]})");
        }},
   };
   for (const Case& c : cases) {
