@@ -61,6 +61,14 @@ spool-min-free 256M
 <acct-file $work/outpost/acct.csv>
   records r
 </acct-file>
+# Like the Postfix peer's defer_transports: accepted mail is held, not delivered. The route points
+# at a loopback port nothing listens on (one refused connection per queue, then retry in 1 h),
+# and DNS stays on loopback.
+dns-server 127.0.0.1:9
+<domain *>
+  route [127.0.0.1]:9
+  retry-after 1h
+</domain>
 CONF
   "$bin/outpostd" --config "$work/outpost/outpost.conf" --port-file "$work/outpost/ports" &
   opid=$!

@@ -322,6 +322,8 @@ def write_markdown(results, plots, out, previous):
           "each run lasts seconds, not milliseconds.")
         w("")
         relay_table(s["points"], "sessions", "sessions")
+        for f in s.get("failed_points", []):
+            w("* **Point failed** (%d sessions, %s messages): `%s`" % (f["sessions"], fmt(f["messages"]), f["error"].splitlines()[0]))
         if any(os.path.basename(p) == "relay_sessions.png" for p in plots):
             w("![relay vs sessions](plots/relay_sessions.png)")
         commands(s)
@@ -333,6 +335,8 @@ def write_markdown(results, plots, out, previous):
           ", ".join("%s: %s" % (size_label(p["size"]), fmt(p["messages"])) for p in s["points"]))
         w("")
         relay_table(s["points"], "size", "size")
+        for f in s.get("failed_points", []):
+            w("* **Point failed** (%s, %s messages): `%s`" % (size_label(f["size"]), fmt(f["messages"]), f["error"].splitlines()[0]))
         if any(os.path.basename(p) == "relay_sizes.png" for p in plots):
             w("![relay vs size](plots/relay_sizes.png)")
         commands(s)

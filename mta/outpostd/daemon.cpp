@@ -14,6 +14,7 @@
 #include "mta/bus/bus.hpp"
 #include "mta/config/config.hpp"
 #include "mta/delivery/smtp_client.hpp"
+#include "mta/dkim/dkim.hpp"
 #include "mta/dns/resolver.hpp"
 #include "mta/log/log.hpp"
 #include "mta/mgmt/bus_accounting_sink.hpp"
@@ -21,6 +22,7 @@
 #include "mta/queue/clock.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
+#include "mta/queue/signing_deliverer.hpp"
 #include "mta/queue/smtp_deliverer.hpp"
 #include "mta/smtp/smtp_server.hpp"
 #include "mta/spool/spool.hpp"
@@ -40,6 +42,19 @@ std::shared_ptr<const config::Config> LoadOrReport(const std::string& path) {
     return nullptr;
   }
   return result.config;
+}
+
+// The DKIM keys of `config`, loaded and checked once (dkim::SignerCache); null after printing
+// each error (the domain-key's file:line, never key material).
+std::shared_ptr<const dkim::SignerCache> PrepareSignersOrReport(const config::Config& config,
+                                                                const std::string& path) {
+  dkim::SignerCache::BuildResult built = dkim::SignerCache::Build(config);
+  if (!built.errors.empty()) {
+    PrintErrors(built.errors);
+    std::fprintf(stderr, "outpostd: %zu error(s) in %s\n", built.errors.size(), path.c_str());
+    return nullptr;
+  }
+  return built.cache;
 }
 
 spool::SpoolOptions SpoolOptionsFor(const config::Config& config) {
@@ -114,6 +129,7 @@ int CheckConfig(const std::string& config_path) {
     std::fprintf(stderr, "%s: %zu error(s)\n", config_path.c_str(), result.errors.size());
     return 1;
   }
+  if (!PrepareSignersOrReport(*result.config, config_path)) return 1;
   std::printf("%s: configuration OK\n", config_path.c_str());
   return 0;
 }
@@ -162,6 +178,8 @@ int ListSpool(const std::string& config_path) {
 int Run(const Options& options) {
   auto config = LoadOrReport(options.config_path);
   if (!config) return 1;
+  auto signers = PrepareSignersOrReport(*config, options.config_path);
+  if (!signers) return 1;
 
   log::Level level = log::Level::kInfo;
   log::ParseLevel(config->log_level, level);
@@ -201,7 +219,9 @@ int Run(const Options& options) {
     OUTPOST_LOG(kError, "main") << "cannot start the DNS resolver: " << error;
     return 1;
   }
-  queue::SmtpDeliverer deliverer(io, *resolver, delivery::ClientOptions{});
+  queue::SmtpDeliverer smtp_deliverer(io, *resolver, delivery::ClientOptions{});
+  // DKIM: signs each transaction's bytes just before they go on the wire (signing_deliverer.hpp).
+  queue::SigningDeliverer deliverer(smtp_deliverer, config, signers);
   queue::AccountingLogSink accounting_sink(accounting.get());
   // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
   bus::SteadyTimeSource bus_time;
@@ -261,7 +281,21 @@ int Run(const Options& options) {
     }
     return queues.Delete(q, error);
   };
-  hooks.load_config = [&] { return config::LoadConfig(options.config_path); };
+  // Reload loads the DKIM keys too: a bad key refuses the reload (file:line) like any config
+  // error; the cache built here is the one apply_config installs.
+  std::shared_ptr<const dkim::SignerCache> reloaded_signers;
+  hooks.load_config = [&] {
+    config::LoadResult loaded = config::LoadConfig(options.config_path);
+    if (loaded.errors.empty() && loaded.config) {
+      dkim::SignerCache::BuildResult built = dkim::SignerCache::Build(*loaded.config);
+      reloaded_signers = built.cache;
+      if (!built.errors.empty()) {
+        loaded.errors = std::move(built.errors);
+        loaded.config = nullptr;
+      }
+    }
+    return loaded;
+  };
   hooks.apply_config = [&](std::shared_ptr<const config::Config> reloaded) {
     // XXX: listeners, spool, accounting files and the management port keep their start-up
     // settings until restart.
@@ -270,6 +304,7 @@ int Run(const Options& options) {
     log::SetLevel(new_level);
     server.SetConfig(reloaded);
     queues.SetConfig(reloaded);
+    deliverer.SetConfig(reloaded, std::move(reloaded_signers));
   };
   mgmt::ManagementOptions mgmt_options;
   mgmt_options.version = OUTPOST_VERSION;

@@ -80,6 +80,11 @@ EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std:
   Apply(sections, &P::use_starttls, out.use_starttls);
   Apply(sections, &P::require_starttls, out.require_starttls);
   Apply(sections, &P::queue_priority, out.queue_priority);
+  Apply(sections, &P::dkim_sign, out.dkim_sign);
+  out.dkim_algorithm = First(sections, &P::dkim_algorithm);
+  out.dkim_headers_canon = First(sections, &P::dkim_headers_canon);
+  out.dkim_body_canon = First(sections, &P::dkim_body_canon);
+  out.dkim_identity = First(sections, &P::dkim_identity);
   out.max_smtp_out = std::max(1, out.max_smtp_out);
   out.backoff_max_smtp_out = std::max(1, out.backoff_max_smtp_out);
   out.max_rcpt_per_transaction = std::max(1, out.max_rcpt_per_transaction);

@@ -42,6 +42,12 @@ struct EffectiveDomainPolicy {
   bool use_starttls = true;
   bool require_starttls = false;
   int queue_priority = 50;
+  // DKIM (the signer, signing_deliverer.hpp, reads these; dkim::PolicyFrom parses the text).
+  bool dkim_sign = false;
+  std::optional<std::string> dkim_algorithm;  // nullopt: the key's own type
+  std::optional<std::string> dkim_headers_canon;
+  std::optional<std::string> dkim_body_canon;
+  std::optional<std::string> dkim_identity;
 };
 
 // Field-by-field merge for `domain` (lower-cased, trailing dot ignored): exact > macro > * >

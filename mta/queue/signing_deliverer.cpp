@@ -1,0 +1,117 @@
+#include "mta/queue/signing_deliverer.hpp"
+
+#include <utility>
+
+#include "mta/log/log.hpp"
+#include "mta/queue/domain_policy.hpp"
+
+namespace outpost::queue {
+
+SigningDeliverer::SigningDeliverer(Deliverer& inner, std::shared_ptr<const config::Config> config,
+                                   std::shared_ptr<const dkim::SignerCache> signers)
+    : inner_(inner), config_(std::move(config)), signers_(std::move(signers)) {}
+
+void SigningDeliverer::SetConfig(std::shared_ptr<const config::Config> config,
+                                 std::shared_ptr<const dkim::SignerCache> signers) {
+  config_ = std::move(config);
+  signers_ = std::move(signers);
+  ++generation_;  // every connection re-merges its policy at its next Send()
+  logged_no_key_.clear();
+  logged_failure_.clear();
+}
+
+void SigningDeliverer::Connect(const ConnectRequest& request,
+                               std::function<void(ConnectOutcome)> done) {
+  inner_.Connect(request,
+                 [this, domain = request.domain, done = std::move(done)](ConnectOutcome outcome) {
+                   if (outcome.status == ConnectStatus::kOk)
+                     connections_[outcome.id].domain = domain;
+                   done(std::move(outcome));
+                 });
+}
+
+void SigningDeliverer::Send(ConnectionId connection, BatchRequest batch,
+                            std::function<void(BatchOutcome)> done) {
+  auto it = connections_.find(connection);
+  if (it != connections_.end() && batch.data) {
+    const Destination& destination = Refresh(it->second);
+    if (destination.sign) batch.data = Sign(destination, std::move(batch.data));
+  }
+  inner_.Send(connection, std::move(batch), std::move(done));
+}
+
+void SigningDeliverer::Close(ConnectionId connection, std::function<void()> closed) {
+  connections_.erase(connection);
+  inner_.Close(connection, std::move(closed));
+}
+
+void SigningDeliverer::ResolveMxHosts(const std::string& domain,
+                                      std::function<void(MxHostsAnswer)> done) {
+  inner_.ResolveMxHosts(domain, std::move(done));
+}
+
+const SigningDeliverer::Destination& SigningDeliverer::Refresh(Destination& destination) {
+  if (destination.generation == generation_) return destination;
+  destination.generation = generation_;
+  destination.sign = false;
+  destination.policy = {};
+  if (!config_) return destination;
+  EffectiveDomainPolicy merged = MergeDomainPolicy(*config_, destination.domain);
+  destination.sign = merged.dkim_sign && signers_ != nullptr;
+  // dkim::PolicyFrom parses the option texts (already validated by the config loader).
+  config::DomainPolicy options;
+  options.dkim_algorithm = merged.dkim_algorithm;
+  options.dkim_headers_canon = merged.dkim_headers_canon;
+  options.dkim_body_canon = merged.dkim_body_canon;
+  options.dkim_identity = merged.dkim_identity;
+  destination.policy = dkim::PolicyFrom(&options);
+  return destination;
+}
+
+std::shared_ptr<const std::string> SigningDeliverer::Sign(const Destination& destination,
+                                                          std::shared_ptr<const std::string> data) {
+  const std::string from_domain = dkim::FromDomain(*data);
+  std::string why;
+  std::shared_ptr<const dkim::Signer> signer =
+      from_domain.empty() ? nullptr : signers_->Find(from_domain, destination.policy, &why);
+  if (!signer) {
+    // Find() says "no domain-key for ..." when the domain has no key; anything else means a key
+    // exists but this destination's policy cannot use it.
+    const bool no_key = from_domain.empty() || why.rfind("no domain-key", 0) == 0;
+    if (no_key) {
+      ++stats_.unsigned_no_key;
+      LogOnce(logged_no_key_, from_domain, false,
+              from_domain.empty() ? "message without a From: domain"
+                                  : "no domain-key for From: domain " + from_domain);
+    } else {
+      ++stats_.sign_failures;
+      LogOnce(logged_failure_, from_domain, true,
+              "cannot sign for " + from_domain + " to " + destination.domain + ": " + why);
+    }
+    return data;
+  }
+  dkim::SignResult result = signer->Sign(*data);
+  if (!result.ok()) {
+    ++stats_.sign_failures;
+    LogOnce(logged_failure_, from_domain, true,
+            "signing for " + from_domain + " failed: " + result.error);
+    return data;
+  }
+  auto signed_data = std::make_shared<std::string>();
+  signed_data->reserve(result.header.size() + data->size());
+  signed_data->append(result.header).append(*data);
+  ++stats_.signed_messages;
+  return signed_data;
+}
+
+void SigningDeliverer::LogOnce(std::set<std::string>& logged, const std::string& domain,
+                               bool warning, const std::string& text) {
+  if (logged.size() >= kMaxLoggedDomains || !logged.insert(domain).second) return;
+  if (warning) {
+    OUTPOST_LOG(kWarning, "dkim") << text << "; sent unsigned";
+  } else {
+    OUTPOST_LOG(kDebug, "dkim") << text << "; sent unsigned";
+  }
+}
+
+}  // namespace outpost::queue

@@ -1,0 +1,256 @@
+// SigningDeliverer: a fake inner Deliverer records what it is asked to send; each case checks
+// whether the data arrives signed (starting with "DKIM-Signature:", with the expected d=, s=, a=,
+// c= and the original message after it) or unchanged, under merged <domain> policies and reloads.
+#include "mta/queue/signing_deliverer.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mta/dkim/dkim.hpp"
+
+namespace outpost::queue {
+namespace {
+
+// RFC 8463 Appendix A's Ed25519 seed and RFC 6376's 1024-bit RSA test key (test vectors only).
+constexpr const char* kEd25519Seed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=\n";
+constexpr const char* kRsaKey =
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIICXQIBAAKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQi\n"
+    "Y/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqM\n"
+    "KrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB\n"
+    "AoGAH0cxOhFZDgzXWhDhnAJDw5s4roOXN4OhjiXa8W7Y3rhX3FJqmJSPuC8N9vQm\n"
+    "6SVbaLAE4SG5mLMueHlh4KXffEpuLEiNp9Ss3O4YfLiQpbRqE7Tm5SxKjvvQoZZe\n"
+    "zHorimOaChRL2it47iuWxzxSiRMv4c+j70GiWdxXnxe4UoECQQDzJB/0U58W7RZy\n"
+    "6enGVj2kWF732CoWFZWzi1FicudrBFoy63QwcowpoCazKtvZGMNlPWnC7x/6o8Gc\n"
+    "uSe0ga2xAkEA8C7PipPm1/1fTRQvj1o/dDmZp243044ZNyxjg+/OPN0oWCbXIGxy\n"
+    "WvmZbXriOWoSALJTjExEgraHEgnXssuk7QJBALl5ICsYMu6hMxO73gnfNayNgPxd\n"
+    "WFV6Z7ULnKyV7HSVYF0hgYOHjeYe9gaMtiJYoo0zGN+L3AAtNP9huqkWlzECQE1a\n"
+    "licIeVlo1e+qJ6Mgqr0Q7Aa7falZ448ccbSFYEPD6oFxiOl9Y9se9iYHZKKfIcst\n"
+    "o7DUw1/hz2Ck4N5JrgUCQQCyKveNvjzkkd8HjYs0SwM0fPjK16//5qDZ2UiDGnOe\n"
+    "uEzxBDAr518Z8VFbR41in3W4Y3yCDgQlLlcETrS+zYcL\n"
+    "-----END RSA PRIVATE KEY-----\n";
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/outpost-signing-test-XXXXXX";
+    path_ = mkdtemp(pattern);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& content) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+// Records each Send's data; answers Connect with ids 1, 2, ... synchronously.
+class RecordingDeliverer final : public Deliverer {
+ public:
+  void Connect(const ConnectRequest&, std::function<void(ConnectOutcome)> done) override {
+    ConnectOutcome o;
+    o.status = ConnectStatus::kOk;
+    o.id = ++last_id;
+    done(o);
+  }
+  void Send(ConnectionId, BatchRequest batch, std::function<void(BatchOutcome)> done) override {
+    sent.push_back(batch.data);
+    done(BatchOutcome{});
+  }
+  void Close(ConnectionId, std::function<void()> closed) override {
+    ++closes;
+    closed();
+  }
+  ConnectionId last_id = 0;
+  int closes = 0;
+  std::vector<std::shared_ptr<const std::string>> sent;
+};
+
+// The value of tag `name` in a DKIM-Signature field, whitespace removed.
+std::string Tag(const std::string& field, const std::string& name) {
+  std::string flat;
+  for (char c : field) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') flat += c;
+  }
+  std::size_t start = flat.find(";" + name + "=");
+  if (start == std::string::npos) {
+    start = flat.find(":" + name + "=");
+    if (start == std::string::npos) return "<absent>";
+  }
+  start += name.size() + 2;
+  std::size_t end = flat.find(';', start);
+  return flat.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+std::string Message(const std::string& from) {
+  return "From: Sender <sender@" + from +
+         ">\r\nTo: rcpt@dest.test\r\nSubject: hi\r\n\tfolded\r\n\r\nbody line\r\n\r\n\r\n";
+}
+
+config::DomainPolicy Policy(const std::string& match, std::optional<bool> sign,
+                            std::optional<std::string> algorithm = std::nullopt,
+                            std::optional<std::string> canon = std::nullopt) {
+  config::DomainPolicy p;
+  p.match = match;
+  p.dkim_sign = sign;
+  p.dkim_algorithm = algorithm;
+  p.dkim_headers_canon = canon;
+  p.dkim_body_canon = canon;
+  return p;
+}
+
+// Keys: example.com (Ed25519, selector ed), rsa.test (RSA, selector rs).
+std::shared_ptr<config::Config> BaseConfig(const TempDir& dir) {
+  auto c = std::make_shared<config::Config>();
+  c->domain_keys.push_back({"ed", "example.com", dir.Write("ed.key", kEd25519Seed), "t.conf", 1});
+  c->domain_keys.push_back({"rs", "rsa.test", dir.Write("rs.pem", kRsaKey), "t.conf", 2});
+  c->domains.push_back(Policy("*", true));
+  c->domains.push_back(Policy("nosign.test", false));
+  c->domains.push_back(Policy("simple.test", std::nullopt, std::nullopt, "simple"));
+  c->domains.push_back(Policy("wantrsa.test", std::nullopt, "rsa-sha256"));
+  return c;
+}
+
+std::shared_ptr<const dkim::SignerCache> MustBuild(const config::Config& c) {
+  dkim::SignerCache::BuildResult built = dkim::SignerCache::Build(c);
+  for (const auto& e : built.errors) ADD_FAILURE() << e.ToString();
+  return built.cache;
+}
+
+struct Case {
+  const char* label;
+  std::string destination;  // the connection's domain
+  std::string from;         // the From: domain
+  bool want_signed;
+  std::string want_d, want_s, want_a, want_c;
+  std::uint64_t want_no_key, want_failures;
+};
+
+TEST(SigningDeliverer, SignsPerMergedPolicyAndKey) {
+  const std::vector<Case> cases = {
+      {"* says sign, Ed25519 key for the From domain", "dest.test", "example.com", true,
+       "example.com", "ed", "ed25519-sha256", "relaxed/relaxed", 0, 0},
+      {"From domain upper case still finds its key", "dest.test", "EXAMPLE.com", true,
+       "example.com", "ed", "ed25519-sha256", "relaxed/relaxed", 0, 0},
+      {"RSA key, algorithm from the key's type", "dest.test", "rsa.test", true, "rsa.test", "rs",
+       "rsa-sha256", "relaxed/relaxed", 0, 0},
+      {"exact <domain> says no, overriding *", "nosign.test", "example.com", false, "", "", "", "",
+       0, 0},
+      {"exact <domain> sets canon, dkim-sign inherited from *", "simple.test", "example.com", true,
+       "example.com", "ed", "ed25519-sha256", "simple/simple", 0, 0},
+      {"no domain-key for the From domain: unsigned, counted", "dest.test", "nokey.test", false, "",
+       "", "", "", 1, 0},
+      {"policy's algorithm does not fit the key: unsigned, counted", "wantrsa.test", "example.com",
+       false, "", "", "", "", 0, 1},
+      {"policy's algorithm fits the key", "wantrsa.test", "rsa.test", true, "rsa.test", "rs",
+       "rsa-sha256", "relaxed/relaxed", 0, 0},
+  };
+  TempDir dir;
+  auto config = BaseConfig(dir);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    RecordingDeliverer inner;
+    SigningDeliverer signing(inner, config, MustBuild(*config));
+    ConnectionId id = 0;
+    ConnectRequest request;
+    request.domain = c.destination;
+    signing.Connect(request, [&](ConnectOutcome o) { id = o.id; });
+    ASSERT_EQ(id, 1u);
+    auto data = std::make_shared<const std::string>(Message(c.from));
+    BatchRequest batch;
+    batch.data = data;
+    bool answered = false;
+    signing.Send(id, batch, [&](BatchOutcome) { answered = true; });
+    EXPECT_TRUE(answered);
+    ASSERT_EQ(inner.sent.size(), 1u);
+    const std::string& got = *inner.sent[0];
+    if (!c.want_signed) {
+      EXPECT_EQ(inner.sent[0], data) << "forwarded unchanged (same buffer)";
+      EXPECT_EQ(signing.Stats().signed_messages, 0u);
+    } else {
+      ASSERT_EQ(got.rfind("DKIM-Signature:", 0), 0u) << got;
+      std::size_t end = got.find("\r\nFrom:");
+      ASSERT_NE(end, std::string::npos);
+      EXPECT_EQ(got.substr(end + 2), *data) << "the original message follows the field";
+      const std::string field = got.substr(0, end);
+      EXPECT_EQ(Tag(field, "d"), c.want_d);
+      EXPECT_EQ(Tag(field, "s"), c.want_s);
+      EXPECT_EQ(Tag(field, "a"), c.want_a);
+      EXPECT_EQ(Tag(field, "c"), c.want_c);
+      EXPECT_EQ(signing.Stats().signed_messages, 1u);
+    }
+    EXPECT_EQ(signing.Stats().unsigned_no_key, c.want_no_key);
+    EXPECT_EQ(signing.Stats().sign_failures, c.want_failures);
+  }
+}
+
+TEST(SigningDeliverer, UnknownConnectionAndNoCacheForwardUnchanged) {
+  TempDir dir;
+  auto config = BaseConfig(dir);
+  RecordingDeliverer inner;
+  SigningDeliverer without_cache(inner, config, nullptr);
+  ConnectionId id = 0;
+  ConnectRequest request;
+  request.domain = "dest.test";
+  without_cache.Connect(request, [&](ConnectOutcome o) { id = o.id; });
+  auto data = std::make_shared<const std::string>(Message("example.com"));
+  BatchRequest batch;
+  batch.data = data;
+  without_cache.Send(id, batch, [](BatchOutcome) {});
+  SigningDeliverer with_cache(inner, config, MustBuild(*config));
+  with_cache.Send(99, batch, [](BatchOutcome) {});  // never connected through it
+  ASSERT_EQ(inner.sent.size(), 2u);
+  EXPECT_EQ(inner.sent[0], data);
+  EXPECT_EQ(inner.sent[1], data);
+}
+
+TEST(SigningDeliverer, ReloadSwapsKeysAndPolicyForOpenConnections) {
+  TempDir dir;
+  auto config = BaseConfig(dir);
+  RecordingDeliverer inner;
+  SigningDeliverer signing(inner, config, MustBuild(*config));
+  ConnectionId id = 0;
+  ConnectRequest request;
+  request.domain = "dest.test";
+  signing.Connect(request, [&](ConnectOutcome o) { id = o.id; });
+  BatchRequest batch;
+  batch.data = std::make_shared<const std::string>(Message("example.com"));
+  signing.Send(id, batch, [](BatchOutcome) {});
+  ASSERT_EQ(inner.sent.size(), 1u);
+  EXPECT_EQ(Tag(*inner.sent[0], "s"), "ed");
+
+  // Reload 1: example.com's key is now an RSA key under selector s2.
+  auto second = std::make_shared<config::Config>(*config);
+  second->domain_keys[0] = {"s2", "example.com", dir.Write("s2.pem", kRsaKey), "t.conf", 1};
+  signing.SetConfig(second, MustBuild(*second));
+  signing.Send(id, batch, [](BatchOutcome) {});
+  ASSERT_EQ(inner.sent.size(), 2u);
+  EXPECT_EQ(Tag(*inner.sent[1], "s"), "s2");
+  EXPECT_EQ(Tag(*inner.sent[1], "a"), "rsa-sha256");
+
+  // Reload 2: signing switched off for every destination.
+  auto third = std::make_shared<config::Config>(*second);
+  third->domains[0].dkim_sign = false;
+  signing.SetConfig(third, MustBuild(*third));
+  signing.Send(id, batch, [](BatchOutcome) {});
+  ASSERT_EQ(inner.sent.size(), 3u);
+  EXPECT_EQ(inner.sent[2], batch.data);
+
+  // Close forgets the connection and is forwarded.
+  bool closed = false;
+  signing.Close(id, [&] { closed = true; });
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(inner.closes, 1);
+}
+
+}  // namespace
+}  // namespace outpost::queue
