@@ -92,6 +92,11 @@ smtp-listener 127.0.0.1:0
 spool $work/outpost/spool
 log-file $work/outpost/outpostd.log
 spool-min-free 256M
+# The session curve drives up to 500 sessions from 127.0.0.1: lift the per-client cap (default 100)
+# as the Postfix peer has no per-client limit. DNS stays on loopback (every domain is routed).
+max-smtp-in 2000
+max-smtp-in-per-ip 1000
+dns-server 127.0.0.1:9
 <source 127.0.0.1>
   always-allow-relaying yes
 </source>
