@@ -116,7 +116,8 @@ inline constexpr std::array<Descriptor, 14> kQueueMetrics{{
     {"vmta_messages", "Messages queued, per virtual MTA.", kGauge, "messages", "vmta"},
     {"vmta_connections", "Outbound connections open or opening, per virtual MTA.", kGauge,
      "connections", "vmta"},
-    {"mode_recipients", "Recipients queued, per queue mode (normal, backoff).", kGauge,
+    {"mode_recipients",
+     "Recipients queued, per queue mode (normal, backoff; paused queues count as paused).", kGauge,
      "recipients", "mode"},
     {"mode_messages", "Messages queued, per queue mode.", kGauge, "messages", "mode"},
 }};

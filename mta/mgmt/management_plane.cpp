@@ -126,7 +126,8 @@ struct ManagementPlane::Impl {
       std::int64_t recipients = 0, messages = 0, connections = 0;
     };
     std::map<std::string, Sums> by_vmta;
-    std::map<std::string, Sums> by_mode{{"normal", {}}, {"backoff", {}}};
+    // A paused queue counts under "paused" whatever its mode; the others under their mode.
+    std::map<std::string, Sums> by_mode{{"normal", {}}, {"backoff", {}}, {"paused", {}}};
     for (const auto& q : r.queues.queues) {
       SetIfChanged(queue_metrics[Queue::kQueueRecipients], q.name,
                    static_cast<std::int64_t>(q.recipients));
@@ -136,7 +137,7 @@ struct ManagementPlane::Impl {
                    static_cast<std::int64_t>(q.connections));
       const std::size_t slash = q.name.rfind('/');
       Sums& v = by_vmta[slash == std::string::npos ? "" : q.name.substr(slash + 1)];
-      Sums& m = by_mode[q.mode];
+      Sums& m = by_mode[q.paused ? "paused" : q.mode];
       for (Sums* s : {&v, &m}) {
         s->recipients += static_cast<std::int64_t>(q.recipients);
         s->messages += static_cast<std::int64_t>(q.messages);

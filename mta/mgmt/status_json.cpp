@@ -145,12 +145,13 @@ json RenderStatus(const StatusInputs& in) {
     if (q.mode == "backoff") {
       backoff.push_back({{"name", q.name},
                          {"recipients", q.recipients},
+                         {"backoff_seconds", q.backoff_seconds},
                          {"paused", q.paused},
                          {"last_error", q.last_error}});
     }
   }
   json by_mode = json::object();
-  for (const char* mode : {"normal", "backoff"}) {
+  for (const char* mode : {"normal", "backoff", "paused"}) {
     by_mode[mode] = {{"recipients", bus.Value("mode_recipients", mode)},
                      {"messages", bus.Value("mode_messages", mode)}};
   }

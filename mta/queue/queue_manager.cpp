@@ -1459,6 +1459,9 @@ QueueSnapshot QueueManager::Snapshot() const {
     if (q->mode == QueueMode::kBackoff) {
       ++t.queues_in_backoff;
       t.recipients_in_backoff += s.recipients;
+      const auto in_backoff = impl_->clock.Now().mono - q->backoff_since;
+      s.backoff_seconds = static_cast<std::uint64_t>(std::max<std::int64_t>(
+          0, std::chrono::duration_cast<std::chrono::seconds>(in_backoff).count()));
     }
     snap.queues.push_back(std::move(s));
   }

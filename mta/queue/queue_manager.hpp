@@ -126,7 +126,8 @@ struct QueueStats {
   std::string name;
   std::string mode;  // "normal" | "backoff"
   bool paused = false;
-  std::uint64_t recipients = 0;  // queued (fresh + scheduled + in transactions)
+  std::uint64_t backoff_seconds = 0;  // in backoff mode: seconds since the queue entered it
+  std::uint64_t recipients = 0;       // queued (fresh + scheduled + in transactions)
   std::uint64_t messages = 0;
   std::uint64_t connections = 0;  // open or opening
   std::uint64_t delivered = 0;

@@ -133,9 +133,12 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
     ASSERT_TRUE(v) << w.name << "{" << w.label << "=" << w.value << "} missing";
     EXPECT_DOUBLE_EQ(*v, w.expect) << w.name << "{" << w.label << "=" << w.value << "}";
   }
-  // Idle queues are not series; mode="paused" is not in v1's by_mode.
+  // Idle queues are not series. by_mode has paused; backoff queues say how long they have been.
   EXPECT_FALSE(Value(m, "outpost_top_queue_recipients", "queue", "gmail.com/vmta1"));
-  EXPECT_FALSE(Value(m, "outpost_queue_recipients_by_mode", "mode", "paused"));
+  auto paused = Value(m, "outpost_queue_recipients_by_mode", "mode", "paused");
+  ASSERT_TRUE(paused);
+  EXPECT_DOUBLE_EQ(*paused, 0);
+  EXPECT_TRUE(Value(m, "outpost_queue_backoff_seconds", "queue", "hotmail.com/vmta1"));
   // Counters are typed as counters (promtool and rate() rely on it).
   for (const auto& f : m.families) {
     const bool counter = f.name.size() > 6 && f.name.compare(f.name.size() - 6, 6, "_total") == 0;
