@@ -221,6 +221,9 @@ class SpoolImpl final : public Spool {
   std::shared_ptr<Segment> active_;  // replaced only by the committer thread
   std::uint32_t next_segment_;
   std::vector<PendingCommit> pending_;
+  static constexpr std::size_t kGatherMinBatch = 4;
+  static constexpr std::chrono::microseconds kGatherWindow{1000};
+  std::size_t last_batch_size_ = 0;  // committer thread only (under mu_)
   std::size_t pending_mark_bytes_ = 0;
   bool started_ = false;
   bool stopping_ = false;
@@ -473,8 +476,18 @@ void SpoolImpl::CommitterLoop() {
     cv_.wait_for(lock, kMarkFlushInterval, [this] {
       return stopping_ || !pending_.empty() || pending_mark_bytes_ >= kMarkFlushBytes;
     });
+    // Gather: the committers released by the last batch come back at about the same time. When
+    // that batch was large and only a few are back yet, wait (briefly) for the rest, so that the
+    // first one does not pay a whole fdatasync alone while the others queue behind it (a convoy
+    // of alternating 1- and 19-message batches). A lone committer never waits.
+    if (!stopping_ && !pending_.empty() && last_batch_size_ >= kGatherMinBatch &&
+        pending_.size() * 2 < last_batch_size_) {
+      cv_.wait_for(lock, kGatherWindow,
+                   [this] { return stopping_ || pending_.size() * 2 >= last_batch_size_; });
+    }
     std::vector<PendingCommit> batch;
     batch.swap(pending_);
+    last_batch_size_ = batch.size();
     const bool exiting = stopping_;
     lock.unlock();
     WriteMarks(TakeMarks(true));
