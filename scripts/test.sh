@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds once, runs every suite from that build, then the
 # sanitizer builds: ASan + UBSan (unit tests, and a subset of the integration tests against the
-# ASan outpostd) and ThreadSanitizer (unit tests only: the TSan build compiles only tests/unit to
+# ASan outpostd) and ThreadSanitizer (unit tests only: the TSan build compiles only the test folders (tests/all) to
 # keep CI time down), then a short libFuzzer run of every target (scripts/fuzz.sh).
 # OUTPOST_SKIP_ASAN=1, OUTPOST_SKIP_TSAN=1, OUTPOST_SKIP_FUZZ=1 skip a stage.
 set -euo pipefail
@@ -20,7 +20,7 @@ if [ "${OUTPOST_SKIP_ASAN:-0}" != 1 ]; then
 fi
 if [ "${OUTPOST_SKIP_TSAN:-0}" != 1 ]; then
   cmake --preset tsan >/dev/null
-  cmake --build build-tsan --target tests/unit/all
+  cmake --build build-tsan --target tests/all
   # setarch -R: gcc 12's TSan cannot map its shadow with the kernel's full mmap randomization.
   setarch "$(uname -m)" -R ctest --preset tsan -j2 --timeout 600
 fi
