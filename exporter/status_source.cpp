@@ -14,6 +14,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxBodyBytes = 16 * 1024 * 1024;
+// How close to the end of its time a failed request must have come to count as a timeout.
+constexpr std::chrono::milliseconds kTimeoutSlack{20};
 
 // One scrape's HTTP conversation: one keep-alive client, one deadline for every request, and a
 // watchdog that stops the client at the deadline (see the header for why it is needed).
@@ -60,6 +62,7 @@ class ScrapeSession {
     client_.set_read_timeout(sec, usec);
     client_.set_write_timeout(sec, usec);
     bool too_big = false;
+    const auto started = Clock::now();
     auto res = client_.Get(path, [&](const char* data, std::size_t len) {
       if (Clock::now() >= deadline_) return false;
       if (r.body.size() + len > kMaxBodyBytes) {
@@ -74,8 +77,10 @@ class ScrapeSession {
       if (too_big) {
         r.transport_error = StatusErrorReason::kBadJson;
         r.detail = "GET " + path + ": body larger than 16 MiB";
-      } else if (expired_ || Clock::now() >= deadline_ ||
-                 err == httplib::Error::ConnectionTimeout) {
+      } else if (expired_ || err == httplib::Error::ConnectionTimeout ||
+                 Clock::now() - started >= left - kTimeoutSlack) {
+        // httplib's own read timeout (set to the time left) can fire a moment before the
+        // watchdog and report a plain read error: a request that used up its time timed out.
         r.transport_error = StatusErrorReason::kTimeout;
         r.detail = "GET " + path + ": no answer within --status-timeout";
       } else {
