@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The full reliability run: the crash loop with N rounds (default 20), the accounting-disk-full,
-# faulty-receiver and abuse tests, the spool-disk-full and exporter fault tests; every figure
+# faulty-receiver, TLS-fallback and abuse tests, the spool-disk-full and exporter fault tests; every figure
 # (what was tried, how many times, what was lost) is rendered into docs/reliability.md.
 #
 # Usage: scripts/reliability.sh [ROUNDS]     (env: OUTPOST_BIN=build/bin, OUTPOST_RELIABILITY_SEED,
@@ -28,6 +28,8 @@ status=0
   tests/integration/test_spool_disk_full.py \
   tests/integration/test_exporter_rotation_storm.py \
   tests/integration/test_exporter_status.py \
+  tests/integration/test_exporter_dir_recreate.py \
+  tests/integration/test_delivery_tls_fallback.py \
   --junitxml="$report/junit.xml" || status=$?
 "$python" scripts/reliability_report.py "$report" docs/reliability.md
 echo "figures written to docs/reliability.md (pytest exit status $status)"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds once, runs every suite from that build, then the
 # sanitizer builds: ASan + UBSan (unit tests, and a subset of the integration tests against the
-# ASan outpostd) and ThreadSanitizer (unit tests only: the TSan build compiles only the test
-# folders, tests/all, to keep CI time down), then a short libFuzzer run of every target
-# (scripts/fuzz.sh). It ends with one line "tests: N passed, M failed" over every ctest run.
+# ASan outpostd) and ThreadSanitizer (unit tests, and a small integration subset against the TSan
+# outpostd, outpost_exporter, outpost-isp-sim and outpostctl), then a short libFuzzer run of every
+# target (scripts/fuzz.sh). It ends with one line "tests: N passed, M failed" over every ctest run.
 # OUTPOST_SKIP_ASAN=1, OUTPOST_SKIP_TSAN=1, OUTPOST_SKIP_FUZZ=1 skip a stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,9 +25,29 @@ if [ "${OUTPOST_SKIP_ASAN:-0}" != 1 ]; then
 fi
 if [ "${OUTPOST_SKIP_TSAN:-0}" != 1 ]; then
   cmake --preset tsan >/dev/null
-  cmake --build build-tsan --target tests/all
+  cmake --build build-tsan --target tests/all outpostd outpost_exporter outpost-isp-sim outpostctl
   # setarch -R: gcc 12's TSan cannot map its shadow with the kernel's full mmap randomization.
   setarch "$(uname -m)" -R ctest --preset tsan -j2 --timeout 600 | tee -a "$results"
+  # Integration tests against the TSan daemons (OUTPOST_BIN=build-tsan/bin, set by CTest): the
+  # threaded paths (SMTP in + spool thread, delivery workers, management API and outpostctl,
+  # exporter ingest and scrape threads, the abuse matrix's TLS and AUTH paths); about 1 minute.
+  # Reports go to files (log_path), one per process: the pytest plugin harness/sanitizer_reports.py
+  # fails the test during which one appeared, and any report left (e.g. from a module fixture's
+  # teardown) fails the stage below. halt_on_error stops the process; its exit code is 66.
+  tsan_logs=$(mktemp -d)
+  OUTPOST_SANITIZER_LOG_DIR="$tsan_logs" PYTHONPATH="$PWD/tests/integration" \
+    PYTEST_ADDOPTS="-p harness.sanitizer_reports" \
+    TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 log_path=$tsan_logs/tsan" \
+    setarch "$(uname -m)" -R ctest --test-dir build-tsan -L integration --output-on-failure \
+    --timeout 900 \
+    -R 'integration_test_(delivery_smoke|smtp_(injection|abuse)|mgmt_(api|outpostctl)|exporter_status)$' \
+    | tee -a "$results"
+  if [ -n "$(ls -A "$tsan_logs")" ]; then
+    echo "ThreadSanitizer reports from the integration tests:" >&2
+    cat "$tsan_logs"/* >&2
+    exit 1
+  fi
+  rm -rf "$tsan_logs"
 fi
 if [ "${OUTPOST_SKIP_FUZZ:-0}" != 1 ]; then
   # Every libFuzzer target replays its seed corpus (regressions included), then fuzzes briefly.

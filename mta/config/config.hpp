@@ -171,7 +171,13 @@ struct DomainPolicy {
   std::optional<std::uint16_t> default_smtp_port;
   std::optional<bool> use_starttls;
   std::optional<bool> require_starttls;
-  std::optional<int> queue_priority;  // 0..100
+  // Outbound SMTP client deadlines (delivery::ClientTimeouts), 1s to 1d each.
+  std::optional<Seconds> connect_timeout;                // connect-timeout
+  std::optional<Seconds> smtp_greeting_timeout;          // smtp-greeting-timeout
+  std::optional<Seconds> smtp_command_timeout;           // smtp-command-timeout
+  std::optional<Seconds> data_send_timeout;              // data-send-timeout
+  std::optional<Seconds> smtp_data_termination_timeout;  // smtp-data-termination-timeout
+  std::optional<int> queue_priority;                     // 0..100
   int line = 0;
 };
 
@@ -212,6 +218,8 @@ struct Config {
   Seconds smtp_in_data_timeout{600};             // smtp-in-data-timeout (whole DATA phase)
   int smtp_in_max_errors = 10;                   // smtp-in-max-errors: then 421 and close
   Seconds smtp_in_auth_failure_delay{2};         // smtp-in-auth-failure-delay: before each 535
+  int max_auth_failures_per_ip = 10;             // max-auth-failures-per-ip N (0: no cap)
+  Seconds auth_failure_window{600};              // auth-failure-window DURATION
   std::uint64_t spool_min_free = 64ull << 20;    // spool-min-free SIZE: below it, 452 4.3.1
   std::uint64_t max_queued_recipients = 0;       // max-queued-recipients N (0: no limit)
   std::uint64_t queue_cache_size = 0;            // queue-cache-size N (in-memory set; 0: auto)

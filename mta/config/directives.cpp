@@ -96,6 +96,19 @@ Result SetDuration(ParseContext& c, const std::string& v) {
   return std::nullopt;
 }
 
+// A duration within [MinSeconds, MaxSeconds] (timeouts: zero or days is a mistake).
+template <auto F, long long MinSeconds, long long MaxSeconds>
+Result SetBoundedDuration(ParseContext& c, const std::string& v) {
+  auto d = ParseDuration(v);
+  if (!d) return std::string();
+  if (d->count() < MinSeconds || d->count() > MaxSeconds) {
+    return std::string(kExpDuration) + " from " + std::to_string(MinSeconds) + "s to " +
+           std::to_string(MaxSeconds) + "s";
+  }
+  Field<F>(c) = *d;
+  return std::nullopt;
+}
+
 template <auto F>
 Result SetDurationList(ParseContext& c, const std::string& v) {
   auto d = ParseDurationList(v);
@@ -559,6 +572,14 @@ const std::vector<DirectiveSpec> kGlobal = {
      "How long outpostd waits before answering a failed AUTH (535); the session's later input "
      "waits too. With the cap of 3 failures per session it bounds password guessing. 0 disables.",
      I::kDaemon, SetDuration<&Config::smtp_in_auth_failure_delay>, kExpDuration},
+    {"max-auth-failures-per-ip", "max-auth-failures-per-ip N", "10",
+     "After this many failed AUTHs from one client address within auth-failure-window (across "
+     "sessions), further AUTH from it gets 454 4.7.0 until the window has passed. 0 disables.",
+     I::kDaemon, SetInt<&Config::max_auth_failures_per_ip, 0, 1000000>, kExpInt},
+    {"auth-failure-window", "auth-failure-window DURATION", "10m",
+     "The window over which max-auth-failures-per-ip counts failed AUTHs, and how long an address "
+     "that reached the cap is refused AUTH.",
+     I::kDaemon, SetDuration<&Config::auth_failure_window, 1>, kExpDuration},
     {"spool-min-free", "spool-min-free SIZE", "64M",
      "When the spool's file system has less free space, new mail gets 452 4.3.1.", I::kDaemon,
      SetSize<&Config::spool_min_free>, kExpSize},
@@ -704,14 +725,37 @@ const std::vector<DirectiveSpec> kDomain = {
     {"default-smtp-port", "default-smtp-port PORT", "25", "The port used to connect to MX hosts.",
      I::kDaemon, SetInt<&DomainPolicy::default_smtp_port, 1, 65535>, kExpInt},
     {"use-starttls", "use-starttls BOOL", "yes",
-     "Use STARTTLS when the receiving server offers it.", I::kDaemon,
-     SetBool<&DomainPolicy::use_starttls>, kExpBool},
+     "Use STARTTLS when the receiving server offers it; after a failed handshake (and "
+     "require-starttls no) retry that MX address in plain text and skip STARTTLS there for 1h.",
+     I::kDaemon, SetBool<&DomainPolicy::use_starttls>, kExpBool},
     {"require-starttls", "require-starttls BOOL", "no",
      "Only deliver over TLS: a server without STARTTLS is a temporary failure.", I::kDaemon,
      SetBool<&DomainPolicy::require_starttls>, kExpBool},
+    {"connect-timeout", "connect-timeout DURATION", "1m",
+     "How long the outbound TCP connect to a receiving MX may take (1s to 1d); then the next MX "
+     "address is tried, or the queue defers.",
+     I::kDaemon, SetBoundedDuration<&DomainPolicy::connect_timeout, 1, 86400>, kExpDuration},
+    {"smtp-greeting-timeout", "smtp-greeting-timeout DURATION", "5m",
+     "How long to wait for the receiving server's 220 greeting (1s to 1d).", I::kDaemon,
+     SetBoundedDuration<&DomainPolicy::smtp_greeting_timeout, 1, 86400>, kExpDuration},
+    {"smtp-command-timeout", "smtp-command-timeout DURATION", "5m",
+     "How long each outbound command (EHLO, MAIL, RCPT, DATA, RSET, QUIT, STARTTLS and the TLS "
+     "handshake) may take to be sent and answered (1s to 1d).",
+     I::kDaemon, SetBoundedDuration<&DomainPolicy::smtp_command_timeout, 1, 86400>, kExpDuration},
+    {"data-send-timeout", "data-send-timeout DURATION", "3m",
+     "How long each write of the message body (64 KiB at a time) may take while the receiver "
+     "reads it (1s to 1d); a stalled receiver ends the connection and the message is retried.",
+     I::kDaemon, SetBoundedDuration<&DomainPolicy::data_send_timeout, 1, 86400>, kExpDuration},
+    {"smtp-data-termination-timeout", "smtp-data-termination-timeout DURATION", "10m",
+     "How long to wait for the reply to the final dot of the message (1s to 1d); without it the "
+     "message is deferred (t record) and retried.",
+     I::kDaemon, SetBoundedDuration<&DomainPolicy::smtp_data_termination_timeout, 1, 86400>,
+     kExpDuration},
     {"queue-priority", "queue-priority N", "50",
-     "Relative priority (0 to 100) of this destination's queues when connections are scarce.",
-     I::kDelivery, SetInt<&DomainPolicy::queue_priority, 0, 100>, kExpInt},
+     "Relative priority (0 to 100) of this destination's queues when the active set "
+     "(recipients being attempted at once) is full: its freed room goes to the waiting queues "
+     "in proportion to priority + 1, so 0 is served less, never starved.",
+     I::kDaemon, SetInt<&DomainPolicy::queue_priority, 0, 100>, kExpInt},
 };
 
 const std::vector<DirectiveSpec> kSmtpPatternList = {

@@ -110,6 +110,12 @@ struct DefaultRule {
 // specific reason wins over a generic word ("Recipient address rejected: User unknown" is
 // bad-mailbox, not policy-related; "Relay access denied" is relaying-issues).
 constexpr DefaultRule kTextRules[] = {
+    // Rate limits first: the receiver throttles this sender by its policy (Gmail's 421 4.7.28
+    // "unusual rate of unsolicited mail ... temporarily rate limited", Outlook's 451 4.7.650
+    // "temporarily rate limited due to IP reputation"). The accounting data categorise them
+    // policy-related (shared/testdata), also when the full text mentions spam ("To protect our
+    // users from spam, mail sent from your IP address has been temporarily rate limited").
+    {R"(\brate[ -]?limit|\bunusual rate\b)", "policy-related"},
     {R"(spam|junk mail|black ?list|block ?list|blocked|\b(open)?rbl\b|realtime blackhole)",
      "spam-related"},
     {R"(\bvirus\b)", "virus-related"},

@@ -2,7 +2,8 @@
 // whether the reply matches a queue's <smtp-pattern-list> (mode=backoff / mode=normal).
 //
 // Order (../shared/reference/powermta.md): configured <bounce-category-patterns> first, then the
-// default text rules (spam/blacklist/blocked/RBL -> spam-related; quota/mailbox full ->
+// default text rules (rate limited / unusual rate -> policy-related, before everything else;
+// spam/blacklist/blocked/RBL -> spam-related; quota/mailbox full ->
 // quota-issues; relay -> relaying-issues; denied/rejected/refused -> policy-related), then the
 // default rules by enhanced status code (x.1.1 bad-mailbox, x.1.2 bad-domain, x.3.5
 // bad-configuration, x.4.1 no-answer-from-host, x.4.2 bad-connection, x.4.4/x.4.6
@@ -17,10 +18,13 @@
 // inactive-mailbox, unknown user / mailbox unavailable / no such user -> bad-mailbox, domain
 // unknown -> bad-domain, prohibited/banned/policy -> policy-related, syntax error / bad sequence
 // -> protocol-errors, unroutable -> routing-errors. Mailbox texts come before relay and
-// denied/rejected, so "Recipient address rejected: User unknown" is bad-mailbox. XXX: "unsolicited"
-// is not a spam word here, and x.7.N other than x.7.1 is `other` (Gmail's 421 4.7.28 and
-// Outlook's 451 4.7.650 rate limits): operators who want them policy-related add a
-// <bounce-category-patterns> line such as `/^4\.7\./ policy-related`.
+// denied/rejected, so "Recipient address rejected: User unknown" is bad-mailbox. The rate-limit
+// rule comes first because receivers' rate-limit replies (Gmail's 421 4.7.28, Outlook's 451
+// 4.7.650) are policy-related in the accounting data even when their text says "spam";
+// "unsolicited" is not a spam word. x.7.N other than x.7.1 is still `other` by code (PowerMTA's
+// code list); operators who want every 4.7.N policy-related add a <bounce-category-patterns> line
+// such as `/^4\d\d 4\.7\./ policy-related`. tests/unit/delivery/reply_classifier_test.cpp checks
+// every record of shared/testdata against its bounceCat.
 //
 // Regexes are compiled once at construction (from the config), never on the hot path.
 // Thread-safety: immutable after construction; safe to share.

@@ -2,12 +2,16 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <cctype>
 #include <cstdio>
+#include <iterator>
 #include <string_view>
 #include <utility>
+
+#include "mta/delivery/dot_stuff.hpp"
 
 namespace outpost::delivery {
 
@@ -188,6 +192,7 @@ struct SmtpClientConnection::Impl {
   std::string peer;
   std::string local;
   int transactions = 0;
+  std::string last_error;  // why the last Write/ReadReply failed, for lost-connection replies
 
   // --- deadline ---
   void Arm(Millis d) {
@@ -237,16 +242,37 @@ struct SmtpClientConnection::Impl {
     co_return ec;
   }
 
+  static std::string DurationText(Millis d) {
+    if (d.count() % 1000 != 0) return std::to_string(d.count()) + "ms";
+    return std::to_string(d.count() / 1000) + "s";
+  }
+
+  void NoteFailure(bool timed_out, Millis timeout, const asio::error_code& ec,
+                   const std::string& what) {
+    if (timed_out) {
+      last_error = "timeout after " + DurationText(timeout) + " " + what;
+    } else if (ec == asio::error::invalid_argument) {
+      last_error = "malformed reply " + what;
+    } else {
+      last_error = "connection lost " + what + ": " + ec.message();
+    }
+  }
+
   // Writes `bytes` under a deadline; false (and the connection unusable) on failure.
-  asio::awaitable<bool> Write(std::string_view bytes, Millis timeout) {
+  asio::awaitable<bool> Write(std::string_view bytes, Millis timeout,
+                              const std::string& what = "sending a command") {
     Arm(timeout);
     asio::error_code ec = co_await WriteRaw(bytes);
     Disarm();
-    if (ec) usable = false;
+    if (ec) {
+      usable = false;
+      NoteFailure(core->timed_out, timeout, ec, what);
+    }
     co_return !ec;
   }
 
-  asio::awaitable<ReadOutcome> ReadReply(Millis timeout) {
+  asio::awaitable<ReadOutcome> ReadReply(Millis timeout,
+                                         const std::string& what = "waiting for a reply") {
     ReadOutcome out;
     Arm(timeout);
     while (true) {
@@ -268,18 +294,22 @@ struct SmtpClientConnection::Impl {
     }
     Disarm();
     out.timed_out = core->timed_out;
-    if (!out.ok()) usable = false;
+    if (!out.ok()) {
+      usable = false;
+      NoteFailure(out.timed_out, timeout, out.ec, what);
+    }
     co_return out;
   }
 
   asio::awaitable<ReadOutcome> Command(const std::string& line) {
-    if (!co_await Write(line, options.command_timeout)) {
+    const std::string verb = line.substr(0, line.find_first_of(" \r"));
+    if (!co_await Write(line, options.timeouts.command, "sending " + verb)) {
       ReadOutcome out;
       out.ec = asio::error::broken_pipe;
       out.timed_out = core->timed_out;
       co_return out;
     }
-    co_return co_await ReadReply(options.command_timeout);
+    co_return co_await ReadReply(options.timeouts.command, "waiting for the reply to " + verb);
   }
 
   void CloseSocket() {
@@ -291,17 +321,38 @@ struct SmtpClientConnection::Impl {
     usable = false;
   }
 
-  // --- connection set-up ---
-  static std::string IoError(const ReadOutcome& r, const char* what) {
-    if (r.timed_out) return std::string("timeout waiting for ") + what;
-    if (r.ec == asio::error::invalid_argument) return std::string("malformed reply to ") + what;
-    return std::string("connection lost waiting for ") + what + ": " + r.ec.message();
+  // Half-closes and reads to the peer's EOF (bounded), then closes: the receiver has seen this
+  // connection end before the caller counts it as closed. Under TLS no close_notify is exchanged;
+  // the TCP FIN ends the session (the message is already acknowledged or not sent at all).
+  asio::awaitable<void> GracefulClose() {
+    usable = false;
+    if (!core->socket.is_open()) {
+      CloseSocket();
+      co_return;
+    }
+    const Millis bound = std::min<Millis>(std::chrono::seconds(5), options.timeouts.command);
+    asio::error_code ec;
+    core->tls.reset();
+    core->socket.shutdown(tcp::socket::shutdown_send, ec);
+    if (!ec) {
+      Arm(bound);
+      char buf[4096];
+      while (!ec) {
+        co_await core->socket.async_read_some(asio::buffer(buf),
+                                              asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    CloseSocket();
   }
 
+  // --- connection set-up ---
+
+  // The socket stays open: the public Connect() closes it gracefully.
   void Fail(ConnectResult& res, ConnectFailure f, std::string error) {
     res.failure = f;
     res.error = std::move(error);
-    CloseSocket();
+    Disarm();
+    usable = false;
   }
 
   void ParseExtensions(const std::vector<std::string>& lines) {
@@ -333,8 +384,7 @@ struct SmtpClientConnection::Impl {
   asio::awaitable<bool> Hello(ConnectResult& res) {
     ReadOutcome r = co_await Command("EHLO " + options.ehlo_name + "\r\n");
     if (!r.ok()) {
-      Fail(res, r.timed_out ? ConnectFailure::kTimeout : ConnectFailure::kDropped,
-           IoError(r, "EHLO reply"));
+      Fail(res, r.timed_out ? ConnectFailure::kTimeout : ConnectFailure::kDropped, last_error);
       co_return false;
     }
     if (r.reply.code == 250) {
@@ -348,8 +398,7 @@ struct SmtpClientConnection::Impl {
     }
     r = co_await Command("HELO " + options.ehlo_name + "\r\n");
     if (!r.ok()) {
-      Fail(res, r.timed_out ? ConnectFailure::kTimeout : ConnectFailure::kDropped,
-           IoError(r, "HELO reply"));
+      Fail(res, r.timed_out ? ConnectFailure::kTimeout : ConnectFailure::kDropped, last_error);
       co_return false;
     }
     if (r.reply.code != 250) {
@@ -364,8 +413,7 @@ struct SmtpClientConnection::Impl {
   asio::awaitable<bool> StartTls(ConnectResult& res) {
     ReadOutcome r = co_await Command("STARTTLS\r\n");
     if (!r.ok()) {
-      Fail(res, r.timed_out ? ConnectFailure::kTimeout : ConnectFailure::kDropped,
-           IoError(r, "STARTTLS reply"));
+      Fail(res, r.timed_out ? ConnectFailure::kTimeout : ConnectFailure::kDropped, last_error);
       co_return false;
     }
     if (r.reply.code != 220) {
@@ -380,11 +428,12 @@ struct SmtpClientConnection::Impl {
     inbuf.clear();
     core->tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(core->socket, ClientTlsContext());
     asio::error_code ec;
-    Arm(options.command_timeout);
+    Arm(options.timeouts.command);
     co_await core->tls->async_handshake(asio::ssl::stream_base::client,
                                         asio::redirect_error(asio::use_awaitable, ec));
     Disarm();
     if (ec) {
+      res.tls_handshake_failed = true;
       Fail(res, ConnectFailure::kTls,
            core->timed_out ? std::string("TLS handshake timed out")
                            : "TLS handshake failed: " + ec.message());
@@ -428,7 +477,7 @@ struct SmtpClientConnection::Impl {
         co_return res;
       }
     }
-    Arm(options.connect_timeout);
+    Arm(options.timeouts.connect);
     co_await core->socket.async_connect(dest, asio::redirect_error(asio::use_awaitable, ec));
     Disarm();
     if (ec) {
@@ -443,10 +492,11 @@ struct SmtpClientConnection::Impl {
     tcp::endpoint le = core->socket.local_endpoint(ec);
     if (!ec) local = le.address().to_string();
 
-    ReadOutcome greeting = co_await ReadReply(options.greeting_timeout);
+    ReadOutcome greeting =
+        co_await ReadReply(options.timeouts.greeting, "waiting for the greeting");
     if (!greeting.ok()) {
       Fail(res, greeting.timed_out ? ConnectFailure::kTimeout : ConnectFailure::kDropped,
-           IoError(greeting, "greeting"));
+           last_error);
       co_return res;
     }
     if (greeting.reply.code != 220) {
@@ -479,29 +529,18 @@ struct SmtpClientConnection::Impl {
   asio::awaitable<bool> WriteBody(const std::string& data) {
     std::string chunk;
     chunk.reserve(kWriteChunk + 16);
-    bool line_start = true;
-    const std::size_t n = data.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      char c = data[i];
-      if (c == '\r' || c == '\n') {
-        if (c == '\r' && i + 1 < n && data[i + 1] == '\n') ++i;
-        chunk += "\r\n";
-        line_start = true;
-      } else {
-        if (line_start && c == '.') chunk += '.';
-        chunk += c;
-        line_start = false;
-      }
+    DotStuffState state;
+    while (state.pos < data.size()) {
+      EncodeDotStuffed(data, kWriteChunk, state, chunk);
       if (chunk.size() >= kWriteChunk) {
-        asio::error_code ec = co_await WriteRaw(chunk);
-        if (ec) co_return false;
+        if (!co_await Write(chunk, options.timeouts.data_send, "sending the message")) {
+          co_return false;
+        }
         chunk.clear();
       }
     }
-    if (!line_start) chunk += "\r\n";
-    chunk += ".\r\n";
-    asio::error_code ec = co_await WriteRaw(chunk);
-    co_return !ec;
+    FinishDotStuffed(state, chunk);
+    co_return co_await Write(chunk, options.timeouts.data_send, "sending the message");
   }
 
   void NoteReply(const Reply& r) {
@@ -509,8 +548,9 @@ struct SmtpClientConnection::Impl {
   }
 
   // Reads one reply into `into`; false when the connection is gone.
-  asio::awaitable<bool> ReadInto(Reply& into, Millis timeout) {
-    ReadOutcome r = co_await ReadReply(timeout);
+  asio::awaitable<bool> ReadInto(Reply& into, Millis timeout,
+                                 const std::string& what = "waiting for a reply") {
+    ReadOutcome r = co_await ReadReply(timeout, what);
     if (!r.ok()) co_return false;
     into = r.reply;
     NoteReply(into);
@@ -533,10 +573,16 @@ struct SmtpClientConnection::Impl {
     ++transactions;
     static const std::string kEmpty;
     const std::string& data = t.data != nullptr ? *t.data : kEmpty;
-    const Millis cmd_timeout = options.command_timeout;
+    const Millis cmd_timeout = options.timeouts.command;
+    // The replies that never came carry the reason (accounting's dsnDiag shows it).
     auto lost = [&]() {
       res.connection_lost = true;
       CloseSocket();
+      if (res.mail_reply.code == 0) res.mail_reply.text = last_error;
+      for (Reply& r : res.rcpt_replies) {
+        if (r.code == 0) r.text = last_error;
+      }
+      if (res.data_reply.code == 0) res.data_reply.text = last_error;
       return res;
     };
 
@@ -594,12 +640,12 @@ struct SmtpClientConnection::Impl {
       if (res.mail_reply.Positive()) co_await Reset();
       co_return res;
     }
-    Arm(options.data_timeout);
-    bool wrote = co_await WriteBody(data);
-    Disarm();
-    if (!wrote) co_return lost();
-    res.data_reply = Reply{};
-    if (!co_await ReadInto(res.data_reply, options.data_timeout)) co_return lost();
+    res.data_reply = Reply{};  // 354 is not the outcome; the reply to the final dot is
+    if (!co_await WriteBody(data)) co_return lost();
+    if (!co_await ReadInto(res.data_reply, options.timeouts.data_termination,
+                           "waiting for the reply to the final dot")) {
+      co_return lost();
+    }
     co_return res;
   }
 
@@ -608,7 +654,7 @@ struct SmtpClientConnection::Impl {
       ReadOutcome r = co_await Command("QUIT\r\n");
       (void)r;
     }
-    CloseSocket();
+    co_await GracefulClose();
   }
 };
 
@@ -622,7 +668,9 @@ SmtpClientConnection::~SmtpClientConnection() {
 asio::awaitable<ConnectResult> SmtpClientConnection::Connect(std::string address,
                                                              std::uint16_t port,
                                                              ClientOptions options) {
-  co_return co_await impl_->Connect(std::move(address), port, std::move(options));
+  ConnectResult result = co_await impl_->Connect(std::move(address), port, std::move(options));
+  if (!result.ok()) co_await impl_->GracefulClose();
+  co_return result;
 }
 
 asio::awaitable<TransactionResult> SmtpClientConnection::Send(Transaction transaction) {
@@ -639,5 +687,31 @@ const std::string& SmtpClientConnection::peer_address() const { return impl_->pe
 const std::string& SmtpClientConnection::local_address() const { return impl_->local; }
 bool SmtpClientConnection::tls() const { return impl_->tls_used; }
 int SmtpClientConnection::transactions() const { return impl_->transactions; }
+
+TlsFailureCache::TlsFailureCache(std::chrono::seconds ttl, std::size_t capacity)
+    : ttl_(ttl), capacity_(capacity == 0 ? 1 : capacity) {}
+
+void TlsFailureCache::Remember(const std::string& address, TimePoint now) {
+  auto it = expiry_.find(address);
+  if (it != expiry_.end()) {
+    order_.erase(it->second.position);
+    expiry_.erase(it);
+  }
+  while (expiry_.size() >= capacity_) {
+    expiry_.erase(order_.front());
+    order_.pop_front();
+  }
+  order_.push_back(address);
+  expiry_.emplace(address, Entry{now + ttl_, std::prev(order_.end())});
+}
+
+bool TlsFailureCache::Failed(const std::string& address, TimePoint now) {
+  auto it = expiry_.find(address);
+  if (it == expiry_.end()) return false;
+  if (now < it->second.expires) return true;
+  order_.erase(it->second.position);
+  expiry_.erase(it);
+  return false;
+}
 
 }  // namespace outpost::delivery

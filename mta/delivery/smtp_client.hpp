@@ -5,21 +5,43 @@
 // `use_starttls` (or fails the connection when `require_starttls` and it is not offered or fails).
 // Send() runs one transaction: MAIL FROM (with SIZE= when offered, BODY=8BITMIME when the message
 // is 8-bit and offered), RCPT TO per recipient and DATA — pipelined when PIPELINING is offered —
-// then the dot-stuffed message and the final reply. Every phase has its own timeout. Replies are
-// parsed whole (multi-line, possibly split across packets) and kept verbatim for accounting.
+// then the dot-stuffed message and the final reply. Replies are parsed whole (multi-line, possibly
+// split across packets) and kept verbatim for accounting.
 //
-// Timeouts: each phase arms one per-connection deadline timer; when it fires before the phase ends
-// it closes the socket, which completes the pending operation with an error that is reported as a
-// timeout (kTimeout, or connection_lost in Send). A connection that timed out is unusable anyway,
-// so closing is the simplest cancellation that works the same for plain TCP and TLS streams.
-// Durations are milliseconds so tests can use short ones; assigning std::chrono::seconds works.
+// Timeouts (ClientTimeouts; per destination, from the <domain> directives named below):
+//   connect           connect-timeout                 TCP connect (default 1m)
+//   greeting          smtp-greeting-timeout           the 220 banner (5m)
+//   command           smtp-command-timeout            each command's write and its reply: EHLO,
+//                                                     MAIL, RCPT, DATA, RSET, QUIT, STARTTLS and
+//                                                     the TLS handshake (5m)
+//   data_send         data-send-timeout               each body write (64 KiB) must finish within
+//                                                     it, so a big body on a slow link is not cut
+//                                                     while the receiver keeps reading (3m)
+//   data_termination  smtp-data-termination-timeout   the reply to the final dot (10m)
+// Each phase arms one per-connection deadline timer; when it fires before the phase ends it closes
+// the socket, which completes the pending operation with an error that is reported as a timeout
+// (kTimeout, or connection_lost in Send with the reason in the pending reply's text, e.g.
+// "timeout after 2s waiting for the reply to the final dot"). A connection that timed out is
+// unusable anyway, so closing is the simplest cancellation that works the same for plain TCP and
+// TLS streams. Durations are milliseconds so tests can use short ones.
 //
 // The body is dot-stuffed while it is copied into 64 KiB write chunks (no per-line writes); bare
 // CR or LF in the message are written as CRLF (no SMTP smuggling through bare line ends); a
 // missing final CRLF is added before ".". Without a valid recipient the body is never sent: when a
 // pipelined DATA still got 354, an empty message (".") is sent and its reply ignored (RFC 2920).
+//
 // STARTTLS is opportunistic: TLS 1.2 or later, certificates not verified (XXX: no DANE/MTA-STS),
 // and tls() records whether it was used. Bytes buffered before the TLS handshake are discarded.
+// When the handshake itself fails, ConnectResult::tls_handshake_failed is set: with
+// require_starttls that is the end (the caller defers); without it the caller reconnects to the
+// same address with use_starttls off and remembers the address in a TlsFailureCache, so the next
+// connections go straight to plain text (what Postfix does for opportunistic TLS).
+//
+// Closing: Quit() (QUIT when the connection is usable, then a graceful close) and a failed
+// Connect() shut down the send side and read to the peer's EOF, bounded by min(5 s, command
+// timeout), before the socket is closed: a receiver that counts connections per client then no
+// longer counts this one when the caller opens its successor (max-smtp-out holds as the receiver
+// sees it). Close() and the destructor close at once.
 //
 // Errors are values: a connection-level failure (refused, timeout, greeting 4xx/5xx, TLS failure,
 // dropped connection) is reported in the result, never thrown. After a connection-level failure the
@@ -32,8 +54,10 @@
 #include <asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace outpost::delivery {
@@ -49,17 +73,22 @@ struct Reply {
   bool Permanent() const { return code >= 500; }
 };
 
+// Per-phase deadlines (see the header comment for what each covers and its directive).
+struct ClientTimeouts {
+  std::chrono::milliseconds connect{std::chrono::minutes(1)};
+  std::chrono::milliseconds greeting{std::chrono::minutes(5)};
+  std::chrono::milliseconds command{std::chrono::minutes(5)};
+  std::chrono::milliseconds data_send{std::chrono::minutes(3)};
+  std::chrono::milliseconds data_termination{std::chrono::minutes(10)};
+  bool operator==(const ClientTimeouts&) const = default;
+};
+
 struct ClientOptions {
   std::string source_address;  // local address to bind ("" = any)
   std::string ehlo_name;       // vmta host name
   bool use_starttls = true;
   bool require_starttls = false;
-  std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
-  std::chrono::milliseconds greeting_timeout{std::chrono::seconds(300)};
-  std::chrono::milliseconds command_timeout{
-      std::chrono::seconds(300)};  // EHLO, MAIL, RCPT, DATA, QUIT
-  std::chrono::milliseconds data_timeout{
-      std::chrono::seconds(600)};  // sending the body + the final reply
+  ClientTimeouts timeouts;
 };
 
 enum class ConnectFailure { kNone, kRefused, kTimeout, kGreeting, kTls, kDropped, kBind };
@@ -68,6 +97,7 @@ struct ConnectResult {
   ConnectFailure failure = ConnectFailure::kNone;
   Reply reply;        // the greeting or EHLO reply that failed, when there was one
   std::string error;  // human-readable, e.g. "connect to 192.0.2.1:25: Connection refused"
+  bool tls_handshake_failed = false;  // STARTTLS got 220, then the handshake failed (kTls)
   bool ok() const { return failure == ConnectFailure::kNone; }
 };
 
@@ -98,7 +128,9 @@ class SmtpClientConnection {
   asio::awaitable<ConnectResult> Connect(std::string address, std::uint16_t port,
                                          ClientOptions options);
   asio::awaitable<TransactionResult> Send(Transaction transaction);
-  // RSET between transactions is not needed after a completed transaction; Quit() is polite.
+  // RSET between transactions is not needed after a completed transaction. Quit() says QUIT when
+  // the connection is usable, then closes gracefully (half-close, read to EOF, bounded); it is
+  // safe on any connection. Close() closes at once.
   asio::awaitable<void> Quit();
   void Close();
 
@@ -113,6 +145,30 @@ class SmtpClientConnection {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// "STARTTLS failed at this MX address": addresses whose TLS handshake failed recently, so the next
+// connections there skip STARTTLS. Entries expire after `ttl`; at most `capacity` are kept (the
+// oldest insertion is dropped first). Time is passed in, so tests need no clock.
+// Thread-safety: not thread-safe (used on the delivery io_context's thread).
+class TlsFailureCache {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  explicit TlsFailureCache(std::chrono::seconds ttl = std::chrono::hours(1),
+                           std::size_t capacity = 10000);
+  void Remember(const std::string& address, TimePoint now);
+  bool Failed(const std::string& address, TimePoint now);  // drops an expired entry
+  std::size_t size() const { return expiry_.size(); }
+
+ private:
+  std::chrono::seconds ttl_;
+  std::size_t capacity_;
+  std::list<std::string> order_;  // insertion order, oldest first
+  struct Entry {
+    TimePoint expires;
+    std::list<std::string>::iterator position;
+  };
+  std::unordered_map<std::string, Entry> expiry_;
 };
 
 // Parses one complete reply from `buffer` (lines ending in CRLF). Returns the bytes consumed, or 0

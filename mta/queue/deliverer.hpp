@@ -44,6 +44,7 @@ struct ConnectRequest {
   std::string ehlo_name;                       // vmta's smtp-source-host name
   bool use_starttls = true;
   bool require_starttls = false;
+  delivery::ClientTimeouts timeouts;  // the domain's connect/greeting/command/data timeouts
 };
 
 enum class ConnectStatus {

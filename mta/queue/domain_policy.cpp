@@ -29,6 +29,12 @@ void Apply(const std::vector<const config::DomainPolicy*>& sections,
   if (auto value = First(sections, field)) out = *value;
 }
 
+void ApplyTimeout(const std::vector<const config::DomainPolicy*>& sections,
+                  std::optional<config::Seconds> config::DomainPolicy::*field,
+                  std::chrono::milliseconds& out) {
+  if (auto value = First(sections, field)) out = *value;
+}
+
 }  // namespace
 
 EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std::string& domain) {
@@ -79,6 +85,11 @@ EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std:
   Apply(sections, &P::default_smtp_port, out.default_smtp_port);
   Apply(sections, &P::use_starttls, out.use_starttls);
   Apply(sections, &P::require_starttls, out.require_starttls);
+  ApplyTimeout(sections, &P::connect_timeout, out.client_timeouts.connect);
+  ApplyTimeout(sections, &P::smtp_greeting_timeout, out.client_timeouts.greeting);
+  ApplyTimeout(sections, &P::smtp_command_timeout, out.client_timeouts.command);
+  ApplyTimeout(sections, &P::data_send_timeout, out.client_timeouts.data_send);
+  ApplyTimeout(sections, &P::smtp_data_termination_timeout, out.client_timeouts.data_termination);
   Apply(sections, &P::queue_priority, out.queue_priority);
   Apply(sections, &P::dkim_sign, out.dkim_sign);
   out.dkim_algorithm = First(sections, &P::dkim_algorithm);

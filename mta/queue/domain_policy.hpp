@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "mta/config/config.hpp"
+#include "mta/delivery/smtp_client.hpp"
 
 namespace outpost::queue {
 
@@ -41,6 +42,9 @@ struct EffectiveDomainPolicy {
   std::uint16_t default_smtp_port = 25;
   bool use_starttls = true;
   bool require_starttls = false;
+  // connect-timeout, smtp-greeting-timeout, smtp-command-timeout, data-send-timeout,
+  // smtp-data-termination-timeout (defaults in ClientTimeouts).
+  delivery::ClientTimeouts client_timeouts;
   int queue_priority = 50;
   // DKIM (the signer, signing_deliverer.hpp, reads these; dkim::PolicyFrom parses the text).
   bool dkim_sign = false;

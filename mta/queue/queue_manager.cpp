@@ -23,6 +23,9 @@ bool AccountingLogSink::Durable() const { return log_->Durable(); }
 namespace {
 
 constexpr std::uint32_t kNoMessage = 0xffffffffu;
+// A recipient costs a queue of weight w (1..101) kPassScale / w of pass; the scale makes the
+// integer division's rounding negligible (under 1 in 10,000 of a step).
+constexpr std::uint64_t kPassScale = 1'000'000;
 
 // One per message in the slab. 40 bytes.
 struct MessageRecord {
@@ -108,6 +111,10 @@ struct Queue {
   std::optional<MonoTime> next_wake;
   bool dirty = false;
   bool waiting_for_active = false;
+  // Weighted fair share of the active set (see FeedActiveSet): weight = queue-priority + 1, and
+  // `pass` grows by kPassScale / weight per recipient the queue puts in a transaction.
+  std::uint32_t weight = 51;
+  std::uint64_t pass = 0;
   // Bumped by Delete(): a transaction started before it turns a would-be deferral into a
   // "deleted by operator" bounce (its recipients were not in the queue to delete).
   std::uint32_t deletions = 0;
@@ -187,6 +194,18 @@ std::string Diag(const delivery::Reply& reply) {
   return "smtp;" + reply.Full();
 }
 
+// What a DSN says about a recipient refused with `reply` (a 5xx) by the MX of `info`.
+delivery::DsnRecipient DsnReport(const std::string& address, const delivery::Reply& reply,
+                                 const ConnectOutcome& info) {
+  delivery::DsnRecipient d;
+  d.address = address;
+  d.status = StatusCode(reply);
+  d.diagnostic = "smtp; " + reply.Full();
+  // dsnMta reads "host (address)": the Remote-MTA field takes the host alone.
+  d.remote_mta = info.remote_mta.substr(0, info.remote_mta.find(" ("));
+  return d;
+}
+
 }  // namespace
 
 struct QueueManager::Impl {
@@ -230,7 +249,8 @@ struct QueueManager::Impl {
 
   std::vector<std::pair<MonoTime, std::uint32_t>> wake_heap;  // min-heap via greater
   std::vector<std::uint32_t> dirty;
-  std::deque<std::uint32_t> waiting_for_active;
+  std::vector<std::uint32_t> waiting_for_active;  // queues refused a share of the active set
+  std::uint64_t virtual_pass = 0;                 // pass of the queue served last (see Served)
   std::vector<std::function<void()>> completions;
   std::uint64_t next_serial = 1;
   bool in_run = false;
@@ -395,6 +415,7 @@ struct QueueManager::Impl {
 
   void ApplyPolicy(Queue& q) {
     q.policy = MergeDomainPolicy(*config, q.policy_domain);
+    q.weight = static_cast<std::uint32_t>(std::clamp(q.policy.queue_priority, 0, 100)) + 1;
     const bool backoff = q.mode == QueueMode::kBackoff;
     q.connect_rate.SetRate(backoff ? q.policy.backoff_max_connect_rate : q.policy.max_connect_rate);
     q.msg_rate.SetRate(backoff ? q.policy.backoff_max_msg_rate : q.policy.max_msg_rate);
@@ -414,6 +435,8 @@ struct QueueManager::Impl {
     q->policy_domain = mx_domain;
     q->stats.name = name;
     q->policy = MergeDomainPolicy(*config, mx_domain);
+    q->weight = static_cast<std::uint32_t>(std::clamp(q->policy.queue_priority, 0, 100)) + 1;
+    q->pass = virtual_pass;
     q->connect_rate = Gcra(q->policy.max_connect_rate);
     q->msg_rate = Gcra(q->policy.max_msg_rate);
     const config::VirtualMta* vmta = config->FindVirtualMta(key.vmta);
@@ -584,17 +607,17 @@ struct QueueManager::Impl {
     r[acct::Field::kDlvEsmtpAvailable] = info.esmtp_available;
   }
 
-  // Bounces `rcpts` of message `m` as expired: b records, flush, then the DSN (or, for a null
-  // sender, done at once).
-  void Expire(Queue& q, std::uint32_t m, std::vector<std::uint32_t> rcpts,
-              const spool::Envelope* known_env, std::int64_t now_unix) {
-    spool::Envelope env;
-    if (known_env != nullptr) {
-      env = *known_env;
-    } else if (!spool.ReadEnvelope(messages[m].id, env)) {
-      DropUnreadable(q, m, rcpts);
-      return;
-    }
+  // A recipient that failed for good in one attempt, with what its DSN says about it.
+  struct FailedRecipient {
+    std::uint32_t rcpt;
+    delivery::DsnRecipient report;
+  };
+
+  // Writes the b records of `rcpts` of message `m` expiring now (bounceCat message-expired) and
+  // adds them to `failed` for the attempt's DSN. The caller flushes.
+  void WriteExpired(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts,
+                    const spool::Envelope& env, std::int64_t now_unix,
+                    std::vector<FailedRecipient>& failed) {
     const std::string diag = "smtp;554 5.4.7 message expired: in queue longer than bounce-after " +
                              FormatDuration(q.policy.bounce_after);
     for (std::uint32_t r : rcpts) {
@@ -608,10 +631,42 @@ struct QueueManager::Impl {
       sink.Write(rec);
       ++q.stats.bounced;
       ++q.stats.expired;
+      delivery::DsnRecipient d;
+      d.address = address;
+      d.status = "5.4.7";
+      failed.push_back(FailedRecipient{r, std::move(d)});
     }
-    sink.Flush();
     OUTPOST_LOG(kInfo, "queue") << q.name << " " << env.id << ": " << rcpts.size()
                                 << " recipient(s) expired";
+  }
+
+  // Bounces `rcpts` of message `m` as expired: b records, flush, then the DSN (BounceWithDsn).
+  void Expire(Queue& q, std::uint32_t m, std::vector<std::uint32_t> rcpts,
+              const spool::Envelope* known_env, std::int64_t now_unix) {
+    spool::Envelope env;
+    if (known_env != nullptr) {
+      env = *known_env;
+    } else if (!spool.ReadEnvelope(messages[m].id, env)) {
+      DropUnreadable(q, m, rcpts);
+      return;
+    }
+    std::vector<FailedRecipient> failed;
+    WriteExpired(q, m, rcpts, env, now_unix, failed);
+    sink.Flush();
+    BounceWithDsn(q, m, std::move(failed), env, now_unix);
+  }
+
+  // The final step for recipients of message `m` that failed for good in one attempt (a 5xx, a
+  // permanent DNS failure, expiry), whose b records are written and flushed: one DSN (RFC 3464)
+  // to the sender lists them all; it is committed to the spool as a new null-sender message and
+  // only once it is durable are the recipients marked done. A DSN that cannot be committed leaves
+  // them in the spool (a restart retries them; logged). No DSN for the null sender: that covers
+  // DSNs themselves (sent from <>), so a bounce never loops.
+  void BounceWithDsn(Queue& q, std::uint32_t m, std::vector<FailedRecipient> failed,
+                     const spool::Envelope& env, std::int64_t now_unix) {
+    std::vector<std::uint32_t> rcpts;
+    rcpts.reserve(failed.size());
+    for (const FailedRecipient& f : failed) rcpts.push_back(f.rcpt);
     if (env.mail_from.empty()) {
       Finalize(q, m, rcpts, true);
       return;
@@ -622,14 +677,7 @@ struct QueueManager::Impl {
     input.original_envelope_id = env.env_id;
     input.original_sender = env.mail_from;
     input.arrival_time = env.time_queued;
-    for (std::uint32_t r : rcpts) {
-      delivery::DsnRecipient d;
-      d.address = r < env.recipients.size() ? env.recipients[r] : std::string();
-      d.status = "5.4.7";
-      d.diagnostic = "";
-      d.action = "failed";
-      input.recipients.push_back(std::move(d));
-    }
+    for (FailedRecipient& f : failed) input.recipients.push_back(std::move(f.report));
     std::string data;
     if (spool.ReadData(messages[m].id, data)) input.original_headers = HeaderSection(data);
     spool::SpoolMessage dsn;
@@ -644,7 +692,7 @@ struct QueueManager::Impl {
     spool::Envelope dsn_env = dsn.envelope;
     const std::uint32_t queue_index = q.index;
     const std::string original_id = env.id;
-    // Until the DSN is durable the expired recipients stay pending (message record alive).
+    // Until the DSN is durable the failed recipients stay pending (message record alive).
     spool.Commit(std::move(dsn), [this, queue_index, m, rcpts, dsn_env, dsn_size, original_id](
                                      spool::CommitStatus status, spool::SpoolId dsn_id) {
       post([this, queue_index, m, rcpts, dsn_env, dsn_size, original_id, status, dsn_id] {
@@ -655,9 +703,9 @@ struct QueueManager::Impl {
           Intake(dsn_id, dsn_env, dsn_size, nullptr, false);
         } else {
           OUTPOST_LOG(kError, "queue")
-              << q.name << " " << original_id << ": cannot commit the expiry DSN ("
+              << q.name << " " << original_id << ": cannot commit the DSN ("
               << spool::CommitStatusName(status)
-              << "); the recipients stay in the spool and are retried after a restart";
+              << "); the failed recipients stay in the spool and are retried after a restart";
           Finalize(q, m, rcpts, false);
         }
         Notify();
@@ -857,7 +905,7 @@ struct QueueManager::Impl {
       q.mx_domain = other_domain;
     }
     std::sort(all.begin(), all.end());
-    std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> groups;
+    std::vector<std::pair<std::uint32_t, std::vector<FailedRecipient>>> groups;
     for (std::size_t i = 0; i < all.size();) {
       std::uint32_t m = all[i].first;
       std::vector<std::uint32_t> rcpts;
@@ -868,9 +916,10 @@ struct QueueManager::Impl {
         continue;
       }
       const spool::Envelope& env = *found;
+      std::vector<FailedRecipient> failed;
       for (std::uint32_t r : rcpts) {
-        acct::Record rec = BaseRecord(acct::RecordType::kBounced, q, env,
-                                      r < env.recipients.size() ? env.recipients[r] : "",
+        const std::string address = r < env.recipients.size() ? env.recipients[r] : "";
+        acct::Record rec = BaseRecord(acct::RecordType::kBounced, q, env, address,
                                       now.unix_seconds(), messages[m].size);
         rec[acct::Field::kDsnAction] = "failed";
         rec[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.1.2");
@@ -878,11 +927,19 @@ struct QueueManager::Impl {
         rec[acct::Field::kBounceCat] = "bad-domain";
         sink.Write(rec);
         ++q.stats.bounced;
+        // No remote reply: the DSN says what DNS said, without a Diagnostic-Code of type smtp.
+        delivery::DsnRecipient d;
+        d.address = address;
+        d.status = "5.1.2";
+        d.diagnostic = "X-Outpost; " + outcome.error;
+        failed.push_back(FailedRecipient{r, std::move(d)});
       }
-      groups.emplace_back(m, std::move(rcpts));
+      groups.emplace_back(m, std::move(failed));
     }
     sink.Flush();
-    for (auto& [m, rcpts] : groups) Finalize(q, m, rcpts, true);
+    for (auto& [m, failed] : groups) {
+      BounceWithDsn(q, m, std::move(failed), envelopes[m], now.unix_seconds());
+    }
   }
 
   int MaxSmtpOut(const Queue& q) const {
@@ -937,6 +994,7 @@ struct QueueManager::Impl {
   }
 
   void Pump(Queue& q) {
+    LeaveWaiting(q);
     if (stopped) return;
     const Instant now = clock.Now();
     const std::uint32_t now_due = DueSeconds(now.mono);
@@ -961,7 +1019,7 @@ struct QueueManager::Impl {
 
     for (int guard = 0; !held && guard < 10000; ++guard) {
       if (!HasReadyWork(q, now_due)) break;
-      if (active >= options.max_active_recipients) {
+      if (active >= options.max_active_recipients || YieldsActiveSet(q)) {
         if (!q.waiting_for_active) {
           q.waiting_for_active = true;
           waiting_for_active.push_back(q.index);
@@ -989,6 +1047,7 @@ struct QueueManager::Impl {
                       static_cast<std::uint32_t>(
                           std::min<std::uint64_t>(allowance, options.max_active_recipients)));
         if (batch.empty()) continue;
+        Served(q, batch.size());
         q.msg_rate.Take(now.mono, batch.size());
         src.msg_rate.Take(now.mono, batch.size());
         StartSend(q, *idle, std::move(batch), now);
@@ -1057,6 +1116,7 @@ struct QueueManager::Impl {
     request.ehlo_name = q.sources[source].ehlo;
     request.use_starttls = q.policy.use_starttls;
     request.require_starttls = q.policy.require_starttls;
+    request.timeouts = q.policy.client_timeouts;
     const std::uint32_t queue_index = q.index;
     const std::uint64_t serial = c.serial;
     deliverer.Connect(request, [this, queue_index, serial](ConnectOutcome outcome) {
@@ -1213,8 +1273,9 @@ struct QueueManager::Impl {
     CheckPatterns(q, negative, now.mono);  // before rescheduling: backoff-retry-after applies
 
     const std::uint32_t m = flight.entries.front().msg;
-    std::vector<std::uint32_t> finals;
-    std::vector<std::uint32_t> expired;
+    std::vector<std::uint32_t> finals;    // delivered (or deleted): done after the flush
+    std::vector<FailedRecipient> failed;  // 5xx: done once their DSN is durable
+    std::vector<std::uint32_t> expired;   // deferred past bounce-after: in that DSN too
     bool delivered = false;
     for (std::size_t i = 0; i < flight.entries.size(); ++i) {
       const BatchEntry& e = flight.entries[i];
@@ -1238,7 +1299,7 @@ struct QueueManager::Impl {
         r[acct::Field::kDsnAction] = "failed";
         r[acct::Field::kBounceCat] = classifier->BounceCategory(reply);
         ++q.stats.bounced;
-        finals.push_back(e.rcpt);
+        failed.push_back(FailedRecipient{e.rcpt, DsnReport(address, reply, info)});
       } else if (flight.deletions != q.deletions) {
         // Deferred, but its queue was deleted while it was in flight: deleted now, as the
         // queued ones were (one record, no retry).
@@ -1266,9 +1327,11 @@ struct QueueManager::Impl {
       }
       sink.Write(r);
     }
+    if (!expired.empty()) WriteExpired(q, m, expired, flight.envelope, now_unix, failed);
     sink.Flush();  // once per transaction, before any recipient leaves the spool
     if (!finals.empty()) Finalize(q, m, finals, true);
-    if (!expired.empty()) Expire(q, m, std::move(expired), &flight.envelope, now_unix);
+    // One DSN per message and attempt, for its refused and its expired recipients.
+    if (!failed.empty()) BounceWithDsn(q, m, std::move(failed), flight.envelope, now_unix);
 
     if (delivered && q.mode == QueueMode::kBackoff && q.policy.backoff_to_normal_after_delivery) {
       ChangeMode(q, QueueMode::kNormal, now.mono, "backoff-to-normal-after-delivery");
@@ -1284,14 +1347,62 @@ struct QueueManager::Impl {
         c->idle_since = now.mono;
       }
     }
-    MarkDirty(q);
-    // Capacity freed in the active set: the waiting queues get their turn, in order.
-    while (!waiting_for_active.empty() && active < options.max_active_recipients) {
-      Queue& w = *queues[waiting_for_active.front()];
-      waiting_for_active.pop_front();
-      w.waiting_for_active = false;
-      MarkDirty(w);
+    MarkDirty(q);  // capacity freed in the active set: FeedActiveSet() gives the turns
+  }
+
+  // ---- the active set's weighted fair share ---------------------------------------------------
+  // Start-time fair queuing over the queues that want a share of the active set. A queue that
+  // puts n recipients in a transaction advances its pass by n * kPassScale / weight; while others
+  // wait, the queue with the lowest pass goes first (a queue whose pass is higher yields, see
+  // YieldsActiveSet). So under contention queues get recipients in proportion to their
+  // queue-priority + 1: priority 0 still gets a share (no starvation), and equal priorities
+  // alternate. A queue that was idle starts at virtual_pass (the pass of the queue served last),
+  // so it cannot claim the time it was idle.
+
+  // Accounts for `n` recipients the queue just put into a transaction.
+  void Served(Queue& q, std::size_t n) {
+    q.pass = std::max(q.pass, virtual_pass);
+    virtual_pass = q.pass;
+    q.pass += n * (kPassScale / q.weight);
+  }
+
+  // A queue's place in line: behind it lies no claim older than the queue served last.
+  std::uint64_t EffectivePass(const Queue& q) const { return std::max(q.pass, virtual_pass); }
+  bool Before(const Queue& a, const Queue& b) const {
+    const std::uint64_t pa = EffectivePass(a), pb = EffectivePass(b);
+    return pa != pb ? pa < pb : a.index < b.index;
+  }
+
+  // True when a waiting queue ahead of `q` should use the free capacity first.
+  bool YieldsActiveSet(const Queue& q) const {
+    for (std::uint32_t index : waiting_for_active) {
+      if (Before(*queues[index], q)) return true;
     }
+    return false;
+  }
+
+  void LeaveWaiting(Queue& q) {
+    if (!q.waiting_for_active) return;
+    q.waiting_for_active = false;
+    waiting_for_active.erase(
+        std::find(waiting_for_active.begin(), waiting_for_active.end(), q.index));
+  }
+
+  // At the end of a RunDue() round: with room in the active set, the waiting queues first in line
+  // are pumped, as many as there are free places (each takes at least one if it sends at all; one
+  // that cannot send leaves the list, and the next round feeds the next). A pumped queue leaves
+  // the waiting list; one that still yields comes back.
+  void FeedActiveSet() {
+    if (waiting_for_active.empty() || active >= options.max_active_recipients || stopped) return;
+    const std::size_t room = static_cast<std::size_t>(
+        std::min<std::uint64_t>(options.max_active_recipients - active, waiting_for_active.size()));
+    std::vector<std::uint32_t> order = waiting_for_active;
+    auto before = [this](std::uint32_t a, std::uint32_t b) {
+      return Before(*queues[a], *queues[b]);
+    };
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(room), order.end(),
+                      before);
+    for (std::size_t k = 0; k < room; ++k) MarkDirty(*queues[order[k]]);
   }
 
   // ---- driving -------------------------------------------------------------------------------
@@ -1318,6 +1429,7 @@ struct QueueManager::Impl {
         q.dirty = false;
         Pump(q);
       }
+      FeedActiveSet();
       if (completions.empty() && dirty.empty()) break;
     }
     in_run = false;

@@ -7,7 +7,11 @@
 // max-rcpt-per-transaction recipients) only on an idle connection, alternating between its fresh
 // and its due-retry recipients, so a retry backlog can never starve fresh mail (nor the reverse).
 // The *active set* — recipients in transactions being attempted — is bounded by
-// `max_active_recipients`; queues that find it full wait in a FIFO and are served in turn.
+// `max_active_recipients`; queues that find it full wait, and freed capacity goes to them by
+// weighted fair queuing on queue-priority (0..100, default 50): under contention each queue gets
+// recipients in proportion to its priority + 1, so a higher priority is preferred, equal ones
+// alternate and priority 0 still gets about 1 in 102 next to a 100 (never starved). A queue that
+// was idle joins at the current turn: it cannot claim the share it did not use.
 //
 // Memory. Recipients are compact values, never std::string: a fresh entry is 8 bytes (message
 // index, recipient index), a scheduled one 16 (plus due time and attempt count), and each message
@@ -49,10 +53,14 @@
 // commit order is fixed: write the transaction's records -> flush the accounting log once ->
 // only then Spool::MarkRecipientDone / MarkMessageDone for the final ones. A deferred recipient is
 // rescheduled by the retry schedule (retry_schedule.hpp); one past bounce-after is bounced with
-// bounceCat message-expired and, unless the sender is null, a DSN (RFC 3464) to the sender is
-// committed to the spool as a new null-sender message; the expired recipients are marked done only
+// bounceCat message-expired. Bounces send a DSN: the recipients of a message that fail for good in
+// one attempt — refused with a 5xx at RCPT or after DATA, expired, or of a domain that does not
+// exist — are listed in one DSN (RFC 3464, dsn.hpp; Status and Diagnostic-Code from the real reply)
+// to the sender, committed to the spool as a new null-sender message; they are marked done only
 // once that DSN is durable (a DSN that cannot be committed leaves them in the spool, so a restart
-// retries; it is logged).
+// retries; it is logged). Never for the null sender <>, hence never for a DSN (no bounce loops),
+// nor for an operator's Delete(). Always on: PowerMTA's reference names no directive to turn it
+// off.
 //
 // Admission. Admit(n) is false when max-queued-recipients would be exceeded: the SMTP layer then
 // answers 452 4.3.1 instead of letting the queue exhaust memory.
@@ -63,8 +71,9 @@
 //
 // Thread-safety: not thread-safe; every member runs on one thread (the io_context's). Spool
 // commit handlers, which run on the spool's thread, come back through the `post` function.
-// Known limits (XXX): mx-rollup decisions ignore DNS TTLs (1 h cache); queue-priority is not used;
-// queues are never garbage-collected;
+// Known limits (XXX): mx-rollup decisions ignore DNS TTLs (1 h cache); queue-priority weighs only
+// the active set (not connections, rates, or the order within a queue), and finding the next queue
+// in line scans the waiting queues (linear in their number); queues are never garbage-collected;
 // the spool is read synchronously on the scheduler's thread when a transaction is formed
 // (measured: 4 pread(2) per transaction from the page cache, ~25 us; not a bottleneck — the relay
 // benchmark's limit is the inbound commit path, bench/RESULTS.md "Relay throughput").

@@ -6,7 +6,10 @@
 #include <asio/ip/address.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
+#include <chrono>
 #include <utility>
+
+#include "mta/log/log.hpp"
 
 namespace outpost::queue {
 namespace {
@@ -97,6 +100,7 @@ asio::awaitable<void> SmtpDeliverer::ConnectTask(ConnectRequest request,
   options.ehlo_name = request.ehlo_name;
   options.use_starttls = request.use_starttls;
   options.require_starttls = request.require_starttls;
+  options.timeouts = request.timeouts;
   for (const Target& target : targets) {
     std::vector<std::string> addresses;
     if (IsAddress(target.host)) {
@@ -112,7 +116,22 @@ asio::awaitable<void> SmtpDeliverer::ConnectTask(ConnectRequest request,
     }
     for (const std::string& address : addresses) {
       auto connection = std::make_unique<delivery::SmtpClientConnection>(io_.get_executor());
-      delivery::ConnectResult result = co_await connection->Connect(address, target.port, options);
+      delivery::ClientOptions attempt = options;
+      const bool opportunistic = options.use_starttls && !options.require_starttls;
+      if (opportunistic && tls_failures_.Failed(address, std::chrono::steady_clock::now())) {
+        attempt.use_starttls = false;
+      }
+      delivery::ConnectResult result = co_await connection->Connect(address, target.port, attempt);
+      if (!result.ok() && result.tls_handshake_failed && opportunistic) {
+        // Opportunistic TLS: the message goes in plain text rather than waiting for a retry.
+        tls_failures_.Remember(address, std::chrono::steady_clock::now());
+        OUTPOST_LOG(kWarning, "delivery")
+            << request.queue << ": " << result.error << " at " << address
+            << "; retrying in plain text (STARTTLS skipped there for 1h)";
+        attempt.use_starttls = false;
+        connection = std::make_unique<delivery::SmtpClientConnection>(io_.get_executor());
+        result = co_await connection->Connect(address, target.port, attempt);
+      }
       if (!result.ok()) {
         outcome.error = result.error;
         outcome.reply = result.reply;
@@ -168,7 +187,7 @@ asio::awaitable<void> SmtpDeliverer::SendTask(delivery::SmtpClientConnection* co
 namespace {
 asio::awaitable<void> QuitTask(std::unique_ptr<delivery::SmtpClientConnection> connection,
                                std::function<void()> closed) {
-  if (connection->usable()) co_await connection->Quit();
+  co_await connection->Quit();  // QUIT only when usable; always the graceful close
   connection->Close();
   connection.reset();
   closed();

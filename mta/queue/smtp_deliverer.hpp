@@ -8,7 +8,16 @@
 // kTempFail with the last error (the queue writes a tq record and waits a retry interval).
 // ResolveMxHosts() asks the same resolver (and its cache) for mx-rollup's host sets.
 // Send() runs one transaction (SmtpClientConnection::Send); Close() says QUIT in the background
-// and reports `closed` once the socket is closed.
+// (when the connection is still usable, e.g. not after a 421), closes gracefully (half-close, read
+// to the receiver's EOF, bounded) and only then reports `closed`, so the scheduler's max-smtp-out
+// count never runs ahead of what the receiver sees.
+//
+// Timeouts come from each request (the domain's connect-timeout ... smtp-data-termination-timeout).
+// Opportunistic TLS fallback: when the TLS handshake fails at an address and the request does not
+// require STARTTLS, the same address is tried again at once without STARTTLS (that connection is
+// the result), and the address goes into a TlsFailureCache (1 h, at most 10,000 addresses) so the
+// next connections there skip STARTTLS. With require-starttls the failure stands (the queue
+// defers with a tq record naming TLS). XXX: the cache is per process and forgets on restart.
 //
 // Thread-safety: not thread-safe; everything runs on the io_context's thread. The io_context must
 // not run after this object is destroyed (outpostd stops it first).
@@ -28,7 +37,8 @@ namespace outpost::queue {
 // Thread-safety: not thread-safe (see the header comment).
 class SmtpDeliverer final : public Deliverer {
  public:
-  // `base` supplies timeouts; source address, EHLO name and STARTTLS come from each request.
+  // `base` supplies defaults; source address, EHLO name, STARTTLS and timeouts come from each
+  // request.
   SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, delivery::ClientOptions base);
   ~SmtpDeliverer() override;
 
@@ -49,6 +59,7 @@ class SmtpDeliverer final : public Deliverer {
   asio::io_context& io_;
   dns::Resolver& resolver_;
   delivery::ClientOptions base_;
+  delivery::TlsFailureCache tls_failures_;
   ConnectionId next_id_ = 1;
   std::unordered_map<ConnectionId, std::unique_ptr<delivery::SmtpClientConnection>> connections_;
 };

@@ -397,6 +397,16 @@ Action Session::Auth(const Command& cmd, std::string& out) {
   }
   if (!auth_user_.empty()) return Fail(out, 503, "5.5.1", "Already authenticated");
   if (in_mail_) return Fail(out, 503, "5.5.1", "AUTH not allowed during a mail transaction");
+  const config::Config& cfg = *options_.config;
+  if (options_.auth_failures_by_ip != nullptr &&
+      options_.auth_failures_by_ip->Blocked(options_.client_ip, cfg.max_auth_failures_per_ip,
+                                            cfg.auth_failure_window.count(), options_.now())) {
+    // No password is checked: a guesser that reconnects gets nowhere until the window passes.
+    OUTPOST_LOG(kWarning, "smtp") << options_.peer
+                                  << " AUTH refused: too many failures from this address";
+    AppendReply(out, 454, "4.7.0", "Too many authentication failures, try again later");
+    return Action::kContinue;
+  }
   std::string_view arg = cmd.argument;
   const std::size_t space = arg.find(' ');
   const std::string_view mech = arg.substr(0, space);
@@ -471,6 +481,11 @@ Action Session::FinishAuth(std::string_view user, std::string_view password, std
     ++auth_failures_;
     reply_delay_ = options_.config->smtp_in_auth_failure_delay;
     if (options_.counters) ++options_.counters->auth_failures;
+    if (options_.auth_failures_by_ip != nullptr) {
+      const config::Config& cfg = *options_.config;
+      options_.auth_failures_by_ip->RecordFailure(options_.client_ip, cfg.max_auth_failures_per_ip,
+                                                  cfg.auth_failure_window.count(), options_.now());
+    }
     std::string safe_user;
     for (char c : user.substr(0, 64)) {
       safe_user.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);

@@ -13,7 +13,9 @@
 // AUTH PLAIN/LOGIN is offered and accepted only under TLS (otherwise 538 5.7.11); failures answer
 // 535 5.7.8 after smtp-in-auth-failure-delay (TakeReplyDelay() tells the I/O layer to hold the
 // reply and the session's later input that long), and after kMaxAuthFailures the session ends
-// with 421 4.7.0. Out-of-order commands:
+// with 421 4.7.0. Across sessions, an AuthFailureTracker (SessionOptions::auth_failures_by_ip)
+// counts failures per client address: past max-auth-failures-per-ip within auth-failure-window,
+// AUTH gets 454 4.7.0 without a password check (other commands are served). Out-of-order commands:
 // 503 5.5.1. Every 5xx answer to the client counts as an error; past smtp-in-max-errors the
 // session ends with 421 4.7.0. More than max-rcpt-per-message recipients: 452 4.5.3. The spool's
 // health and the AdmissionCheck are consulted on each RCPT and before 354 (452 4.3.1).
@@ -39,6 +41,7 @@
 
 #include "common/cidr.hpp"
 #include "mta/config/config.hpp"
+#include "mta/smtp/auth_failure_tracker.hpp"
 #include "mta/smtp/command_parser.hpp"
 #include "mta/smtp/data_reader.hpp"
 #include "mta/spool/spool.hpp"
@@ -60,11 +63,12 @@ struct SessionOptions {
   IpAddress client_ip;
   std::string peer;  // "[ip]:port", for log lines
   bool tls_available = false;
-  std::function<bool()> spool_healthy;         // null: always healthy
-  std::function<bool(std::size_t)> admission;  // null: always admit
-  std::function<std::string()> new_queue_id;   // required
-  std::function<std::int64_t()> now;           // UNIX seconds; required
-  SessionCounters* counters = nullptr;         // optional
+  std::function<bool()> spool_healthy;                // null: always healthy
+  std::function<bool(std::size_t)> admission;         // null: always admit
+  std::function<std::string()> new_queue_id;          // required
+  std::function<std::int64_t()> now;                  // UNIX seconds; required
+  SessionCounters* counters = nullptr;                // optional
+  AuthFailureTracker* auth_failures_by_ip = nullptr;  // optional; shared by the sessions
 };
 
 enum class Action {

@@ -17,6 +17,7 @@
 #include "common/acct_format.hpp"
 #include "common/time_format.hpp"
 #include "mta/log/log.hpp"
+#include "mta/smtp/auth_failure_tracker.hpp"
 #include "mta/smtp/line_reader.hpp"
 #include "mta/smtp/reply.hpp"
 #include "mta/smtp/session.hpp"
@@ -135,6 +136,7 @@ struct ServerState {
   AcceptedHandler on_accepted;
   AdmissionCheck admission;
   SessionCounters counters;
+  AuthFailureTracker auth_failures_by_ip;  // failed AUTHs per client address, across sessions
   std::atomic<std::uint64_t> connections_current{0}, connections_total{0}, connections_refused{0},
       messages_accepted{0}, recipients_accepted{0}, bytes_accepted{0}, tls_handshakes{0};
 
@@ -266,6 +268,7 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
   options.new_queue_id = [] { return spool::NewQueueId(); };
   options.now = UnixNow;
   options.counters = &st->counters;
+  options.auth_failures_by_ip = &st->auth_failures_by_ip;
   Session session(std::move(options));
   const bool log_connections = session.policy().log_connections;
   if (log_connections) {

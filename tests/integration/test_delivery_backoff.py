@@ -34,17 +34,12 @@ def test_backoff_entry_limits_and_exit_after_time(tmp_path):
             inject(mta, "news@app.test", [[f"r{i}@gmail.test" for i in range(20)]])
             wait_records(mta, "t", 21, timeout=60)
             assert peak_before == 1
-            # Each 421 ends its connection. outpostd counts a connection until its socket is
-            # closed and only then opens the next (strace: close() precedes connect(); unit test
-            # ShapingTest.ClosingConnectionsCountAgainstLimits). XXX: the simulator may still
-            # count 2 for a moment: after a 421 it keeps its side open, our client closes without
-            # waiting for the server's FIN, and the simulator can accept the successor before it
-            # reads the predecessor's EOF (a plain Python client shows the same: abrupt close ->
-            # peak 2; half-close and read to EOF -> peak 1). Exact once SmtpClientConnection
-            # half-closes and awaits the peer's close (mta/delivery). The QUIT path is exact:
-            # test_delivery_shaping.py asserts the peaks. Without the backoff limit, max-smtp-out
-            # 10 would open up to 10 for the 20 waiting transactions.
-            assert sim.stats()["clients"]["127.0.0.1"]["connections_peak"] <= 2
+            # Each 421 ends its connection. outpostd counts a connection until it is closed,
+            # and closing half-closes and reads to the simulator's EOF first (SmtpClientConnection
+            # graceful close), so the simulator never sees the successor before the predecessor
+            # is gone. Without the backoff limit, max-smtp-out 10 would open up to 10 for the 20
+            # waiting transactions.
+            assert sim.stats()["clients"]["127.0.0.1"]["connections_peak"] <= 1
             assert sim.stats()["domains"]["gmail.test"]["recipients_deferred"] == 21
             # backoff-to-normal-after 4s.
             wait_for(lambda: log_has(mta, f"{QUEUE} mode normal (backoff-to-normal-after 4s)"),

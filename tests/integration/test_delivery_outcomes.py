@@ -3,7 +3,7 @@ source-address binding and pool rotation, and no loss when the simulator drops c
 middle of DATA."""
 import pytest
 
-from harness.delivery import inject, records, wait_records
+from harness.delivery import inject, maildir_messages, records, wait_records
 from harness.isp_sim import IspSim
 from harness.outpostd import OutpostD, wait_for
 
@@ -90,5 +90,61 @@ def test_nothing_lost_when_connections_drop_mid_data(tmp_path):
             assert len(records(mta, "t")) == stats["totals"]["dropped_mid_data"]
             assert not records(mta, "b")
             assert mta.stop() == 0
+            _, summary = mta.list_spool()
+            assert summary["messages"] == 0
+
+
+def _raw_messages(maildir):
+    new = maildir / "new"
+    return [f.read_bytes().decode("ascii") for f in sorted(new.iterdir())] if new.is_dir() else []
+
+
+@pytest.mark.parametrize("sender", ["news@app.test", ""], ids=["sender_gets_dsn", "null_sender_none"])
+def test_rcpt_refusal_sends_one_dsn_to_the_sender(tmp_path, sender):
+    """A 550 at RCPT bounces the recipient (b record) and, unless the sender is <>, sends one DSN
+    listing it with its 5.x.x status and the real reply to the sender's domain (another sim, with a
+    maildir). The accepted recipient of the same message is not in the DSN."""
+    isp = ('<domain refuse.test>\n  bounce-ratio 1.0 "550 5.1.1 The email account that you tried '
+           'to reach does not exist"\n</domain>\n<domain *> accept </domain>\n')
+    home = tmp_path / "home-maildir"
+    with IspSim(tmp_path / "isp", isp) as sim, \
+            IspSim(tmp_path / "home", "<domain *> accept </domain>\n", maildir=home) as home_sim:
+        config = (f"<domain app.test>\n  route [127.0.0.1]:{home_sim.port}\n</domain>\n"
+                  f"<domain *>\n  route [127.0.0.1]:{sim.port}\n  retry-after 1h\n</domain>\n")
+        with OutpostD(extra_config=config) as mta:
+            inject(mta, sender, [["gone@refuse.test", "ok@fine.test"]], mid_prefix="orig")
+            b = wait_records(mta, "b", 1)
+            assert b[0]["rcpt"] == "gone@refuse.test"
+            assert b[0]["bounceCat"] == "bad-mailbox"
+            assert b[0]["dsnStatus"].startswith("5.1.1")
+            if not sender:
+                # The accepted recipient is delivered; the null sender gets nothing.
+                wait_records(mta, "d", 1, where=lambda r: r["rcpt"] == "ok@fine.test")
+                assert mta.stop() == 0
+                assert maildir_messages(home) == []
+                assert home_sim.stats()["totals"]["messages"] == 0
+                assert len(records(mta, "b")) == 1
+                _, summary = mta.list_spool()
+                assert summary["messages"] == 0
+                return
+            dsn_d = wait_records(mta, "d", 1, where=lambda r: r["rcpt"] == sender)
+            assert dsn_d[0]["orig"] == ""
+            assert dsn_d[0]["queue"].startswith("app.test/")
+            msgs = wait_for(lambda: maildir_messages(home), what="DSN in the sender's maildir")
+            assert len(msgs) == 1
+            dsn = msgs[0]
+            assert dsn["To"] == f"<{sender}>"
+            assert dsn.get_content_type() == "multipart/report"
+            assert dsn.get_param("report-type") == "delivery-status"
+            raw = _raw_messages(home)[0]
+            status = raw.split("message/delivery-status", 1)[1]
+            assert ("Final-Recipient: rfc822; gone@refuse.test\r\nAction: failed\r\n"
+                    "Status: 5.1.1\r\n") in status
+            assert ("Diagnostic-Code: smtp; 550 5.1.1 The email account that you tried to reach "
+                    "does not exist\r\n") in status
+            assert "ok@fine.test" not in status.split("text/rfc822-headers")[0]
+            assert "Message-ID: <orig-0@app.test>" in raw.split("text/rfc822-headers", 1)[1]
+            assert mta.stop() == 0
+            assert len(records(mta, "b")) == 1
             _, summary = mta.list_spool()
             assert summary["messages"] == 0

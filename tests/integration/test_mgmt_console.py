@@ -45,6 +45,10 @@ def test_console_shows_live_state(tmp_path):
                                f"Subject: x{i}\r\nX-Virtual-MTA: vmta1\r\n\r\nhello {i}\r\n")
             wait_for(lambda: c.get("/status.json")[1]["traffic"]["out"]["total"]["messages"] >= 30,
                      20, "deliveries on the bus")
+            # Settled: every message not deferred is at the simulator, and so is the DSN of each
+            # yahoo.com bounce (to news@example.com); the queued count no longer moves.
+            wait_for(lambda: (lambda t: t["messages"] == 40 - t["recipients_deferred"])(
+                sim.stats()["totals"]), 20, "deliveries and DSNs at the simulator")
             assert c.post("/api/queue/mode", {"queue": "hotmail.com", "mode": "backoff"})[0] == 200
             status = c.get("/status.json")[1]
 

@@ -370,3 +370,68 @@ def test_tls_refuses_old_protocols_and_weak_ciphers(strict, label, args):
     assert negotiated(s_client(strict)), "openssl s_client cannot negotiate at all"
     result = s_client(strict, *args)
     assert not negotiated(result), (label, result.stdout[-2000:])
+
+
+# ---- AUTH guessing across sessions: the per-address cap ------------------------------------
+# A guesser reconnects to escape the per-session cap of 3; max-auth-failures-per-ip counts across
+# sessions. Its own daemon (the count is per daemon) with no failure delay, so the test is quick.
+
+PER_IP_AUTH = """
+smtp-in-auth-failure-delay 0s
+max-auth-failures-per-ip 5
+auth-failure-window 10m
+<smtp-user alice>
+  password s3cret
+  source {auth}
+</smtp-user>
+<source {auth}>
+  always-allow-relaying yes
+</source>
+"""
+
+
+def tls_client(d, source):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    client = smtplib.SMTP(d.host, d.port, timeout=10, source_address=(source, 0))
+    client.starttls(context=ctx)
+    client.ehlo("guess.example")
+    return client
+
+
+def auth_plain(client, user, password):
+    token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+    client.putcmd("AUTH", "PLAIN " + token)
+    return client.getreply()
+
+
+def test_auth_guessing_cap_per_address_survives_reconnects():
+    with OutpostD(extra_config=PER_IP_AUTH, sources=STRICT_SOURCES, tls=True) as d:
+        guesser = "127.0.0.1"
+        # Session 1: the per-session cap (3 failures, then 421 and close).
+        c = tls_client(d, guesser)
+        assert [auth_plain(c, "alice", g)[0] for g in ("a", "b", "c")] == [535, 535, 535]
+        assert c.getreply()[0] == 421
+        c.close()
+        # Session 2 (a reconnect): failures 4 and 5; the count did not start again at 0, so the
+        # next AUTH is refused without a password check, in this session ...
+        c = tls_client(d, guesser)
+        assert [auth_plain(c, "alice", g)[0] for g in ("d", "e")] == [535, 535]
+        code, text = auth_plain(c, "alice", "s3cret")
+        assert (code, text[:5]) == (454, b"4.7.0"), (code, text)
+        assert c.noop()[0] == 250  # the session itself is still served
+        c.quit()
+        # ... and in every new session from that address, even with the right password.
+        for _ in range(2):
+            c = tls_client(d, guesser)
+            code, text = auth_plain(c, "alice", "s3cret")
+            assert (code, text[:5]) == (454, b"4.7.0"), (code, text)
+            c.quit()
+        # Another source address is served.
+        c = tls_client(d, "127.0.0.2")
+        assert auth_plain(c, "alice", "s3cret")[0] == 235
+        c.quit()
+        log = d.log_text()
+        assert log.count("AUTH failed for user=alice") == 5
+        assert log.count("AUTH refused: too many failures from this address") == 3

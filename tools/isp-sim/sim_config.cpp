@@ -228,6 +228,17 @@ bool ApplyGlobalDirective(const std::string& name, const std::vector<Token>& arg
     (name == "split-replies" ? c->split_replies : c->starttls_fail) = args[0].text == "yes";
     return true;
   }
+  if (name == "silent-greeting") {
+    if (!one_arg() || (args[0].text != "yes" && args[0].text != "no")) {
+      *error = name + ": expected yes or no";
+      return false;
+    }
+    c->silent_greeting_ppm = args[0].text == "yes" ? 1'000'000 : 0;
+    return true;
+  }
+  if (name == "silent-greeting-ratio") {
+    return one_arg() && ParseRatioArg(args, &c->silent_greeting_ppm, error);
+  }
   if (name == "tls-certificate" || name == "tls-key") {
     *error = name + ": STARTTLS is not implemented by outpost-isp-sim";
     return false;

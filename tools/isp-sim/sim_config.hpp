@@ -12,6 +12,9 @@
 //   split-replies yes                  write every reply in 3-byte pieces, one write each (a
 //                                      multi-line reply arrives across many packets)
 //   starttls-fail yes                  advertise STARTTLS, answer 220, then fail the handshake
+//   silent-greeting-ratio 0.5          for that ratio of connections (RatioSchedule over all
+//                                      connections) never send the greeting; hold the connection
+//                                      until the client closes it. `silent-greeting yes` = ratio 1
 //   <domain gmail.com>                 one block per recipient domain; `*` is the default block
 //     accept                           (the default behaviour; may be written alone)
 //     defer-ratio 0.3 "421-4.7.28 ..."       RCPT answered with this 4xx reply for that ratio
@@ -102,6 +105,7 @@ struct SimConfig {
   std::size_t record_message_ids = 100'000;
   bool split_replies = false;
   bool starttls_fail = false;
+  std::uint32_t silent_greeting_ppm = 0;
   std::vector<DomainPolicy> domains;  // in file order; names unique
 
   static std::optional<SimConfig> Parse(std::string_view text, std::string* error);

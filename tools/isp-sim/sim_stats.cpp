@@ -17,11 +17,13 @@ void AddFaultCounters(const ClientCounters& c, nlohmann::json* j, ClientCounters
   (*j)["silent_after_data"] = c.silent_after_data;
   (*j)["garbage_replies"] = c.garbage_replies;
   (*j)["tls_failures"] = c.tls_failures;
+  (*j)["silent_greetings"] = c.silent_greetings;
   if (sum == nullptr) return;
   sum->reset_mid_data += c.reset_mid_data;
   sum->silent_after_data += c.silent_after_data;
   sum->garbage_replies += c.garbage_replies;
   sum->tls_failures += c.tls_failures;
+  sum->silent_greetings += c.silent_greetings;
 }
 
 }  // namespace

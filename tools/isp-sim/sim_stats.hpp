@@ -7,11 +7,11 @@
 // or a non-2xx greeting override), messages (250 after DATA), recipients_accepted / _deferred /
 // _bounced, bytes (accepted message bytes, after dot-unstuffing, CRLF line ends),
 // dropped_mid_data; the scripted faults reset_mid_data, silent_after_data, garbage_replies,
-// tls_failures (also summed in the totals). Per recipient domain: recipients_accepted / _deferred /
-// _bounced, messages (accepted messages with at least one accepted recipient there),
-// dropped_mid_data. Message-IDs: the header value (angle brackets kept) of each accepted message,
-// in acceptance order, at most `max_message_ids` of them (the rest are counted in
-// message_ids_not_recorded).
+// tls_failures, silent_greetings (also summed in the totals). Per recipient domain:
+// recipients_accepted / _deferred / _bounced, messages (accepted messages with at least one
+// accepted recipient there), dropped_mid_data. Message-IDs: the header value (angle brackets kept)
+// of each accepted message, in acceptance order, at most `max_message_ids` of them (the rest are
+// counted in message_ids_not_recorded).
 //
 // Thread-safety: not thread-safe; owned by the simulator's single io thread.
 #pragma once
@@ -45,6 +45,7 @@ struct ClientCounters : RecipientCounters {
   std::uint64_t silent_after_data = 0;
   std::uint64_t garbage_replies = 0;
   std::uint64_t tls_failures = 0;
+  std::uint64_t silent_greetings = 0;
   std::deque<std::chrono::steady_clock::time_point> recent_starts;  // within the last second
   std::map<std::string, std::uint64_t> bound_sessions;  // domain -> current sessions bound
 };

@@ -138,6 +138,14 @@ class SmtpSink::Session {
       co_await Send(config.max_conn_reply.Wire(), true);
       co_return;
     }
+    if (sink_.silent_greeting_.Next()) {
+      // No greeting at all: wait until the client gives up and closes.
+      ++client.silent_greetings;
+      std::string ignored_line;
+      while (co_await ReadLine(&ignored_line)) {
+      }
+      co_return;
+    }
     if (config.greeting) {
       co_await Send(config.greeting->Wire(), true);
       if (config.greeting->code >= 300) {
@@ -355,7 +363,8 @@ SmtpSink::SmtpSink(asio::io_context& io, SimConfig config, std::string maildir)
       config_(std::move(config)),
       maildir_(std::move(maildir)),
       acceptor_(io),
-      stats_(config_.record_message_ids) {
+      stats_(config_.record_message_ids),
+      silent_greeting_(config_.silent_greeting_ppm) {
   for (const auto& d : config_.domains) {
     schedules_.push_back({RatioSchedule(d.defer_ppm), RatioSchedule(d.bounce_ppm),
                           RatioSchedule(d.drop_mid_data_ppm), RatioSchedule(d.reset_mid_data_ppm),

@@ -66,6 +66,7 @@ class SmtpSink {
   SimStats stats_;
   DomainPolicy default_policy_;
   std::vector<DomainSchedules> schedules_;  // one per config_.domains entry, then the default
+  RatioSchedule silent_greeting_;           // over every connection not refused by a cap
   std::uint64_t queue_ids_ = 0;
 };
 

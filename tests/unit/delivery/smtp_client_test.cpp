@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 // --- the scripted server ---
 
 struct Step {
-  enum Kind { kSend, kExpect, kData, kStartTls, kClose, kSilence } kind = kSend;
+  enum Kind { kSend, kExpect, kData, kStartTls, kClose, kSilence, kHold } kind = kSend;
   std::vector<std::string> parts;  // kSend: written one write each
   int lines = 1;                   // kExpect: command lines to read before going on
 };
@@ -38,6 +38,8 @@ Step Data() { return Step{Step::kData, {}, 0}; }
 Step StartTls() { return Step{Step::kStartTls, {}, 0}; }
 Step Close() { return Step{Step::kClose, {}, 0}; }
 Step Silence() { return Step{Step::kSilence, {}, 0}; }
+// Neither read nor write for 1 s (the client's writes back up), then close.
+Step Hold() { return Step{Step::kHold, {}, 0}; }
 
 struct Received {
   std::string text;      // a command line without CRLF, or DATA's raw bytes incl. ".\r\n"
@@ -80,7 +82,8 @@ class ScriptServer {
   std::vector<Received> received;
   std::vector<std::string> peers;  // remote address per connection
   int connections = 0;
-  std::string error;  // unexpected server-side failure
+  int scripts_finished = 0;  // connections whose script ended (the socket is closed right after)
+  std::string error;         // unexpected server-side failure
 
   // The command lines received (not DATA), in order.
   std::vector<std::string> Commands() const {
@@ -109,6 +112,7 @@ class ScriptServer {
       } catch (const std::exception& e) {
         error = e.what();
       }
+      ++scripts_finished;
     }
   }
 
@@ -192,6 +196,11 @@ class ScriptServer {
           }
           co_return;
         }
+        case Step::kHold: {
+          asio::steady_timer hold(io_, 1s);
+          co_await hold.async_wait(use_awaitable);
+          co_return;
+        }
       }
     }
     tls_.reset();
@@ -252,10 +261,11 @@ Transaction Tx(std::string from, std::vector<std::string> rcpts, const std::stri
 ClientOptions FastOptions() {
   ClientOptions o;
   o.ehlo_name = "client.test";
-  o.connect_timeout = 2s;
-  o.greeting_timeout = 2s;
-  o.command_timeout = 2s;
-  o.data_timeout = 2s;
+  o.timeouts.connect = 2s;
+  o.timeouts.greeting = 2s;
+  o.timeouts.command = 2s;
+  o.timeouts.data_send = 2s;
+  o.timeouts.data_termination = 2s;
   return o;
 }
 
@@ -542,8 +552,8 @@ TEST(SmtpClient, ConnectFailures) {
     auto start = std::chrono::steady_clock::now();
     RunScripted(io, server, [&]() -> awaitable<void> {
       ClientOptions o = FastOptions();
-      o.greeting_timeout = 200ms;
-      o.command_timeout = 200ms;
+      o.timeouts.greeting = 200ms;
+      o.timeouts.command = 200ms;
       cr = co_await conn.Connect("127.0.0.1", server.port(), o);
     });
     auto elapsed = std::chrono::steady_clock::now() - start;
@@ -738,7 +748,7 @@ TEST(SmtpClient, TransactionFailures) {
     bool usable = false;
     RunScripted(io, server, [&]() -> awaitable<void> {
       ClientOptions o = FastOptions();
-      o.data_timeout = 200ms;
+      o.timeouts.data_termination = 200ms;
       ConnectResult cr = co_await conn.Connect("127.0.0.1", server.port(), o);
       EXPECT_TRUE(cr.ok()) << cr.error;
       tr = co_await conn.Send(tx);
@@ -754,6 +764,137 @@ TEST(SmtpClient, TransactionFailures) {
     EXPECT_EQ(cmds, c.after_ehlo);
     EXPECT_EQ(server.DataBlocks(), c.data);
     EXPECT_EQ(usable, c.usable_after);
+  }
+}
+
+// Timeouts of the body phase: the pending reply names the timeout (accounting's dsnDiag).
+TEST(SmtpClient, DataPhaseTimeoutsNameTheTimeout) {
+  struct Case {
+    const char* label;
+    std::size_t body_bytes;
+    Step after_354;
+    std::chrono::milliseconds data_send, data_termination;
+    const char* want_text;
+  };
+  const Case cases[] = {
+      {"receiver silent after the final dot", 10, Data(), 2s, 200ms,
+       "timeout after 200ms waiting for the reply to the final dot"},
+      // 64 MiB cannot fit in loopback socket buffers while the receiver reads nothing.
+      {"receiver stops reading the body", 64u << 20, Hold(), 200ms, 2s,
+       "timeout after 200ms sending the message"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    asio::io_context io;
+    const std::string body(c.body_bytes, 'x');
+    std::vector<Step> script = {Send(kGreeting),    Expect(),   Send("250 mx.test\r\n"), Expect(),
+                                Send("250 ok\r\n"), Expect(),   Send("250 ok\r\n"),      Expect(),
+                                Send("354 go\r\n"), c.after_354};
+    if (c.after_354.kind == Step::kData) script.push_back(Silence());
+    ScriptServer server(io, {script});
+    const Transaction tx = Tx("s@a.test", {"r@b.test"}, &body);
+    SmtpClientConnection conn(io.get_executor());
+    TransactionResult tr;
+    std::chrono::steady_clock::duration elapsed{};
+    RunScripted(io, server, [&]() -> awaitable<void> {
+      ClientOptions o = FastOptions();
+      o.timeouts.data_send = c.data_send;
+      o.timeouts.data_termination = c.data_termination;
+      ConnectResult cr = co_await conn.Connect("127.0.0.1", server.port(), o);
+      EXPECT_TRUE(cr.ok()) << cr.error;
+      auto start = std::chrono::steady_clock::now();
+      tr = co_await conn.Send(tx);
+      elapsed = std::chrono::steady_clock::now() - start;
+    });
+    EXPECT_TRUE(tr.connection_lost);
+    EXPECT_EQ(tr.OutcomeFor(0).code, 0);
+    EXPECT_EQ(tr.OutcomeFor(0).text, c.want_text);
+    EXPECT_GE(elapsed, 150ms);
+    EXPECT_LT(elapsed, 1900ms) << "the 2 s timeout of the other phase did not apply";
+    EXPECT_FALSE(conn.usable());
+  }
+}
+
+// A failed handshake after STARTTLS's 220 is flagged, so the caller can fall back to plain text.
+TEST(SmtpClient, TlsHandshakeFailureIsFlagged) {
+  struct Case {
+    const char* label;
+    std::vector<Step> after_starttls;
+    bool require;
+    ConnectFailure failure;
+    bool handshake_failed;
+  };
+  const Case cases[] = {
+      {"220 then not TLS",
+       {Send("220 2.0.0 go\r\n"), Send("this is not a ServerHello\r\n"), Close()},
+       false,
+       ConnectFailure::kTls,
+       true},
+      {"220 then not TLS, required",
+       {Send("220 2.0.0 go\r\n"), Send("this is not a ServerHello\r\n"), Close()},
+       true,
+       ConnectFailure::kTls,
+       true},
+      {"454 refused: plain text on the same connection",
+       {Send("454 4.7.0 not now\r\n"), Silence()},
+       false,
+       ConnectFailure::kNone,
+       false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    asio::io_context io;
+    std::vector<Step> script = {Send(kGreeting), Expect(), Send("250-mx.test\r\n250 STARTTLS\r\n"),
+                                Expect()};
+    script.insert(script.end(), c.after_starttls.begin(), c.after_starttls.end());
+    ScriptServer server(io, {script});
+    SmtpClientConnection conn(io.get_executor());
+    ConnectResult cr;
+    RunScripted(io, server, [&]() -> awaitable<void> {
+      ClientOptions o = FastOptions();
+      o.require_starttls = c.require;
+      cr = co_await conn.Connect("127.0.0.1", server.port(), o);
+      conn.Close();
+    });
+    EXPECT_EQ(cr.failure, c.failure) << cr.error;
+    EXPECT_EQ(cr.tls_handshake_failed, c.handshake_failed) << cr.error;
+    EXPECT_FALSE(conn.tls());
+  }
+}
+
+// Quit() and a failed Connect() return only after the receiver has closed its side: the client
+// half-closes and reads to EOF, so a receiver counting connections has dropped this one first.
+TEST(SmtpClient, GracefulCloseWaitsForThePeer) {
+  struct Case {
+    const char* label;
+    std::vector<Step> script;
+    bool connect_ok;
+  };
+  const Case cases[] = {
+      {"after QUIT",
+       {Send(kGreeting), Expect(), Send("250 mx.test\r\n"), Expect(), Send("221 bye\r\n"),
+        Silence()},
+       true},
+      {"after a 421 greeting", {Send("421 4.3.2 busy\r\n"), Silence()}, false},
+      {"after a 421 to EHLO",
+       {Send(kGreeting), Expect(), Send("421 4.7.0 later\r\n"), Silence()},
+       false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    asio::io_context io;
+    ScriptServer server(io, {c.script});
+    SmtpClientConnection conn(io.get_executor());
+    ConnectResult cr;
+    int finished_when_closed = -1;
+    RunScripted(io, server, [&]() -> awaitable<void> {
+      cr = co_await conn.Connect("127.0.0.1", server.port(), FastOptions());
+      if (cr.ok()) co_await conn.Quit();
+      finished_when_closed = server.scripts_finished;
+    });
+    EXPECT_EQ(cr.ok(), c.connect_ok) << cr.error;
+    EXPECT_EQ(finished_when_closed, 1) << "the client did not wait for the server to close";
+    EXPECT_FALSE(conn.usable());
   }
 }
 

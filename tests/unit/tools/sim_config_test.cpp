@@ -67,6 +67,27 @@ TEST(SimConfigTest, FaultDirectives) {
   ASSERT_TRUE(off) << error;
   EXPECT_FALSE(off->split_replies);
   EXPECT_FALSE(off->starttls_fail);
+  EXPECT_EQ(off->silent_greeting_ppm, 0u);
+}
+
+TEST(SimConfigTest, SilentGreeting) {
+  struct Case {
+    const char* label;
+    const char* text;
+    std::uint32_t ppm;
+  };
+  const Case cases[] = {
+      {"yes", "silent-greeting yes\n", 1'000'000},
+      {"no", "silent-greeting no\n", 0},
+      {"ratio", "silent-greeting-ratio 0.5\n", 500'000},
+      {"percent", "silent-greeting-ratio 25%\n", 250'000},
+  };
+  for (const Case& c : cases) {
+    std::string error;
+    auto parsed = SimConfig::Parse(c.text, &error);
+    ASSERT_TRUE(parsed) << c.label << ": " << error;
+    EXPECT_EQ(parsed->silent_greeting_ppm, c.ppm) << c.label;
+  }
 }
 
 TEST(SimConfigTest, DefaultsWithoutBlocks) {
@@ -105,6 +126,8 @@ TEST(SimConfigTest, RejectsBadInput) {
       {"accept takes no args", "<domain a> accept 1 </domain>\n", "wrong number"},
       {"split-replies not a boolean", "split-replies maybe\n", "yes or no"},
       {"starttls-fail without value", "starttls-fail\n", "yes or no"},
+      {"silent-greeting not a boolean", "silent-greeting sometimes\n", "yes or no"},
+      {"silent-greeting-ratio above one", "silent-greeting-ratio 1.5\n", "ratio"},
       {"garbage ratio above one", "<domain a>\ngarbage-reply-ratio 2\n</domain>\n", "ratio"},
   };
   for (const auto& c : cases) {
