@@ -85,6 +85,16 @@ TEST(DotStuff, SameAsByteAtATimeReference) {
   }
 }
 
+TEST(DotStuff, LongRunsOfOneKindOfLineEnd) {
+  // Bare CRs only, bare LFs only, dots after each: the inputs that would make a rescanning
+  // encoder quadratic (the search for the other line end crosses the whole window each time).
+  for (const std::string unit : {"\r", "\n", "a\r", ".\n", "\r\n"}) {
+    std::string in;
+    while (in.size() < 300000) in += unit;
+    ASSERT_EQ(EncodeAll(in, 65536), Reference(in)) << "unit of " << unit.size();
+  }
+}
+
 TEST(DotStuff, PiecesStayNearTheTargetAndNeverSplitCrlf) {
   const std::string in = std::string(100000, 'x') + "\r\n" + std::string(10, 'y');
   DotStuffState state;

@@ -99,6 +99,40 @@ TEST(DataReaderTest, ByteByByte) {
   EXPECT_EQ(input.substr(i), "X");
 }
 
+TEST(DataReaderTest, LongBuffersOfOneKindOfLineEnd) {
+  // One big buffer of short lines ending in only one kind of line end: the reader keeps every
+  // byte and finds the real end (a reader that rescanned for the other kind would be quadratic).
+  struct Case {
+    const char* label;
+    std::string unit;
+    std::string body_unit;  // what each unit is stored as
+    DataReader::Error error;
+  };
+  const Case cases[] = {
+      {"CRLF lines", "ab\r\n", "ab\r\n", DataReader::Error::kNone},
+      {"bare LF lines", "ab\n", "ab\n", DataReader::Error::kBareLineEnding},
+      {"bare CR lines", "ab\r", "ab\r", DataReader::Error::kBareLineEnding},
+  };
+  for (const Case& c : cases) {
+    std::string input;
+    std::string want;
+    for (int i = 0; i < 200000; ++i) {
+      input += c.unit;
+      want += c.body_unit;
+    }
+    input += "\r\n.\r\nQUIT\r\n";
+    want += "\r\n";  // the CRLF before the final dot belongs to the message
+    std::string out;
+    DataReader reader(&out, 0);
+    const std::size_t used = reader.Feed(input);
+    EXPECT_TRUE(reader.done()) << c.label;
+    EXPECT_EQ(reader.error(), c.error) << c.label;
+    EXPECT_EQ(input.substr(used), "QUIT\r\n") << c.label;
+    EXPECT_EQ(out.size(), want.size()) << c.label;
+    EXPECT_TRUE(out == want) << c.label;
+  }
+}
+
 TEST(DataReaderTest, OversizeKeepsCountingButStopsStoring) {
   std::string out;
   DataReader reader(&out, 10);
