@@ -17,10 +17,11 @@ if [ "${OUTPOST_SKIP_ASAN:-0}" != 1 ]; then
   bash scripts/build.sh asan
   ctest --preset asan -j2 --timeout 600 | tee -a "$results"
   # Integration tests against the sanitized daemon (OUTPOST_BIN=build-asan/bin is set by CTest for
-  # this build tree): the abuse matrix, crash recovery and the faulty-receiver / crash-loop runs.
+  # this build tree): the abuse matrix, crash recovery, the faulty-receiver / crash-loop runs, and
+  # the delivery paths (outcomes and DSNs, backoff and the graceful close, the TLS fallback).
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     ctest --test-dir build-asan -L integration --output-on-failure --timeout 900 \
-    -R 'integration_test_(smtp_abuse|smtp_injection|crash_recovery|reliability_receivers|reliability_crash_loop|delivery_smoke)$' \
+    -R 'integration_test_(smtp_abuse|smtp_injection|crash_recovery|reliability_receivers|reliability_crash_loop|delivery_(smoke|outcomes|backoff|tls_fallback))$' \
     | tee -a "$results"
 fi
 if [ "${OUTPOST_SKIP_TSAN:-0}" != 1 ]; then

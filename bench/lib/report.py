@@ -435,6 +435,12 @@ def write_markdown(results, plots, out, previous):
             w("| %s | %s | %s | %s | %s | **%.0f%%** |" % (label, med(x["outpost"]), spread(x["outpost"]),
                                                           med(x["openssl"]), spread(x["openssl"]), 100 * x["fraction"]))
         commands(s)
+    profiles = os.path.join(os.path.dirname(previous), "profiles.md") if previous else None
+    if profiles and os.path.exists(profiles):
+        # Hand-written: what the profiler showed and what was changed, with before/after figures.
+        for line in open(profiles).read().splitlines():
+            w(line)
+        w("")
     if previous and os.path.exists(previous):
         w("## Previous measurements")
         w("")

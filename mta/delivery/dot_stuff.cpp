@@ -1,19 +1,10 @@
 #include "mta/delivery/dot_stuff.hpp"
 
 #include <algorithm>
-#include <cstring>
+
+#include "common/find_byte.hpp"
 
 namespace outpost::delivery {
-namespace {
-
-// The position of the first `c` in p[from, to), or `to`.
-std::size_t Find(const char* p, std::size_t from, std::size_t to, char c) {
-  if (from >= to) return to;
-  const void* at = std::memchr(p + from, c, to - from);
-  return at ? static_cast<std::size_t>(static_cast<const char*>(at) - p) : to;
-}
-
-}  // namespace
 
 void EncodeDotStuffed(std::string_view data, std::size_t target, DotStuffState& state,
                       std::string& out) {
@@ -35,11 +26,11 @@ void EncodeDotStuffed(std::string_view data, std::size_t target, DotStuffState& 
     const std::size_t room = target > out.size() ? target - out.size() : 1;
     const std::size_t limit = std::min({n, i + room, window});
     if (!cr_known || next_cr < i) {
-      next_cr = Find(p, i, window, '\r');
+      next_cr = FindByte(p, i, window, '\r');
       cr_known = true;
     }
     if (!lf_known || next_lf < i) {
-      next_lf = Find(p, i, window, '\n');
+      next_lf = FindByte(p, i, window, '\n');
       lf_known = true;
     }
     const std::size_t end = std::min({limit, next_cr, next_lf});

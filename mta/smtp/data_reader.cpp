@@ -1,19 +1,10 @@
 #include "mta/smtp/data_reader.hpp"
 
 #include <algorithm>
-#include <cstring>
+
+#include "common/find_byte.hpp"
 
 namespace outpost::smtp {
-namespace {
-
-// The position of the first `c` in p[from, n), or n.
-std::size_t Find(const char* p, std::size_t from, std::size_t n, char c) {
-  if (from >= n) return n;
-  const void* at = std::memchr(p + from, c, n - from);
-  return at ? static_cast<std::size_t>(static_cast<const char*>(at) - p) : n;
-}
-
-}  // namespace
 
 DataReader::DataReader(std::string* out, std::uint64_t max_size) : out_(out), max_size_(max_size) {}
 
@@ -103,8 +94,8 @@ std::size_t DataReader::Feed(std::string_view data) {
         // The run up to the next CR or LF. Their positions are found with memchr (not byte by
         // byte: bench/RESULTS.md, "Profiles") and kept until the scan passes them, so a buffer
         // is searched once whatever its mix of line ends (no rescans: linear time).
-        if (next_cr <= i) next_cr = Find(p, i + 1, n, '\r');
-        if (next_lf <= i) next_lf = Find(p, i + 1, n, '\n');
+        if (next_cr <= i) next_cr = FindByte(p, i + 1, n, '\r');
+        if (next_lf <= i) next_lf = FindByte(p, i + 1, n, '\n');
         const std::size_t j = std::min(next_cr, next_lf);
         Append(p + i, j - i);
         line_length_ += j - i;

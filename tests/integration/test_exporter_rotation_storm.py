@@ -10,22 +10,10 @@ conditions (scrapes), never on sleeps.
 import os
 import shutil
 
-from harness.exporter import Exporter, total
+from harness.exporter import ACCT_HEADER as HEADER, Exporter, acct_record as record, total
 
-HEADER = ("type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,"
-          "srcType,srcMta,dlvType,dlvSourceIp,dlvDestinationIp,dlvEsmtpAvailable,dlvSize,vmta,jobId,"
-          "envId,queue,vmtaPool\r\n")
 TOTAL = 20000
 BATCH = 250
-
-
-def record(i):
-    kind = "b" if i % 10 == 0 else "d"
-    cat = "bad-mailbox" if kind == "b" else "success"
-    return (f'{kind},2025-11-22 10:{(i // 60) % 60:02d}:{i % 60:02d}+0000,2025-11-22 10:00:00+0000,'
-            f'news@example.com,user{i}@gmail.com,,relayed,2.0.0 (success),"smtp;250 ok, id {i}",'
-            f'mx (192.0.2.1),{cat},smtp,app (198.51.100.1),smtp,203.0.113.{i % 4},192.0.2.1,'
-            f'"PIPELINING,SIZE",{1000 + i},vmta{i % 3},job,,gmail.com/vmta{i % 3},pool1\r\n')
 
 
 class Writer:

@@ -103,3 +103,19 @@ class Exporter:
                 self.proc.wait()
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
+
+
+# Accounting test records (PowerMTA's column order), shared by the exporter's fault tests.
+ACCT_HEADER = ("type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,"
+               "bounceCat,srcType,srcMta,dlvType,dlvSourceIp,dlvDestinationIp,dlvEsmtpAvailable,"
+               "dlvSize,vmta,jobId,envId,queue,vmtaPool\r\n")
+
+
+def acct_record(i):
+    """Record number i, distinct from every other: a bounce for every tenth, else a delivery."""
+    kind = "b" if i % 10 == 0 else "d"
+    cat = "bad-mailbox" if kind == "b" else "success"
+    return (f'{kind},2025-11-22 10:{(i // 60) % 60:02d}:{i % 60:02d}+0000,2025-11-22 10:00:00+0000,'
+            f'news@example.com,user{i}@gmail.com,,relayed,2.0.0 (success),"smtp;250 ok, id {i}",'
+            f'mx (192.0.2.1),{cat},smtp,app (198.51.100.1),smtp,203.0.113.{i % 4},192.0.2.1,'
+            f'"PIPELINING,SIZE",{1000 + i},vmta{i % 3},job,,gmail.com/vmta{i % 3},pool1\r\n')
