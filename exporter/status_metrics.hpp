@@ -23,10 +23,9 @@
 // outpost_exporter_status_errors_total{reason}); nothing throws (nlohmann parse without
 // exceptions, every access type-checked first).
 //
-// Limits: XXX v1 of the API does not say since when a queue is in backoff, so
-// outpost_queue_backoff_seconds is 0 unless a backoff_queues item carries a numeric
-// "backoff_seconds"; nor how many recipients wait in paused queues, so mode="paused" appears only
-// if queue.by_mode.paused exists.
+// Older daemons: outpost_queue_backoff_seconds is 0 when a backoff_queues item carries no numeric
+// "backoff_seconds", and mode="paused" is served only when queue.by_mode.paused exists (outpostd
+// sends both since status API v1's backoff_seconds and by_mode.paused additions).
 //
 // Thread-safety: pure functions (thread-safe).
 #pragma once

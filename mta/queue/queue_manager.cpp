@@ -256,6 +256,17 @@ struct QueueManager::Impl {
   bool in_run = false;
   bool stopped = false;
 
+  // Completions kept back while the accounting log was not durable (disk full): finished
+  // recipients whose final records were only buffered. They are marked done in the spool once
+  // the log is durable again (ReleaseHeldMarks, checked every second), not at the next restart.
+  struct HeldMark {
+    spool::SpoolId id;
+    std::uint32_t rcpt;  // kWholeMessage: MarkMessageDone
+  };
+  static constexpr std::uint32_t kWholeMessage = 0xffffffffu;
+  std::vector<HeldMark> held_marks;
+  MonoTime next_held_check{};
+
   std::uint64_t queued = 0;
   std::uint64_t live_messages = 0;
   std::uint64_t active = 0;
@@ -541,16 +552,25 @@ struct QueueManager::Impl {
   void Finalize(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts,
                 bool mark_spool) {
     MessageRecord& rec = messages[m];
+    bool hold = false;
     if (mark_spool && !sink.Durable()) {
       // The final records could not be written (accounting disk full): the recipients stay in
-      // the spool (redelivered after a restart) rather than leave it without a durable record.
-      // XXX: they stay until the next restart, even once the records reach the file.
-      OUTPOST_LOG(kError, "queue") << q.name << ": accounting not writable; " << rcpts.size()
-                                   << " finished recipient(s) kept in the spool";
+      // the spool, not to leave it without a durable record, until the records reach the file
+      // (ReleaseHeldMarks); a crash before that redelivers them after the restart.
+      if (held_marks.empty()) {
+        OUTPOST_LOG(kError, "queue")
+            << q.name << ": accounting not writable; finished recipients are kept in the spool "
+            << "until their records are written";
+        next_held_check = clock.Now().mono + std::chrono::seconds(1);
+      }
       mark_spool = false;
+      hold = true;
     }
     for (std::uint32_t r : rcpts) {
-      if (mark_spool && rec.remaining > 1) spool.MarkRecipientDone(rec.id, r);
+      if (rec.remaining > 1) {
+        if (mark_spool) spool.MarkRecipientDone(rec.id, r);
+        if (hold) held_marks.push_back(HeldMark{rec.id, r});
+      }
       --rec.remaining;
       --queued;
       --q.stats.recipients;
@@ -570,8 +590,31 @@ struct QueueManager::Impl {
     }
     if (rec.remaining == 0) {
       if (mark_spool) spool.MarkMessageDone(rec.id);
+      if (hold) held_marks.push_back(HeldMark{rec.id, kWholeMessage});
       FreeMessage(m);
     }
+  }
+
+  // Marks the held completions done once every buffered record is in the accounting file.
+  void ReleaseHeldMarks() {
+    if (held_marks.empty()) return;
+    const MonoTime now = clock.Now().mono;
+    if (now < next_held_check) return;
+    sink.Flush();
+    if (!sink.Durable()) {
+      next_held_check = now + std::chrono::seconds(1);
+      return;
+    }
+    for (const HeldMark& h : held_marks) {
+      if (h.rcpt == kWholeMessage) {
+        spool.MarkMessageDone(h.id);
+      } else {
+        spool.MarkRecipientDone(h.id, h.rcpt);
+      }
+    }
+    OUTPOST_LOG(kInfo, "queue") << "accounting writable again; " << held_marks.size()
+                                << " held completion(s) marked done in the spool";
+    std::vector<HeldMark>().swap(held_marks);
   }
 
   acct::Record BaseRecord(acct::RecordType type, const Queue& q, const spool::Envelope& env,
@@ -1409,6 +1452,7 @@ struct QueueManager::Impl {
   void RunDue() {
     if (in_run) return;
     in_run = true;
+    ReleaseHeldMarks();
     for (int round = 0; round < 100000; ++round) {
       std::vector<std::function<void()>> work;
       work.swap(completions);
@@ -1474,8 +1518,12 @@ void QueueManager::RunDue() { impl_->RunDue(); }
 
 std::optional<MonoTime> QueueManager::NextWake() const {
   if (!impl_->completions.empty() || !impl_->dirty.empty()) return impl_->clock.Now().mono;
-  if (impl_->wake_heap.empty()) return std::nullopt;
-  return impl_->wake_heap.front().first;
+  std::optional<MonoTime> next;
+  if (!impl_->wake_heap.empty()) next = impl_->wake_heap.front().first;
+  if (!impl_->held_marks.empty() && (!next || impl_->next_held_check < *next)) {
+    next = impl_->next_held_check;
+  }
+  return next;
 }
 
 int QueueManager::Pause(const std::string& name) {

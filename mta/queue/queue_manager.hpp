@@ -108,7 +108,8 @@ class AccountingSink {
   virtual void Flush() = 0;
   // True when every record written so far is in the accounting file. After Flush(), a false here
   // (e.g. accounting disk full) keeps the finished recipients in the spool: a message leaves the
-  // spool only after its final records are durable (redelivered after a restart otherwise).
+  // spool only after its final records are durable. The manager flushes and asks again once a
+  // second and then marks them done (redelivered only if the process dies before that).
   virtual bool Durable() const { return true; }
 };
 

@@ -3,9 +3,10 @@
 Rule: a message leaves the spool only after its final record is in the accounting file. What
 outpostd does (mta/acct + the scheduler): delivery goes on; records that cannot be written stay
 buffered in memory and are written as soon as space returns (each Tick retries); a recipient whose
-final record is not yet written is NOT marked done in the spool. So a kill -9 while the disk is
-full loses only buffered records of messages still in the spool: after the restart they are
-delivered again (a bounded duplicate) and get their record then.
+final record is not yet written is NOT marked done in the spool until it is. So a kill -9 while
+the disk is full loses only buffered records of messages still in the spool: after the restart
+they are delivered again (a bounded duplicate) and get their record then; without a crash, the
+held recipients leave the spool once the records reach the file, and nothing is sent twice.
 
 The accounting file lives on a tmpfs of its own (root only; skipped otherwise), filled with a
 filler file so that it runs out part-way through the run.
@@ -45,18 +46,24 @@ def fill(path, leave):
         f.write(b"\0" * max(0, free - leave))
 
 
+def daemon_with_acct_on(small_fs, tmp_path, sim):
+    """An outpostd relaying to `sim` whose accounting file is on the small file system."""
+    config = f"<domain *>\n  route [127.0.0.1]:{sim.port}\n  retry-after 1s\n</domain>\n"
+    work = tmp_path / "mta"
+    work.mkdir()
+    mta = OutpostD(extra_config=config, workdir=str(work))
+    mta.acct = os.path.join(small_fs, "acct.csv")
+    mta.config_text = mta.config_text.replace(f"<acct-file {work}/acct.csv>",
+                                              f"<acct-file {mta.acct}>")
+    assert mta.acct in mta.config_text
+    with open(mta.config_path, "w") as f:
+        f.write(mta.config_text)
+    return mta
+
+
 def test_full_accounting_disk_keeps_messages_until_records_are_written(tmp_path, small_fs):
     with IspSim(tmp_path / "sim", "record-message-ids 100000\n<domain *> accept </domain>\n") as sim:
-        config = f"<domain *>\n  route [127.0.0.1]:{sim.port}\n  retry-after 1s\n</domain>\n"
-        work = tmp_path / "mta"
-        work.mkdir()
-        mta = OutpostD(extra_config=config, workdir=str(work))
-        mta.acct = os.path.join(small_fs, "acct.csv")
-        mta.config_text = mta.config_text.replace(f"<acct-file {work}/acct.csv>",
-                                                  f"<acct-file {mta.acct}>")
-        assert mta.acct in mta.config_text
-        with open(mta.config_path, "w") as f:
-            f.write(mta.config_text)
+        mta = daemon_with_acct_on(small_fs, tmp_path, sim)
         filler = os.path.join(small_fs, "filler")
         try:
             mta.start()
@@ -90,5 +97,40 @@ def test_full_accounting_disk_keeps_messages_until_records_are_written(tmp_path,
             # Only messages without a durable record were delivered again.
             assert redelivered <= N - recorded_while_full
             assert redelivered >= 1, "nothing was kept in the spool: the rule was not exercised"
+        finally:
+            mta.close()
+
+
+def test_held_completions_leave_the_spool_when_space_returns(tmp_path, small_fs):
+    """No restart: once the records reach the file, the held recipients are marked done, so the
+    spool empties and nothing is delivered twice."""
+    with IspSim(tmp_path / "sim", "record-message-ids 100000\n<domain *> accept </domain>\n") as sim:
+        mta = daemon_with_acct_on(small_fs, tmp_path, sim)
+        filler = os.path.join(small_fs, "filler")
+        try:
+            mta.start()
+            fill(filler, 8 << 10)
+            ids = inject(mta, "app@sender.test", [[f"v{i}@full.test"] for i in range(N)],
+                         mid_prefix="acctback")
+            wait_for(lambda: all(sim_ids(sim)[mid] >= 1 for mid in ids), timeout=60,
+                     what="every message at the simulator")
+            wait_for(lambda: "accounting not writable" in mta.log_text(), timeout=10,
+                     what="the scheduler noticing the full accounting disk")
+            recorded_while_full = len(records(mta, "d"))
+            assert recorded_while_full < N, "the disk did not fill: the test proves nothing"
+            os.unlink(filler)
+            wait_for(lambda: "held completion(s) marked done" in mta.log_text(), timeout=30,
+                     what="the held completions released")
+            wait_for(lambda: all(f"v{i}@full.test" in final_records(mta) for i in range(N)),
+                     timeout=30, what="a final record for every recipient")
+            assert mta.stop() == 0
+            _, summary = mta.list_spool()
+            got = sim_ids(sim)
+            figures("acct_disk_full_space_back", messages=N,
+                    recorded_while_full=recorded_while_full, spool_left=summary["messages"],
+                    delivered_twice=sum(1 for n in got.values() if n > 1))
+            assert summary["messages"] == 0, "held recipients still in the spool"
+            assert all(got[mid] == 1 for mid in ids)
+            assert len(records(mta, "d")) == N
         finally:
             mta.close()

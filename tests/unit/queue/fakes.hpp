@@ -94,6 +94,7 @@ class FakeSink final : public AccountingSink {
               record[acct::Field::kRcpt]);
   }
   void Flush() override { log_->Add("flush"); }
+  bool Durable() const override { return durable; }
   std::vector<acct::Record> Of(acct::RecordType type) const {
     std::vector<acct::Record> out;
     for (const auto& r : records) {
@@ -102,6 +103,7 @@ class FakeSink final : public AccountingSink {
     return out;
   }
   std::vector<acct::Record> records;
+  bool durable = true;  // false: as an accounting log on a full disk
 
  private:
   CallLog* log_;

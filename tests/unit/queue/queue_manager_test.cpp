@@ -60,6 +60,34 @@ TEST(QueueManagerTest, DeliveryWritesDRecordFlushesThenMarksDone) {
   EXPECT_EQ(h.manager->queued_recipients(), 0u);
 }
 
+// Accounting disk full: finished recipients stay in the spool while their records are only
+// buffered, and leave it once the log is durable again (without a restart).
+TEST(QueueManagerTest, CompletionsHeldWhileAccountingNotDurableThenReleased) {
+  Harness h("");
+  h.sink.durable = false;
+  h.Inject("news@app.test", {"ann@example.net", "bob@example.net"});
+  h.Inject("news@app.test", {"cat@example.org"});
+  h.RunFor(seconds(5));
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 3u);
+  EXPECT_EQ(h.manager->queued_recipients(), 0u) << "finished: not queued for delivery again";
+  auto marks = [&] {
+    return std::count_if(h.log.events.begin(), h.log.events.end(),
+                         [](const std::string& e) { return e.rfind("done-", 0) == 0; });
+  };
+  EXPECT_EQ(marks(), 0) << "nothing leaves the spool before its record is durable";
+  EXPECT_TRUE(h.spool.done_messages.empty());
+
+  h.sink.durable = true;
+  const std::size_t before = h.log.events.size();
+  h.RunFor(seconds(2));
+  EXPECT_EQ(h.spool.done_messages, (std::set<std::string>{"Q1", "Q2"}));
+  std::vector<std::string> after(h.log.events.begin() + static_cast<std::ptrdiff_t>(before),
+                                 h.log.events.end());
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(after.front(), "flush") << "the buffered records are flushed before any mark";
+  EXPECT_EQ(h.sink.Of(RecordType::kDelivered).size(), 3u) << "delivered once, not again";
+}
+
 struct OutcomeCase {
   std::string label;
   delivery::Reply reply;
