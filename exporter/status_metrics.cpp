@@ -11,7 +11,7 @@ namespace outpost::exporter {
 using prometheus::MetricType;
 using Json = nlohmann::json;
 
-const std::array<StatusScalar, 17> kStatusScalars = {{
+const std::array<StatusScalar, 24> kStatusScalars = {{
     {"outpost_uptime_seconds", "outpostd uptime.", MetricType::Gauge, {"uptime_seconds"}},
     {"outpost_queue_recipients",
      "Queued recipients, total.",
@@ -71,6 +71,34 @@ const std::array<StatusScalar, 17> kStatusScalars = {{
      "Configuration reloads refused.",
      MetricType::Counter,
      {"config", "reload_failures"}},
+    {"outpost_accounting_writable",
+     "1 when every accounting record is in its file, 0 while records wait in memory.",
+     MetricType::Gauge,
+     {"accounting", "writable"}},
+    {"outpost_accounting_buffered_bytes",
+     "Accounting bytes waiting in memory for their file (its disk full).",
+     MetricType::Gauge,
+     {"accounting", "buffered_bytes"}},
+    {"outpost_accounting_write_errors_total",
+     "Failed writes to accounting files.",
+     MetricType::Counter,
+     {"accounting", "write_errors"}},
+    {"outpost_accounting_held_recipients",
+     "Finished recipients kept in the spool until their accounting record is written.",
+     MetricType::Gauge,
+     {"accounting", "held_recipients"}},
+    {"outpost_dkim_signed_total",
+     "Transactions sent with a DKIM-Signature.",
+     MetricType::Counter,
+     {"dkim", "signed"}},
+    {"outpost_dkim_unsigned_no_key_total",
+     "Transactions sent unsigned: dkim-sign is on but the From: domain has no domain-key.",
+     MetricType::Counter,
+     {"dkim", "unsigned_no_key"}},
+    {"outpost_dkim_sign_failures_total",
+     "Transactions sent unsigned: the key did not fit the policy or signing failed.",
+     MetricType::Counter,
+     {"dkim", "sign_failures"}},
 }};
 
 const std::array<StatusByDirection, 4> kStatusByDirection = {{
@@ -115,7 +143,8 @@ const char* TrafficField(const char* metric) {
 enum class Lookup { kAbsent, kNumber, kWrongType };
 
 // Walks `path` (then `leaf`, if not null) from `root`. A missing member anywhere is kAbsent; a
-// non-object on the way or a non-number at the end is kWrongType.
+// non-object on the way or a non-number at the end is kWrongType, except a boolean, read as 1 / 0
+// (accounting.writable).
 Lookup FindNumber(const Json& root, const std::array<const char*, 3>& path, const char* leaf,
                   double* out) {
   const Json* cur = &root;
@@ -132,6 +161,10 @@ Lookup FindNumber(const Json& root, const std::array<const char*, 3>& path, cons
   }
   if (leaf != nullptr) {
     if (Lookup l = step(leaf); l != Lookup::kNumber) return l;
+  }
+  if (cur->is_boolean()) {
+    *out = cur->get<bool>() ? 1 : 0;
+    return Lookup::kNumber;
   }
   if (!cur->is_number()) return Lookup::kWrongType;
   *out = cur->get<double>();

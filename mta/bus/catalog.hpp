@@ -149,6 +149,34 @@ inline constexpr std::array<Descriptor, 9> kStorageMetrics{{
     {"dns_failures_total", "Temporary DNS failures.", kGauge, "failures", ""},
 }};
 
+// The accounting files (AccountingLog::Stats()) and DKIM signing (SigningDeliverer::Stats()).
+enum class Accounting {
+  kWritable,
+  kBufferedBytes,
+  kWriteErrors,
+  kHeldCompletions,
+  kDkimSigned,
+  kDkimUnsignedNoKey,
+  kDkimSignFailures,
+  kCount
+};
+inline constexpr std::array<Descriptor, 7> kAccountingMetrics{{
+    {"acct_writable", "1 when every accounting record so far is in its file, 0 while some wait.",
+     kGauge, "bool", ""},
+    {"acct_buffered_bytes", "Accounting bytes waiting in memory for their file (disk full).",
+     kGauge, "bytes", ""},
+    {"acct_write_errors_total", "Failed writes to accounting files since start.", kGauge, "errors",
+     ""},
+    {"acct_held_completions",
+     "Finished recipients kept in the spool until their record is written.", kGauge, "recipients",
+     ""},
+    {"dkim_signed_total", "Transactions sent with a DKIM-Signature.", kGauge, "messages", ""},
+    {"dkim_unsigned_no_key_total", "Transactions sent unsigned: no domain-key for the From domain.",
+     kGauge, "messages", ""},
+    {"dkim_sign_failures_total",
+     "Transactions sent unsigned: the key did not fit or signing failed.", kGauge, "messages", ""},
+}};
+
 // The process sampler (process_sampler.hpp).
 enum class Process {
   kRss,
@@ -190,6 +218,7 @@ static_assert(kTrafficMetrics.size() == static_cast<std::size_t>(Traffic::kCount
 static_assert(kOutcomeMetrics.size() == static_cast<std::size_t>(Outcome::kCount));
 static_assert(kQueueMetrics.size() == static_cast<std::size_t>(Queue::kCount));
 static_assert(kStorageMetrics.size() == static_cast<std::size_t>(Storage::kCount));
+static_assert(kAccountingMetrics.size() == static_cast<std::size_t>(Accounting::kCount));
 static_assert(kProcessMetrics.size() == static_cast<std::size_t>(Process::kCount));
 static_assert(kMgmtMetrics.size() == static_cast<std::size_t>(Mgmt::kCount));
 

@@ -50,6 +50,7 @@ struct ManagementPlane::Impl {
   bus::Group<bus::Traffic> traffic;
   bus::Group<bus::Queue> queue_metrics;
   bus::Group<bus::Storage> storage;
+  bus::Group<bus::Accounting> accounting;
   bus::Group<bus::Mgmt> mgmt;
   bus::ProcessSampler sampler;
   std::uint64_t ticks = 0;
@@ -75,6 +76,7 @@ struct ManagementPlane::Impl {
         traffic(r, bus::kTrafficMetrics),
         queue_metrics(r, bus::kQueueMetrics),
         storage(r, bus::kStorageMetrics),
+        accounting(r, bus::kAccountingMetrics),
         mgmt(r, bus::kMgmtMetrics),
         sampler(r, options.spool_dir),
         config(std::move(c)) {}
@@ -163,6 +165,18 @@ struct ManagementPlane::Impl {
     storage[Storage::kDnsCacheMisses].series().Set(static_cast<std::int64_t>(r.dns.cache_misses));
     storage[Storage::kDnsQueries].series().Set(static_cast<std::int64_t>(r.dns.queries));
     storage[Storage::kDnsFailures].series().Set(static_cast<std::int64_t>(r.dns.failures));
+
+    using bus::Accounting;
+    auto set = [this](Accounting a, std::uint64_t v) {
+      accounting[a].series().Set(static_cast<std::int64_t>(v));
+    };
+    set(Accounting::kWritable, r.acct_writable ? 1 : 0);
+    set(Accounting::kBufferedBytes, r.acct_buffered_bytes);
+    set(Accounting::kWriteErrors, r.acct_write_errors);
+    set(Accounting::kHeldCompletions, t.held_completions);
+    set(Accounting::kDkimSigned, r.dkim.signed_messages);
+    set(Accounting::kDkimUnsignedNoKey, r.dkim.unsigned_no_key);
+    set(Accounting::kDkimSignFailures, r.dkim.sign_failures);
   }
 
   // Reads the daemon and keeps the queue snapshot (io thread).

@@ -41,6 +41,7 @@
 #include "mta/config/config.hpp"
 #include "mta/dns/resolver.hpp"
 #include "mta/queue/queue_manager.hpp"
+#include "mta/queue/signing_deliverer.hpp"
 #include "mta/smtp/smtp_server.hpp"
 #include "mta/spool/spool.hpp"
 
@@ -57,6 +58,11 @@ struct DaemonReadings {
   dns::ResolverStats dns;
   queue::QueueSnapshot queues;
   bool admitting = true;  // the queue's recipient ceiling is not reached
+  // The accounting files, summed over every <acct-file>.
+  bool acct_writable = true;  // nothing buffered: every record so far is in its file
+  std::uint64_t acct_buffered_bytes = 0;
+  std::uint64_t acct_write_errors = 0;
+  queue::SigningStats dkim;
 };
 
 // How the plane reaches the daemon. Every hook runs on the io_context's thread.

@@ -267,6 +267,12 @@ int Run(const Options& options) {
     r.queues = queues.Snapshot();
     const std::uint64_t ceiling = queue_options.max_queued_recipients;
     r.admitting = ceiling == 0 || queues.queued_recipients() < ceiling;
+    for (const acct::WriterStats& w : accounting->Stats()) {
+      r.acct_buffered_bytes += w.buffered_bytes;
+      r.acct_write_errors += w.write_errors;
+    }
+    r.acct_writable = accounting->Durable();
+    r.dkim = deliverer.Stats();
     return r;
   };
   hooks.pause = [&](const std::string& q) { return queues.Pause(q); };

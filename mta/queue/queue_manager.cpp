@@ -1631,6 +1631,7 @@ QueueSnapshot QueueManager::Snapshot() const {
   t.active_recipients = impl_->active;
   t.dsns = impl_->dsns;
   t.admission_refusals = impl_->admission_refusals;
+  t.held_completions = impl_->held_marks.size();
   return snap;
 }
 

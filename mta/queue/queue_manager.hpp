@@ -164,6 +164,9 @@ struct QueueTotals {
   std::uint64_t queues_in_backoff = 0;
   std::uint64_t mode_changes = 0;
   std::uint64_t admission_refusals = 0;
+  // Finished recipients kept in the spool until their final records are in the accounting file
+  // (accounting disk full; see AccountingSink::Durable).
+  std::uint64_t held_completions = 0;
 };
 
 struct QueueSnapshot {

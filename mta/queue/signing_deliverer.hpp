@@ -32,8 +32,9 @@
 // destination's policy may differ; at ~4,000 RSA signatures/s per io thread, offloading signing
 // to a worker pool is the next step if a profile shows the io thread saturated).
 //
-// Limits (XXX): the counters are read through Stats() only (not yet published on the metrics
-// bus); the "logged once" domain sets are bounded (kMaxLoggedDomains) and cleared on reload.
+// The counters (Stats()) reach the metrics bus through the management plane's readings
+// (dkim_*_total; /status.json "dkim"). Limits (XXX): the "logged once" domain sets are bounded
+// (kMaxLoggedDomains) and cleared on reload.
 #pragma once
 
 #include <cstdint>

@@ -52,6 +52,13 @@ CONTRACT = {
     "outpost_dns_cache_entries": None,
     "outpost_dns_cache_hit_ratio": None,
     "outpost_config_reload_failures_total": None,
+    "outpost_accounting_writable": None,
+    "outpost_accounting_buffered_bytes": None,
+    "outpost_accounting_write_errors_total": None,
+    "outpost_accounting_held_recipients": None,
+    "outpost_dkim_signed_total": None,
+    "outpost_dkim_unsigned_no_key_total": None,
+    "outpost_dkim_sign_failures_total": None,
     "outpost_ready": None,
 }
 REASONS = ["connect", "timeout", "http_status", "bad_json", "schema"]
@@ -176,6 +183,13 @@ def test_live_status_metrics_match_the_api(tmp_path, started):
     assert value(s, "outpost_dns_cache_entries") >= 0
     assert 0 <= value(s, "outpost_dns_cache_hit_ratio") <= 1
     assert value(s, "outpost_config_reload_failures_total") == 0
+    # Accounting healthy; nothing signed (no dkim-sign in this config, nothing delivered).
+    assert value(s, "outpost_accounting_writable") == 1
+    assert value(s, "outpost_accounting_buffered_bytes") == 0
+    assert value(s, "outpost_accounting_write_errors_total") == 0
+    assert value(s, "outpost_accounting_held_recipients") == 0
+    assert value(s, "outpost_dkim_signed_total") == 0
+    assert value(s, "outpost_dkim_sign_failures_total") == 0
     assert value(s, "outpost_ready") == 1
     for reason in REASONS:
         assert value(s, "outpost_exporter_status_errors_total", reason=reason) == 0

@@ -19,6 +19,7 @@ import pytest
 
 from harness.delivery import inject, records
 from harness.isp_sim import IspSim
+from harness.mgmt import MGMT_CONFIG, MgmtClient
 from harness.outpostd import OutpostD, wait_for
 from harness.reliability import figures, final_records, sim_ids
 
@@ -48,7 +49,8 @@ def fill(path, leave):
 
 def daemon_with_acct_on(small_fs, tmp_path, sim):
     """An outpostd relaying to `sim` whose accounting file is on the small file system."""
-    config = f"<domain *>\n  route [127.0.0.1]:{sim.port}\n  retry-after 1s\n</domain>\n"
+    config = (MGMT_CONFIG +
+              f"<domain *>\n  route [127.0.0.1]:{sim.port}\n  retry-after 1s\n</domain>\n")
     work = tmp_path / "mta"
     work.mkdir()
     mta = OutpostD(extra_config=config, workdir=str(work))
@@ -118,11 +120,25 @@ def test_held_completions_leave_the_spool_when_space_returns(tmp_path, small_fs)
                      what="the scheduler noticing the full accounting disk")
             recorded_while_full = len(records(mta, "d"))
             assert recorded_while_full < N, "the disk did not fill: the test proves nothing"
+            # The status API (and so the exporter and the OutpostAccountingNotWritable alert)
+            # shows the outage: records waiting, recipients held.
+            api = MgmtClient(mta)
+            wait_for(lambda: api.get("/status.json")[1]["accounting"]["held_recipients"] > 0,
+                     timeout=10, what="held recipients in /status.json")
+            acct = api.get("/status.json")[1]["accounting"]
+            assert acct["writable"] is False and acct["buffered_bytes"] > 0, acct
+            assert acct["write_errors"] > 0, acct
             os.unlink(filler)
             wait_for(lambda: "held completion(s) marked done" in mta.log_text(), timeout=30,
                      what="the held completions released")
             wait_for(lambda: all(f"v{i}@full.test" in final_records(mta) for i in range(N)),
                      timeout=30, what="a final record for every recipient")
+
+            def healthy():
+                a = api.get("/status.json")[1]["accounting"]
+                return a["writable"] and a["buffered_bytes"] == 0 and a["held_recipients"] == 0
+
+            wait_for(healthy, timeout=10, what="the accounting healthy again in /status.json")
             assert mta.stop() == 0
             _, summary = mta.list_spool()
             got = sim_ids(sim)

@@ -126,6 +126,13 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
       {"outpost_dns_cache_entries", "", "", 0},
       {"outpost_dns_cache_hit_ratio", "", "", 0},
       {"outpost_config_reload_failures_total", "", "", 0},
+      {"outpost_accounting_writable", "", "", 1},
+      {"outpost_accounting_buffered_bytes", "", "", 0},
+      {"outpost_accounting_write_errors_total", "", "", 0},
+      {"outpost_accounting_held_recipients", "", "", 0},
+      {"outpost_dkim_signed_total", "", "", 0},
+      {"outpost_dkim_unsigned_no_key_total", "", "", 0},
+      {"outpost_dkim_sign_failures_total", "", "", 0},
       {"outpost_ready", "", "", 1},
   };
   for (const Want& w : wants) {
@@ -144,6 +151,45 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
     const bool counter = f.name.size() > 6 && f.name.compare(f.name.size() - 6, 6, "_total") == 0;
     EXPECT_EQ(f.type == prometheus::MetricType::Counter, counter) << f.name;
   }
+}
+
+// Accounting disk full: writable (a boolean) reads as 0 and the backlog is served.
+TEST(StatusMetrics, AccountingNotWritableAndDkimCounts) {
+  StatusFetches f = ExampleFetches();
+  f.status = Ok([] {
+    Json j = DocExample("status");
+    j["accounting"] = Json{{"writable", false},
+                           {"buffered_bytes", 4096},
+                           {"write_errors", 7},
+                           {"held_recipients", 12}};
+    j["dkim"] = Json{{"signed", 30}, {"unsigned_no_key", 2}, {"sign_failures", 1}};
+    return j;
+  }());
+  StatusMapping m = MapStatus(f, StatusMappingLimits{});
+  ASSERT_TRUE(m.up) << m.error_text;
+  EXPECT_EQ(Value(m, "outpost_accounting_writable"), 0.0);
+  EXPECT_EQ(Value(m, "outpost_accounting_buffered_bytes"), 4096.0);
+  EXPECT_EQ(Value(m, "outpost_accounting_write_errors_total"), 7.0);
+  EXPECT_EQ(Value(m, "outpost_accounting_held_recipients"), 12.0);
+  EXPECT_EQ(Value(m, "outpost_dkim_signed_total"), 30.0);
+  EXPECT_EQ(Value(m, "outpost_dkim_unsigned_no_key_total"), 2.0);
+  EXPECT_EQ(Value(m, "outpost_dkim_sign_failures_total"), 1.0);
+}
+
+// A daemon from before the accounting and dkim objects: up, those series simply absent.
+TEST(StatusMetrics, OlderDaemonWithoutAccountingOrDkimIsStillUp) {
+  StatusFetches f = ExampleFetches();
+  f.status = Ok([] {
+    Json j = DocExample("status");
+    j.erase("accounting");
+    j.erase("dkim");
+    return j;
+  }());
+  StatusMapping m = MapStatus(f, StatusMappingLimits{});
+  ASSERT_TRUE(m.up) << m.error_text;
+  EXPECT_FALSE(Value(m, "outpost_accounting_writable"));
+  EXPECT_FALSE(Value(m, "outpost_dkim_signed_total"));
+  EXPECT_TRUE(Value(m, "outpost_queue_recipients"));
 }
 
 struct FailCase {
