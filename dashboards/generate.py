@@ -44,6 +44,15 @@ def thresholds(steps):
             "steps": [{"color": c, "value": v} for c, v in steps]}
 
 
+def two_axes(left_unit, right_unit):
+    """A timeseries fieldConfig: target A on the left axis in `left_unit`, target B on the
+    right in `right_unit`."""
+    return {"defaults": {"unit": left_unit, "custom": {"showPoints": "never"}},
+            "overrides": [{"matcher": {"id": "byFrameRefID", "options": "B"},
+                           "properties": [{"id": "unit", "value": right_unit},
+                                          {"id": "custom.axisPlacement", "value": "right"}]}]}
+
+
 def panel(kind, title, targets, description, unit="short", steps=None, w=12, h=8, **extra):
     refs = "ABCDEFGH"
     tgts = []
@@ -334,11 +343,7 @@ CAPACITY = dashboard(
                       "queued recipients {{instance}}"),
                target(f"outpost_process_resident_memory_bytes{{{I}}}", "RSS {{instance}}")],
               "Queued recipients (left axis) and RSS (right axis).",
-              fieldConfig={"defaults": {"unit": "short", "custom": {"showPoints": "never"}},
-                           "overrides": [{"matcher": {"id": "byFrameRefID", "options": "B"},
-                                          "properties": [{"id": "unit", "value": "bytes"},
-                                                         {"id": "custom.axisPlacement",
-                                                          "value": "right"}]}]}),
+              fieldConfig=two_axes("short", "bytes")),
         panel("timeseries", "File descriptors",
               [target(f"outpost_process_open_fds{{{I}}}", "open {{instance}}"),
                target(f"outpost_process_max_fds{{{I}}}", "limit {{instance}}")],
@@ -355,11 +360,7 @@ CAPACITY = dashboard(
               [target(f"outpost_spool_bytes{{{I}}}", "bytes {{instance}}"),
                target(f"outpost_spool_entries{{{I}}}", "messages {{instance}}")],
               "Bytes of spool files (left) and spooled messages (right).", unit="bytes",
-              fieldConfig={"defaults": {"unit": "bytes", "custom": {"showPoints": "never"}},
-                           "overrides": [{"matcher": {"id": "byFrameRefID", "options": "B"},
-                                          "properties": [{"id": "unit", "value": "short"},
-                                                         {"id": "custom.axisPlacement",
-                                                          "value": "right"}]}]}),
+              fieldConfig=two_axes("bytes", "short")),
         panel("timeseries", "CPU",
               [target(f"rate(outpost_process_cpu_seconds_total{{{I}}}[$__rate_interval])",
                       "{{instance}}")],
@@ -368,11 +369,7 @@ CAPACITY = dashboard(
               [target(f"outpost_dns_cache_entries{{{I}}}", "entries {{instance}}"),
                target(f"outpost_dns_cache_hit_ratio{{{I}}}", "hit ratio {{instance}}")],
               "Cached DNS answers (left) and the hit ratio since start (right).",
-              fieldConfig={"defaults": {"unit": "short", "custom": {"showPoints": "never"}},
-                           "overrides": [{"matcher": {"id": "byFrameRefID", "options": "B"},
-                                          "properties": [{"id": "unit", "value": "percentunit"},
-                                                         {"id": "custom.axisPlacement",
-                                                          "value": "right"}]}]}),
+              fieldConfig=two_axes("short", "percentunit")),
         panel("timeseries", "Accounting backlog",
               [target(f"outpost_accounting_buffered_bytes{{{I}}}", "buffered {{instance}}"),
                target(f"outpost_accounting_held_recipients{{{I}}}", "held {{instance}}")],
@@ -380,11 +377,7 @@ CAPACITY = dashboard(
               "the accounting disk is full) and finished recipients kept in the spool until "
               "their records are written (right). Critical alert after 2 minutes.",
               unit="bytes",
-              fieldConfig={"defaults": {"unit": "bytes", "custom": {"showPoints": "never"}},
-                           "overrides": [{"matcher": {"id": "byFrameRefID", "options": "B"},
-                                          "properties": [{"id": "unit", "value": "short"},
-                                                         {"id": "custom.axisPlacement",
-                                                          "value": "right"}]}]}),
+              fieldConfig=two_axes("bytes", "short")),
         panel("timeseries", "DKIM signing",
               [target(f"rate(outpost_dkim_signed_total{{{I}}}[$__rate_interval])",
                       "signed {{instance}}"),

@@ -63,22 +63,29 @@ def daemon_with_acct_on(small_fs, tmp_path, sim):
     return mta
 
 
+def deliver_onto_a_full_disk(mta, sim, filler, letter, mid_prefix):
+    """Starts `mta`, fills the accounting file system (room for the header and a few records; a
+    record is ~400 bytes), delivers N messages to `sim`, and waits until the scheduler holds
+    finished recipients back. Returns (Message-IDs, d records written while full)."""
+    mta.start()
+    fill(filler, 8 << 10)
+    ids = inject(mta, "app@sender.test", [[f"{letter}{i}@full.test"] for i in range(N)],
+                 mid_prefix=mid_prefix)
+    wait_for(lambda: all(sim_ids(sim)[mid] >= 1 for mid in ids), timeout=60,
+             what="every message at the simulator")
+    wait_for(lambda: "accounting not writable" in mta.log_text(), timeout=10,
+             what="the scheduler noticing the full accounting disk")
+    recorded_while_full = len(records(mta, "d"))
+    assert recorded_while_full < N, "the disk did not fill: the test proves nothing"
+    return ids, recorded_while_full
+
+
 def test_full_accounting_disk_keeps_messages_until_records_are_written(tmp_path, small_fs):
     with IspSim(tmp_path / "sim", "record-message-ids 100000\n<domain *> accept </domain>\n") as sim:
         mta = daemon_with_acct_on(small_fs, tmp_path, sim)
         filler = os.path.join(small_fs, "filler")
         try:
-            mta.start()
-            # Room for the header and a few records only (a record is ~400 bytes).
-            fill(filler, 8 << 10)
-            ids = inject(mta, "app@sender.test", [[f"u{i}@full.test"] for i in range(N)],
-                         mid_prefix="acctfull")
-            wait_for(lambda: all(sim_ids(sim)[mid] >= 1 for mid in ids), timeout=60,
-                     what="every message at the simulator")
-            wait_for(lambda: "accounting not writable" in mta.log_text(), timeout=10,
-                     what="the scheduler noticing the full accounting disk")
-            recorded_while_full = len(records(mta, "d"))
-            assert recorded_while_full < N, "the disk did not fill: the test proves nothing"
+            ids, recorded_while_full = deliver_onto_a_full_disk(mta, sim, filler, "u", "acctfull")
             # Crash while records are only in memory, then give the space back and restart.
             mta.kill9()
             os.unlink(filler)
@@ -110,16 +117,7 @@ def test_held_completions_leave_the_spool_when_space_returns(tmp_path, small_fs)
         mta = daemon_with_acct_on(small_fs, tmp_path, sim)
         filler = os.path.join(small_fs, "filler")
         try:
-            mta.start()
-            fill(filler, 8 << 10)
-            ids = inject(mta, "app@sender.test", [[f"v{i}@full.test"] for i in range(N)],
-                         mid_prefix="acctback")
-            wait_for(lambda: all(sim_ids(sim)[mid] >= 1 for mid in ids), timeout=60,
-                     what="every message at the simulator")
-            wait_for(lambda: "accounting not writable" in mta.log_text(), timeout=10,
-                     what="the scheduler noticing the full accounting disk")
-            recorded_while_full = len(records(mta, "d"))
-            assert recorded_while_full < N, "the disk did not fill: the test proves nothing"
+            ids, recorded_while_full = deliver_onto_a_full_disk(mta, sim, filler, "v", "acctback")
             # The status API (and so the exporter and the OutpostAccountingNotWritable alert)
             # shows the outage: records waiting, recipients held.
             api = MgmtClient(mta)
