@@ -86,13 +86,20 @@ struct RecoveryReport {
 };
 
 struct SpoolStats {
-  std::uint64_t entries = 0;  // live messages
-  std::uint64_t bytes = 0;    // bytes of segment files on disk
+  std::uint64_t entries = 0;     // live messages
+  std::uint64_t bytes = 0;       // bytes of segment files on disk
+  std::uint64_t live_bytes = 0;  // bytes of live entries (what a perfectly compacted spool holds)
   std::uint64_t segments = 0;
   std::uint64_t commits = 0;  // messages committed since start
   std::uint64_t batches = 0;  // group commits (fdatasync calls) since start
   std::uint64_t commit_failures = 0;
   std::uint64_t damaged_total = 0;  // entries moved aside since start
+  // Compaction, since start: segments emptied by copying their live entries forward and deleted,
+  // bytes of live entries copied, bytes of segment files deleted that way, and failed attempts.
+  std::uint64_t compactions = 0;
+  std::uint64_t compaction_bytes_copied = 0;
+  std::uint64_t compaction_bytes_reclaimed = 0;
+  std::uint64_t compaction_errors = 0;
   bool healthy = true;
 };
 
@@ -101,6 +108,11 @@ struct SpoolOptions {
   std::uint64_t segment_bytes = 64ull << 20;   // start a new segment past this size
   std::uint64_t min_free_bytes = 64ull << 20;  // refuse commits below this much free space
   bool sync = true;  // false only for benchmarks that measure without durability (never default)
+  // Compaction: a segment other than the active one whose live bytes fell below this fraction of
+  // its size is compacted (directive spool-compaction-threshold). 0 turns compaction off.
+  double compaction_threshold = 0.5;
+  // Most bytes of live entries copied per second (directive spool-compaction-rate); 0 = no limit.
+  std::uint64_t compaction_rate = 32ull << 20;
 };
 
 class Spool {
