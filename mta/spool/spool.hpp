@@ -23,14 +23,30 @@
 // delivered again (at-least-once), never lost. A segment file is deleted when it is not the active
 // one and every entry in it is done.
 //
+// Compaction: a few long-deferred messages would otherwise pin whole segments of delivered mail.
+// A segment other than the active one, older than compaction_min_age, whose live bytes fell below
+// compaction_threshold of its size, has its live entries copied into the active segment (on the
+// committer thread, between batches, at most compaction_rate bytes a second) and is then deleted.
+// So the spool holds at most live / threshold bytes plus the active segment (2x live at the
+// default 50 %). SpoolIds stay valid: the spool forwards the id its owner holds to the entry's
+// current location (an in-memory map with one slot per moved message), so the scheduler is never
+// told about a move. After a restart the recovered ids are the current locations. A copy carries
+// the message's root (first location) and its finished recipients; the written order of a move,
+// and why a crash at any point leaves exactly one live copy of each message, are in
+// compaction.cpp and recovery.cpp.
+//
 // Thread-safety: all public members are thread-safe. Commit handlers run on the committer thread.
-// Known limits (XXX): a long-deferred message pins its segment; there is no compaction yet.
+// Known limits (XXX): compaction needs free space for the copies (it runs below min_free_bytes,
+// but not in the last few megabytes); completion marks of moved entries are made durable with
+// the move, other marks keep the at-least-once bound above.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace outpost::spool {
@@ -112,7 +128,15 @@ struct SpoolOptions {
   // its size is compacted (directive spool-compaction-threshold). 0 turns compaction off.
   double compaction_threshold = 0.5;
   // Most bytes of live entries copied per second (directive spool-compaction-rate); 0 = no limit.
-  std::uint64_t compaction_rate = 32ull << 20;
+  std::uint64_t compaction_rate = 16ull << 20;
+  // A segment is compacted only once it has not been the active one for this long (directive
+  // spool-compaction-min-age), so mail about to be delivered is not copied needlessly. Segments
+  // found at recovery count as old.
+  std::chrono::milliseconds compaction_min_age{std::chrono::seconds(30)};
+  // Tests only: called after each step of the compaction protocol, by name (see spool.cpp,
+  // "Compaction"). Returning false makes that step fail as if its system call had failed; a test
+  // may also end the process there to simulate a crash.
+  std::function<bool(std::string_view step)> fault_injection;
 };
 
 class Spool {
@@ -144,6 +168,9 @@ class Spool {
   // False while commits are being refused (low disk, write errors).
   virtual bool Healthy() const = 0;
   virtual SpoolStats Stats() const = 0;
+  // Runs compaction now, without its rate limit or minimum age, until no segment is below the
+  // threshold, and returns when done (or at once when the committer thread is not running).
+  virtual void CompactNow() {}
   // Changes the free-space floor at run time (e.g. after an operator freed space, or in tests).
   // Not pure so that test doubles of Spool need not implement it.
   virtual void SetMinFreeBytes(std::uint64_t bytes) { (void)bytes; }

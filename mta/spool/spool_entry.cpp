@@ -182,8 +182,63 @@ void EncodePayload(const Envelope& e, std::string_view data, std::string& out) {
   out.append(data.data(), data.size());
 }
 
+bool AppendRelocatedEntry(const Relocation& relocation, std::string_view inner, std::string& out) {
+  const auto count = static_cast<std::uint32_t>(relocation.done.size());
+  std::string payload;
+  payload.reserve(1 + 4 + 8 + 4 + 8 + 4 + (count + 7) / 8 + inner.size());
+  payload.push_back(static_cast<char>(kRelocatedPayloadVersion));
+  PutU32(relocation.root.segment, payload);
+  PutU64(relocation.root.offset, payload);
+  PutU32(relocation.previous.segment, payload);
+  PutU64(relocation.previous.offset, payload);
+  PutU32(count, payload);
+  std::string bits((count + 7) / 8, '\0');
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (relocation.done[i]) bits[i / 8] = static_cast<char>(bits[i / 8] | (1 << (i % 8)));
+  }
+  payload += bits;
+  payload.append(inner.data(), inner.size());
+  if (payload.size() > kMaxPayload) return false;
+  AppendEntry(payload, out);
+  return true;
+}
+
+bool DecodeRelocation(std::string_view payload, Relocation* relocation, bool* relocated,
+                      std::string_view* inner) {
+  Reader r(payload);
+  std::uint8_t version;
+  if (!r.U8(version)) return false;
+  if (version != kRelocatedPayloadVersion) {
+    if (relocated) *relocated = false;
+    if (inner) *inner = payload;
+    return true;
+  }
+  Relocation rel;
+  std::uint32_t count;
+  std::string_view bits;
+  if (!r.U32(rel.root.segment) || !r.U64(rel.root.offset) || !r.U32(rel.previous.segment) ||
+      !r.U64(rel.previous.offset) || !r.U32(count) ||
+      !r.Bytes((static_cast<std::uint64_t>(count) + 7) / 8, bits)) {
+    return false;
+  }
+  rel.done.resize(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    rel.done[i] = (static_cast<unsigned char>(bits[i / 8]) >> (i % 8)) & 1;
+  }
+  std::string_view rest;
+  if (!r.Bytes(payload.size() - (1 + 4 + 8 + 4 + 8 + 4 + bits.size()), rest)) return false;
+  // Only a version-1 payload may be wrapped: a copy of a copy is re-wrapped, never nested.
+  if (rest.empty() || static_cast<std::uint8_t>(rest[0]) != kPayloadVersion) return false;
+  if (relocated) *relocated = true;
+  if (relocation) *relocation = std::move(rel);
+  if (inner) *inner = rest;
+  return true;
+}
+
 bool DecodePayload(std::string_view payload, Envelope& e, std::string* data,
                    std::uint64_t* data_size) {
+  bool relocated = false;
+  if (!DecodeRelocation(payload, nullptr, &relocated, &payload)) return false;
   Reader r(payload);
   std::uint8_t version, flags;
   std::uint64_t time_queued;

@@ -12,6 +12,13 @@
 // that passed the crc but was written by a buggy or newer writer fails cleanly instead of reading
 // out of bounds. A newer layout gets a new version byte; decoders reject versions they don't know.
 //
+// Relocated payload, version 2 (written by compaction, see spool.cpp): u8 version (2) |
+// u32 root segment | u64 root offset | u32 previous segment | u64 previous offset | u32 recipient
+// count | ceil(count / 8) bytes of done-recipient bits (bit i of byte i / 8) | the entry's
+// version-1 payload, whole. The root is where the message was first written (its identity across
+// copies); the previous location is the entry this one was copied from. DecodePayload() reads
+// both versions; DecodeRelocation() reads the version-2 header.
+//
 // Limits: a payload is at most kMaxPayload bytes (1 GiB); larger messages are refused by the
 // SMTP layer long before (max-message-size).
 //
@@ -22,6 +29,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mta/spool/spool.hpp"
 
@@ -34,6 +42,14 @@ inline constexpr std::uint32_t kMaxPayload = 1u << 30;
 inline constexpr char kEntryMagic[4] = {'O', 'P', 'S', '1'};
 inline constexpr char kTrailerMagic[4] = {'O', 'P', 'S', 'E'};
 inline constexpr std::uint8_t kPayloadVersion = 1;
+inline constexpr std::uint8_t kRelocatedPayloadVersion = 2;
+
+// What a relocated (version-2) payload says besides the message.
+struct Relocation {
+  SpoolId root;            // first location of the message
+  SpoolId previous;        // the location this copy was made from
+  std::vector<bool> done;  // recipients already finished when the copy was made
+};
 
 enum class EntryCheck {
   kOk,
@@ -63,6 +79,16 @@ void EncodePayload(const Envelope& envelope, std::string_view data, std::string&
 // receives their length. False if the payload is malformed or of an unknown version.
 bool DecodePayload(std::string_view payload, Envelope& envelope, std::string* data,
                    std::uint64_t* data_size);
+
+// Appends one framed version-2 entry: `relocation` wrapped around `inner`, a version-1 payload
+// (or the inner payload of a version-2 one). False (and `out` unchanged) beyond kMaxPayload.
+bool AppendRelocatedEntry(const Relocation& relocation, std::string_view inner, std::string& out);
+
+// For a version-2 payload: true, with its header in `relocation` and the version-1 payload it
+// wraps in `inner`. For a version-1 payload: true, `relocation` untouched and `inner` = payload.
+// False when the payload is malformed.
+bool DecodeRelocation(std::string_view payload, Relocation* relocation, bool* relocated,
+                      std::string_view* inner);
 
 std::uint32_t Crc32(std::string_view bytes);
 
