@@ -357,10 +357,16 @@ CAPACITY = dashboard(
               "Used / (used + free) of the spool's file system; warning above 85 %.",
               unit="percentunit", steps=[("green", None), ("red", 0.85)]),
         panel("timeseries", "Spool contents",
-              [target(f"outpost_spool_bytes{{{I}}}", "bytes {{instance}}"),
-               target(f"outpost_spool_entries{{{I}}}", "messages {{instance}}")],
-              "Bytes of spool files (left) and spooled messages (right).", unit="bytes",
-              fieldConfig=two_axes("bytes", "short")),
+              [target(f"outpost_spool_bytes{{{I}}}", "on disk {{instance}}"),
+               target(f"outpost_spool_entries{{{I}}}", "messages {{instance}}"),
+               target(f"outpost_spool_live_bytes{{{I}}}", "live {{instance}}"),
+               target(f"increase(outpost_spool_compaction_reclaimed_bytes_total{{{I}}}"
+                      f"[$__rate_interval])", "reclaimed {{instance}}")],
+              "Bytes of spool segment files on disk, of the live entries in them, and deleted "
+              "by compaction in each interval (left); spooled messages (right). Far more on "
+              "disk than live is finished mail not yet compacted away "
+              "(OutpostSpoolNotCompacting above 4 times, with over 1 GiB on disk).",
+              unit="bytes", fieldConfig=two_axes("bytes", "short")),
         panel("timeseries", "CPU",
               [target(f"rate(outpost_process_cpu_seconds_total{{{I}}}[$__rate_interval])",
                       "{{instance}}")],

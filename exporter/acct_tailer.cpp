@@ -424,6 +424,12 @@ std::size_t AcctTailer::Poll(bool* more) {
   std::size_t consumed = 0;
   std::uint64_t behind = 0;
   std::uint64_t followed = 0;
+  unread_.clear();
+  // Counts `bytes` of `e` as not read yet (the gauge and UnreadTails() agree by construction).
+  auto count_unread = [&](const Entry& e, std::uint64_t bytes) {
+    behind += bytes;
+    if (bytes > 0) unread_.push_back(UnreadTail{e.path, bytes});
+  };
   bool budget_hit = false;
   // Index loop: Retire() appends to entries_.
   for (std::size_t i = 0; i < entries_.size(); ++i) {
@@ -437,7 +443,7 @@ std::size_t AcctTailer::Poll(bool* more) {
     if (e.pending) {
       Identify(e, now);
       if (e.pending) {
-        behind += size;
+        count_unread(e, size);
         ++followed;
         continue;
       }
@@ -495,7 +501,7 @@ std::size_t AcctTailer::Poll(bool* more) {
       cur.kind = Kind::kRetired;
       continue;
     }
-    behind += cur.size > cur.offset ? cur.size - cur.offset : 0;
+    count_unread(cur, cur.size > cur.offset ? cur.size - cur.offset : 0);
     ++followed;
   }
   entries_.erase(std::remove_if(entries_.begin(), entries_.end(),

@@ -5,8 +5,9 @@
 // inode), reads every complete record past each file's offset, and keeps following a file after it
 // is renamed, moved to another directory or deleted (the open descriptor still reads it) until it
 // has been at its end and out of the globs for `close_grace`. Partial last lines wait for their
-// line end. A file whose size drops below the offset, or whose first bytes change, was truncated
-// (copytruncate): it is read again from 0.
+// line end, and count as unread (bytes_behind, UnreadTails()) meanwhile. A file whose size drops
+// below the offset, or whose first bytes change, was truncated (copytruncate): it is read again
+// from 0.
 //
 // File identity: (device, inode) plus a fingerprint (hash of the first <= 1 KiB, which includes the
 // header and the start of the first records). A newly seen inode is identified, in this order:
@@ -58,6 +59,14 @@
 
 namespace outpost::exporter {
 
+// Bytes of one followed file not read yet: everything, while the file is pending; else the bytes
+// past the last complete record, i.e. a last line that has no line end yet.
+struct UnreadTail {
+  std::string path;
+  std::uint64_t bytes = 0;
+  bool operator==(const UnreadTail&) const = default;
+};
+
 struct TailerOptions {
   std::vector<std::string> patterns;  // paths or globs
   bool from_start = false;  // first run without state: read existing files from 0, not their end
@@ -82,6 +91,10 @@ class AcctTailer {
 
   // One pass. Returns bytes consumed; *more is set when the byte budget stopped it early.
   std::size_t Poll(bool* more);
+  // The followed files with unread bytes, as of the last Poll(); their sum is the health gauge
+  // bytes_behind. After a Poll() that consumed nothing and had budget left, what remains is in
+  // last lines without a line end (a live tailer waits for it; --oneshot reports it).
+  const std::vector<UnreadTail>& UnreadTails() const { return unread_; }
 
  private:
   // kDead: claimed by a newly opened file, swept at the end of Poll().
@@ -136,6 +149,7 @@ class AcctTailer {
   ProviderResolver& resolver_;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::vector<char> buf_;
+  std::vector<UnreadTail> unread_;  // as of the last Poll()
   std::uint64_t next_id_ = 1;
   bool first_poll_ = true;
   bool have_state_ = false;

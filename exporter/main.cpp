@@ -21,6 +21,7 @@
 #include "exporter/acct_tailer.hpp"
 #include "exporter/exporter_collector.hpp"
 #include "exporter/exporter_options.hpp"
+#include "exporter/oneshot_summary.hpp"
 #include "exporter/provider_map.hpp"
 #include "exporter/state_file.hpp"
 #include "exporter/status_source.hpp"
@@ -33,7 +34,8 @@ std::mutex g_mu;
 std::condition_variable g_cv;
 bool g_stop = false;
 
-// --oneshot: read until every followed file is at its end, persist, print a JSON summary.
+// --oneshot: read until every followed file is at its end, persist, print a JSON summary (and
+// what was left unread: oneshot_summary.hpp).
 template <typename WriteState>
 int RunOneshot(AcctTailer& tailer, AcctCounts& counts, WriteState&& write_state) {
   auto total_records = [&counts]() {
@@ -60,16 +62,20 @@ int RunOneshot(AcctTailer& tailer, AcctCounts& counts, WriteState&& write_state)
   getrusage(RUSAGE_SELF, &ru);
   const ExporterHealth& h = counts.health;
   // records/lines: totals including the state file's; the rest: this run.
-  nlohmann::json out = {{"records", records},
-                        {"records_read", read_now},
-                        {"lines", h.lines_read},
-                        {"malformed_lines", h.malformed_lines},
-                        {"bytes", bytes},
-                        {"files", h.files_opened},
-                        {"seconds", secs},
-                        {"records_per_second", secs > 0 ? static_cast<double>(read_now) / secs : 0},
-                        {"max_rss_kib", ru.ru_maxrss}};
-  std::cout << out.dump() << std::endl;
+  OneshotRun run;
+  run.records = records;
+  run.records_read = read_now;
+  run.lines = h.lines_read;
+  run.malformed_lines = h.malformed_lines;
+  run.bytes = bytes;
+  run.files = h.files_opened;
+  run.seconds = secs;
+  run.max_rss_kib = ru.ru_maxrss;
+  run.unread = tailer.UnreadTails();
+  std::cout << OneshotSummaryJson(run).dump() << std::endl;
+  if (std::string unread = OneshotUnreadText(run); !unread.empty()) {
+    std::cerr << unread << std::endl;
+  }
   return 0;
 }
 

@@ -224,6 +224,13 @@ struct Config {
   std::uint64_t max_queued_recipients = 0;       // max-queued-recipients N (0: no limit)
   std::uint64_t queue_cache_size = 0;            // queue-cache-size N (in-memory set; 0: auto)
 
+  // Spool segments and compaction: spool-segment-size SIZE, spool-compaction-threshold PERCENT
+  // (kept as a fraction; 0 = off, at most 0.9), spool-compaction-rate SIZE per second (0 = no
+  // limit).
+  std::uint64_t spool_segment_size = 64ull << 20;
+  double spool_compaction_threshold = 0.5;
+  std::uint64_t spool_compaction_rate = 32ull << 20;
+
   std::vector<SourcePolicy> sources;
   std::vector<SmtpUser> smtp_users;
   std::vector<VirtualMta> virtual_mtas;
@@ -265,6 +272,9 @@ std::optional<Seconds> ParseDuration(const std::string& text);
 std::optional<std::vector<Seconds>> ParseDurationList(const std::string& text);
 std::optional<Rate> ParseRate(const std::string& text);
 std::optional<std::uint64_t> ParseSize(const std::string& text);
+// A share: "50%" or "0.5" (also "12.5%"), returned as a fraction (0.5). Not negative; a bare number
+// is a fraction, so "50" is 50 (5000 %): callers bound the result.
+std::optional<double> ParseShare(const std::string& text);
 std::optional<bool> ParseBool(const std::string& text);
 std::optional<ListenAddress> ParseListenAddress(const std::string& text, bool port_only_ok);
 

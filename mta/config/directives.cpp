@@ -24,6 +24,7 @@ constexpr const char* kExpDurationList =
 constexpr const char* kExpRate = "expected a rate like 800/h, 2/s, 100/10m or 'unlimited'";
 constexpr const char* kExpSize = "expected a size like 512, 100K, 50M, 1G (powers of 1024)";
 constexpr const char* kExpInt = "expected a whole number";
+constexpr const char* kExpShare = "expected a percentage like 50% or 12.5%, or a fraction like 0.5";
 constexpr const char* kExpPath = "expected a path";
 constexpr const char* kExpName = "expected one name without spaces";
 constexpr const char* kExpListen =
@@ -137,6 +138,16 @@ Result SetSize(ParseContext& c, const std::string& v) {
   return std::nullopt;
 }
 
+// A size of at least Min bytes.
+template <auto F, std::uint64_t Min>
+Result SetSizeAtLeast(ParseContext& c, const std::string& v) {
+  auto s = ParseSize(v);
+  if (!s) return std::string();
+  if (*s < Min) return std::string(kExpSize) + ", at least " + std::to_string(Min >> 10) + "K";
+  Field<F>(c) = *s;
+  return std::nullopt;
+}
+
 template <auto F, long long Min, long long Max>
 Result SetInt(ParseContext& c, const std::string& v) {
   auto n = ParseUnsigned(Trim(v));
@@ -202,6 +213,27 @@ Result SetChoice(ParseContext& c, const std::string& v) {
 }
 
 // ---- Specific setters. ----
+
+// Compacting a segment that is more than 90 % live would rewrite nearly all of it to reclaim a
+// little: the spool would spend its disk bandwidth copying. 0 turns compaction off.
+constexpr double kMaxCompactionThreshold = 0.9;
+
+Result SetCompactionThreshold(ParseContext& c, const std::string& v) {
+  auto share = ParseShare(v);
+  if (!share) return std::string();
+  if (*share > kMaxCompactionThreshold) {
+    std::string error =
+        "more than 90%, the most allowed: compacting segments that are mostly live would copy "
+        "nearly all of them to reclaim little (0 turns compaction off)";
+    const std::string text = Trim(v);
+    if (*share > 1 && text.back() != '%') {
+      error += "; a number without % is a fraction: write " + text + "% for a percentage";
+    }
+    return error;
+  }
+  c.config->spool_compaction_threshold = *share;
+  return std::nullopt;
+}
 
 Result SetSmtpListener(ParseContext& c, const std::string& v) {
   auto a = ParseListenAddress(v, false);
@@ -583,6 +615,17 @@ const std::vector<DirectiveSpec> kGlobal = {
     {"spool-min-free", "spool-min-free SIZE", "64M",
      "When the spool's file system has less free space, new mail gets 452 4.3.1.", I::kDaemon,
      SetSize<&Config::spool_min_free>, kExpSize},
+    {"spool-segment-size", "spool-segment-size SIZE", "64M",
+     "Start a new spool segment file once the one being written is past this size (at least "
+     "64K).",
+     I::kDaemon, SetSizeAtLeast<&Config::spool_segment_size, 64 << 10>, kExpSize},
+    {"spool-compaction-threshold", "spool-compaction-threshold PERCENT", "50%",
+     "A spool segment other than the one being written whose live entries fill less than this "
+     "share of it has them copied forward and is deleted. At most 90%; 0 turns compaction off.",
+     I::kDaemon, SetCompactionThreshold, kExpShare},
+    {"spool-compaction-rate", "spool-compaction-rate SIZE", "32M",
+     "Most bytes per second that compaction copies; 0 means no limit.", I::kDaemon,
+     SetSize<&Config::spool_compaction_rate>, kExpSize},
     {"max-queued-recipients", "max-queued-recipients N", "0 (no limit)",
      "When this many recipients are queued, new mail is refused with a temporary error.",
      I::kDaemon, SetInt<&Config::max_queued_recipients, 0, std::numeric_limits<long long>::max()>,

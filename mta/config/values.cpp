@@ -1,6 +1,6 @@
-// Value parsers for the configuration language: durations, duration lists, rates, sizes,
-// booleans and listen addresses. All arithmetic is exact integer arithmetic; any overflow makes
-// the value invalid (nullopt) rather than wrapping.
+// Value parsers for the configuration language: durations, duration lists, rates, sizes, shares
+// (percentages), booleans and listen addresses. All arithmetic is exact integer arithmetic; any
+// overflow makes the value invalid (nullopt) rather than wrapping.
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -166,6 +166,29 @@ std::optional<std::uint64_t> ParseSize(const std::string& raw) {
   std::uint64_t out = 0;
   if (__builtin_mul_overflow(n, std::uint64_t{1} << shift, &out)) return std::nullopt;
   return out;
+}
+
+std::optional<double> ParseShare(const std::string& raw) {
+  std::string text = Trim(raw);
+  bool percent = !text.empty() && text.back() == '%';
+  if (percent) text = Trim(std::string_view(text).substr(0, text.size() - 1));
+  // DIGITS[.DIGITS], read as an exact integer over a power of ten; at most 15 digits in all, so
+  // both are exact in a double and the one division below rounds once.
+  std::uint64_t numerator = 0;
+  std::uint64_t denominator = percent ? 100 : 1;
+  std::size_t digits = 0;
+  bool point = false;
+  for (char c : text) {
+    if (c == '.' && !point) {
+      point = true;
+      continue;
+    }
+    if (!IsDigit(c) || ++digits > 15) return std::nullopt;
+    numerator = numerator * 10 + static_cast<std::uint64_t>(c - '0');
+    if (point) denominator *= 10;
+  }
+  if (digits == 0 || text.front() == '.' || text.back() == '.') return std::nullopt;
+  return static_cast<double>(numerator) / static_cast<double>(denominator);
 }
 
 std::optional<bool> ParseBool(const std::string& raw) {

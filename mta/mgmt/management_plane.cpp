@@ -160,6 +160,15 @@ struct ManagementPlane::Impl {
     storage[Storage::kSpoolBytes].series().Set(static_cast<std::int64_t>(r.spool.bytes));
     storage[Storage::kSpoolHealthy].series().Set(r.spool.healthy ? 1 : 0);
     storage[Storage::kSpoolDamaged].series().Set(static_cast<std::int64_t>(r.spool.damaged_total));
+    storage[Storage::kSpoolLiveBytes].series().Set(static_cast<std::int64_t>(r.spool.live_bytes));
+    storage[Storage::kSpoolCompactions].series().Set(
+        static_cast<std::int64_t>(r.spool.compactions));
+    storage[Storage::kSpoolCompactionCopied].series().Set(
+        static_cast<std::int64_t>(r.spool.compaction_bytes_copied));
+    storage[Storage::kSpoolCompactionReclaimed].series().Set(
+        static_cast<std::int64_t>(r.spool.compaction_bytes_reclaimed));
+    storage[Storage::kSpoolCompactionErrors].series().Set(
+        static_cast<std::int64_t>(r.spool.compaction_errors));
     storage[Storage::kDnsCacheEntries].series().Set(static_cast<std::int64_t>(r.dns.cache_entries));
     storage[Storage::kDnsCacheHits].series().Set(static_cast<std::int64_t>(r.dns.cache_hits));
     storage[Storage::kDnsCacheMisses].series().Set(static_cast<std::int64_t>(r.dns.cache_misses));

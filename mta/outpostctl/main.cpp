@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -101,6 +102,23 @@ std::string Num(const json& v) {
   return "";
 }
 std::string Kb(const json& v) { return std::to_string(v.get<long long>() / 1024); }
+// A byte count as `ls -h` writes it, in powers of 1024: "512 B", "3.8 KB", "128 MB", "1.5 GB".
+std::string HumanBytes(const json& v) {
+  double n = v.get<double>();
+  const char* units[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+  std::size_t unit = 0;
+  while (n >= 1024 && unit + 1 < std::size(units)) {
+    n /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  if (unit == 0 || n >= 10) {
+    std::snprintf(buf, sizeof buf, "%.0f %s", n, units[unit]);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f %s", n, units[unit]);
+  }
+  return buf;
+}
 std::string Percent(const json& v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f%%", v.get<double>() * 100.0);
@@ -112,6 +130,24 @@ std::string Duration(long long s) {
   if (s >= 86400) out << s / 86400 << "d ";
   out << (s % 86400) / 3600 << "h " << (s % 3600) / 60 << "m " << s % 60 << "s";
   return out.str();
+}
+
+// One line: health, messages, live bytes against bytes on disk, compaction, the file system. An
+// older outpostd sends no live bytes or compaction figures: those parts are left out.
+void PrintSpool(const json& sp) {
+  std::cout << "spool: " << (sp.at("healthy").get<bool>() ? "healthy" : "UNHEALTHY") << ", "
+            << Num(sp.at("entries")) << " messages; ";
+  if (sp.contains("live_bytes")) std::cout << HumanBytes(sp["live_bytes"]) << " live, ";
+  std::cout << HumanBytes(sp.at("bytes")) << " on disk";
+  if (sp.contains("compactions") && sp.contains("bytes_reclaimed")) {
+    std::cout << "; " << Num(sp["compactions"]) << " compactions, "
+              << HumanBytes(sp["bytes_reclaimed"]) << " reclaimed";
+    if (sp.contains("compaction_errors") && sp["compaction_errors"].get<long long>() > 0) {
+      std::cout << ", compaction errors: " << Num(sp["compaction_errors"]);
+    }
+  }
+  std::cout << "; disk " << HumanBytes(sp.at("disk_used_bytes")) << " used, "
+            << HumanBytes(sp.at("disk_free_bytes")) << " free\n";
 }
 
 void PrintStatus(const json& s) {
@@ -142,12 +178,8 @@ void PrintStatus(const json& s) {
     outcomes.Add({what, Num(o["last_1m"]), Num(o["last_5m"]), Num(o["last_1h"]), Num(o["total"])});
   }
   std::cout << outcomes.Render() << "\n";
-  const json& sp = s["spool"];
+  PrintSpool(s["spool"]);
   const json& p = s["process"];
-  std::cout << "spool: " << (sp["healthy"].get<bool>() ? "healthy" : "UNHEALTHY") << ", "
-            << Num(sp["entries"]) << " messages, " << Kb(sp["bytes"]) << " KB; disk "
-            << Kb(sp["disk_used_bytes"]) << " KB used, " << Kb(sp["disk_free_bytes"])
-            << " KB free\n";
   std::cout << "process: RSS " << Kb(p["rss_bytes"]) << " KB, swap " << Kb(p["swap_bytes"])
             << " KB, fds " << Num(p["open_fds"]) << "/" << Num(p["max_fds"]) << ", cpu "
             << Num(p["cpu_seconds"]) << " s\n";

@@ -61,6 +61,9 @@ spool::SpoolOptions SpoolOptionsFor(const config::Config& config) {
   spool::SpoolOptions options;
   options.dir = config.spool_dir;
   options.min_free_bytes = config.spool_min_free;
+  options.segment_bytes = config.spool_segment_size;
+  options.compaction_threshold = config.spool_compaction_threshold;
+  options.compaction_rate = config.spool_compaction_rate;
   return options;
 }
 

@@ -79,6 +79,8 @@ REQUIRED_ALERTS = [
     ("RSS > 12 GB", "OutpostMemoryHigh", "12 * 1024 * 1024 * 1024"),
     ("file descriptors > 80 %", "OutpostFileDescriptorsNearLimit", "0.8"),
     ("spool disk > 85 %", "OutpostSpoolDiskFilling", "0.85"),
+    ("spool over 4x its live bytes on disk", "OutpostSpoolNotCompacting",
+     "outpost:spool_space_amplification > 4"),
     ("queue in backoff over an hour", "OutpostQueueInBackoffTooLong", "3600"),
     ("memory growing while the queue does not", "OutpostMemoryLeakSuspected", "deriv"),
     ("outpostd down / status unreachable", "OutpostDown", "outpost_up"),
@@ -308,6 +310,24 @@ def test_required_panels_exist():
     for uid, needles in wanted.items():
         for n in needles:
             assert n in titles[uid], f"{uid}: no panel about {n!r}"
+
+
+def test_capacity_spool_panel_shows_live_and_reclaimed_bytes():
+    with open(os.path.join(SOURCE, "dashboards", "outpost-capacity.json")) as f:
+        panels = {p["title"]: p for p in json.load(f)["panels"]}
+    spool = panels["Spool contents"]
+    exprs = {t["refId"]: t["expr"] for t in spool["targets"]}
+    # Bytes on disk, live bytes and reclaimed bytes share the left (bytes) axis; the messages
+    # are the one target on the right axis.
+    assert exprs["A"].startswith("outpost_spool_bytes{")
+    assert exprs["B"].startswith("outpost_spool_entries{")
+    assert any(e.startswith("outpost_spool_live_bytes{") for e in exprs.values())
+    assert any("outpost_spool_compaction_reclaimed_bytes_total{" in e for e in exprs.values())
+    config = spool["fieldConfig"]
+    assert config["defaults"]["unit"] == "bytes"
+    right = [o for o in config["overrides"]
+             if {"id": "custom.axisPlacement", "value": "right"} in o["properties"]]
+    assert [o["matcher"]["options"] for o in right] == ["B"]
 
 
 def test_grafana_provisioning_points_at_the_fixed_uid():

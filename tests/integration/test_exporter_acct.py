@@ -107,3 +107,43 @@ def test_oneshot_reads_everything_prints_summary_and_resumes_from_state(tmp_path
     # Nothing new: a second one-shot from the state file reads nothing more (totals restored).
     again = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
     assert again["records"] == 10 and again["records_read"] == 0 and again["bytes"] == 0
+
+
+HEADER = "type,timeLogged,timeQueued,orig,rcpt,dsnStatus,bounceCat,dlvSourceIp,dlvSize,vmta\r\n"
+RECORD = ("d,2025-11-22 10:00:0{i}+0000,2025-11-22 10:00:00+0000,a@example.com,u{i}@gmail.com,"
+          "2.0.0 (success),success,203.0.113.10,4211,vmta1")
+
+
+def test_torn_last_line_is_reported_by_oneshot_and_counted_behind_live(tmp_path, running):
+    """A last line without its line end: --oneshot says how many bytes it left and where; the live
+    exporter waits for the line end and counts those bytes in outpost_exporter_behind_bytes."""
+    import json
+    from harness.exporter import binary
+    acct = tmp_path / "acct.csv"
+    torn = RECORD.format(i=2)
+    acct.write_bytes((HEADER + RECORD.format(i=1) + "\r\n" + torn).encode())
+
+    r = subprocess.run([binary(), "--oneshot", "--from-start", "--acct-path", str(acct)],
+                       check=True, capture_output=True, text=True)
+    summary = json.loads(r.stdout)
+    assert summary["records"] == 1
+    assert summary["unread_bytes"] == len(torn)
+    assert summary["unread_files"] == [{"path": str(acct), "bytes": len(torn)}]
+    assert (f"read 1 records; {len(torn)} bytes unread at the end of {acct} (no line end)"
+            in r.stderr), r.stderr
+
+    e = running("--acct-path", str(acct), "--state-file", str(tmp_path / "state.json"),
+                "--from-start")
+    e.wait_for(lambda s: total(s, "outpost_acct_records_total") == 1 and
+               total(s, "outpost_exporter_behind_bytes") == len(torn), what="1 record, torn")
+    with open(acct, "ab") as f:
+        f.write(b"\r\n")
+    e.wait_for(lambda s: total(s, "outpost_acct_records_total") == 2 and
+               total(s, "outpost_exporter_behind_bytes") == 0, what="2 records, nothing behind")
+
+    # The whole file now: a one-shot run reads both records and leaves nothing.
+    r = subprocess.run([binary(), "--oneshot", "--from-start", "--acct-path", str(acct)],
+                       check=True, capture_output=True, text=True)
+    summary = json.loads(r.stdout)
+    assert summary["records"] == 2 and summary["unread_bytes"] == 0
+    assert summary["unread_files"] == [] and "unread" not in r.stderr

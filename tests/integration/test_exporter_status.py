@@ -18,7 +18,7 @@ import time
 import pytest
 
 from harness.exporter import Exporter, total
-from harness.mgmt import MgmtClient, start_outpostd
+from harness.mgmt import MgmtClient, doc_examples, start_outpostd
 from harness.outpostd import SOURCE, wait_for
 
 FAST = ["--poll-interval", "0.05", "--state-interval", "0.1", "--close-grace", "0.5"]
@@ -47,6 +47,11 @@ CONTRACT = {
     "outpost_process_cpu_seconds_total": None,
     "outpost_spool_entries": None,
     "outpost_spool_bytes": None,
+    "outpost_spool_live_bytes": None,
+    "outpost_spool_compactions_total": None,
+    "outpost_spool_compaction_copied_bytes_total": None,
+    "outpost_spool_compaction_reclaimed_bytes_total": None,
+    "outpost_spool_compaction_errors_total": None,
     "outpost_spool_disk_used_bytes": None,
     "outpost_spool_disk_free_bytes": None,
     "outpost_dns_cache_entries": None,
@@ -179,6 +184,14 @@ def test_live_status_metrics_match_the_api(tmp_path, started):
     assert value(s, "outpost_spool_entries") == messages
     assert value(s, "outpost_spool_bytes") > 0
     assert value(s, "outpost_spool_disk_free_bytes") > 0
+    # Live bytes and compaction figures are what the API says (nothing moves: mail stays queued).
+    spool = c.get("/status.json")[1]["spool"]
+    assert 0 <= value(s, "outpost_spool_live_bytes") == spool["live_bytes"] <= spool["bytes"]
+    for metric, field in [("outpost_spool_compactions_total", "compactions"),
+                          ("outpost_spool_compaction_copied_bytes_total", "compaction_bytes_copied"),
+                          ("outpost_spool_compaction_reclaimed_bytes_total", "bytes_reclaimed"),
+                          ("outpost_spool_compaction_errors_total", "compaction_errors")]:
+        assert value(s, metric) == spool[field], metric
     assert value(s, "outpost_spool_disk_used_bytes") > 0
     assert value(s, "outpost_dns_cache_entries") >= 0
     assert 0 <= value(s, "outpost_dns_cache_hit_ratio") <= 1
@@ -298,6 +311,34 @@ def test_slow_status_api_is_cut_at_the_timeout(tmp_path, started, label, handler
     assert value(s, "outpost_exporter_status_errors_total", reason="timeout") >= 1
     assert value(s, "outpost_status_scrape_duration_seconds") < 0.5 + 0.5
     assert total(s, "outpost_acct_records_total") == 3
+
+
+def test_spool_compaction_figures_are_served_as_typed(tmp_path, started):
+    """The spool's live bytes (gauge) and compaction figures (counters) from a status answer with
+    known values, through the exporter's /metrics and promtool."""
+    doc = doc_examples()["status"]
+    doc["spool"].update({"bytes": 5 << 30, "live_bytes": 1 << 30, "compactions": 12,
+                         "compaction_bytes_copied": 3 << 20, "bytes_reclaimed": 768 << 20,
+                         "compaction_errors": 2})
+    srv = started(_Server(_answer(200, json.dumps(doc))))
+    e = started(exporter_for(tmp_path, srv.url(), "--status-timeout", "2"))
+    s = e.wait_for(lambda s: total(s, "outpost_up") == 1, 30, "up")
+    assert value(s, "outpost_spool_bytes") == 5 << 30
+    assert value(s, "outpost_spool_live_bytes") == 1 << 30
+    assert value(s, "outpost_spool_compactions_total") == 12
+    assert value(s, "outpost_spool_compaction_copied_bytes_total") == 3 << 20
+    assert value(s, "outpost_spool_compaction_reclaimed_bytes_total") == 768 << 20
+    assert value(s, "outpost_spool_compaction_errors_total") == 2
+    text = e.scrape_text()
+    assert "# TYPE outpost_spool_live_bytes gauge" in text
+    for name in ("compactions", "compaction_copied_bytes", "compaction_reclaimed_bytes",
+                 "compaction_errors"):
+        assert f"# TYPE outpost_spool_{name}_total counter" in text, name
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus; scripts/install-deps.sh)")
+    r = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 _V1 = {"schema": "outpost.status/v1", "queue": {"recipients": "26"}}

@@ -58,6 +58,11 @@ def test_read_endpoints_show_live_state(daemon):
     assert s["process"]["rss_bytes"] > 1 << 20
     assert 0 < s["process"]["open_fds"] < s["process"]["max_fds"]
     assert s["spool"]["disk_free_bytes"] > 0
+    # Live bytes never exceed the segment files' bytes; the three messages share the segment being
+    # written, which compaction leaves alone.
+    assert 0 <= s["spool"]["live_bytes"] <= s["spool"]["bytes"]
+    assert (s["spool"]["compactions"], s["spool"]["compaction_bytes_copied"],
+            s["spool"]["bytes_reclaimed"], s["spool"]["compaction_errors"]) == (0, 0, 0, 0)
     assert s["ready"] is True
 
     status, d = c.get("/domains.json")

@@ -1,12 +1,14 @@
 """outpostctl against a live outpostd: PowerMTA-style verbs, aligned tables, --json, and the exit
 codes (0 ok, 1 error reply, 2 usage, 3 unreachable, 4 access denied)."""
+import http.server
 import json
 import smtplib
 import subprocess
+import threading
 
 import pytest
 
-from harness.mgmt import MgmtClient, start_outpostd
+from harness.mgmt import MgmtClient, doc_examples, start_outpostd
 from harness.outpostd import binary, wait_for
 
 
@@ -36,6 +38,9 @@ def test_show_commands(daemon):
     rc, out, err = ctl(c.url, "show", "status")
     assert rc == 0, err
     assert "traffic" in out and "last_minute" in out and "spool: healthy" in out
+    spool_line = [l for l in out.splitlines() if l.startswith("spool: ")][0]
+    assert " live, " in spool_line and " on disk; " in spool_line, spool_line
+    assert "; 0 compactions, 0 B reclaimed; " in spool_line, spool_line
     traffic_total = [l for l in out.splitlines() if l.startswith("total ")][0].split()
     assert traffic_total[1:3] == ["2", "4"], out  # in msgs, in rcpts
 
@@ -95,3 +100,75 @@ def test_exit_codes(daemon):
     rc, _, err = ctl(c.url, "pause", "queue", "gmail.com")
     assert rc == 4 and "access denied" in err
     assert ctl(c.url, "show", "status")[0] == 0
+
+
+class _StatusServer:
+    """Answers every GET with one fixed JSON document, on a loopback port chosen by the kernel."""
+
+    def __init__(self, doc):
+        body = json.dumps(doc).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def status_server():
+    servers = []
+
+    def start(doc):
+        servers.append(_StatusServer(doc))
+        return servers[-1]
+
+    yield start
+    for srv in servers:
+        srv.close()
+
+
+def spool_line(url):
+    rc, out, err = ctl(url, "show", "status")
+    assert rc == 0, err
+    lines = [l for l in out.splitlines() if l.startswith("spool: ")]
+    assert len(lines) == 1, out
+    return lines[0]
+
+
+@pytest.mark.parametrize("label,spool,want", [
+    ("compacted", {"healthy": True, "entries": 20, "live_bytes": 3865, "bytes": 7730,
+                   "compactions": 2, "compaction_bytes_copied": 1 << 20,
+                   "bytes_reclaimed": 128 << 20, "compaction_errors": 0,
+                   "disk_used_bytes": 22918168576, "disk_free_bytes": 79827111936},
+     "spool: healthy, 20 messages; 3.8 KB live, 7.5 KB on disk; 2 compactions, 128 MB reclaimed; "
+     "disk 21 GB used, 74 GB free"),
+    ("amplified_with_errors", {"healthy": False, "entries": 3, "live_bytes": 512,
+                               "bytes": 5 << 30, "compactions": 0, "compaction_bytes_copied": 0,
+                               "bytes_reclaimed": 0, "compaction_errors": 4,
+                               "disk_used_bytes": 1536 << 30, "disk_free_bytes": 0},
+     "spool: UNHEALTHY, 3 messages; 512 B live, 5.0 GB on disk; 0 compactions, 0 B reclaimed, "
+     "compaction errors: 4; disk 1.5 TB used, 0 B free"),
+    # An outpostd from before compaction: no live bytes or compaction figures, nothing invented.
+    ("older_daemon", {"healthy": True, "entries": 1, "bytes": 1024, "damaged": 0,
+                      "disk_used_bytes": 10 << 20, "disk_free_bytes": 1 << 30},
+     "spool: healthy, 1 messages; 1.0 KB on disk; disk 10 MB used, 1.0 GB free"),
+])
+def test_show_status_spool_line(status_server, label, spool, want):
+    doc = doc_examples()["status"]
+    doc["spool"] = spool
+    assert spool_line(status_server(doc).url) == want, label

@@ -94,6 +94,31 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"bad_records", "<acct-file /tmp/a.csv>\nrecords d,x\n</acct-file>\n", 2,
                   "expected a comma-separated list of record types"},
         ErrorCase{"missing_value", "log-level\n", 1, "missing value for 'log-level'"},
+        // Spool segments and compaction.
+        ErrorCase{"compaction_threshold_above_90_percent", "spool-compaction-threshold 95%\n", 1,
+                  "bad value '95%' for 'spool-compaction-threshold': more than 90%, the most "
+                  "allowed",
+                  "a number without %"},
+        ErrorCase{"compaction_threshold_above_90_as_fraction", "spool-compaction-threshold 0.95\n",
+                  1, "more than 90%, the most allowed"},
+        ErrorCase{"compaction_threshold_bare_percent_number", "spool-compaction-threshold 50\n", 1,
+                  "more than 90%, the most allowed: compacting segments that are mostly live would "
+                  "copy nearly all of them to reclaim little (0 turns compaction off); a number "
+                  "without % is a fraction: write 50% for a percentage"},
+        ErrorCase{"compaction_threshold_not_a_share", "spool-compaction-threshold half\n", 1,
+                  "bad value 'half' for 'spool-compaction-threshold': expected a percentage like "
+                  "50% or 12.5%, or a fraction like 0.5"},
+        ErrorCase{"compaction_threshold_negative", "spool-compaction-threshold -10%\n", 1,
+                  "expected a percentage like 50%"},
+        ErrorCase{"compaction_rate_bad_size", "spool-compaction-rate fast\n", 1,
+                  "bad value 'fast' for 'spool-compaction-rate': expected a size like 512, 100K"},
+        ErrorCase{"segment_size_too_small", "spool-segment-size 4K\n", 1,
+                  "bad value '4K' for 'spool-segment-size': expected a size like 512, 100K, 50M, "
+                  "1G (powers of 1024), at least 64K"},
+        ErrorCase{"segment_size_zero", "spool-segment-size 0\n", 1, "at least 64K"},
+        ErrorCase{"duplicate_compaction_threshold",
+                  "spool-compaction-threshold 50%\nspool-compaction-threshold 40%\n", 2,
+                  "duplicate 'spool-compaction-threshold' in the global scope (first at line 3)"},
         // Unbalanced and unknown sections.
         ErrorCase{"unclosed_at_eof", "<domain a.com>\nmax-smtp-out 1\n", 1,
                   "section <domain a.com> opened here is never closed (end of file at line 4)"},

@@ -41,6 +41,9 @@ smtp-in-command-timeout 2m
 smtp-in-data-timeout 15m
 smtp-in-max-errors 5
 spool-min-free 1G
+spool-segment-size 16M
+spool-compaction-threshold 25%
+spool-compaction-rate 8M
 max-queued-recipients 3000000
 queue-cache-size 100000
 
@@ -194,6 +197,9 @@ TEST_F(FullConfigTest, GlobalDirectives) {
   EXPECT_EQ(c_->smtp_in_data_timeout, Seconds(900));
   EXPECT_EQ(c_->smtp_in_max_errors, 5);
   EXPECT_EQ(c_->spool_min_free, 1ull << 30);
+  EXPECT_EQ(c_->spool_segment_size, 16ull << 20);
+  EXPECT_DOUBLE_EQ(c_->spool_compaction_threshold, 0.25);
+  EXPECT_EQ(c_->spool_compaction_rate, 8ull << 20);
   EXPECT_EQ(c_->max_queued_recipients, 3000000u);
   EXPECT_EQ(c_->queue_cache_size, 100000u);
   EXPECT_EQ(c_->files, std::vector<std::string>{path_});
@@ -319,10 +325,49 @@ TEST(Defaults, MinimalConfigKeepsBuiltInDefaults) {
   EXPECT_EQ(c.smtp_in_data_timeout, Seconds(600));
   EXPECT_EQ(c.smtp_in_max_errors, 10);
   EXPECT_EQ(c.spool_min_free, 64ull << 20);
+  EXPECT_EQ(c.spool_segment_size, 64ull << 20);
+  EXPECT_DOUBLE_EQ(c.spool_compaction_threshold, 0.5);
+  EXPECT_EQ(c.spool_compaction_rate, 32ull << 20);
   EXPECT_EQ(c.dns_cache_ttl, Seconds(3600));
   EXPECT_FALSE(c.http_mgmt);
   EXPECT_FALSE(c.host_name.empty());  // filled from gethostname()
   EXPECT_EQ(c.spool_dir, "/tmp/spool");
+}
+
+TEST(Spool, CompactionThresholdSpellingsAndBounds) {
+  struct Case {
+    const char* label;
+    const char* value;
+    double threshold;
+  };
+  for (const Case& c : {Case{"percent", "50%", 0.5}, Case{"fraction", "0.5", 0.5},
+                        Case{"decimal_percent", "12.5%", 0.125}, Case{"off", "0", 0.0},
+                        Case{"off_percent", "0%", 0.0}, Case{"most_percent", "90%", 0.9},
+                        Case{"most_fraction", "0.9", 0.9}}) {
+    LoadResult r = ParseConfig(std::string(kMinimal) + "spool-compaction-threshold " + c.value);
+    ASSERT_TRUE(r.errors.empty()) << c.label << ": " << ErrorsOf(r);
+    EXPECT_DOUBLE_EQ(r.config->spool_compaction_threshold, c.threshold) << c.label;
+  }
+}
+
+TEST(Spool, SegmentSizeAndCompactionRate) {
+  LoadResult r =
+      ParseConfig(std::string(kMinimal) + "spool-segment-size 64K\nspool-compaction-rate 0\n");
+  ASSERT_TRUE(r.errors.empty()) << ErrorsOf(r);
+  EXPECT_EQ(r.config->spool_segment_size, 64u << 10);
+  EXPECT_EQ(r.config->spool_compaction_rate, 0u);  // no limit
+}
+
+// The error a refused threshold prints names the file and the line, as every config error does.
+TEST(Spool, RefusedThresholdNamesFileAndLine) {
+  LoadResult r = ParseConfig(std::string(kMinimal) + "spool-compaction-threshold 95%\n",
+                             "/etc/outpost/outpost.conf");
+  ASSERT_EQ(r.errors.size(), 1u) << ErrorsOf(r);
+  EXPECT_EQ(r.errors[0].ToString().rfind("/etc/outpost/outpost.conf:3: bad value '95%' for "
+                                         "'spool-compaction-threshold': more than 90%",
+                                         0),
+            0u)
+      << r.errors[0].ToString();
 }
 
 TEST(Paths, StringConfigWithoutDirectoryLeavesRelativePaths) {

@@ -134,6 +134,46 @@ INSTANTIATE_TEST_SUITE_P(
         SizeCase{"overflow_digits", "18446744073709551616", std::nullopt}),
     [](const auto& info) { return std::string(info.param.label); });
 
+struct ShareCase {
+  const char* label;
+  const char* text;
+  std::optional<double> share;
+};
+
+class ShareTest : public ::testing::TestWithParam<ShareCase> {};
+
+TEST_P(ShareTest, Parses) {
+  const ShareCase& c = GetParam();
+  auto s = ParseShare(c.text);
+  ASSERT_EQ(s.has_value(), c.share.has_value()) << c.label;
+  if (c.share) {
+    EXPECT_DOUBLE_EQ(*s, *c.share) << c.label;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ShareTest,
+    ::testing::Values(
+        ShareCase{"percent", "50%", 0.5}, ShareCase{"fraction", "0.5", 0.5},
+        ShareCase{"percent_decimal", "12.5%", 0.125}, ShareCase{"zero", "0", 0.0},
+        ShareCase{"zero_percent", "0%", 0.0}, ShareCase{"hundred", "100%", 1.0},
+        ShareCase{"space_before_percent", "25 %", 0.25}, ShareCase{"spaces", " 0.25 ", 0.25},
+        ShareCase{"bare_whole_is_fraction", "50", 50.0}, ShareCase{"empty", "", std::nullopt},
+        ShareCase{"percent_only", "%", std::nullopt}, ShareCase{"negative", "-5%", std::nullopt},
+        ShareCase{"leading_point", ".5", std::nullopt},
+        ShareCase{"trailing_point", "5.%", std::nullopt},
+        ShareCase{"two_points", "1.2.3", std::nullopt},
+        ShareCase{"two_percents", "50%%", std::nullopt}, ShareCase{"word", "half", std::nullopt},
+        ShareCase{"too_many_digits", "0.1234567890123456", std::nullopt}),
+    [](const auto& info) { return std::string(info.param.label); });
+
+// 90% and 0.9 are the same double, so a bound check treats both spellings alike.
+TEST(Share, PercentAndFractionSpellingsAgreeExactly) {
+  EXPECT_EQ(ParseShare("90%"), ParseShare("0.9"));
+  EXPECT_EQ(*ParseShare("90%"), 0.9);
+  EXPECT_EQ(*ParseShare("90.0%"), 0.9);
+}
+
 TEST(Bool, AcceptsAllSpellings) {
   for (const char* t : {"yes", "true", "on", "YES", "True", "On"}) {
     EXPECT_EQ(ParseBool(t), std::optional<bool>(true)) << t;

@@ -40,6 +40,7 @@ class TailerRig {
     o.close_grace = close_grace;
     tailer_ = std::make_unique<AcctTailer>(o, counts_, resolver_);
   }
+  const AcctTailer& tailer() const { return *tailer_; }
   std::uint64_t PollTotal() {
     bool more = true;
     while (more) tailer_->Poll(&more);
@@ -302,6 +303,53 @@ TEST_F(TailerTest, PartialLastLineWaitsForItsEnd) {
   }
   EXPECT_EQ(rig.PollTotal(), 3u);
   EXPECT_EQ(rig.counts().health.malformed_lines, 0u);
+}
+
+// A last line without its line end is not read, and counts as unread (the behind-bytes gauge and
+// the one-shot summary) until its end arrives.
+TEST_F(TailerTest, PartialLastLineCountsAsUnreadUntilItsEnd) {
+  TailerRig rig(dir_.string());
+  Append("acct.csv", 0, 1);
+  std::string line = Line(1);
+  ASSERT_EQ(line.back(), '\n');
+  const std::string torn = line.substr(0, line.size() - 2);  // the record, without its CRLF
+  {
+    std::ofstream f(P("acct.csv"), std::ios::app | std::ios::binary);
+    f << torn;
+  }
+  EXPECT_EQ(rig.PollTotal(), 1u);
+  EXPECT_EQ(rig.counts().health.bytes_behind, torn.size());
+  EXPECT_EQ(rig.tailer().UnreadTails(), (std::vector<UnreadTail>{{P("acct.csv"), torn.size()}}));
+  // Polling again changes nothing: the tailer waits.
+  EXPECT_EQ(rig.PollTotal(), 1u);
+  EXPECT_EQ(rig.counts().health.bytes_behind, torn.size());
+  {
+    std::ofstream f(P("acct.csv"), std::ios::app | std::ios::binary);
+    f << "\r\n";
+  }
+  EXPECT_EQ(rig.PollTotal(), 2u);
+  EXPECT_EQ(rig.counts().health.bytes_behind, 0u);
+  EXPECT_TRUE(rig.tailer().UnreadTails().empty());
+}
+
+// Files read to their end are not listed; each file with a torn tail is, under its own path.
+TEST_F(TailerTest, UnreadTailsNameEachFileWithATornTail) {
+  TailerRig rig(dir_.string());
+  Append("acct-a.csv", 0, 2);
+  Append("acct-b.csv", 2, 3);
+  Append("acct-c.csv", 3, 4);
+  {
+    std::ofstream f(P("acct-b.csv"), std::ios::app | std::ios::binary);
+    f << "d,2025-11-22";
+  }
+  {
+    std::ofstream f(P("acct-c.csv"), std::ios::app | std::ios::binary);
+    f << "b";
+  }
+  EXPECT_EQ(rig.PollTotal(), 4u);
+  EXPECT_EQ(rig.tailer().UnreadTails(),
+            (std::vector<UnreadTail>{{P("acct-b.csv"), 12}, {P("acct-c.csv"), 1}}));
+  EXPECT_EQ(rig.counts().health.bytes_behind, 13u);
 }
 
 TEST_F(TailerTest, MalformedLineIsCountedAndSkipped) {

@@ -121,6 +121,11 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
       {"outpost_process_cpu_seconds_total", "", "", 0.008},
       {"outpost_spool_entries", "", "", 20},
       {"outpost_spool_bytes", "", "", 7730},
+      {"outpost_spool_live_bytes", "", "", 3865},
+      {"outpost_spool_compactions_total", "", "", 2},
+      {"outpost_spool_compaction_copied_bytes_total", "", "", 1048576},
+      {"outpost_spool_compaction_reclaimed_bytes_total", "", "", 134217728},
+      {"outpost_spool_compaction_errors_total", "", "", 0},
       {"outpost_spool_disk_used_bytes", "", "", 22918168576.0},
       {"outpost_spool_disk_free_bytes", "", "", 79827111936.0},
       {"outpost_dns_cache_entries", "", "", 0},
@@ -174,6 +179,71 @@ TEST(StatusMetrics, AccountingNotWritableAndDkimCounts) {
   EXPECT_EQ(Value(m, "outpost_dkim_signed_total"), 30.0);
   EXPECT_EQ(Value(m, "outpost_dkim_unsigned_no_key_total"), 2.0);
   EXPECT_EQ(Value(m, "outpost_dkim_sign_failures_total"), 1.0);
+}
+
+// Spool compaction: live bytes is a gauge, the compaction figures are counters (rate() and
+// promtool rely on the type), each read from its own field.
+TEST(StatusMetrics, SpoolLiveBytesAndCompactionCounters) {
+  StatusFetches f = ExampleFetches();
+  f.status = Ok([] {
+    Json j = DocExample("status");
+    j["spool"]["bytes"] = 10 << 20;
+    j["spool"]["live_bytes"] = 1 << 20;
+    j["spool"]["compactions"] = 7;
+    j["spool"]["compaction_bytes_copied"] = 3 << 20;
+    j["spool"]["bytes_reclaimed"] = 448 << 20;
+    j["spool"]["compaction_errors"] = 1;
+    return j;
+  }());
+  StatusMapping m = MapStatus(f, StatusMappingLimits{});
+  ASSERT_TRUE(m.up) << m.error_text;
+  struct Want {
+    const char* name;
+    prometheus::MetricType type;
+    double value;
+  };
+  using T = prometheus::MetricType;
+  for (const Want& w :
+       {Want{"outpost_spool_bytes", T::Gauge, 10 << 20},
+        Want{"outpost_spool_live_bytes", T::Gauge, 1 << 20},
+        Want{"outpost_spool_compactions_total", T::Counter, 7},
+        Want{"outpost_spool_compaction_copied_bytes_total", T::Counter, 3 << 20},
+        Want{"outpost_spool_compaction_reclaimed_bytes_total", T::Counter, 448 << 20},
+        Want{"outpost_spool_compaction_errors_total", T::Counter, 1}}) {
+    const prometheus::MetricFamily* family = nullptr;
+    for (const auto& fam : m.families) {
+      if (fam.name == w.name) family = &fam;
+    }
+    ASSERT_NE(family, nullptr) << w.name;
+    EXPECT_EQ(family->type, w.type) << w.name;
+    ASSERT_EQ(family->metric.size(), 1u) << w.name;
+    EXPECT_DOUBLE_EQ(
+        w.type == T::Counter ? family->metric[0].counter.value : family->metric[0].gauge.value,
+        w.value)
+        << w.name;
+  }
+}
+
+// A daemon from before spool compaction: up, the spool's other series there, the new ones absent.
+TEST(StatusMetrics, OlderDaemonWithoutCompactionFieldsIsStillUp) {
+  StatusFetches f = ExampleFetches();
+  f.status = Ok([] {
+    Json j = DocExample("status");
+    for (const char* k : {"live_bytes", "compactions", "compaction_bytes_copied", "bytes_reclaimed",
+                          "compaction_errors"}) {
+      j["spool"].erase(k);
+    }
+    return j;
+  }());
+  StatusMapping m = MapStatus(f, StatusMappingLimits{});
+  ASSERT_TRUE(m.up) << m.error_text;
+  EXPECT_TRUE(Value(m, "outpost_spool_bytes"));
+  for (const char* name : {"outpost_spool_live_bytes", "outpost_spool_compactions_total",
+                           "outpost_spool_compaction_copied_bytes_total",
+                           "outpost_spool_compaction_reclaimed_bytes_total",
+                           "outpost_spool_compaction_errors_total"}) {
+    EXPECT_FALSE(Value(m, name)) << name;
+  }
 }
 
 // A daemon from before the accounting and dkim objects: up, those series simply absent.
@@ -269,6 +339,12 @@ INSTANTIATE_TEST_SUITE_P(
         FailCase{"number_as_string",
                  [](StatusFetches& f) {
                    f.status = Ok(StatusWith([](Json& j) { j["queue"]["recipients"] = "26"; }));
+                 },
+                 false,
+                 {R::kSchema}},
+        FailCase{"spool_compactions_as_string",
+                 [](StatusFetches& f) {
+                   f.status = Ok(StatusWith([](Json& j) { j["spool"]["compactions"] = "2"; }));
                  },
                  false,
                  {R::kSchema}},
