@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The full reliability run: the crash loop with N rounds (default 20), the accounting-disk-full,
+# The full reliability run: the crash loop with N rounds (default 20), the kill -9 loop during
+# spool compaction (N rounds) and the 50,000-message compaction scenario, the accounting-disk-full,
 # faulty-receiver, TLS-fallback and abuse tests, the spool-disk-full and exporter fault tests; every figure
 # (what was tried, how many times, what was lost) is rendered into docs/reliability.md.
 #
@@ -12,6 +13,8 @@ rounds="${1:-20}"
 export OUTPOST_BIN="${OUTPOST_BIN:-$PWD/build/bin}"
 export OUTPOST_SOURCE="$PWD"
 export OUTPOST_CRASH_ROUNDS="$rounds"
+export OUTPOST_COMPACTION_ROUNDS="$rounds"
+export OUTPOST_COMPACTION_MESSAGES="${OUTPOST_COMPACTION_MESSAGES:-50000}"
 export OUTPOST_RELIABILITY_SEED="${OUTPOST_RELIABILITY_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
 report="$(mktemp -d)"
 export OUTPOST_RELIABILITY_REPORT="$report"
@@ -21,6 +24,7 @@ python=/usr/bin/python3
 status=0
 "$python" -m pytest -q -p no:cacheprovider -rs \
   tests/integration/test_reliability_crash_loop.py \
+  tests/integration/test_spool_compaction.py \
   tests/integration/test_reliability_acct_disk_full.py \
   tests/integration/test_reliability_receivers.py \
   tests/integration/test_smtp_abuse.py \

@@ -52,6 +52,28 @@ def render(report_dir):
                 "Kill points (accepted messages into the round when SIGKILL was sent):", "",
                 ", ".join(f"r{k['round']}: {k['kill_after_accepted']} ({k['acked']} acked)"
                           for k in crash["kills"]), ""]
+    loop = figures.pop("compaction_crash_loop", None)
+    if loop:
+        out += ["### Crash loop during spool compaction (kill -9 while segments are copied)", "",
+                "| rounds | messages/round | acknowledged | delivered | still queued | lost | "
+                "queued twice | duplicate deliveries |", "|---|---|---|---|---|---|---|---|",
+                f"| {loop['rounds']} | {loop['messages_per_round']} | {loop['acknowledged']} | "
+                f"{loop['delivered']} | {loop['queued']} | **{loop['lost']}** | "
+                f"**{loop['queued_twice']}** | {loop['duplicate_deliveries']} |", "",
+                "Bytes copied by compaction (and segments compacted) since the round's start, "
+                "when SIGKILL was sent:", "",
+                ", ".join(f"r{k['round']}: {k['copied_bytes_at_kill']} B "
+                          f"({k['compactions_at_kill']})" for k in loop["kills"]), ""]
+    scenario = figures.pop("compaction_scenario", None)
+    if scenario:
+        out += ["### Space held by long-deferred mail (compaction)", "",
+                "| messages | deferred | live bytes | bytes on disk after compaction | ratio | "
+                "compactions | bytes reclaimed |", "|---|---|---|---|---|---|---|",
+                f"| {scenario['messages']} x {scenario['message_size']} | "
+                f"{scenario['deferred']} | {scenario['live_bytes']} | "
+                f"{scenario['spool_bytes_on_disk']} | "
+                f"{scenario['spool_bytes_on_disk'] / max(1, scenario['live_bytes']):.2f} | "
+                f"{scenario['compactions']} | {scenario['bytes_reclaimed']} |", ""]
     if figures:
         out += ["### Other faults", "", "| scenario | figures |", "|---|---|"]
         for name, values in figures.items():

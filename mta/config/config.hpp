@@ -229,7 +229,8 @@ struct Config {
   // limit).
   std::uint64_t spool_segment_size = 64ull << 20;
   double spool_compaction_threshold = 0.5;
-  std::uint64_t spool_compaction_rate = 32ull << 20;
+  std::uint64_t spool_compaction_rate = 16ull << 20;
+  Seconds spool_compaction_min_age{30};
 
   std::vector<SourcePolicy> sources;
   std::vector<SmtpUser> smtp_users;

@@ -623,9 +623,13 @@ const std::vector<DirectiveSpec> kGlobal = {
      "A spool segment other than the one being written whose live entries fill less than this "
      "share of it has them copied forward and is deleted. At most 90%; 0 turns compaction off.",
      I::kDaemon, SetCompactionThreshold, kExpShare},
-    {"spool-compaction-rate", "spool-compaction-rate SIZE", "32M",
+    {"spool-compaction-rate", "spool-compaction-rate SIZE", "16M",
      "Most bytes per second that compaction copies; 0 means no limit.", I::kDaemon,
      SetSize<&Config::spool_compaction_rate>, kExpSize},
+    {"spool-compaction-min-age", "spool-compaction-min-age DURATION", "30s",
+     "A segment is compacted only once it has not been the one being written for this long; "
+     "segments found at start-up count as old. 0 compacts at once.",
+     I::kDaemon, SetDuration<&Config::spool_compaction_min_age>, kExpDuration},
     {"max-queued-recipients", "max-queued-recipients N", "0 (no limit)",
      "When this many recipients are queued, new mail is refused with a temporary error.",
      I::kDaemon, SetInt<&Config::max_queued_recipients, 0, std::numeric_limits<long long>::max()>,

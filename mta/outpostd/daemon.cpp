@@ -64,6 +64,7 @@ spool::SpoolOptions SpoolOptionsFor(const config::Config& config) {
   options.segment_bytes = config.spool_segment_size;
   options.compaction_threshold = config.spool_compaction_threshold;
   options.compaction_rate = config.spool_compaction_rate;
+  options.compaction_min_age = config.spool_compaction_min_age;
   return options;
 }
 

@@ -44,6 +44,7 @@ spool-min-free 1G
 spool-segment-size 16M
 spool-compaction-threshold 25%
 spool-compaction-rate 8M
+spool-compaction-min-age 2m
 max-queued-recipients 3000000
 queue-cache-size 100000
 
@@ -200,6 +201,7 @@ TEST_F(FullConfigTest, GlobalDirectives) {
   EXPECT_EQ(c_->spool_segment_size, 16ull << 20);
   EXPECT_DOUBLE_EQ(c_->spool_compaction_threshold, 0.25);
   EXPECT_EQ(c_->spool_compaction_rate, 8ull << 20);
+  EXPECT_EQ(c_->spool_compaction_min_age, Seconds(120));
   EXPECT_EQ(c_->max_queued_recipients, 3000000u);
   EXPECT_EQ(c_->queue_cache_size, 100000u);
   EXPECT_EQ(c_->files, std::vector<std::string>{path_});
@@ -327,7 +329,8 @@ TEST(Defaults, MinimalConfigKeepsBuiltInDefaults) {
   EXPECT_EQ(c.spool_min_free, 64ull << 20);
   EXPECT_EQ(c.spool_segment_size, 64ull << 20);
   EXPECT_DOUBLE_EQ(c.spool_compaction_threshold, 0.5);
-  EXPECT_EQ(c.spool_compaction_rate, 32ull << 20);
+  EXPECT_EQ(c.spool_compaction_rate, 16ull << 20);
+  EXPECT_EQ(c.spool_compaction_min_age, Seconds(30));
   EXPECT_EQ(c.dns_cache_ttl, Seconds(3600));
   EXPECT_FALSE(c.http_mgmt);
   EXPECT_FALSE(c.host_name.empty());  // filled from gethostname()
