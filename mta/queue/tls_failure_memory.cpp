@@ -50,7 +50,9 @@ bool ParseInt(std::string_view s, Int& out) {
 
 }  // namespace
 
-std::string TlsServerKey::Text() const { return host + " " + address + ":" + std::to_string(port); }
+std::string TlsServerKey::Text() const {
+  return host + "[" + address + "]:" + std::to_string(port);
+}
 
 TlsFailureMemory::TlsFailureMemory(const Clock& clock, std::chrono::seconds ttl,
                                    std::size_t capacity)

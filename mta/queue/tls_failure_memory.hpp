@@ -46,7 +46,7 @@ struct TlsServerKey {
   std::string host;     // MX host name (lower case), or the route's host; may be an address
   std::string address;  // the IP address connected to
   std::uint16_t port = 25;
-  std::string Text() const;  // "mx.example.net 192.0.2.1:25" (for logs)
+  std::string Text() const;  // "mx.example.net[192.0.2.1]:25" (for logs)
 };
 
 // Thread-safety: not thread-safe.
