@@ -4,7 +4,9 @@
 // says EHLO with the vmta's host name (HELO if EHLO is refused), and does STARTTLS when offered and
 // `use_starttls` (or fails the connection when `require_starttls` and it is not offered or fails).
 // Send() runs one transaction: MAIL FROM (with SIZE= when offered, BODY=8BITMIME when the message
-// is 8-bit and offered), RCPT TO per recipient and DATA — pipelined when PIPELINING is offered —
+// is 8-bit and offered; the client sends the bytes it is given: converting 8-bit mail for a
+// server without 8BITMIME is queue::MimeDowngradeDeliverer's job, before DKIM signing), RCPT TO
+// per recipient and DATA — pipelined when PIPELINING is offered —
 // then the dot-stuffed message and the final reply. Replies are parsed whole (multi-line, possibly
 // split across packets) and kept verbatim for accounting.
 //
