@@ -258,6 +258,17 @@ TEST(DowngradeTo7Bit, QuotedPrintableEncodesTrailingWhitespaceAndEquals) {
   EXPECT_NE(r.data.find("\r\n\r\n=C3=A9 a=3Db=20\r\nx=09\r\n"), std::string::npos) << r.data;
 }
 
+TEST(HasEightBitBytes, AtEveryPositionAndLength) {
+  for (std::size_t length = 0; length < 20; ++length) {
+    EXPECT_FALSE(HasEightBitBytes(std::string(length, 'a'))) << length;
+    for (std::size_t at = 0; at < length; ++at) {
+      std::string s(length, 'a');
+      s[at] = '\x80';
+      EXPECT_TRUE(HasEightBitBytes(s)) << length << " " << at;
+    }
+  }
+}
+
 TEST(DowngradeTo7Bit, DeepNestingIsRefused) {
   std::string m = "MIME-Version: 1.0\r\n";
   for (int i = 0; i <= kMaxMimeDepth + 1; ++i) {
