@@ -11,7 +11,7 @@ namespace outpost::exporter {
 using prometheus::MetricType;
 using Json = nlohmann::json;
 
-const std::array<StatusScalar, 29> kStatusScalars = {{
+const std::array<StatusScalar, 33> kStatusScalars = {{
     {"outpost_uptime_seconds", "outpostd uptime.", MetricType::Gauge, {"uptime_seconds"}},
     {"outpost_queue_recipients",
      "Queued recipients, total.",
@@ -122,6 +122,22 @@ const std::array<StatusScalar, 29> kStatusScalars = {{
      "Transactions sent unsigned: the key did not fit the policy or signing failed.",
      MetricType::Counter,
      {"dkim", "sign_failures"}},
+    {"outpost_tls_fallbacks_total",
+     "Connections made in plain text because a TLS handshake failed at that server.",
+     MetricType::Counter,
+     {"interop", "tls_fallbacks"}},
+    {"outpost_tls_failures_remembered",
+     "Servers (name, address, port) skipping STARTTLS after a failed handshake.",
+     MetricType::Gauge,
+     {"interop", "tls_failures_remembered"}},
+    {"outpost_8bit_converted_total",
+     "Transactions converted to 7-bit MIME for a server without 8BITMIME.",
+     MetricType::Counter,
+     {"interop", "converted_8bit"}},
+    {"outpost_8bit_refused_total",
+     "Transactions bounced: 8-bit headers and a server without 8BITMIME.",
+     MetricType::Counter,
+     {"interop", "refused_8bit"}},
 }};
 
 const std::array<StatusByDirection, 4> kStatusByDirection = {{

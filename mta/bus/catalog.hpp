@@ -194,6 +194,23 @@ inline constexpr std::array<Descriptor, 7> kAccountingMetrics{{
      "Transactions sent unsigned: the key did not fit or signing failed.", kGauge, "messages", ""},
 }};
 
+// Interoperability with receivers: the plain-text fallback after failed TLS handshakes
+// (SmtpDeliverer::Stats()) and 8-bit messages converted to 7-bit or refused for servers without
+// 8BITMIME (MimeDowngradeDeliverer::Stats()).
+enum class Interop { kTlsFallbacks, kTlsFailuresRemembered, kConverted8Bit, kRefused8Bit, kCount };
+inline constexpr std::array<Descriptor, 4> kInteropMetrics{{
+    {"tls_fallbacks_total",
+     "Connections made in plain text because a TLS handshake failed at that server.", kGauge,
+     "connections", ""},
+    {"tls_failures_remembered", "Servers (name, address, port) skipping STARTTLS for now.", kGauge,
+     "servers", ""},
+    {"mime_8bit_converted_total",
+     "Transactions converted to 7-bit MIME for a server without 8BITMIME.", kGauge, "messages", ""},
+    {"mime_8bit_refused_total",
+     "Transactions bounced: 8-bit headers and a server without 8BITMIME (5.6.3).", kGauge,
+     "messages", ""},
+}};
+
 // The process sampler (process_sampler.hpp).
 enum class Process {
   kRss,
@@ -236,6 +253,7 @@ static_assert(kOutcomeMetrics.size() == static_cast<std::size_t>(Outcome::kCount
 static_assert(kQueueMetrics.size() == static_cast<std::size_t>(Queue::kCount));
 static_assert(kStorageMetrics.size() == static_cast<std::size_t>(Storage::kCount));
 static_assert(kAccountingMetrics.size() == static_cast<std::size_t>(Accounting::kCount));
+static_assert(kInteropMetrics.size() == static_cast<std::size_t>(Interop::kCount));
 static_assert(kProcessMetrics.size() == static_cast<std::size_t>(Process::kCount));
 static_assert(kMgmtMetrics.size() == static_cast<std::size_t>(Mgmt::kCount));
 

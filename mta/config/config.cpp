@@ -25,6 +25,9 @@ void Apply(const SourcePolicy& layer, EffectiveSourcePolicy& out) {
   if (layer.default_virtual_mta) out.default_virtual_mta = *layer.default_virtual_mta;
   if (layer.log_connections) out.log_connections = *layer.log_connections;
   if (layer.hide_message_source) out.hide_message_source = *layer.hide_message_source;
+  if (layer.normalize_bare_line_ends) {
+    out.normalize_bare_line_ends = *layer.normalize_bare_line_ends;
+  }
 }
 
 }  // namespace

@@ -77,8 +77,9 @@ struct SourcePolicy {
   std::optional<bool> process_x_virtual_mta;      // default false
   std::optional<bool> process_x_job;              // default false
   std::optional<std::string> default_virtual_mta;
-  std::optional<bool> log_connections;      // default false (connections logged at debug)
-  std::optional<bool> hide_message_source;  // default false: omit client IP from Received:
+  std::optional<bool> log_connections;           // default false (connections logged at debug)
+  std::optional<bool> hide_message_source;       // default false: omit client IP from Received:
+  std::optional<bool> normalize_bare_line_ends;  // bare-line-end; default false (reject)
 };
 
 // The effective (merged) policy for one client, with defaults filled in.
@@ -92,6 +93,7 @@ struct EffectiveSourcePolicy {
   std::string default_virtual_mta;
   bool log_connections = false;
   bool hide_message_source = false;
+  bool normalize_bare_line_ends = false;  // bare-line-end normalize (default reject)
 };
 
 // <smtp-user NAME>: an AUTH identity, bound to a named source.

@@ -328,6 +328,14 @@ Result SetDefaultVirtualMta(ParseContext& c, const std::string& v) {
   return std::nullopt;
 }
 
+// bare-line-end reject|normalize
+Result SetBareLineEnd(ParseContext& c, const std::string& v) {
+  const std::string mode = Lower(v);
+  if (mode != "reject" && mode != "normalize") return std::string();
+  c.config->sources[c.index].normalize_bare_line_ends = mode == "normalize";
+  return std::nullopt;
+}
+
 Result SetUserSource(ParseContext& c, const std::string& v) {
   if (!IsToken(v) || v.front() != '{' || v.back() != '}' || v.size() < 3) return std::string();
   c.config->smtp_users[c.index].source = Lower(v);
@@ -668,6 +676,10 @@ const std::vector<DirectiveSpec> kSource = {
     {"hide-message-source", "hide-message-source BOOL", "no",
      "Leave the client's address out of the Received: header outpostd adds.", I::kDaemon,
      SetBool<&SourcePolicy::hide_message_source>, kExpBool},
+    {"bare-line-end", "bare-line-end reject|normalize", "reject",
+     "A bare CR or LF in these clients' messages: `reject` refuses the message (550 5.6.11), "
+     "`normalize` stores it as CRLF. Either way only CRLF.CRLF ends DATA (no smuggling).",
+     I::kDaemon, SetBareLineEnd, "expected reject or normalize"},
 };
 
 const std::vector<DirectiveSpec> kSmtpUser = {

@@ -52,6 +52,15 @@ std::string NormalizeHeaders(const std::string& in) {
   return out;
 }
 
+// "smtp; 451 4.2.0 try later" -> "451 4.2.0 try later" (the type is for programs).
+std::string DiagnosticText(const std::string& diagnostic) {
+  const std::size_t semi = diagnostic.find(';');
+  if (semi == std::string::npos || semi > 20) return diagnostic;
+  std::size_t start = semi + 1;
+  while (start < diagnostic.size() && diagnostic[start] == ' ') ++start;
+  return diagnostic.substr(start);
+}
+
 std::string SubjectFor(const std::vector<DsnRecipient>& recipients) {
   bool failed = false, delayed = false;
   for (const DsnRecipient& r : recipients) {
@@ -108,9 +117,22 @@ std::string BuildDsn(const DsnInput& input, std::int64_t now_unix) {
   m += "Your message could not be delivered to one or more recipients, or its delivery is\r\n";
   m += "delayed. The details are below.\r\n\r\n";
   for (const DsnRecipient& r : input.recipients) {
-    m += "<" + Clean(r.address, 400) + ">: " + Clean(r.action, 20);
-    if (!r.diagnostic.empty()) m += ": " + Clean(r.diagnostic);
-    m += "\r\n";
+    std::string line = "<" + Clean(r.address, 400) + ">: " + Clean(r.action, 20);
+    if (!r.expired_after.empty()) {
+      line += ": ";
+      if (!r.diagnostic.empty()) {
+        line += "delivery was deferred";
+        if (!r.remote_mta.empty()) line += " by " + Clean(r.remote_mta, 300);
+        line += ": " + Clean(DiagnosticText(r.diagnostic)) + "; the message";
+      } else {
+        line += "the message";
+      }
+      line += " expired after " + Clean(r.expired_after, 40) + " in the queue (bounce-after)";
+    } else if (!r.diagnostic.empty()) {
+      line += ": " + Clean(r.diagnostic);
+    }
+    if (line.size() > 998) line.resize(998);
+    m += line + "\r\n";
   }
 
   // Part 2: for programs.

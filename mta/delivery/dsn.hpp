@@ -8,7 +8,9 @@
 //   is delayed, "(Success)" when all were delivered/relayed/expanded —, Date, Message-ID,
 //   Auto-Submitted: auto-replied, MIME-Version: 1.0,
 //   Content-Type: multipart/report; report-type=delivery-status; boundary="..."
-// with three parts: text/plain (what happened, per recipient), message/delivery-status
+// with three parts: text/plain (what happened, per recipient: the action and the diagnostic; for
+// an expired recipient who deferred it, with what reply, and after how long it expired),
+// message/delivery-status
 // (Reporting-MTA: dns; ..., X-Outpost-Queue-ID, Original-Envelope-Id when known, Arrival-Date,
 // then per recipient Final-Recipient: rfc822; ..., Action, Status, Remote-MTA: dns; ... when
 // known, Diagnostic-Code when known, Last-Attempt-Date) and text/rfc822-headers (the original
@@ -36,6 +38,10 @@ struct DsnRecipient {
   std::string diagnostic;         // "smtp; 550 5.1.1 user unknown", or "" when there was no reply
   std::string remote_mta;         // host name or address of the MX that answered, or ""
   std::string action = "failed";  // failed | delayed | delivered | relayed | expanded
+  // Set when the recipient failed by expiry ("2d", the bounce-after it exceeded): the text part
+  // then says "delivery was deferred by REMOTE-MTA: DIAGNOSTIC; the message expired after 2d in
+  // the queue" (or only that it expired, when no deferral is known).
+  std::string expired_after;
 };
 
 struct DsnInput {

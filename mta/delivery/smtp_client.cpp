@@ -7,7 +7,6 @@
 #include <asio/ssl.hpp>
 #include <cctype>
 #include <cstdio>
-#include <iterator>
 #include <string_view>
 #include <utility>
 
@@ -687,31 +686,5 @@ const std::string& SmtpClientConnection::peer_address() const { return impl_->pe
 const std::string& SmtpClientConnection::local_address() const { return impl_->local; }
 bool SmtpClientConnection::tls() const { return impl_->tls_used; }
 int SmtpClientConnection::transactions() const { return impl_->transactions; }
-
-TlsFailureCache::TlsFailureCache(std::chrono::seconds ttl, std::size_t capacity)
-    : ttl_(ttl), capacity_(capacity == 0 ? 1 : capacity) {}
-
-void TlsFailureCache::Remember(const std::string& address, TimePoint now) {
-  auto it = expiry_.find(address);
-  if (it != expiry_.end()) {
-    order_.erase(it->second.position);
-    expiry_.erase(it);
-  }
-  while (expiry_.size() >= capacity_) {
-    expiry_.erase(order_.front());
-    order_.pop_front();
-  }
-  order_.push_back(address);
-  expiry_.emplace(address, Entry{now + ttl_, std::prev(order_.end())});
-}
-
-bool TlsFailureCache::Failed(const std::string& address, TimePoint now) {
-  auto it = expiry_.find(address);
-  if (it == expiry_.end()) return false;
-  if (now < it->second.expires) return true;
-  order_.erase(it->second.position);
-  expiry_.erase(it);
-  return false;
-}
 
 }  // namespace outpost::delivery

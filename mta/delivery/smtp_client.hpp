@@ -4,7 +4,9 @@
 // says EHLO with the vmta's host name (HELO if EHLO is refused), and does STARTTLS when offered and
 // `use_starttls` (or fails the connection when `require_starttls` and it is not offered or fails).
 // Send() runs one transaction: MAIL FROM (with SIZE= when offered, BODY=8BITMIME when the message
-// is 8-bit and offered), RCPT TO per recipient and DATA — pipelined when PIPELINING is offered —
+// is 8-bit and offered; the client sends the bytes it is given: converting 8-bit mail for a
+// server without 8BITMIME is queue::MimeDowngradeDeliverer's job, before DKIM signing), RCPT TO
+// per recipient and DATA — pipelined when PIPELINING is offered —
 // then the dot-stuffed message and the final reply. Replies are parsed whole (multi-line, possibly
 // split across packets) and kept verbatim for accounting.
 //
@@ -34,8 +36,9 @@
 // and tls() records whether it was used. Bytes buffered before the TLS handshake are discarded.
 // When the handshake itself fails, ConnectResult::tls_handshake_failed is set: with
 // require_starttls that is the end (the caller defers); without it the caller reconnects to the
-// same address with use_starttls off and remembers the address in a TlsFailureCache, so the next
-// connections go straight to plain text (what Postfix does for opportunistic TLS).
+// same server with use_starttls off and remembers the server (name, address, port) in a
+// queue::TlsFailureMemory, so the next connections there go straight to plain text (what Postfix
+// does for opportunistic TLS).
 //
 // Closing: Quit() (QUIT when the connection is usable, then a graceful close) and a failed
 // Connect() shut down the send side and read to the peer's EOF, bounded by min(5 s, command
@@ -54,10 +57,8 @@
 #include <asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace outpost::delivery {
@@ -145,30 +146,6 @@ class SmtpClientConnection {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-};
-
-// "STARTTLS failed at this MX address": addresses whose TLS handshake failed recently, so the next
-// connections there skip STARTTLS. Entries expire after `ttl`; at most `capacity` are kept (the
-// oldest insertion is dropped first). Time is passed in, so tests need no clock.
-// Thread-safety: not thread-safe (used on the delivery io_context's thread).
-class TlsFailureCache {
- public:
-  using TimePoint = std::chrono::steady_clock::time_point;
-  explicit TlsFailureCache(std::chrono::seconds ttl = std::chrono::hours(1),
-                           std::size_t capacity = 10000);
-  void Remember(const std::string& address, TimePoint now);
-  bool Failed(const std::string& address, TimePoint now);  // drops an expired entry
-  std::size_t size() const { return expiry_.size(); }
-
- private:
-  std::chrono::seconds ttl_;
-  std::size_t capacity_;
-  std::list<std::string> order_;  // insertion order, oldest first
-  struct Entry {
-    TimePoint expires;
-    std::list<std::string>::iterator position;
-  };
-  std::unordered_map<std::string, Entry> expiry_;
 };
 
 // Parses one complete reply from `buffer` (lines ending in CRLF). Returns the bytes consumed, or 0

@@ -51,6 +51,7 @@ struct ManagementPlane::Impl {
   bus::Group<bus::Queue> queue_metrics;
   bus::Group<bus::Storage> storage;
   bus::Group<bus::Accounting> accounting;
+  bus::Group<bus::Interop> interop;
   bus::Group<bus::Mgmt> mgmt;
   bus::ProcessSampler sampler;
   std::uint64_t ticks = 0;
@@ -77,6 +78,7 @@ struct ManagementPlane::Impl {
         queue_metrics(r, bus::kQueueMetrics),
         storage(r, bus::kStorageMetrics),
         accounting(r, bus::kAccountingMetrics),
+        interop(r, bus::kInteropMetrics),
         mgmt(r, bus::kMgmtMetrics),
         sampler(r, options.spool_dir),
         config(std::move(c)) {}
@@ -186,6 +188,15 @@ struct ManagementPlane::Impl {
     set(Accounting::kDkimSigned, r.dkim.signed_messages);
     set(Accounting::kDkimUnsignedNoKey, r.dkim.unsigned_no_key);
     set(Accounting::kDkimSignFailures, r.dkim.sign_failures);
+
+    using bus::Interop;
+    auto set_interop = [this](Interop i, std::uint64_t v) {
+      interop[i].series().Set(static_cast<std::int64_t>(v));
+    };
+    set_interop(Interop::kTlsFallbacks, r.delivery.tls_fallbacks);
+    set_interop(Interop::kTlsFailuresRemembered, r.delivery.tls_failures_remembered);
+    set_interop(Interop::kConverted8Bit, r.mime.converted);
+    set_interop(Interop::kRefused8Bit, r.mime.refused);
   }
 
   // Reads the daemon and keeps the queue snapshot (io thread).

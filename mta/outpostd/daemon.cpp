@@ -20,6 +20,7 @@
 #include "mta/mgmt/bus_accounting_sink.hpp"
 #include "mta/mgmt/management_plane.hpp"
 #include "mta/queue/clock.hpp"
+#include "mta/queue/mime_downgrade_deliverer.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
 #include "mta/queue/signing_deliverer.hpp"
@@ -223,15 +224,22 @@ int Run(const Options& options) {
     OUTPOST_LOG(kError, "main") << "cannot start the DNS resolver: " << error;
     return 1;
   }
-  queue::SmtpDeliverer smtp_deliverer(io, *resolver, delivery::ClientOptions{});
+  queue::SystemClock clock;
+  queue::SmtpDelivererOptions deliverer_options;
+  // Servers whose TLS handshake failed within the hour, kept across restarts (beside the spool's
+  // segments; the spool ignores it).
+  deliverer_options.tls_memory_path = config->spool_dir + "/tls-failures";
+  queue::SmtpDeliverer smtp_deliverer(io, *resolver, clock, deliverer_options);
   // DKIM: signs each transaction's bytes just before they go on the wire (signing_deliverer.hpp).
-  queue::SigningDeliverer deliverer(smtp_deliverer, config, signers);
+  queue::SigningDeliverer signing_deliverer(smtp_deliverer, config, signers);
+  // 8-bit mail for servers without 8BITMIME: converted (or bounced) before it is signed
+  // (mime_downgrade_deliverer.hpp).
+  queue::MimeDowngradeDeliverer deliverer(signing_deliverer);
   queue::AccountingLogSink accounting_sink(accounting.get());
   // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
   bus::SteadyTimeSource bus_time;
   bus::Registry metrics_bus(bus_time);
   mgmt::BusAccountingSink bus_sink(metrics_bus, accounting_sink);
-  queue::SystemClock clock;
   queue::QueueManagerOptions queue_options;
   queue_options.host_name = config->host_name;
   if (queue_options.host_name.empty()) {
@@ -276,7 +284,9 @@ int Run(const Options& options) {
       r.acct_write_errors += w.write_errors;
     }
     r.acct_writable = accounting->Durable();
-    r.dkim = deliverer.Stats();
+    r.dkim = signing_deliverer.Stats();
+    r.delivery = smtp_deliverer.Stats();
+    r.mime = deliverer.Stats();
     return r;
   };
   hooks.pause = [&](const std::string& q) { return queues.Pause(q); };
@@ -314,7 +324,7 @@ int Run(const Options& options) {
     log::SetLevel(new_level);
     server.SetConfig(reloaded);
     queues.SetConfig(reloaded);
-    deliverer.SetConfig(reloaded, std::move(reloaded_signers));
+    signing_deliverer.SetConfig(reloaded, std::move(reloaded_signers));
   };
   mgmt::ManagementOptions mgmt_options;
   mgmt_options.version = OUTPOST_VERSION;

@@ -82,6 +82,18 @@ struct Connection {
   ConnectOutcome info;
 };
 
+// Why a recipient was deferred, as its DSN says it if it expires: Diagnostic-Code ("smtp; 451
+// 4.2.0 ...", or "X-Outpost; connect to ...: Connection refused" without a reply) and the
+// Remote-MTA's host name. Kept once per queue, not per recipient (recipients are 16-byte records):
+// a recipient that expires when it comes due, without a new attempt, is reported with the last
+// deferral of its queue. XXX: in a queue whose recipients are deferred for different reasons
+// (one mailbox full, the others greylisted) that may be another recipient's reason; a restart
+// forgets it (the DSN then says only that the message expired).
+struct LastDeferral {
+  std::string diagnostic;  // "" = none known
+  std::string remote_mta;  // host name, or ""
+};
+
 struct SourceSlot {
   std::string address;
   std::string ehlo;
@@ -118,6 +130,9 @@ struct Queue {
   // Bumped by Delete(): a transaction started before it turns a would-be deferral into a
   // "deleted by operator" bounce (its recipients were not in the queue to delete).
   std::uint32_t deletions = 0;
+  // The queue's last deferral (a 4xx or a connection failure): what the DSN of a recipient that
+  // expires without an attempt of its own says (see LastDeferral).
+  LastDeferral last_deferral;
   QueueStats stats;
 };
 
@@ -194,6 +209,11 @@ std::string Diag(const delivery::Reply& reply) {
   return "smtp;" + reply.Full();
 }
 
+// dsnMta reads "host (address)": Remote-MTA takes the host alone.
+std::string RemoteHost(const std::string& remote_mta) {
+  return remote_mta.substr(0, remote_mta.find(" ("));
+}
+
 // What a DSN says about a recipient refused with `reply` (a 5xx) by the MX of `info`.
 delivery::DsnRecipient DsnReport(const std::string& address, const delivery::Reply& reply,
                                  const ConnectOutcome& info) {
@@ -201,8 +221,19 @@ delivery::DsnRecipient DsnReport(const std::string& address, const delivery::Rep
   d.address = address;
   d.status = StatusCode(reply);
   d.diagnostic = "smtp; " + reply.Full();
-  // dsnMta reads "host (address)": the Remote-MTA field takes the host alone.
-  d.remote_mta = info.remote_mta.substr(0, info.remote_mta.find(" ("));
+  d.remote_mta = RemoteHost(info.remote_mta);
+  return d;
+}
+
+// A deferral `reply` (code 0: the connection was lost, `reply.text` says how) from `remote_mta`.
+LastDeferral DeferralOf(const delivery::Reply& reply, const std::string& remote_mta) {
+  LastDeferral d;
+  if (reply.code != 0) {
+    d.diagnostic = "smtp; " + reply.Full();
+  } else {
+    d.diagnostic = "X-Outpost; connection lost" + (reply.text.empty() ? "" : ": " + reply.text);
+  }
+  d.remote_mta = RemoteHost(remote_mta);
   return d;
 }
 
@@ -657,13 +688,18 @@ struct QueueManager::Impl {
   };
 
   // Writes the b records of `rcpts` of message `m` expiring now (bounceCat message-expired) and
-  // adds them to `failed` for the attempt's DSN. The caller flushes.
+  // adds them to `failed` for the attempt's DSN, which says why they were deferred: `why[i]` for
+  // rcpts[i] when given (deferred in this attempt), else the queue's last deferral. The caller
+  // flushes.
   void WriteExpired(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts,
                     const spool::Envelope& env, std::int64_t now_unix,
-                    std::vector<FailedRecipient>& failed) {
-    const std::string diag = "smtp;554 5.4.7 message expired: in queue longer than bounce-after " +
-                             FormatDuration(q.policy.bounce_after);
-    for (std::uint32_t r : rcpts) {
+                    std::vector<FailedRecipient>& failed,
+                    const std::vector<LastDeferral>* why = nullptr) {
+    const std::string after = FormatDuration(q.policy.bounce_after);
+    const std::string diag =
+        "smtp;554 5.4.7 message expired: in queue longer than bounce-after " + after;
+    for (std::size_t i = 0; i < rcpts.size(); ++i) {
+      const std::uint32_t r = rcpts[i];
       const std::string& address = r < env.recipients.size() ? env.recipients[r] : std::string();
       acct::Record rec =
           BaseRecord(acct::RecordType::kBounced, q, env, address, now_unix, messages[m].size);
@@ -674,9 +710,13 @@ struct QueueManager::Impl {
       sink.Write(rec);
       ++q.stats.bounced;
       ++q.stats.expired;
+      const LastDeferral& last = why != nullptr && i < why->size() ? (*why)[i] : q.last_deferral;
       delivery::DsnRecipient d;
       d.address = address;
       d.status = "5.4.7";
+      d.diagnostic = last.diagnostic;
+      d.remote_mta = last.remote_mta;
+      d.expired_after = after;
       failed.push_back(FailedRecipient{r, std::move(d)});
     }
     OUTPOST_LOG(kInfo, "queue") << q.name << " " << env.id << ": " << rcpts.size()
@@ -1227,6 +1267,12 @@ struct QueueManager::Impl {
     r[acct::Field::kQueue] = q.name;
     sink.Write(r);
     sink.Flush();
+    if (outcome.reply.code != 0) {
+      q.last_deferral = DeferralOf(outcome.reply, outcome.remote_mta);
+    } else {
+      q.last_deferral.diagnostic = "X-Outpost; " + outcome.error;
+      q.last_deferral.remote_mta = RemoteHost(outcome.remote_mta);
+    }
     if (outcome.reply.code != 0) CheckPatterns(q, {outcome.reply}, now.mono);
     bool working = false;
     for (const Connection& other : q.connections) {
@@ -1316,9 +1362,10 @@ struct QueueManager::Impl {
     CheckPatterns(q, negative, now.mono);  // before rescheduling: backoff-retry-after applies
 
     const std::uint32_t m = flight.entries.front().msg;
-    std::vector<std::uint32_t> finals;    // delivered (or deleted): done after the flush
-    std::vector<FailedRecipient> failed;  // 5xx: done once their DSN is durable
-    std::vector<std::uint32_t> expired;   // deferred past bounce-after: in that DSN too
+    std::vector<std::uint32_t> finals;      // delivered (or deleted): done after the flush
+    std::vector<FailedRecipient> failed;    // 5xx: done once their DSN is durable
+    std::vector<std::uint32_t> expired;     // deferred past bounce-after: in that DSN too
+    std::vector<LastDeferral> expired_why;  // why each of `expired` was deferred
     bool delivered = false;
     for (std::size_t i = 0; i < flight.entries.size(); ++i) {
       const BatchEntry& e = flight.entries[i];
@@ -1356,9 +1403,11 @@ struct QueueManager::Impl {
             reply.code == 0 ? "bad-connection" : classifier->BounceCategory(reply);
         ++q.stats.deferred;
         q.stats.last_error = reply.code == 0 ? "connection lost" : reply.Full();
+        q.last_deferral = DeferralOf(reply, info.remote_mta);
         const std::uint8_t attempts = static_cast<std::uint8_t>(std::min<int>(e.attempts + 1, 255));
         if (Expired(q, m, now_unix)) {
           expired.push_back(e.rcpt);
+          expired_why.push_back(q.last_deferral);
         } else {
           MonoTime due = now.mono + RetryDelay(attempts, q.policy, q.mode);
           // Never schedule past expiry: the recipient is then bounced when it comes due.
@@ -1370,7 +1419,9 @@ struct QueueManager::Impl {
       }
       sink.Write(r);
     }
-    if (!expired.empty()) WriteExpired(q, m, expired, flight.envelope, now_unix, failed);
+    if (!expired.empty()) {
+      WriteExpired(q, m, expired, flight.envelope, now_unix, failed, &expired_why);
+    }
     sink.Flush();  // once per transaction, before any recipient leaves the spool
     if (!finals.empty()) Finalize(q, m, finals, true);
     // One DSN per message and attempt, for its refused and its expired recipients.

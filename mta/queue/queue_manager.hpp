@@ -60,7 +60,9 @@
 // once that DSN is durable (a DSN that cannot be committed leaves them in the spool, so a restart
 // retries; it is logged). Never for the null sender <>, hence never for a DSN (no bounce loops),
 // nor for an operator's Delete(). Always on: PowerMTA's reference names no directive to turn it
-// off.
+// off. An expired recipient's DSN carries the last deferral's Diagnostic-Code and Remote-MTA: its
+// own reply when it was deferred in the attempt that found it expired, else its queue's last
+// deferral (kept once per queue, not per 16-byte recipient record; forgotten at a restart).
 //
 // Admission. Admit(n) is false when max-queued-recipients would be exceeded: the SMTP layer then
 // answers 452 4.3.1 instead of letting the queue exhaust memory.

@@ -6,6 +6,7 @@
 #include <asio/ip/address.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
+#include <cctype>
 #include <chrono>
 #include <utility>
 
@@ -42,13 +43,76 @@ asio::awaitable<Result> AwaitCallback(asio::io_context& io, Start start) {
       asio::use_awaitable);
 }
 
+// A host name as a memory key: lower case, no trailing dot.
+std::string HostKey(std::string host) {
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  return host;
+}
+
+constexpr std::chrono::seconds kMinSaveInterval{1};
+
 }  // namespace
 
-SmtpDeliverer::SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver,
-                             delivery::ClientOptions base)
-    : io_(io), resolver_(resolver), base_(std::move(base)) {}
+SmtpDeliverer::SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, const Clock& clock,
+                             SmtpDelivererOptions options)
+    : io_(io),
+      resolver_(resolver),
+      clock_(clock),
+      options_(std::move(options)),
+      tls_failures_(clock),
+      save_timer_(io) {
+  if (options_.tls_memory_path.empty()) return;
+  std::size_t loaded = 0;
+  std::string error;
+  if (!tls_failures_.Load(options_.tls_memory_path, &loaded, &error)) {
+    OUTPOST_LOG(kWarning, "delivery") << "TLS failure memory not loaded: " << error;
+  } else if (loaded > 0) {
+    OUTPOST_LOG(kInfo, "delivery")
+        << "TLS failure memory: " << loaded << " server(s) from " << options_.tls_memory_path
+        << " skip STARTTLS until their entries expire";
+  }
+}
 
-SmtpDeliverer::~SmtpDeliverer() = default;
+SmtpDeliverer::~SmtpDeliverer() {
+  save_timer_.cancel();
+  if (memory_dirty_) SaveTlsMemory();
+}
+
+SmtpDelivererStats SmtpDeliverer::Stats() const {
+  SmtpDelivererStats s;
+  s.tls_fallbacks = tls_fallbacks_;
+  s.tls_failures_remembered = tls_failures_.size();
+  return s;
+}
+
+void SmtpDeliverer::SaveTlsMemory() {
+  memory_dirty_ = false;
+  last_save_ = clock_.Now().mono;
+  std::string error;
+  if (!tls_failures_.Save(options_.tls_memory_path, &error)) {
+    OUTPOST_LOG(kWarning, "delivery") << "cannot save the TLS failure memory: " << error;
+  }
+}
+
+void SmtpDeliverer::RememberTlsFailure(const TlsServerKey& key) {
+  tls_failures_.Remember(key);
+  if (options_.tls_memory_path.empty()) return;
+  memory_dirty_ = true;
+  if (save_pending_) return;
+  const MonoTime now = clock_.Now().mono;
+  if (last_save_ == MonoTime{} || now - last_save_ >= kMinSaveInterval) {
+    SaveTlsMemory();
+    return;
+  }
+  save_pending_ = true;
+  save_timer_.expires_after(kMinSaveInterval - (now - last_save_));
+  save_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;  // cancelled: the destructor saves
+    save_pending_ = false;
+    if (memory_dirty_) SaveTlsMemory();
+  });
+}
 
 asio::awaitable<dns::MxResult> SmtpDeliverer::LookupMx(std::string domain) {
   return AwaitCallback<dns::MxResult>(io_, [this, domain](std::function<void(dns::MxResult)> cb) {
@@ -95,7 +159,7 @@ asio::awaitable<void> SmtpDeliverer::ConnectTask(ConnectRequest request,
     }
     for (const dns::MxHost& h : mx.hosts) targets.push_back({h.host, request.port});
   }
-  delivery::ClientOptions options = base_;
+  delivery::ClientOptions options = options_.base;
   options.source_address = request.source_address;
   options.ehlo_name = request.ehlo_name;
   options.use_starttls = request.use_starttls;
@@ -117,16 +181,23 @@ asio::awaitable<void> SmtpDeliverer::ConnectTask(ConnectRequest request,
     for (const std::string& address : addresses) {
       auto connection = std::make_unique<delivery::SmtpClientConnection>(io_.get_executor());
       delivery::ClientOptions attempt = options;
+      // require-starttls never reads nor writes the memory: its failures stand.
       const bool opportunistic = options.use_starttls && !options.require_starttls;
-      if (opportunistic && tls_failures_.Failed(address, std::chrono::steady_clock::now())) {
+      const TlsServerKey server{HostKey(target.host), address, target.port};
+      if (opportunistic && tls_failures_.Failed(server)) {
         attempt.use_starttls = false;
+        ++tls_fallbacks_;
+        OUTPOST_LOG(kWarning, "delivery")
+            << request.queue << ": sending in plain text to " << server.Text()
+            << " (its TLS handshake failed within the last hour; STARTTLS skipped)";
       }
       delivery::ConnectResult result = co_await connection->Connect(address, target.port, attempt);
       if (!result.ok() && result.tls_handshake_failed && opportunistic) {
         // Opportunistic TLS: the message goes in plain text rather than waiting for a retry.
-        tls_failures_.Remember(address, std::chrono::steady_clock::now());
+        RememberTlsFailure(server);
+        ++tls_fallbacks_;
         OUTPOST_LOG(kWarning, "delivery")
-            << request.queue << ": " << result.error << " at " << address
+            << request.queue << ": " << result.error << " at " << server.Text()
             << "; retrying in plain text (STARTTLS skipped there for 1h)";
         attempt.use_starttls = false;
         connection = std::make_unique<delivery::SmtpClientConnection>(io_.get_executor());

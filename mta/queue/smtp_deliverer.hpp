@@ -13,11 +13,16 @@
 // count never runs ahead of what the receiver sees.
 //
 // Timeouts come from each request (the domain's connect-timeout ... smtp-data-termination-timeout).
-// Opportunistic TLS fallback: when the TLS handshake fails at an address and the request does not
-// require STARTTLS, the same address is tried again at once without STARTTLS (that connection is
-// the result), and the address goes into a TlsFailureCache (1 h, at most 10,000 addresses) so the
-// next connections there skip STARTTLS. With require-starttls the failure stands (the queue
-// defers with a tq record naming TLS). XXX: the cache is per process and forgets on restart.
+// Opportunistic TLS fallback: when the TLS handshake fails at a server and the request does not
+// require STARTTLS, the same server is tried again at once without STARTTLS (that connection is
+// the result), and the server (MX name, address and port: TlsServerKey) goes into a
+// TlsFailureMemory (1 h, at most 10,000 servers) so the next connections there skip STARTTLS.
+// Every connection made in plain text for that reason is a fallback: logged as a warning and
+// counted (Stats().tls_fallbacks; outpost_tls_fallbacks_total). With require-starttls the memory
+// is neither read nor written: the failure stands (the queue defers with a tq record naming TLS).
+// The memory is persisted to SmtpDelivererOptions::tls_memory_path (outpostd: SPOOL/tls-failures):
+// loaded by the constructor, written atomically after a new failure (at most once a second; a
+// timer writes the rest) and by the destructor.
 //
 // Thread-safety: not thread-safe; everything runs on the io_context's thread. The io_context must
 // not run after this object is destroyed (outpostd stops it first).
@@ -25,21 +30,37 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
 
 #include "mta/delivery/smtp_client.hpp"
 #include "mta/dns/resolver.hpp"
+#include "mta/queue/clock.hpp"
 #include "mta/queue/deliverer.hpp"
+#include "mta/queue/tls_failure_memory.hpp"
 
 namespace outpost::queue {
+
+struct SmtpDelivererOptions {
+  delivery::ClientOptions base;  // defaults; source address, EHLO name, STARTTLS and timeouts
+                                 // come from each request
+  std::string tls_memory_path;   // "" = the TLS failure memory is not persisted
+};
+
+struct SmtpDelivererStats {
+  std::uint64_t tls_fallbacks = 0;            // connections made in plain text after a TLS failure
+  std::uint64_t tls_failures_remembered = 0;  // servers in the TLS failure memory now
+};
 
 // Thread-safety: not thread-safe (see the header comment).
 class SmtpDeliverer final : public Deliverer {
  public:
-  // `base` supplies defaults; source address, EHLO name, STARTTLS and timeouts come from each
-  // request.
-  SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, delivery::ClientOptions base);
+  // `clock` must outlive this object (it times the TLS failure memory).
+  SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, const Clock& clock,
+                SmtpDelivererOptions options);
   ~SmtpDeliverer() override;
 
   void Connect(const ConnectRequest& request, std::function<void(ConnectOutcome)> done) override;
@@ -48,6 +69,8 @@ class SmtpDeliverer final : public Deliverer {
   void Close(ConnectionId connection, std::function<void()> closed) override;
   void ResolveMxHosts(const std::string& domain, std::function<void(MxHostsAnswer)> done) override;
 
+  SmtpDelivererStats Stats() const;
+
  private:
   asio::awaitable<void> ConnectTask(ConnectRequest request,
                                     std::function<void(ConnectOutcome)> done);
@@ -55,11 +78,20 @@ class SmtpDeliverer final : public Deliverer {
                                  std::function<void(BatchOutcome)> done);
   asio::awaitable<dns::MxResult> LookupMx(std::string domain);
   asio::awaitable<dns::AddressResult> LookupAddress(std::string host);
+  void RememberTlsFailure(const TlsServerKey& key);
+  void SaveTlsMemory();
 
   asio::io_context& io_;
   dns::Resolver& resolver_;
-  delivery::ClientOptions base_;
-  delivery::TlsFailureCache tls_failures_;
+  const Clock& clock_;
+  SmtpDelivererOptions options_;
+  TlsFailureMemory tls_failures_;
+  std::uint64_t tls_fallbacks_ = 0;
+  // Persisting: at most one write a second; `save_timer_` writes what came in between.
+  asio::steady_timer save_timer_;
+  bool save_pending_ = false;
+  bool memory_dirty_ = false;
+  MonoTime last_save_{};
   ConnectionId next_id_ = 1;
   std::unordered_map<ConnectionId, std::unique_ptr<delivery::SmtpClientConnection>> connections_;
 };

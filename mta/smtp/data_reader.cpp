@@ -6,7 +6,8 @@
 
 namespace outpost::smtp {
 
-DataReader::DataReader(std::string* out, std::uint64_t max_size) : out_(out), max_size_(max_size) {}
+DataReader::DataReader(std::string* out, std::uint64_t max_size, BareLineEnds bare_line_ends)
+    : out_(out), max_size_(max_size), bare_line_ends_(bare_line_ends) {}
 
 DataReader::Error DataReader::error() const {
   if (bare_line_ending_) return Error::kBareLineEnding;
@@ -24,6 +25,18 @@ void DataReader::Append(const char* data, std::size_t n) {
 void DataReader::EndLine() {
   if (line_length_ > kMaxTextLine) line_too_long_ = true;
   line_length_ = 0;
+}
+
+void DataReader::BareLineEnd(const char* as_is) {
+  state_ = State::kInLine;  // never a line start: no terminator, no dot-unstuffing after it
+  if (bare_line_ends_ == BareLineEnds::kNormalize) {
+    Append("\r\n", 2);
+    EndLine();
+    return;
+  }
+  bare_line_ending_ = true;
+  Append(as_is, 1);
+  ++line_length_;
 }
 
 std::size_t DataReader::Feed(std::string_view data) {
@@ -49,7 +62,12 @@ std::size_t DataReader::Feed(std::string_view data) {
           ++i;
           continue;
         }
-        // The leading dot was stuffing; c belongs to the line.
+        // The leading dot was stuffing; c belongs to the line. Normalizing, a "." line ended by a
+        // bare LF keeps its dot (such clients do not stuff).
+        if (c == '\n' && bare_line_ends_ == BareLineEnds::kNormalize) {
+          Append(".", 1);
+          ++line_length_;
+        }
         state_ = State::kInLine;
         continue;
       case State::kDotCr:
@@ -58,11 +76,12 @@ std::size_t DataReader::Feed(std::string_view data) {
           state_ = State::kDone;
           continue;
         }
-        // ".\r" followed by something else: a bare CR.
-        bare_line_ending_ = true;
-        Append("\r", 1);
-        ++line_length_;
-        state_ = State::kInLine;
+        // ".\r" followed by something else: a bare CR (normalizing, the "." line keeps its dot).
+        if (bare_line_ends_ == BareLineEnds::kNormalize) {
+          Append(".", 1);
+          ++line_length_;
+        }
+        BareLineEnd("\r");
         continue;
       case State::kCr:
         if (c == '\n') {
@@ -72,10 +91,7 @@ std::size_t DataReader::Feed(std::string_view data) {
           ++i;
           continue;
         }
-        bare_line_ending_ = true;
-        Append("\r", 1);
-        ++line_length_;
-        state_ = State::kInLine;
+        BareLineEnd("\r");
         continue;
       case State::kInLine: {
         if (c == '\r') {
@@ -85,9 +101,7 @@ std::size_t DataReader::Feed(std::string_view data) {
         }
         if (c == '\n') {
           // Bare LF: never a line end (so "\n.\r\n" cannot end the message).
-          bare_line_ending_ = true;
-          Append("\n", 1);
-          ++line_length_;
+          BareLineEnd("\n");
           ++i;
           continue;
         }

@@ -8,6 +8,16 @@
 // message content/media errors; XXX check the exact subcode against the IANA registry) and keeps
 // nothing.
 //
+// `bare-line-end normalize` (BareLineEnds::kNormalize, per <source>): a bare CR or LF is stored as
+// CRLF instead of refusing the message. The smuggling rule does not change: the line after a
+// normalized line end is not a line start for the terminator nor for dot-unstuffing (clients
+// that write bare LFs do not stuff the dots after them), so "\n.\n", "\n.\r\n" and "\r.\r" are
+// stored as a "." line (which the SMTP client dot-stuffs when relaying) and never end DATA.
+// Why the default stays `reject`: a message that mixes line ends is what smuggling attempts look
+// like, and a receiver downstream may split lines differently than we do; `normalize` is for
+// known clients that write Unix line ends (scripts piping files), like Postfix 3.9's
+// smtpd_forbid_bare_newline_exclusions.
+//
 // Dot-stuffing: a leading "." of a line is removed (RFC 5321 4.5.2). The stored message has CRLF
 // line ends, ends with CRLF when not empty, and excludes the terminating ".CRLF".
 //
@@ -34,9 +44,11 @@ class DataReader {
   static constexpr std::size_t kMaxTextLine = 998;  // excluding CRLF
 
   enum class Error { kNone, kBareLineEnding, kTooBig, kLineTooLong };
+  enum class BareLineEnds { kReject, kNormalize };
 
   // `out` receives the message; the caller may pre-reserve it. It is not cleared.
-  DataReader(std::string* out, std::uint64_t max_size);
+  DataReader(std::string* out, std::uint64_t max_size,
+             BareLineEnds bare_line_ends = BareLineEnds::kReject);
 
   // Consumes bytes from `data` until the terminator (inclusive) or the end of `data`. Returns the
   // number of bytes consumed (== data.size() unless done()).
@@ -59,9 +71,12 @@ class DataReader {
 
   void Append(const char* data, std::size_t n);
   void EndLine();
+  // A bare CR or LF: flagged (kReject) or stored as CRLF (kNormalize). Leaves state_ kInLine.
+  void BareLineEnd(const char* as_is);
 
   std::string* out_;
   std::uint64_t max_size_;
+  BareLineEnds bare_line_ends_;
   std::uint64_t size_ = 0;
   std::size_t line_length_ = 0;
   State state_ = State::kLineStart;

@@ -283,7 +283,9 @@ Action Session::Data(std::string& out) {
   data_.clear();
   const std::uint64_t max = max_message_size();
   data_.reserve(static_cast<std::size_t>(max < 65536 ? max : 65536));
-  data_reader_.emplace(&data_, max);
+  data_reader_.emplace(&data_, max,
+                       policy_.normalize_bare_line_ends ? DataReader::BareLineEnds::kNormalize
+                                                        : DataReader::BareLineEnds::kReject);
   AppendReply(out, 354, "", "End data with <CR><LF>.<CR><LF>");
   return Action::kReadData;
 }

@@ -64,6 +64,10 @@ CONTRACT = {
     "outpost_dkim_signed_total": None,
     "outpost_dkim_unsigned_no_key_total": None,
     "outpost_dkim_sign_failures_total": None,
+    "outpost_tls_fallbacks_total": None,
+    "outpost_tls_failures_remembered": None,
+    "outpost_8bit_converted_total": None,
+    "outpost_8bit_refused_total": None,
     "outpost_ready": None,
 }
 REASONS = ["connect", "timeout", "http_status", "bad_json", "schema"]

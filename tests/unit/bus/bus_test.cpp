@@ -197,7 +197,9 @@ TEST(BusCatalog, NamesAreUniqueAcrossSubsystems) {
   for (auto list :
        {std::span<const Descriptor>(kTrafficMetrics), std::span<const Descriptor>(kOutcomeMetrics),
         std::span<const Descriptor>(kQueueMetrics), std::span<const Descriptor>(kStorageMetrics),
-        std::span<const Descriptor>(kProcessMetrics), std::span<const Descriptor>(kMgmtMetrics)}) {
+        std::span<const Descriptor>(kAccountingMetrics),
+        std::span<const Descriptor>(kInteropMetrics), std::span<const Descriptor>(kProcessMetrics),
+        std::span<const Descriptor>(kMgmtMetrics)}) {
     registry.Register(list);
     declared += list.size();
   }

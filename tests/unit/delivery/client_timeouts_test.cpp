@@ -1,7 +1,7 @@
 // The outbound client's per-domain timeouts (connect-timeout, smtp-greeting-timeout,
 // smtp-command-timeout, data-send-timeout, smtp-data-termination-timeout): parsed in <domain>
 // blocks with errors at file:line, merged field by field (exact > * > defaults) into the
-// ClientTimeouts a connection uses; and the TlsFailureCache behind the plain-text fallback.
+// ClientTimeouts a connection uses. (The plain-text fallback's memory: tls_failure_memory_test.)
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -89,41 +89,6 @@ TEST(ClientTimeouts, BadValuesAreErrorsWithFileAndLine) {
     EXPECT_EQ(r.errors[0].line, 4) << c.label << ": " << ErrorsOf(r);
     EXPECT_EQ(r.config, nullptr) << c.label;
   }
-}
-
-TEST(TlsFailureCache, RemembersExpiresAndStaysBounded) {
-  using Clock = std::chrono::steady_clock;
-  const Clock::time_point t0 = Clock::now();
-  struct Case {
-    const char* label;
-    std::chrono::seconds ask_after;
-    const char* address;
-    bool failed;
-  };
-  delivery::TlsFailureCache cache(std::chrono::seconds(3600), 2);
-  cache.Remember("192.0.2.1", t0);
-  cache.Remember("192.0.2.2", t0 + 10s);
-  const Case cases[] = {
-      {"remembered", 0s, "192.0.2.1", true},
-      {"other address", 0s, "192.0.2.9", false},
-      {"just before expiry", 3599s, "192.0.2.1", true},
-      {"second one still there", 3600s, "192.0.2.2", true},
-      {"expired after 1h", 3600s, "192.0.2.1", false},
-  };
-  for (const Case& c : cases) {
-    EXPECT_EQ(cache.Failed(c.address, t0 + c.ask_after), c.failed) << c.label;
-  }
-  EXPECT_EQ(cache.size(), 1u) << "the expired entry was dropped when asked";
-  // Capacity 2: a third address evicts the oldest insertion.
-  cache.Remember("192.0.2.3", t0 + 20s);
-  cache.Remember("192.0.2.4", t0 + 30s);
-  EXPECT_EQ(cache.size(), 2u);
-  EXPECT_FALSE(cache.Failed("192.0.2.2", t0 + 40s)) << "oldest evicted";
-  EXPECT_TRUE(cache.Failed("192.0.2.3", t0 + 40s));
-  EXPECT_TRUE(cache.Failed("192.0.2.4", t0 + 40s));
-  // Remembering again refreshes the expiry.
-  cache.Remember("192.0.2.3", t0 + 3000s);
-  EXPECT_TRUE(cache.Failed("192.0.2.3", t0 + 3700s));
 }
 
 }  // namespace

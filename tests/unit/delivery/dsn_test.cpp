@@ -177,6 +177,51 @@ TEST(BuildDsn, Variants) {
   EXPECT_EQ(p.parts[1].body.find("Original-Envelope-Id"), std::string::npos);
 }
 
+// An expired recipient: the text part says who deferred it, with what reply, and after how long
+// it expired; the delivery-status part carries Remote-MTA and Diagnostic-Code.
+TEST(BuildDsn, ExpiredRecipientSaysWhy) {
+  struct Case {
+    const char* label;
+    std::string diagnostic, remote_mta;
+    std::string text_line;  // the recipient's line in the text part
+    bool fields;            // Remote-MTA and Diagnostic-Code present
+  };
+  const Case cases[] = {
+      {"deferred by a remote MTA", "smtp; 451 4.2.0 mailbox busy, try later", "mx.example.com",
+       "<r@example.com>: failed: delivery was deferred by mx.example.com: 451 4.2.0 mailbox busy, "
+       "try later; the message expired after 2d in the queue (bounce-after)",
+       true},
+      {"connection failure without a reply", "X-Outpost; connect to 192.0.2.1:25: refused",
+       "mx.example.com",
+       "<r@example.com>: failed: delivery was deferred by mx.example.com: connect to "
+       "192.0.2.1:25: refused; the message expired after 2d in the queue (bounce-after)",
+       true},
+      {"nothing known (e.g. after a restart)", "", "",
+       "<r@example.com>: failed: the message expired after 2d in the queue (bounce-after)", false},
+  };
+  for (const Case& c : cases) {
+    DsnInput in = SampleInput();
+    DsnRecipient r;
+    r.address = "r@example.com";
+    r.status = "5.4.7";
+    r.diagnostic = c.diagnostic;
+    r.remote_mta = c.remote_mta;
+    r.expired_after = "2d";
+    in.recipients = {r};
+    Parsed p = ParseMime(BuildDsn(in, 1763805900));
+    ASSERT_EQ(p.parts.size(), 3u) << c.label;
+    EXPECT_NE(p.parts[0].body.find("\r\n" + c.text_line + "\r\n"), std::string::npos)
+        << c.label << "\n"
+        << p.parts[0].body;
+    const std::string& ds = p.parts[1].body;
+    EXPECT_NE(ds.find("Status: 5.4.7\r\n"), std::string::npos) << c.label;
+    EXPECT_EQ(ds.find("Remote-MTA: dns; " + c.remote_mta + "\r\n") != std::string::npos, c.fields)
+        << c.label;
+    EXPECT_EQ(ds.find("Diagnostic-Code: " + c.diagnostic + "\r\n") != std::string::npos, c.fields)
+        << c.label;
+  }
+}
+
 TEST(BuildDsn, NoInjection) {
   DsnInput in = SampleInput();
   in.original_sender = "evil@example.com>\r\nBcc: victim@example.org";

@@ -138,6 +138,10 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
       {"outpost_dkim_signed_total", "", "", 0},
       {"outpost_dkim_unsigned_no_key_total", "", "", 0},
       {"outpost_dkim_sign_failures_total", "", "", 0},
+      {"outpost_tls_fallbacks_total", "", "", 0},
+      {"outpost_tls_failures_remembered", "", "", 0},
+      {"outpost_8bit_converted_total", "", "", 0},
+      {"outpost_8bit_refused_total", "", "", 0},
       {"outpost_ready", "", "", 1},
   };
   for (const Want& w : wants) {
@@ -246,6 +250,25 @@ TEST(StatusMetrics, OlderDaemonWithoutCompactionFieldsIsStillUp) {
   }
 }
 
+// The interop counters: TLS fallbacks and 8-bit conversions reach their series.
+TEST(StatusMetrics, InteropCounts) {
+  StatusFetches f = ExampleFetches();
+  f.status = Ok([] {
+    Json j = DocExample("status");
+    j["interop"] = Json{{"tls_fallbacks", 5},
+                        {"tls_failures_remembered", 2},
+                        {"converted_8bit", 3},
+                        {"refused_8bit", 1}};
+    return j;
+  }());
+  StatusMapping m = MapStatus(f, StatusMappingLimits{});
+  ASSERT_TRUE(m.up) << m.error_text;
+  EXPECT_EQ(Value(m, "outpost_tls_fallbacks_total"), 5.0);
+  EXPECT_EQ(Value(m, "outpost_tls_failures_remembered"), 2.0);
+  EXPECT_EQ(Value(m, "outpost_8bit_converted_total"), 3.0);
+  EXPECT_EQ(Value(m, "outpost_8bit_refused_total"), 1.0);
+}
+
 // A daemon from before the accounting and dkim objects: up, those series simply absent.
 TEST(StatusMetrics, OlderDaemonWithoutAccountingOrDkimIsStillUp) {
   StatusFetches f = ExampleFetches();
@@ -253,12 +276,14 @@ TEST(StatusMetrics, OlderDaemonWithoutAccountingOrDkimIsStillUp) {
     Json j = DocExample("status");
     j.erase("accounting");
     j.erase("dkim");
+    j.erase("interop");
     return j;
   }());
   StatusMapping m = MapStatus(f, StatusMappingLimits{});
   ASSERT_TRUE(m.up) << m.error_text;
   EXPECT_FALSE(Value(m, "outpost_accounting_writable"));
   EXPECT_FALSE(Value(m, "outpost_dkim_signed_total"));
+  EXPECT_FALSE(Value(m, "outpost_tls_fallbacks_total"));
   EXPECT_TRUE(Value(m, "outpost_queue_recipients"));
 }
 

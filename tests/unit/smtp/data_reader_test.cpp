@@ -67,6 +67,48 @@ TEST(DataReaderTest, Table) {
   }
 }
 
+// bare-line-end normalize: bare CR and LF become CRLF; only CRLF.CRLF still ends DATA, and the
+// line after a normalized line end is no line start (no terminator, no dot-unstuffing there).
+TEST(DataReaderTest, NormalizeBareLineEnds) {
+  struct Case {
+    const char* label;
+    std::string input;
+    bool done;
+    std::string message;
+    std::string rest;
+  };
+  const Case cases[] = {
+      {"unix text file", "Subject: x\n\nline 1\nline 2\n\r\n.\r\n", true,
+       "Subject: x\r\n\r\nline 1\r\nline 2\r\n\r\n", ""},
+      {"bare cr", "a\rb\r\n.\r\n", true, "a\r\nb\r\n", ""},
+      {"crlf untouched", "a\r\nb\r\n.\r\n", true, "a\r\nb\r\n", ""},
+      {"lf dot lf does not end", "a\n.\nMAIL FROM:<x@y>\r\n", false, "", ""},
+      {"lf dot lf stored as a dot line", "a\n.\nb\r\n.\r\nQUIT\r\n", true, "a\r\n.\r\nb\r\n",
+       "QUIT\r\n"},
+      {"lf dot crlf does not end", "a\n.\r\nb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", ""},
+      {"cr dot cr does not end", "a\r.\rb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", ""},
+      {"crlf dot lf does not end", "a\r\n.\nb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", ""},
+      {"crlf dot cr does not end", "a\r\n.\rb\r\n.\r\n", true, "a\r\n.\r\nb\r\n", ""},
+      {"no unstuffing after a bare lf", "a\n..b\r\n.\r\n", true, "a\r\n..b\r\n", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    // Whole, and split at every position (a CR at a buffer's end waits for the next byte).
+    for (std::size_t split = 0; split <= c.input.size(); ++split) {
+      std::string out;
+      DataReader reader(&out, 1 << 20, DataReader::BareLineEnds::kNormalize);
+      std::size_t used = reader.Feed(std::string_view(c.input).substr(0, split));
+      if (!reader.done()) used += reader.Feed(std::string_view(c.input).substr(split));
+      ASSERT_EQ(reader.done(), c.done) << "split " << split;
+      EXPECT_EQ(reader.error(), DataReader::Error::kNone);
+      if (c.done) {
+        EXPECT_EQ(out, c.message) << "split " << split;
+        EXPECT_EQ(c.input.substr(used), c.rest);
+      }
+    }
+  }
+}
+
 // The terminator (and everything else) split at every byte position gives the same result.
 TEST(DataReaderTest, SplitAtEveryPosition) {
   const std::string input = "H: v\r\n\r\n..dot\r\nline\r\n.\r\nRSET\r\n";
