@@ -85,8 +85,10 @@ SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited) {
     }
     unsynced_.clear();
   }
-  std::uint64_t budget = kMaxSliceBytes;
-  if (!unlimited && options_.compaction_rate > 0) {
+  // Token bucket: the rate's worth of bytes accrues (up to a quarter second's, at least one
+  // minimum slice); a step may take what has accrued, and a large entry may overdraw it.
+  const bool limited = !unlimited && options_.compaction_rate > 0;
+  if (limited) {
     const double rate = static_cast<double>(options_.compaction_rate);
     const double burst = std::max(rate / 4, static_cast<double>(kMinSliceBytes));
     if (tokens_at_ns_ != 0) {
@@ -94,13 +96,11 @@ SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited) {
     }
     compaction_tokens_ = std::min(compaction_tokens_, burst);
     tokens_at_ns_ = now;
-    if (compaction_tokens_ < std::min(burst, static_cast<double>(kMinSliceBytes))) {
-      std::lock_guard<std::mutex> lock(mu_);
-      return victim_ != nullptr || PickVictimLocked(now, false) != nullptr ? CompactResult::kWaiting
-                                                                           : CompactResult::kIdle;
-    }
-    budget = std::min(budget, static_cast<std::uint64_t>(compaction_tokens_));
   }
+  const std::uint64_t budget =
+      limited ? std::min<std::uint64_t>(
+                    kMaxSliceBytes, static_cast<std::uint64_t>(std::max(0.0, compaction_tokens_)))
+              : kMaxSliceBytes;
 
   struct Item {
     std::uint64_t offset;
@@ -118,6 +118,12 @@ SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited) {
       victim_->compacting = true;
     }
     victim = victim_;
+    // A slice waits for a minimum slice's worth of tokens (or the victim's rest, if smaller), so
+    // that compaction adds a few large writes, not one small fdatasync per wake-up.
+    if (limited &&
+        budget < std::min(kMinSliceBytes, std::max<std::uint64_t>(1, victim->live_bytes))) {
+      return CompactResult::kWaiting;
+    }
     std::uint64_t total = 0;
     for (const auto& [offset, state] : victim->live) {
       if (!items.empty() && total + state.bytes > budget) break;

@@ -43,6 +43,7 @@ constexpr std::size_t kMarkFlushBytes = 4096;
 constexpr auto kMarkFlushInterval = std::chrono::milliseconds(200);
 // While compaction has work left, the committer wakes this often to copy the next slice.
 constexpr auto kCompactionPoll = std::chrono::milliseconds(20);
+constexpr int kCompactionStepsPerWake = 4;
 
 }  // namespace
 
@@ -269,7 +270,14 @@ void SpoolImpl::CommitterLoop() {
         }
         compaction_busy_ = false;
       } else {
-        compaction_busy_ = CompactStep(false) != CompactResult::kIdle;
+        // Several victims may fit in the tokens accrued; a few steps at most, so that the next
+        // batch of new mail does not wait long.
+        CompactResult result = CompactResult::kProgress;
+        for (int steps = 0; steps < kCompactionStepsPerWake && result == CompactResult::kProgress;
+             ++steps) {
+          result = CompactStep(false);
+        }
+        compaction_busy_ = result != CompactResult::kIdle;
       }
     }
     lock.lock();

@@ -125,7 +125,7 @@ def test_kill9_during_compaction_queues_each_message_once(tmp_path):
         # Small segments, no minimum age and a slow copy rate: compaction has work whenever
         # outpostd dies.
         config = (MGMT_CONFIG + "spool-segment-size 256K\nspool-compaction-min-age 0s\n"
-                  "spool-compaction-rate 2M\n"
+                  "spool-compaction-rate 128K\n"
                   f"<domain *>\n  route [127.0.0.1]:{sim.port}\n  retry-after 1h\n"
                   f"  max-smtp-out 10\n</domain>\n")
         os.makedirs(tmp_path / "mta")
@@ -143,16 +143,16 @@ def test_kill9_during_compaction_queues_each_message_once(tmp_path):
                      "--size", "4k", "--domains", "ok.test:9,stuck.test:1", "--timeout", "20s",
                      "--ids-file", str(ids_file), "--json", f"{mta.host}:{mta.port}"],
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                target = rng.randrange(1, 6)  # compaction steps to see before the kill
+                # Kill once compaction has copied a random amount in this round (the status is
+                # sampled every second, so the kill lands at a random point of its work).
+                target = rng.randrange(16 << 10, 600 << 10)
                 start = api.get("/status.json")[1]["spool"]["compaction_bytes_copied"]
 
                 def copying():
                     spool = api.get("/status.json")[1]["spool"]
-                    return (spool["compaction_bytes_copied"] >= start + target * (256 << 10)
-                            or proc.poll() is not None and spool)
+                    return spool["compaction_bytes_copied"] >= start + target and spool
                 try:
-                    wait_for(copying, timeout=240, what="compaction copying")
-                    spool = api.get("/status.json")[1]["spool"]
+                    spool = wait_for(copying, timeout=240, what="compaction copying")
                     mta.kill9()
                 finally:
                     proc.communicate(timeout=300)
@@ -191,9 +191,6 @@ def test_kill9_during_compaction_queues_each_message_once(tmp_path):
             assert not lost, f"{len(lost)} acknowledged messages lost, e.g. {lost[:5]}"
             assert not queued_twice, f"queued twice: {queued_twice[:5]}"
             assert not delivered_and_queued, delivered_and_queued[:5]
-            assert sum(k["compactions_at_kill"] for k in kills) + \
-                sum(1 for k in kills if k["copied_bytes_at_kill"] > 0) > 0, \
-                "compaction never ran before a kill"
             # Delivered twice only what was in flight at a kill (max-smtp-out per queue).
             assert sum(n - 1 for n in duplicates.values()) <= ROUNDS * 10, duplicates
             print(json.dumps({"acked": len(acked), "queued": len(messages)}))
