@@ -56,13 +56,16 @@ def test_bench_smoke(tmp_path):
         ("exporter: mtail ratio", sc["exporter"]["vs_mtail"] > 0, True),
         ("mgmt: p99 parsed", sc["mgmt"]["p99_ms"]["median"] > 0, True),
         ("dkim: RSA fraction", sc["dkim"]["rsa2048"]["fraction"] > 0, True),
+        ("compaction: both rates", sc["compaction"]["with"]["median"] > 0 and
+         sc["compaction"]["without"]["median"] > 0, True),
     ]
     for label, got, want in cases:
         assert got == want, label
 
     md = (out / "RESULTS.md").read_text()
     for heading in ("## Summary", "## Machine", "## Relay end to end", "## Time to recover",
-                    "## Memory per queued recipient", "bench/relay.sh"):
+                    "## Memory per queued recipient", "bench/relay.sh",
+                    "## Injection while the spool compacts"):
         assert heading in md, heading
     for png in ("summary.png", "relay_sessions.png", "relay_sizes.png", "rss.png"):
         data = (out / "plots" / png).read_bytes()
