@@ -70,7 +70,7 @@ std::shared_ptr<Segment> SpoolImpl::PickVictimLocked(std::int64_t now_ns, bool i
   return best;
 }
 
-SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited) {
+SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited, bool busy) {
   const std::int64_t now = SteadyNowNs();
   if (!unsynced_.empty()) {
     // A step whose moved marks could not be synced: its victim waits until they are.
@@ -97,10 +97,12 @@ SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited) {
     compaction_tokens_ = std::min(compaction_tokens_, burst);
     tokens_at_ns_ = now;
   }
+  // While new mail is being committed, slices are small: the committer thread writes both.
+  const std::uint64_t max_slice = busy ? kMinSliceBytes : kMaxSliceBytes;
   const std::uint64_t budget =
       limited ? std::min<std::uint64_t>(
-                    kMaxSliceBytes, static_cast<std::uint64_t>(std::max(0.0, compaction_tokens_)))
-              : kMaxSliceBytes;
+                    max_slice, static_cast<std::uint64_t>(std::max(0.0, compaction_tokens_)))
+              : max_slice;
 
   struct Item {
     std::uint64_t offset;
@@ -205,7 +207,6 @@ SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited) {
   }
 
   // 4. Redirect.
-  std::vector<std::shared_ptr<Segment>> to_sync;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (dest) {
@@ -245,40 +246,44 @@ SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited) {
         forward_[item.identity.handle] = at;
       }
       compaction_bytes_copied_ += source_bytes;
-      to_sync = {victim, dest};
     }
     if (failed) compaction_errors_++;
   }
   if (dest) Step("redirect");
 
-  // 5. The marks that make the move final.
+  // 5. The marks that make the move final, written now (a kill -9 keeps what was written); they
+  // are synced, with every sidecar that received this victim's copies, in FinishVictim.
   if (dest) {
-    WriteMarks(TakeMarks(true));
-    bool synced = Step("marks.write");
-    for (const auto& segment : to_sync) synced = SyncFd(segment->done_fd, options_.sync) && synced;
-    if (!synced || !Step("marks.sync")) {
-      // The victim (and with it every original) stays until a later step syncs the marks.
-      std::lock_guard<std::mutex> lock(mu_);
-      compaction_errors_++;
-      unsynced_ = std::move(to_sync);
-      unsynced_retry_ns_ = now + kRetryAfterErrorNs;
-      return CompactResult::kWaiting;
+    if (std::find(victim_dests_.begin(), victim_dests_.end(), dest) == victim_dests_.end()) {
+      victim_dests_.push_back(dest);
     }
+    WriteMarks(TakeMarks(true));
+    if (!Step("marks.write")) return MarksNotDurable(victim, now);
   }
-  if (!unlimited && options_.compaction_rate > 0) {
-    compaction_tokens_ -= static_cast<double>(source_bytes);
-  }
+  if (limited) compaction_tokens_ -= static_cast<double>(source_bytes);
   if (failed) {
     std::lock_guard<std::mutex> lock(mu_);
-    victim->compacting = false;
-    victim->compact_after_ns = now + kRetryAfterErrorNs;
-    victim_ = nullptr;
-    if (victim->live.empty()) RemoveSegmentLocked(victim.get());
-    return PickVictimLocked(now, unlimited) != nullptr ? CompactResult::kProgress
-                                                       : CompactResult::kIdle;
+    if (!victim->live.empty()) {
+      victim->compacting = false;
+      victim->compact_after_ns = now + kRetryAfterErrorNs;
+      victim_ = nullptr;
+      victim_dests_.clear();
+      return PickVictimLocked(now, unlimited) != nullptr ? CompactResult::kProgress
+                                                         : CompactResult::kIdle;
+    }
   }
-  FinishVictim(victim);
-  return CompactResult::kProgress;
+  return FinishVictim(victim);
+}
+
+SpoolImpl::CompactResult SpoolImpl::MarksNotDurable(const std::shared_ptr<Segment>& victim,
+                                                    std::int64_t now) {
+  // The victim (and with it every original) stays until a later step syncs the marks.
+  std::lock_guard<std::mutex> lock(mu_);
+  compaction_errors_++;
+  unsynced_ = victim_dests_;
+  unsynced_.push_back(victim);
+  unsynced_retry_ns_ = now + kRetryAfterErrorNs;
+  return CompactResult::kWaiting;
 }
 
 // 6. Deletes the victim once nothing live is left in it.
@@ -287,9 +292,13 @@ SpoolImpl::CompactResult SpoolImpl::FinishVictim(const std::shared_ptr<Segment>&
     std::lock_guard<std::mutex> lock(mu_);
     if (!victim->live.empty()) return CompactResult::kProgress;
   }
-  // Marks made since the last step (finished entries) need not be durable: the victim holds
-  // nothing live, and a finished entry whose mark is lost is at worst delivered again, as
-  // everywhere in the spool. The moved marks were synced by the step that wrote them.
+  // The moved marks in the victim and the carried marks at the copies, synced before the victim
+  // goes (a kill -9 needs only the write; the sync also covers a power loss).
+  WriteMarks(TakeMarks(true));
+  bool synced = SyncFd(victim->done_fd, options_.sync);
+  for (const auto& dest : victim_dests_) synced = SyncFd(dest->done_fd, options_.sync) && synced;
+  if (!synced || !Step("marks.sync")) return MarksNotDurable(victim, SteadyNowNs());
+  victim_dests_.clear();
   // Nothing else deletes or writes a compacting victim, so the files can go outside the lock.
   const std::string base = segments_dir_ + "/";
   ::unlink((base + SegmentFileName(victim->number, "seg")).c_str());

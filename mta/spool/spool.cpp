@@ -272,10 +272,12 @@ void SpoolImpl::CommitterLoop() {
       } else {
         // Several victims may fit in the tokens accrued; a few steps at most, so that the next
         // batch of new mail does not wait long.
+        const bool busy = !batch.empty();
         CompactResult result = CompactResult::kProgress;
-        for (int steps = 0; steps < kCompactionStepsPerWake && result == CompactResult::kProgress;
+        for (int steps = 0;
+             steps < (busy ? 1 : kCompactionStepsPerWake) && result == CompactResult::kProgress;
              ++steps) {
-          result = CompactStep(false);
+          result = CompactStep(false, busy);
         }
         compaction_busy_ = result != CompactResult::kIdle;
       }

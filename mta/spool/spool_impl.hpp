@@ -160,7 +160,9 @@ class SpoolImpl final : public Spool {
     kProgress,  // a step was taken (or a victim chosen); more may follow at once
     kWaiting,   // work remains but must wait (rate limit, a failed sync to retry)
   };
-  CompactResult CompactStep(bool unlimited);
+  // One slice; `busy`: new mail is being committed, so the slice is small.
+  CompactResult CompactStep(bool unlimited, bool busy = false);
+  CompactResult MarksNotDurable(const std::shared_ptr<Segment>& victim, std::int64_t now);
   std::shared_ptr<Segment> PickVictimLocked(std::int64_t now_ns, bool ignore_age) const;
   CompactResult FinishVictim(const std::shared_ptr<Segment>& victim);
 
@@ -203,6 +205,7 @@ class SpoolImpl final : public Spool {
 
   // Compaction state, committer thread only.
   std::shared_ptr<Segment> victim_;
+  std::vector<std::shared_ptr<Segment>> victim_dests_;  // received copies from victim_
   double compaction_tokens_ = 0;  // bytes that may be copied now (token bucket)
   std::int64_t tokens_at_ns_ = 0;
   bool compaction_busy_ = false;                    // work remains: poll more often
