@@ -267,6 +267,8 @@ void SpoolImpl::CommitterLoop() {
     if (!exiting) {
       if (compact_ticket > compact_completed_) {
         while (CompactStep(true) == CompactResult::kProgress) {
+          std::lock_guard<std::mutex> guard(mu_);
+          if (stopping_) break;  // a stop does not wait for a whole pass
         }
         compaction_busy_ = false;
       } else {
