@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "mta/acct/accounting_writer.hpp"
+#include "mta/acct/outcome_record.hpp"
 #include "mta/bus/bus.hpp"
 #include "mta/config/config.hpp"
 #include "mta/delivery/mime_downgrade_deliverer.hpp"
@@ -235,7 +236,7 @@ int Run(const Options& options) {
   // 8-bit mail for servers without 8BITMIME: converted (or bounced) before it is signed
   // (mime_downgrade_deliverer.hpp).
   delivery::MimeDowngradeDeliverer deliverer(signing_deliverer);
-  queue::AccountingLogSink accounting_sink(accounting.get());
+  acct::AccountingLogSink accounting_sink(accounting.get());
   // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
   bus::SteadyTimeSource bus_time;
   bus::Registry metrics_bus(bus_time);

@@ -5,8 +5,6 @@
 #include <unordered_map>
 #include <utility>
 
-#include "common/time_format.hpp"
-#include "mta/acct/accounting_writer.hpp"
 #include "mta/delivery/dsn.hpp"
 #include "mta/delivery/reply_classifier.hpp"
 #include "mta/log/log.hpp"
@@ -15,10 +13,6 @@
 #include "mta/queue/queue_name.hpp"
 
 namespace outpost::queue {
-
-void AccountingLogSink::Write(const acct::Record& record) { log_->Write(record); }
-void AccountingLogSink::Flush() { log_->Flush(); }
-bool AccountingLogSink::Durable() const { return log_->Durable(); }
 
 namespace {
 
@@ -201,12 +195,9 @@ std::string StatusCode(const delivery::Reply& reply) {
   return std::to_string(reply.code / 100) + ".0.0";
 }
 
-std::string Diag(const delivery::Reply& reply) {
-  if (reply.code == 0) {
-    return reply.text.empty() ? "smtp;connection lost before the final reply"
-                              : "smtp;connection lost: " + reply.text;
-  }
-  return "smtp;" + reply.Full();
+// The classifier names a category; <bounce-category-patterns> accepts only known names.
+delivery::BounceCategory CategoryOf(const std::string& name) {
+  return delivery::ParseBounceCategory(name).value_or(delivery::BounceCategory::kOther);
 }
 
 // dsnMta reads "host (address)": Remote-MTA takes the host alone.
@@ -241,8 +232,7 @@ LastDeferral DeferralOf(const delivery::Reply& reply, const std::string& remote_
 
 struct QueueManager::Impl {
   Impl(std::shared_ptr<const config::Config> config_in, QueueManagerOptions options_in,
-       const Clock& clock_in, spool::Spool& spool_in, AccountingSink& sink_in,
-       Deliverer& deliverer_in)
+       const Clock& clock_in, spool::Spool& spool_in, OutcomeSink& sink_in, Deliverer& deliverer_in)
       : config(std::move(config_in)),
         options(std::move(options_in)),
         clock(clock_in),
@@ -260,7 +250,7 @@ struct QueueManager::Impl {
   QueueManagerOptions options;
   const Clock& clock;
   spool::Spool& spool;
-  AccountingSink& sink;
+  OutcomeSink& sink;
   Deliverer& deliverer;
   std::unique_ptr<delivery::ReplyClassifier> classifier;
   VmtaSelector selector;
@@ -648,37 +638,33 @@ struct QueueManager::Impl {
     std::vector<HeldMark>().swap(held_marks);
   }
 
-  acct::Record BaseRecord(acct::RecordType type, const Queue& q, const spool::Envelope& env,
-                          const std::string& rcpt, std::int64_t now_unix,
-                          std::uint64_t size) const {
-    acct::Record r;
-    r.type = type;
-    r[acct::Field::kTimeLogged] = timefmt::FormatAcctTime(now_unix);
-    r[acct::Field::kTimeQueued] = timefmt::FormatAcctTime(env.time_queued);
-    r[acct::Field::kOrig] = env.mail_from;
-    r[acct::Field::kRcpt] = rcpt;
-    r[acct::Field::kSrcType] = "smtp";
-    if (!env.source_ip.empty()) {
-      r[acct::Field::kSrcMta] =
-          (env.source_helo.empty() ? env.source_ip : env.source_helo) + " (" + env.source_ip + ")";
-    }
-    r[acct::Field::kDlvType] = "smtp";
-    r[acct::Field::kDlvSize] = std::to_string(size);
-    r[acct::Field::kVmta] = q.key.vmta;
-    r[acct::Field::kJobId] = env.job_id;
-    r[acct::Field::kEnvId] = env.env_id;
-    r[acct::Field::kQueue] = q.name;
+  Outcome BaseOutcome(OutcomeKind kind, const Queue& q, const spool::Envelope& env,
+                      const std::string& rcpt, std::int64_t now_unix, std::uint64_t size) const {
+    Outcome o;
+    o.kind = kind;
+    o.time_logged = now_unix;
+    o.queue = q.name;
+    o.vmta = q.key.vmta;
     if (!env.vmta.empty() && config->FindVirtualMtaPool(env.vmta) != nullptr) {
-      r[acct::Field::kVmtaPool] = env.vmta;
+      o.vmta_pool = env.vmta;
     }
-    return r;
+    o.queue_id = env.id;
+    o.mail_from = env.mail_from;
+    o.recipient = rcpt;
+    o.time_queued = env.time_queued;
+    o.size = size;
+    o.job_id = env.job_id;
+    o.env_id = env.env_id;
+    o.source_ip = env.source_ip;
+    o.source_helo = env.source_helo;
+    return o;
   }
 
-  void FillDelivery(acct::Record& r, const ConnectOutcome& info) const {
-    r[acct::Field::kDsnMta] = info.remote_mta;
-    r[acct::Field::kDlvSourceIp] = info.local_address;
-    r[acct::Field::kDlvDestinationIp] = info.remote_address;
-    r[acct::Field::kDlvEsmtpAvailable] = info.esmtp_available;
+  static void FillConnection(Outcome& o, const ConnectOutcome& info) {
+    o.remote_mta = info.remote_mta;
+    o.local_address = info.local_address;
+    o.remote_address = info.remote_address;
+    o.esmtp_available = info.esmtp_available;
   }
 
   // A recipient that failed for good in one attempt, with what its DSN says about it.
@@ -696,18 +682,14 @@ struct QueueManager::Impl {
                     std::vector<FailedRecipient>& failed,
                     const std::vector<LastDeferral>* why = nullptr) {
     const std::string after = FormatDuration(q.policy.bounce_after);
-    const std::string diag =
-        "smtp;554 5.4.7 message expired: in queue longer than bounce-after " + after;
     for (std::size_t i = 0; i < rcpts.size(); ++i) {
       const std::uint32_t r = rcpts[i];
       const std::string& address = r < env.recipients.size() ? env.recipients[r] : std::string();
-      acct::Record rec =
-          BaseRecord(acct::RecordType::kBounced, q, env, address, now_unix, messages[m].size);
-      rec[acct::Field::kDsnAction] = "failed";
-      rec[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.4.7");
-      rec[acct::Field::kDsnDiag] = diag;
-      rec[acct::Field::kBounceCat] = "message-expired";
-      sink.Write(rec);
+      Outcome o = BaseOutcome(OutcomeKind::kExpired, q, env, address, now_unix, messages[m].size);
+      o.spool_id = messages[m].id;
+      o.expired_after = after;
+      o.category = delivery::BounceCategory::kMessageExpired;
+      sink.Write(o);
       ++q.stats.bounced;
       ++q.stats.expired;
       const LastDeferral& last = why != nullptr && i < why->size() ? (*why)[i] : q.last_deferral;
@@ -796,14 +778,6 @@ struct QueueManager::Impl {
     });
   }
 
-  // The b record fields of an operator's delete (PowerMTA's `delete --queue`): no DSN is sent.
-  static void FillDeleted(acct::Record& r) {
-    r[acct::Field::kDsnAction] = "failed";
-    r[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.0.0");
-    r[acct::Field::kDsnDiag] = "deleted by operator";
-    r[acct::Field::kBounceCat] = "other";
-  }
-
   // Deletes every queued (fresh or scheduled) recipient of `q`: b records, one flush, then the
   // spool marks. Recipients in a transaction are not touched here (see Queue::deletions).
   std::uint64_t DeleteQueued(Queue& q, const Instant& now) {
@@ -827,11 +801,13 @@ struct QueueManager::Impl {
         continue;
       }
       for (std::uint32_t r : rcpts) {
-        acct::Record rec = BaseRecord(acct::RecordType::kBounced, q, env,
-                                      r < env.recipients.size() ? env.recipients[r] : "",
-                                      now.unix_seconds(), messages[m].size);
-        FillDeleted(rec);
-        sink.Write(rec);
+        // An operator's delete (PowerMTA's `delete --queue`): no DSN is sent.
+        Outcome o = BaseOutcome(OutcomeKind::kDeleted, q, env,
+                                r < env.recipients.size() ? env.recipients[r] : "",
+                                now.unix_seconds(), messages[m].size);
+        o.spool_id = messages[m].id;
+        o.category = delivery::BounceCategory::kOther;
+        sink.Write(o);
         ++q.stats.bounced;
       }
       deleted += rcpts.size();
@@ -1002,13 +978,12 @@ struct QueueManager::Impl {
       std::vector<FailedRecipient> failed;
       for (std::uint32_t r : rcpts) {
         const std::string address = r < env.recipients.size() ? env.recipients[r] : "";
-        acct::Record rec = BaseRecord(acct::RecordType::kBounced, q, env, address,
-                                      now.unix_seconds(), messages[m].size);
-        rec[acct::Field::kDsnAction] = "failed";
-        rec[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.1.2");
-        rec[acct::Field::kDsnDiag] = "smtp;550 5.1.2 " + outcome.error;
-        rec[acct::Field::kBounceCat] = "bad-domain";
-        sink.Write(rec);
+        Outcome o = BaseOutcome(OutcomeKind::kDomainFailed, q, env, address, now.unix_seconds(),
+                                messages[m].size);
+        o.spool_id = messages[m].id;
+        o.error = outcome.error;
+        o.category = delivery::BounceCategory::kBadDomain;
+        sink.Write(o);
         ++q.stats.bounced;
         // No remote reply: the DSN says what DNS said, without a Diagnostic-Code of type smtp.
         delivery::DsnRecipient d;
@@ -1249,23 +1224,19 @@ struct QueueManager::Impl {
       return;
     }
     // Temporary: a tq record; hold the queue when nothing of it works.
-    acct::Record r;
-    r.type = acct::RecordType::kTransientQueue;
-    r[acct::Field::kTimeLogged] = timefmt::FormatAcctTime(now.unix_seconds());
-    r[acct::Field::kDsnAction] = "delayed";
-    r[acct::Field::kDsnStatus] =
-        delivery::DsnStatusText(outcome.reply.code ? StatusCode(outcome.reply) : "4.4.1");
-    r[acct::Field::kDsnDiag] =
-        outcome.reply.code ? "smtp;" + outcome.reply.Full() : "smtp;" + outcome.error;
-    r[acct::Field::kDsnMta] = outcome.remote_mta;
-    r[acct::Field::kBounceCat] =
-        outcome.reply.code ? classifier->BounceCategory(outcome.reply) : "no-answer-from-host";
-    r[acct::Field::kDlvType] = "smtp";
-    r[acct::Field::kDlvSourceIp] = outcome.local_address;
-    r[acct::Field::kDlvDestinationIp] = outcome.remote_address;
-    r[acct::Field::kVmta] = q.key.vmta;
-    r[acct::Field::kQueue] = q.name;
-    sink.Write(r);
+    Outcome failure;
+    failure.kind = OutcomeKind::kConnectionFailed;
+    failure.time_logged = now.unix_seconds();
+    failure.queue = q.name;
+    failure.vmta = q.key.vmta;
+    failure.reply = outcome.reply;
+    failure.error = outcome.error;
+    failure.category = outcome.reply.code ? CategoryOf(classifier->BounceCategory(outcome.reply))
+                                          : delivery::BounceCategory::kNoAnswerFromHost;
+    failure.remote_mta = outcome.remote_mta;
+    failure.local_address = outcome.local_address;
+    failure.remote_address = outcome.remote_address;
+    sink.Write(failure);
     sink.Flush();
     if (outcome.reply.code != 0) {
       q.last_deferral = DeferralOf(outcome.reply, outcome.remote_mta);
@@ -1372,39 +1343,37 @@ struct QueueManager::Impl {
       const delivery::Reply& reply = replies[i];
       const std::string& address =
           e.rcpt < flight.envelope.recipients.size() ? flight.envelope.recipients[e.rcpt] : "";
-      acct::RecordType type = reply.Positive()    ? acct::RecordType::kDelivered
-                              : reply.Permanent() ? acct::RecordType::kBounced
-                                                  : acct::RecordType::kTransient;
-      acct::Record r = BaseRecord(type, q, flight.envelope, address, now_unix, flight.size);
-      FillDelivery(r, info);
-      r[acct::Field::kDsnStatus] = delivery::DsnStatusText(StatusCode(reply));
-      r[acct::Field::kDsnDiag] = Diag(reply);
-      if (type == acct::RecordType::kDelivered) {
-        r[acct::Field::kDsnAction] = "relayed";
-        r[acct::Field::kBounceCat] = "success";
+      const std::uint8_t attempts = static_cast<std::uint8_t>(std::min<int>(e.attempts + 1, 255));
+      OutcomeKind kind = reply.Positive()    ? OutcomeKind::kDelivered
+                         : reply.Permanent() ? OutcomeKind::kBounced
+                                             : OutcomeKind::kDeferred;
+      Outcome o = BaseOutcome(kind, q, flight.envelope, address, now_unix, flight.size);
+      o.spool_id = messages[m].id;
+      o.attempts = attempts;
+      o.reply = reply;
+      FillConnection(o, info);
+      if (kind == OutcomeKind::kDelivered) {
+        o.category = delivery::BounceCategory::kSuccess;
         ++q.stats.delivered;
         delivered = true;
         finals.push_back(e.rcpt);
-      } else if (type == acct::RecordType::kBounced) {
-        r[acct::Field::kDsnAction] = "failed";
-        r[acct::Field::kBounceCat] = classifier->BounceCategory(reply);
+      } else if (kind == OutcomeKind::kBounced) {
+        o.category = CategoryOf(classifier->BounceCategory(reply));
         ++q.stats.bounced;
         failed.push_back(FailedRecipient{e.rcpt, DsnReport(address, reply, info)});
       } else if (flight.deletions != q.deletions) {
         // Deferred, but its queue was deleted while it was in flight: deleted now, as the
         // queued ones were (one record, no retry).
-        r.type = acct::RecordType::kBounced;
-        FillDeleted(r);
+        o.kind = OutcomeKind::kDeleted;
+        o.category = delivery::BounceCategory::kOther;
         ++q.stats.bounced;
         finals.push_back(e.rcpt);
       } else {
-        r[acct::Field::kDsnAction] = "delayed";
-        r[acct::Field::kBounceCat] =
-            reply.code == 0 ? "bad-connection" : classifier->BounceCategory(reply);
+        o.category = reply.code == 0 ? delivery::BounceCategory::kBadConnection
+                                     : CategoryOf(classifier->BounceCategory(reply));
         ++q.stats.deferred;
         q.stats.last_error = reply.code == 0 ? "connection lost" : reply.Full();
         q.last_deferral = DeferralOf(reply, info.remote_mta);
-        const std::uint8_t attempts = static_cast<std::uint8_t>(std::min<int>(e.attempts + 1, 255));
         if (Expired(q, m, now_unix)) {
           expired.push_back(e.rcpt);
           expired_why.push_back(q.last_deferral);
@@ -1417,7 +1386,7 @@ struct QueueManager::Impl {
           std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
         }
       }
-      sink.Write(r);
+      sink.Write(o);
     }
     if (!expired.empty()) {
       WriteExpired(q, m, expired, flight.envelope, now_unix, failed, &expired_why);
@@ -1541,8 +1510,8 @@ struct QueueManager::Impl {
 
 QueueManager::QueueManager(std::shared_ptr<const config::Config> config,
                            QueueManagerOptions options, const Clock& clock, spool::Spool& spool,
-                           AccountingSink& accounting, Deliverer& deliverer)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(options), clock, spool, accounting,
+                           OutcomeSink& outcomes, Deliverer& deliverer)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options), clock, spool, outcomes,
                                    deliverer)) {}
 
 QueueManager::~QueueManager() = default;
