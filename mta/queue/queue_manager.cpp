@@ -8,6 +8,7 @@
 #include "mta/delivery/dsn.hpp"
 #include "mta/delivery/reply_classifier.hpp"
 #include "mta/log/log.hpp"
+#include "mta/queue/completion.hpp"
 #include "mta/queue/domain_policy.hpp"
 #include "mta/queue/gcra.hpp"
 #include "mta/queue/queue_name.hpp"
@@ -237,7 +238,7 @@ struct QueueManager::Impl {
         options(std::move(options_in)),
         clock(clock_in),
         spool(spool_in),
-        sink(sink_in),
+        completion(sink_in, spool_in, clock_in),
         deliverer(deliverer_in),
         classifier(std::make_unique<delivery::ReplyClassifier>(*config)),
         selector(*config),
@@ -250,7 +251,7 @@ struct QueueManager::Impl {
   QueueManagerOptions options;
   const Clock& clock;
   spool::Spool& spool;
-  OutcomeSink& sink;
+  Completion completion;  // write -> flush -> durable -> mark done (completion.hpp)
   Deliverer& deliverer;
   std::unique_ptr<delivery::ReplyClassifier> classifier;
   VmtaSelector selector;
@@ -276,17 +277,6 @@ struct QueueManager::Impl {
   std::uint64_t next_serial = 1;
   bool in_run = false;
   bool stopped = false;
-
-  // Completions kept back while the accounting log was not durable (disk full): finished
-  // recipients whose final records were only buffered. They are marked done in the spool once
-  // the log is durable again (ReleaseHeldMarks, checked every second), not at the next restart.
-  struct HeldMark {
-    spool::SpoolId id;
-    std::uint32_t rcpt;  // kWholeMessage: MarkMessageDone
-  };
-  static constexpr std::uint32_t kWholeMessage = 0xffffffffu;
-  std::vector<HeldMark> held_marks;
-  MonoTime next_held_check{};
 
   std::uint64_t queued = 0;
   std::uint64_t live_messages = 0;
@@ -573,24 +563,12 @@ struct QueueManager::Impl {
   void Finalize(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts,
                 bool mark_spool) {
     MessageRecord& rec = messages[m];
-    bool hold = false;
-    if (mark_spool && !sink.Durable()) {
-      // The final records could not be written (accounting disk full): the recipients stay in
-      // the spool, not to leave it without a durable record, until the records reach the file
-      // (ReleaseHeldMarks); a crash before that redelivers them after the restart.
-      if (held_marks.empty()) {
-        OUTPOST_LOG(kError, "queue")
-            << q.name << ": accounting not writable; finished recipients are kept in the spool "
-            << "until their records are written";
-        next_held_check = clock.Now().mono + std::chrono::seconds(1);
-      }
-      mark_spool = false;
-      hold = true;
-    }
+    // Not marked at all (mark_spool false): left in the spool for recovery or a restart.
+    std::optional<Completion::Marks> marks;
+    if (mark_spool) marks = completion.Begin(q.name);
     for (std::uint32_t r : rcpts) {
       if (rec.remaining > 1) {
-        if (mark_spool) spool.MarkRecipientDone(rec.id, r);
-        if (hold) held_marks.push_back(HeldMark{rec.id, r});
+        if (marks) completion.Mark(*marks, rec.id, r);
       }
       --rec.remaining;
       --queued;
@@ -610,32 +588,9 @@ struct QueueManager::Impl {
       }
     }
     if (rec.remaining == 0) {
-      if (mark_spool) spool.MarkMessageDone(rec.id);
-      if (hold) held_marks.push_back(HeldMark{rec.id, kWholeMessage});
+      if (marks) completion.Mark(*marks, rec.id, Completion::kWholeMessage);
       FreeMessage(m);
     }
-  }
-
-  // Marks the held completions done once every buffered record is in the accounting file.
-  void ReleaseHeldMarks() {
-    if (held_marks.empty()) return;
-    const MonoTime now = clock.Now().mono;
-    if (now < next_held_check) return;
-    sink.Flush();
-    if (!sink.Durable()) {
-      next_held_check = now + std::chrono::seconds(1);
-      return;
-    }
-    for (const HeldMark& h : held_marks) {
-      if (h.rcpt == kWholeMessage) {
-        spool.MarkMessageDone(h.id);
-      } else {
-        spool.MarkRecipientDone(h.id, h.rcpt);
-      }
-    }
-    OUTPOST_LOG(kInfo, "queue") << "accounting writable again; " << held_marks.size()
-                                << " held completion(s) marked done in the spool";
-    std::vector<HeldMark>().swap(held_marks);
   }
 
   Outcome BaseOutcome(OutcomeKind kind, const Queue& q, const spool::Envelope& env,
@@ -689,7 +644,7 @@ struct QueueManager::Impl {
       o.spool_id = messages[m].id;
       o.expired_after = after;
       o.category = delivery::BounceCategory::kMessageExpired;
-      sink.Write(o);
+      completion.Write(o);
       ++q.stats.bounced;
       ++q.stats.expired;
       const LastDeferral& last = why != nullptr && i < why->size() ? (*why)[i] : q.last_deferral;
@@ -717,7 +672,7 @@ struct QueueManager::Impl {
     }
     std::vector<FailedRecipient> failed;
     WriteExpired(q, m, rcpts, env, now_unix, failed);
-    sink.Flush();
+    completion.Flush();
     BounceWithDsn(q, m, std::move(failed), env, now_unix);
   }
 
@@ -807,13 +762,13 @@ struct QueueManager::Impl {
                                 now.unix_seconds(), messages[m].size);
         o.spool_id = messages[m].id;
         o.category = delivery::BounceCategory::kOther;
-        sink.Write(o);
+        completion.Write(o);
         ++q.stats.bounced;
       }
       deleted += rcpts.size();
       groups.emplace_back(m, std::move(rcpts));
     }
-    sink.Flush();  // before any recipient leaves the spool
+    completion.Flush();  // before any recipient leaves the spool
     for (auto& [m, rcpts] : groups) Finalize(q, m, rcpts, true);
     OUTPOST_LOG(kInfo, "queue") << q.name << ": " << deleted << " recipient(s) deleted by operator";
     MarkDirty(q);
@@ -983,7 +938,7 @@ struct QueueManager::Impl {
         o.spool_id = messages[m].id;
         o.error = outcome.error;
         o.category = delivery::BounceCategory::kBadDomain;
-        sink.Write(o);
+        completion.Write(o);
         ++q.stats.bounced;
         // No remote reply: the DSN says what DNS said, without a Diagnostic-Code of type smtp.
         delivery::DsnRecipient d;
@@ -994,7 +949,7 @@ struct QueueManager::Impl {
       }
       groups.emplace_back(m, std::move(failed));
     }
-    sink.Flush();
+    completion.Flush();
     for (auto& [m, failed] : groups) {
       BounceWithDsn(q, m, std::move(failed), envelopes[m], now.unix_seconds());
     }
@@ -1236,8 +1191,8 @@ struct QueueManager::Impl {
     failure.remote_mta = outcome.remote_mta;
     failure.local_address = outcome.local_address;
     failure.remote_address = outcome.remote_address;
-    sink.Write(failure);
-    sink.Flush();
+    completion.Write(failure);
+    completion.Flush();
     if (outcome.reply.code != 0) {
       q.last_deferral = DeferralOf(outcome.reply, outcome.remote_mta);
     } else {
@@ -1386,12 +1341,12 @@ struct QueueManager::Impl {
           std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
         }
       }
-      sink.Write(o);
+      completion.Write(o);
     }
     if (!expired.empty()) {
       WriteExpired(q, m, expired, flight.envelope, now_unix, failed, &expired_why);
     }
-    sink.Flush();  // once per transaction, before any recipient leaves the spool
+    completion.Flush();  // once per transaction, before any recipient leaves the spool
     if (!finals.empty()) Finalize(q, m, finals, true);
     // One DSN per message and attempt, for its refused and its expired recipients.
     if (!failed.empty()) BounceWithDsn(q, m, std::move(failed), flight.envelope, now_unix);
@@ -1472,7 +1427,7 @@ struct QueueManager::Impl {
   void RunDue() {
     if (in_run) return;
     in_run = true;
-    ReleaseHeldMarks();
+    completion.ReleaseHeld();
     for (int round = 0; round < 100000; ++round) {
       std::vector<std::function<void()>> work;
       work.swap(completions);
@@ -1540,9 +1495,8 @@ std::optional<MonoTime> QueueManager::NextWake() const {
   if (!impl_->completions.empty() || !impl_->dirty.empty()) return impl_->clock.Now().mono;
   std::optional<MonoTime> next;
   if (!impl_->wake_heap.empty()) next = impl_->wake_heap.front().first;
-  if (!impl_->held_marks.empty() && (!next || impl_->next_held_check < *next)) {
-    next = impl_->next_held_check;
-  }
+  const std::optional<MonoTime> held = impl_->completion.NextCheck();
+  if (held && (!next || *held < *next)) next = held;
   return next;
 }
 
@@ -1651,7 +1605,7 @@ QueueSnapshot QueueManager::Snapshot() const {
   t.active_recipients = impl_->active;
   t.dsns = impl_->dsns;
   t.admission_refusals = impl_->admission_refusals;
-  t.held_completions = impl_->held_marks.size();
+  t.held_completions = impl_->completion.held();
   return snap;
 }
 

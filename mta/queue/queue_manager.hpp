@@ -50,10 +50,10 @@
 // failed connection of a queue with no working connection gets one tq record and holds the queue
 // for a retry interval (a permanent DNS failure bounces the recipients of the failing domain only —
 // the others of a rolled-up queue stay, and one of their domains becomes the queue's MX lookup
-// target; the envelopes are read from the spool to tell them apart). The commit order is fixed:
-// write the transaction's records -> flush the accounting log once -> only then
-// Spool::MarkRecipientDone / MarkMessageDone for the final ones. A deferred recipient is
-// rescheduled by the retry schedule (retry_schedule.hpp); one past bounce-after is bounced with
+// target; the envelopes are read from the spool to tell them apart). The commit order is fixed
+// and lives in one place (completion.hpp): write the transaction's outcomes -> flush once -> only
+// when durable Spool::MarkRecipientDone / MarkMessageDone for the final ones. A deferred recipient
+// is rescheduled by the retry schedule (retry_schedule.hpp); one past bounce-after is bounced with
 // bounceCat message-expired. Bounces send a DSN: the recipients of a message that fail for good in
 // one attempt — refused with a 5xx at RCPT or after DATA, expired, or of a domain that does not
 // exist — are listed in one DSN (RFC 3464, dsn.hpp; Status and Diagnostic-Code from the real reply)
