@@ -5,7 +5,7 @@
 // `use_starttls` (or fails the connection when `require_starttls` and it is not offered or fails).
 // Send() runs one transaction: MAIL FROM (with SIZE= when offered, BODY=8BITMIME when the message
 // is 8-bit and offered; the client sends the bytes it is given: converting 8-bit mail for a
-// server without 8BITMIME is queue::MimeDowngradeDeliverer's job, before DKIM signing), RCPT TO
+// server without 8BITMIME is delivery::MimeDowngradeDeliverer's job, before DKIM signing), RCPT TO
 // per recipient and DATA — pipelined when PIPELINING is offered —
 // then the dot-stuffed message and the final reply. Replies are parsed whole (multi-line, possibly
 // split across packets) and kept verbatim for accounting.
@@ -37,7 +37,7 @@
 // When the handshake itself fails, ConnectResult::tls_handshake_failed is set: with
 // require_starttls that is the end (the caller defers); without it the caller reconnects to the
 // same server with use_starttls off and remembers the server (name, address, port) in a
-// queue::TlsFailureMemory, so the next connections there go straight to plain text (what Postfix
+// delivery::TlsFailureMemory, so the next connections there go straight to plain text (what Postfix
 // does for opportunistic TLS).
 //
 // Closing: Quit() (QUIT when the connection is usable, then a graceful close) and a failed

@@ -39,11 +39,11 @@
 #include "mta/bus/catalog.hpp"
 #include "mta/bus/process_sampler.hpp"
 #include "mta/config/config.hpp"
+#include "mta/delivery/mime_downgrade_deliverer.hpp"
+#include "mta/delivery/signing_deliverer.hpp"
+#include "mta/delivery/smtp_deliverer.hpp"
 #include "mta/dns/resolver.hpp"
-#include "mta/queue/mime_downgrade_deliverer.hpp"
 #include "mta/queue/queue_manager.hpp"
-#include "mta/queue/signing_deliverer.hpp"
-#include "mta/queue/smtp_deliverer.hpp"
 #include "mta/smtp/smtp_server.hpp"
 #include "mta/spool/spool.hpp"
 
@@ -64,9 +64,9 @@ struct DaemonReadings {
   bool acct_writable = true;  // nothing buffered: every record so far is in its file
   std::uint64_t acct_buffered_bytes = 0;
   std::uint64_t acct_write_errors = 0;
-  queue::SigningStats dkim;
-  queue::SmtpDelivererStats delivery;  // TLS fallbacks
-  queue::MimeDowngradeStats mime;      // 8-bit conversions
+  delivery::SigningStats dkim;
+  delivery::SmtpDelivererStats delivery;  // TLS fallbacks
+  delivery::MimeDowngradeStats mime;      // 8-bit conversions
 };
 
 // How the plane reaches the daemon. Every hook runs on the io_context's thread.

@@ -11,20 +11,21 @@
 #include <string_view>
 
 #include "mta/acct/accounting_writer.hpp"
+#include "mta/acct/outcome_record.hpp"
 #include "mta/bus/bus.hpp"
 #include "mta/config/config.hpp"
+#include "mta/delivery/mime_downgrade_deliverer.hpp"
+#include "mta/delivery/signing_deliverer.hpp"
 #include "mta/delivery/smtp_client.hpp"
+#include "mta/delivery/smtp_deliverer.hpp"
 #include "mta/dkim/dkim.hpp"
 #include "mta/dns/resolver.hpp"
 #include "mta/log/log.hpp"
 #include "mta/mgmt/bus_accounting_sink.hpp"
 #include "mta/mgmt/management_plane.hpp"
 #include "mta/queue/clock.hpp"
-#include "mta/queue/mime_downgrade_deliverer.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
-#include "mta/queue/signing_deliverer.hpp"
-#include "mta/queue/smtp_deliverer.hpp"
 #include "mta/smtp/smtp_server.hpp"
 #include "mta/spool/spool.hpp"
 
@@ -225,17 +226,17 @@ int Run(const Options& options) {
     return 1;
   }
   queue::SystemClock clock;
-  queue::SmtpDelivererOptions deliverer_options;
+  delivery::SmtpDelivererOptions deliverer_options;
   // Servers whose TLS handshake failed within the hour, kept across restarts (beside the spool's
   // segments; the spool ignores it).
   deliverer_options.tls_memory_path = config->spool_dir + "/tls-failures";
-  queue::SmtpDeliverer smtp_deliverer(io, *resolver, clock, deliverer_options);
+  delivery::SmtpDeliverer smtp_deliverer(io, *resolver, clock, deliverer_options);
   // DKIM: signs each transaction's bytes just before they go on the wire (signing_deliverer.hpp).
-  queue::SigningDeliverer signing_deliverer(smtp_deliverer, config, signers);
+  delivery::SigningDeliverer signing_deliverer(smtp_deliverer, config, signers);
   // 8-bit mail for servers without 8BITMIME: converted (or bounced) before it is signed
   // (mime_downgrade_deliverer.hpp).
-  queue::MimeDowngradeDeliverer deliverer(signing_deliverer);
-  queue::AccountingLogSink accounting_sink(accounting.get());
+  delivery::MimeDowngradeDeliverer deliverer(signing_deliverer);
+  acct::AccountingLogSink accounting_sink(accounting.get());
   // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
   bus::SteadyTimeSource bus_time;
   bus::Registry metrics_bus(bus_time);

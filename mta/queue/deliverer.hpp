@@ -2,9 +2,9 @@
 // this transaction on that connection". The scheduler (queue_manager.hpp) decides when and how
 // much; a Deliverer only does what it is told and reports outcomes as values.
 //
-// Production: SmtpDeliverer (smtp_deliverer.hpp) — DNS (MX in preference order, then addresses;
-// the next MX/address on connection failure; `route` skips DNS) and SmtpClientConnection.
-// Tests: a fake that records requests and answers them when the test says so.
+// Production: delivery::SmtpDeliverer (mta/delivery/smtp_deliverer.hpp) — DNS (MX in preference
+// order, then addresses; the next MX/address on connection failure; `route` skips DNS) and
+// SmtpClientConnection. Tests: a fake that records requests and answers them when the test says so.
 // ResolveMxHosts() serves mx-rollup (queue_name.hpp): the scheduler compares MX host sets before it
 // picks a recipient's queue. The default answers kTempFail ("no resolver"), which makes every
 // domain use its own queue.

@@ -5,20 +5,15 @@
 #include <unordered_map>
 #include <utility>
 
-#include "common/time_format.hpp"
-#include "mta/acct/accounting_writer.hpp"
 #include "mta/delivery/dsn.hpp"
 #include "mta/delivery/reply_classifier.hpp"
 #include "mta/log/log.hpp"
+#include "mta/queue/completion.hpp"
 #include "mta/queue/domain_policy.hpp"
 #include "mta/queue/gcra.hpp"
 #include "mta/queue/queue_name.hpp"
 
 namespace outpost::queue {
-
-void AccountingLogSink::Write(const acct::Record& record) { log_->Write(record); }
-void AccountingLogSink::Flush() { log_->Flush(); }
-bool AccountingLogSink::Durable() const { return log_->Durable(); }
 
 namespace {
 
@@ -201,12 +196,9 @@ std::string StatusCode(const delivery::Reply& reply) {
   return std::to_string(reply.code / 100) + ".0.0";
 }
 
-std::string Diag(const delivery::Reply& reply) {
-  if (reply.code == 0) {
-    return reply.text.empty() ? "smtp;connection lost before the final reply"
-                              : "smtp;connection lost: " + reply.text;
-  }
-  return "smtp;" + reply.Full();
+// The classifier names a category; <bounce-category-patterns> accepts only known names.
+delivery::BounceCategory CategoryOf(const std::string& name) {
+  return delivery::ParseBounceCategory(name).value_or(delivery::BounceCategory::kOther);
 }
 
 // dsnMta reads "host (address)": Remote-MTA takes the host alone.
@@ -241,13 +233,12 @@ LastDeferral DeferralOf(const delivery::Reply& reply, const std::string& remote_
 
 struct QueueManager::Impl {
   Impl(std::shared_ptr<const config::Config> config_in, QueueManagerOptions options_in,
-       const Clock& clock_in, spool::Spool& spool_in, AccountingSink& sink_in,
-       Deliverer& deliverer_in)
+       const Clock& clock_in, spool::Spool& spool_in, OutcomeSink& sink_in, Deliverer& deliverer_in)
       : config(std::move(config_in)),
         options(std::move(options_in)),
         clock(clock_in),
         spool(spool_in),
-        sink(sink_in),
+        completion(sink_in, spool_in, clock_in),
         deliverer(deliverer_in),
         classifier(std::make_unique<delivery::ReplyClassifier>(*config)),
         selector(*config),
@@ -260,7 +251,7 @@ struct QueueManager::Impl {
   QueueManagerOptions options;
   const Clock& clock;
   spool::Spool& spool;
-  AccountingSink& sink;
+  Completion completion;  // write -> flush -> durable -> mark done (completion.hpp)
   Deliverer& deliverer;
   std::unique_ptr<delivery::ReplyClassifier> classifier;
   VmtaSelector selector;
@@ -286,17 +277,6 @@ struct QueueManager::Impl {
   std::uint64_t next_serial = 1;
   bool in_run = false;
   bool stopped = false;
-
-  // Completions kept back while the accounting log was not durable (disk full): finished
-  // recipients whose final records were only buffered. They are marked done in the spool once
-  // the log is durable again (ReleaseHeldMarks, checked every second), not at the next restart.
-  struct HeldMark {
-    spool::SpoolId id;
-    std::uint32_t rcpt;  // kWholeMessage: MarkMessageDone
-  };
-  static constexpr std::uint32_t kWholeMessage = 0xffffffffu;
-  std::vector<HeldMark> held_marks;
-  MonoTime next_held_check{};
 
   std::uint64_t queued = 0;
   std::uint64_t live_messages = 0;
@@ -583,24 +563,12 @@ struct QueueManager::Impl {
   void Finalize(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts,
                 bool mark_spool) {
     MessageRecord& rec = messages[m];
-    bool hold = false;
-    if (mark_spool && !sink.Durable()) {
-      // The final records could not be written (accounting disk full): the recipients stay in
-      // the spool, not to leave it without a durable record, until the records reach the file
-      // (ReleaseHeldMarks); a crash before that redelivers them after the restart.
-      if (held_marks.empty()) {
-        OUTPOST_LOG(kError, "queue")
-            << q.name << ": accounting not writable; finished recipients are kept in the spool "
-            << "until their records are written";
-        next_held_check = clock.Now().mono + std::chrono::seconds(1);
-      }
-      mark_spool = false;
-      hold = true;
-    }
+    // Not marked at all (mark_spool false): left in the spool for recovery or a restart.
+    std::optional<Completion::Marks> marks;
+    if (mark_spool) marks = completion.Begin(q.name);
     for (std::uint32_t r : rcpts) {
       if (rec.remaining > 1) {
-        if (mark_spool) spool.MarkRecipientDone(rec.id, r);
-        if (hold) held_marks.push_back(HeldMark{rec.id, r});
+        if (marks) completion.Mark(*marks, rec.id, r);
       }
       --rec.remaining;
       --queued;
@@ -620,65 +588,38 @@ struct QueueManager::Impl {
       }
     }
     if (rec.remaining == 0) {
-      if (mark_spool) spool.MarkMessageDone(rec.id);
-      if (hold) held_marks.push_back(HeldMark{rec.id, kWholeMessage});
+      if (marks) completion.Mark(*marks, rec.id, Completion::kWholeMessage);
       FreeMessage(m);
     }
   }
 
-  // Marks the held completions done once every buffered record is in the accounting file.
-  void ReleaseHeldMarks() {
-    if (held_marks.empty()) return;
-    const MonoTime now = clock.Now().mono;
-    if (now < next_held_check) return;
-    sink.Flush();
-    if (!sink.Durable()) {
-      next_held_check = now + std::chrono::seconds(1);
-      return;
-    }
-    for (const HeldMark& h : held_marks) {
-      if (h.rcpt == kWholeMessage) {
-        spool.MarkMessageDone(h.id);
-      } else {
-        spool.MarkRecipientDone(h.id, h.rcpt);
-      }
-    }
-    OUTPOST_LOG(kInfo, "queue") << "accounting writable again; " << held_marks.size()
-                                << " held completion(s) marked done in the spool";
-    std::vector<HeldMark>().swap(held_marks);
-  }
-
-  acct::Record BaseRecord(acct::RecordType type, const Queue& q, const spool::Envelope& env,
-                          const std::string& rcpt, std::int64_t now_unix,
-                          std::uint64_t size) const {
-    acct::Record r;
-    r.type = type;
-    r[acct::Field::kTimeLogged] = timefmt::FormatAcctTime(now_unix);
-    r[acct::Field::kTimeQueued] = timefmt::FormatAcctTime(env.time_queued);
-    r[acct::Field::kOrig] = env.mail_from;
-    r[acct::Field::kRcpt] = rcpt;
-    r[acct::Field::kSrcType] = "smtp";
-    if (!env.source_ip.empty()) {
-      r[acct::Field::kSrcMta] =
-          (env.source_helo.empty() ? env.source_ip : env.source_helo) + " (" + env.source_ip + ")";
-    }
-    r[acct::Field::kDlvType] = "smtp";
-    r[acct::Field::kDlvSize] = std::to_string(size);
-    r[acct::Field::kVmta] = q.key.vmta;
-    r[acct::Field::kJobId] = env.job_id;
-    r[acct::Field::kEnvId] = env.env_id;
-    r[acct::Field::kQueue] = q.name;
+  Outcome BaseOutcome(OutcomeKind kind, const Queue& q, const spool::Envelope& env,
+                      const std::string& rcpt, std::int64_t now_unix, std::uint64_t size) const {
+    Outcome o;
+    o.kind = kind;
+    o.time_logged = now_unix;
+    o.queue = q.name;
+    o.vmta = q.key.vmta;
     if (!env.vmta.empty() && config->FindVirtualMtaPool(env.vmta) != nullptr) {
-      r[acct::Field::kVmtaPool] = env.vmta;
+      o.vmta_pool = env.vmta;
     }
-    return r;
+    o.queue_id = env.id;
+    o.mail_from = env.mail_from;
+    o.recipient = rcpt;
+    o.time_queued = env.time_queued;
+    o.size = size;
+    o.job_id = env.job_id;
+    o.env_id = env.env_id;
+    o.source_ip = env.source_ip;
+    o.source_helo = env.source_helo;
+    return o;
   }
 
-  void FillDelivery(acct::Record& r, const ConnectOutcome& info) const {
-    r[acct::Field::kDsnMta] = info.remote_mta;
-    r[acct::Field::kDlvSourceIp] = info.local_address;
-    r[acct::Field::kDlvDestinationIp] = info.remote_address;
-    r[acct::Field::kDlvEsmtpAvailable] = info.esmtp_available;
+  static void FillConnection(Outcome& o, const ConnectOutcome& info) {
+    o.remote_mta = info.remote_mta;
+    o.local_address = info.local_address;
+    o.remote_address = info.remote_address;
+    o.esmtp_available = info.esmtp_available;
   }
 
   // A recipient that failed for good in one attempt, with what its DSN says about it.
@@ -696,18 +637,14 @@ struct QueueManager::Impl {
                     std::vector<FailedRecipient>& failed,
                     const std::vector<LastDeferral>* why = nullptr) {
     const std::string after = FormatDuration(q.policy.bounce_after);
-    const std::string diag =
-        "smtp;554 5.4.7 message expired: in queue longer than bounce-after " + after;
     for (std::size_t i = 0; i < rcpts.size(); ++i) {
       const std::uint32_t r = rcpts[i];
       const std::string& address = r < env.recipients.size() ? env.recipients[r] : std::string();
-      acct::Record rec =
-          BaseRecord(acct::RecordType::kBounced, q, env, address, now_unix, messages[m].size);
-      rec[acct::Field::kDsnAction] = "failed";
-      rec[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.4.7");
-      rec[acct::Field::kDsnDiag] = diag;
-      rec[acct::Field::kBounceCat] = "message-expired";
-      sink.Write(rec);
+      Outcome o = BaseOutcome(OutcomeKind::kExpired, q, env, address, now_unix, messages[m].size);
+      o.spool_id = messages[m].id;
+      o.expired_after = after;
+      o.category = delivery::BounceCategory::kMessageExpired;
+      completion.Write(o);
       ++q.stats.bounced;
       ++q.stats.expired;
       const LastDeferral& last = why != nullptr && i < why->size() ? (*why)[i] : q.last_deferral;
@@ -735,7 +672,7 @@ struct QueueManager::Impl {
     }
     std::vector<FailedRecipient> failed;
     WriteExpired(q, m, rcpts, env, now_unix, failed);
-    sink.Flush();
+    completion.Flush();
     BounceWithDsn(q, m, std::move(failed), env, now_unix);
   }
 
@@ -796,14 +733,6 @@ struct QueueManager::Impl {
     });
   }
 
-  // The b record fields of an operator's delete (PowerMTA's `delete --queue`): no DSN is sent.
-  static void FillDeleted(acct::Record& r) {
-    r[acct::Field::kDsnAction] = "failed";
-    r[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.0.0");
-    r[acct::Field::kDsnDiag] = "deleted by operator";
-    r[acct::Field::kBounceCat] = "other";
-  }
-
   // Deletes every queued (fresh or scheduled) recipient of `q`: b records, one flush, then the
   // spool marks. Recipients in a transaction are not touched here (see Queue::deletions).
   std::uint64_t DeleteQueued(Queue& q, const Instant& now) {
@@ -827,17 +756,19 @@ struct QueueManager::Impl {
         continue;
       }
       for (std::uint32_t r : rcpts) {
-        acct::Record rec = BaseRecord(acct::RecordType::kBounced, q, env,
-                                      r < env.recipients.size() ? env.recipients[r] : "",
-                                      now.unix_seconds(), messages[m].size);
-        FillDeleted(rec);
-        sink.Write(rec);
+        // An operator's delete (PowerMTA's `delete --queue`): no DSN is sent.
+        Outcome o = BaseOutcome(OutcomeKind::kDeleted, q, env,
+                                r < env.recipients.size() ? env.recipients[r] : "",
+                                now.unix_seconds(), messages[m].size);
+        o.spool_id = messages[m].id;
+        o.category = delivery::BounceCategory::kOther;
+        completion.Write(o);
         ++q.stats.bounced;
       }
       deleted += rcpts.size();
       groups.emplace_back(m, std::move(rcpts));
     }
-    sink.Flush();  // before any recipient leaves the spool
+    completion.Flush();  // before any recipient leaves the spool
     for (auto& [m, rcpts] : groups) Finalize(q, m, rcpts, true);
     OUTPOST_LOG(kInfo, "queue") << q.name << ": " << deleted << " recipient(s) deleted by operator";
     MarkDirty(q);
@@ -1002,13 +933,12 @@ struct QueueManager::Impl {
       std::vector<FailedRecipient> failed;
       for (std::uint32_t r : rcpts) {
         const std::string address = r < env.recipients.size() ? env.recipients[r] : "";
-        acct::Record rec = BaseRecord(acct::RecordType::kBounced, q, env, address,
-                                      now.unix_seconds(), messages[m].size);
-        rec[acct::Field::kDsnAction] = "failed";
-        rec[acct::Field::kDsnStatus] = delivery::DsnStatusText("5.1.2");
-        rec[acct::Field::kDsnDiag] = "smtp;550 5.1.2 " + outcome.error;
-        rec[acct::Field::kBounceCat] = "bad-domain";
-        sink.Write(rec);
+        Outcome o = BaseOutcome(OutcomeKind::kDomainFailed, q, env, address, now.unix_seconds(),
+                                messages[m].size);
+        o.spool_id = messages[m].id;
+        o.error = outcome.error;
+        o.category = delivery::BounceCategory::kBadDomain;
+        completion.Write(o);
         ++q.stats.bounced;
         // No remote reply: the DSN says what DNS said, without a Diagnostic-Code of type smtp.
         delivery::DsnRecipient d;
@@ -1019,7 +949,7 @@ struct QueueManager::Impl {
       }
       groups.emplace_back(m, std::move(failed));
     }
-    sink.Flush();
+    completion.Flush();
     for (auto& [m, failed] : groups) {
       BounceWithDsn(q, m, std::move(failed), envelopes[m], now.unix_seconds());
     }
@@ -1249,24 +1179,20 @@ struct QueueManager::Impl {
       return;
     }
     // Temporary: a tq record; hold the queue when nothing of it works.
-    acct::Record r;
-    r.type = acct::RecordType::kTransientQueue;
-    r[acct::Field::kTimeLogged] = timefmt::FormatAcctTime(now.unix_seconds());
-    r[acct::Field::kDsnAction] = "delayed";
-    r[acct::Field::kDsnStatus] =
-        delivery::DsnStatusText(outcome.reply.code ? StatusCode(outcome.reply) : "4.4.1");
-    r[acct::Field::kDsnDiag] =
-        outcome.reply.code ? "smtp;" + outcome.reply.Full() : "smtp;" + outcome.error;
-    r[acct::Field::kDsnMta] = outcome.remote_mta;
-    r[acct::Field::kBounceCat] =
-        outcome.reply.code ? classifier->BounceCategory(outcome.reply) : "no-answer-from-host";
-    r[acct::Field::kDlvType] = "smtp";
-    r[acct::Field::kDlvSourceIp] = outcome.local_address;
-    r[acct::Field::kDlvDestinationIp] = outcome.remote_address;
-    r[acct::Field::kVmta] = q.key.vmta;
-    r[acct::Field::kQueue] = q.name;
-    sink.Write(r);
-    sink.Flush();
+    Outcome failure;
+    failure.kind = OutcomeKind::kConnectionFailed;
+    failure.time_logged = now.unix_seconds();
+    failure.queue = q.name;
+    failure.vmta = q.key.vmta;
+    failure.reply = outcome.reply;
+    failure.error = outcome.error;
+    failure.category = outcome.reply.code ? CategoryOf(classifier->BounceCategory(outcome.reply))
+                                          : delivery::BounceCategory::kNoAnswerFromHost;
+    failure.remote_mta = outcome.remote_mta;
+    failure.local_address = outcome.local_address;
+    failure.remote_address = outcome.remote_address;
+    completion.Write(failure);
+    completion.Flush();
     if (outcome.reply.code != 0) {
       q.last_deferral = DeferralOf(outcome.reply, outcome.remote_mta);
     } else {
@@ -1372,39 +1298,37 @@ struct QueueManager::Impl {
       const delivery::Reply& reply = replies[i];
       const std::string& address =
           e.rcpt < flight.envelope.recipients.size() ? flight.envelope.recipients[e.rcpt] : "";
-      acct::RecordType type = reply.Positive()    ? acct::RecordType::kDelivered
-                              : reply.Permanent() ? acct::RecordType::kBounced
-                                                  : acct::RecordType::kTransient;
-      acct::Record r = BaseRecord(type, q, flight.envelope, address, now_unix, flight.size);
-      FillDelivery(r, info);
-      r[acct::Field::kDsnStatus] = delivery::DsnStatusText(StatusCode(reply));
-      r[acct::Field::kDsnDiag] = Diag(reply);
-      if (type == acct::RecordType::kDelivered) {
-        r[acct::Field::kDsnAction] = "relayed";
-        r[acct::Field::kBounceCat] = "success";
+      const std::uint8_t attempts = static_cast<std::uint8_t>(std::min<int>(e.attempts + 1, 255));
+      OutcomeKind kind = reply.Positive()    ? OutcomeKind::kDelivered
+                         : reply.Permanent() ? OutcomeKind::kBounced
+                                             : OutcomeKind::kDeferred;
+      Outcome o = BaseOutcome(kind, q, flight.envelope, address, now_unix, flight.size);
+      o.spool_id = messages[m].id;
+      o.attempts = attempts;
+      o.reply = reply;
+      FillConnection(o, info);
+      if (kind == OutcomeKind::kDelivered) {
+        o.category = delivery::BounceCategory::kSuccess;
         ++q.stats.delivered;
         delivered = true;
         finals.push_back(e.rcpt);
-      } else if (type == acct::RecordType::kBounced) {
-        r[acct::Field::kDsnAction] = "failed";
-        r[acct::Field::kBounceCat] = classifier->BounceCategory(reply);
+      } else if (kind == OutcomeKind::kBounced) {
+        o.category = CategoryOf(classifier->BounceCategory(reply));
         ++q.stats.bounced;
         failed.push_back(FailedRecipient{e.rcpt, DsnReport(address, reply, info)});
       } else if (flight.deletions != q.deletions) {
         // Deferred, but its queue was deleted while it was in flight: deleted now, as the
         // queued ones were (one record, no retry).
-        r.type = acct::RecordType::kBounced;
-        FillDeleted(r);
+        o.kind = OutcomeKind::kDeleted;
+        o.category = delivery::BounceCategory::kOther;
         ++q.stats.bounced;
         finals.push_back(e.rcpt);
       } else {
-        r[acct::Field::kDsnAction] = "delayed";
-        r[acct::Field::kBounceCat] =
-            reply.code == 0 ? "bad-connection" : classifier->BounceCategory(reply);
+        o.category = reply.code == 0 ? delivery::BounceCategory::kBadConnection
+                                     : CategoryOf(classifier->BounceCategory(reply));
         ++q.stats.deferred;
         q.stats.last_error = reply.code == 0 ? "connection lost" : reply.Full();
         q.last_deferral = DeferralOf(reply, info.remote_mta);
-        const std::uint8_t attempts = static_cast<std::uint8_t>(std::min<int>(e.attempts + 1, 255));
         if (Expired(q, m, now_unix)) {
           expired.push_back(e.rcpt);
           expired_why.push_back(q.last_deferral);
@@ -1417,12 +1341,12 @@ struct QueueManager::Impl {
           std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
         }
       }
-      sink.Write(r);
+      completion.Write(o);
     }
     if (!expired.empty()) {
       WriteExpired(q, m, expired, flight.envelope, now_unix, failed, &expired_why);
     }
-    sink.Flush();  // once per transaction, before any recipient leaves the spool
+    completion.Flush();  // once per transaction, before any recipient leaves the spool
     if (!finals.empty()) Finalize(q, m, finals, true);
     // One DSN per message and attempt, for its refused and its expired recipients.
     if (!failed.empty()) BounceWithDsn(q, m, std::move(failed), flight.envelope, now_unix);
@@ -1503,7 +1427,7 @@ struct QueueManager::Impl {
   void RunDue() {
     if (in_run) return;
     in_run = true;
-    ReleaseHeldMarks();
+    completion.ReleaseHeld();
     for (int round = 0; round < 100000; ++round) {
       std::vector<std::function<void()>> work;
       work.swap(completions);
@@ -1541,8 +1465,8 @@ struct QueueManager::Impl {
 
 QueueManager::QueueManager(std::shared_ptr<const config::Config> config,
                            QueueManagerOptions options, const Clock& clock, spool::Spool& spool,
-                           AccountingSink& accounting, Deliverer& deliverer)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(options), clock, spool, accounting,
+                           OutcomeSink& outcomes, Deliverer& deliverer)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options), clock, spool, outcomes,
                                    deliverer)) {}
 
 QueueManager::~QueueManager() = default;
@@ -1571,9 +1495,8 @@ std::optional<MonoTime> QueueManager::NextWake() const {
   if (!impl_->completions.empty() || !impl_->dirty.empty()) return impl_->clock.Now().mono;
   std::optional<MonoTime> next;
   if (!impl_->wake_heap.empty()) next = impl_->wake_heap.front().first;
-  if (!impl_->held_marks.empty() && (!next || impl_->next_held_check < *next)) {
-    next = impl_->next_held_check;
-  }
+  const std::optional<MonoTime> held = impl_->completion.NextCheck();
+  if (held && (!next || *held < *next)) next = held;
   return next;
 }
 
@@ -1682,7 +1605,7 @@ QueueSnapshot QueueManager::Snapshot() const {
   t.active_recipients = impl_->active;
   t.dsns = impl_->dsns;
   t.admission_refusals = impl_->admission_refusals;
-  t.held_completions = impl_->held_marks.size();
+  t.held_completions = impl_->completion.held();
   return snap;
 }
 

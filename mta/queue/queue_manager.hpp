@@ -45,14 +45,15 @@
 // change is logged and counted. Pause/Resume stop and restart a queue's deliveries; Delete
 // bounces a queue's queued mail without DSNs (see Delete()).
 //
-// Outcomes. Every attempted recipient gets a d (2xx), b (5xx) or t (4xx, lost connection)
-// record; a failed connection of a queue with no working connection gets one tq record and holds
-// the queue for a retry interval (a permanent DNS failure bounces the recipients of the failing
-// domain only — the others of a rolled-up queue stay, and one of their domains becomes the
-// queue's MX lookup target; the envelopes are read from the spool to tell them apart). The
-// commit order is fixed: write the transaction's records -> flush the accounting log once ->
-// only then Spool::MarkRecipientDone / MarkMessageDone for the final ones. A deferred recipient is
-// rescheduled by the retry schedule (retry_schedule.hpp); one past bounce-after is bounced with
+// Outcomes. Every attempted recipient gets a typed Outcome (outcome.hpp) written to the
+// OutcomeSink — accounting turns it into a d (2xx), b (5xx) or t (4xx, lost connection) record; a
+// failed connection of a queue with no working connection gets one tq record and holds the queue
+// for a retry interval (a permanent DNS failure bounces the recipients of the failing domain only —
+// the others of a rolled-up queue stay, and one of their domains becomes the queue's MX lookup
+// target; the envelopes are read from the spool to tell them apart). The commit order is fixed
+// and lives in one place (completion.hpp): write the transaction's outcomes -> flush once -> only
+// when durable Spool::MarkRecipientDone / MarkMessageDone for the final ones. A deferred recipient
+// is rescheduled by the retry schedule (retry_schedule.hpp); one past bounce-after is bounced with
 // bounceCat message-expired. Bounces send a DSN: the recipients of a message that fail for good in
 // one attempt — refused with a 5xx at RCPT or after DATA, expired, or of a domain that does not
 // exist — are listed in one DSN (RFC 3464, dsn.hpp; Status and Diagnostic-Code from the real reply)
@@ -89,43 +90,14 @@
 #include <string>
 #include <vector>
 
-#include "common/acct_format.hpp"
 #include "mta/config/config.hpp"
 #include "mta/queue/clock.hpp"
 #include "mta/queue/deliverer.hpp"
+#include "mta/queue/outcome.hpp"
 #include "mta/queue/retry_schedule.hpp"
 #include "mta/spool/spool.hpp"
 
-namespace outpost::acct {
-class AccountingLog;
-}
-
 namespace outpost::queue {
-
-// Where outcome records go. Thread-safety: used from the scheduler's thread only.
-class AccountingSink {
- public:
-  virtual ~AccountingSink() = default;
-  virtual void Write(const acct::Record& record) = 0;
-  virtual void Flush() = 0;
-  // True when every record written so far is in the accounting file. After Flush(), a false here
-  // (e.g. accounting disk full) keeps the finished recipients in the spool: a message leaves the
-  // spool only after its final records are durable. The manager flushes and asks again once a
-  // second and then marks them done (redelivered only if the process dies before that).
-  virtual bool Durable() const { return true; }
-};
-
-// The production sink. Thread-safety: as acct::AccountingLog (thread-safe).
-class AccountingLogSink final : public AccountingSink {
- public:
-  explicit AccountingLogSink(acct::AccountingLog* log) : log_(log) {}
-  void Write(const acct::Record& record) override;
-  void Flush() override;
-  bool Durable() const override;
-
- private:
-  acct::AccountingLog* log_;
-};
 
 struct QueueManagerOptions {
   std::string host_name = "localhost";              // DSN reporting MTA; EHLO of the default vmta
@@ -167,7 +139,7 @@ struct QueueTotals {
   std::uint64_t mode_changes = 0;
   std::uint64_t admission_refusals = 0;
   // Finished recipients kept in the spool until their final records are in the accounting file
-  // (accounting disk full; see AccountingSink::Durable).
+  // (accounting disk full; see OutcomeSink::Durable).
   std::uint64_t held_completions = 0;
 };
 
@@ -185,7 +157,7 @@ class QueueManager {
   using Poster = std::function<void(std::function<void()>)>;
 
   QueueManager(std::shared_ptr<const config::Config> config, QueueManagerOptions options,
-               const Clock& clock, spool::Spool& spool, AccountingSink& accounting,
+               const Clock& clock, spool::Spool& spool, OutcomeSink& outcomes,
                Deliverer& deliverer);
   ~QueueManager();
   QueueManager(const QueueManager&) = delete;

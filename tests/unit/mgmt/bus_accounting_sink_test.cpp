@@ -5,30 +5,31 @@
 namespace outpost::mgmt {
 namespace {
 
-class RecordingSink : public queue::AccountingSink {
+class RecordingSink : public queue::OutcomeSink {
  public:
-  void Write(const acct::Record& record) override { written.push_back(record); }
+  void Write(const queue::Outcome& outcome) override { written.push_back(outcome); }
   void Flush() override { ++flushes; }
-  std::vector<acct::Record> written;
+  std::vector<queue::Outcome> written;
   int flushes = 0;
 };
 
-acct::Record Rec(acct::RecordType type, const std::string& rcpt, const std::string& queue,
-                 const std::string& size = "1000", const std::string& orig = "a@x.test") {
-  acct::Record r;
-  r.type = type;
-  r[acct::Field::kRcpt] = rcpt;
-  r[acct::Field::kQueue] = queue;
-  r[acct::Field::kDlvSize] = size;
-  r[acct::Field::kOrig] = orig;
-  r[acct::Field::kTimeQueued] = "2025-01-01 00:00:00+0000";
+// One recipient's outcome of message (spool entry) `message`.
+queue::Outcome Rec(queue::OutcomeKind kind, const std::string& rcpt, const std::string& queue,
+                   std::uint64_t size = 1000, std::uint64_t message = 1) {
+  queue::Outcome o;
+  o.kind = kind;
+  o.recipient = rcpt;
+  o.queue = queue;
+  o.size = size;
+  o.mail_from = "a@x.test";
+  o.spool_id.offset = message;
   auto slash = queue.rfind('/');
-  if (slash != std::string::npos) r[acct::Field::kVmta] = queue.substr(slash + 1);
-  return r;
+  if (slash != std::string::npos) o.vmta = queue.substr(slash + 1);
+  return o;
 }
 
 TEST(BusAccountingSink, CountsAndForwards) {
-  using acct::RecordType;
+  using RecordType = queue::OutcomeKind;
   bus::FakeTimeSource time;
   bus::Registry registry(time);
   RecordingSink next;
@@ -38,9 +39,9 @@ TEST(BusAccountingSink, CountsAndForwards) {
   sink.Write(Rec(RecordType::kDelivered, "u2@googlemail.com", "gmail.com/vmta1"));
   sink.Flush();
   sink.Write(Rec(RecordType::kDelivered, "u3@gmail.com", "gmail.com/vmta1"));
-  sink.Write(Rec(RecordType::kTransient, "u4@yahoo.com", "yahoo.com/vmta2"));
+  sink.Write(Rec(RecordType::kDeferred, "u4@yahoo.com", "yahoo.com/vmta2"));
   sink.Write(Rec(RecordType::kBounced, "u5@yahoo.com", ""));
-  sink.Write(Rec(RecordType::kTransientQueue, "", "hotmail.com/vmta1"));
+  sink.Write(Rec(RecordType::kConnectionFailed, "", "hotmail.com/vmta1"));
   sink.Flush();
 
   EXPECT_EQ(next.written.size(), 6u) << "every record is forwarded";

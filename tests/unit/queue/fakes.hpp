@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "mta/acct/outcome_record.hpp"
 #include "mta/config/config.hpp"
 #include "mta/queue/clock.hpp"
 #include "mta/queue/deliverer.hpp"
@@ -85,10 +86,14 @@ class FakeSpool final : public spool::Spool {
 };
 
 // Not thread-safe.
-class FakeSink final : public AccountingSink {
+// Records each outcome as the accounting file would (acct::OutcomeRecord), so the tests check
+// the records operators see.
+class FakeSink final : public OutcomeSink {
  public:
   explicit FakeSink(CallLog* log) : log_(log) {}
-  void Write(const acct::Record& record) override {
+  void Write(const Outcome& outcome) override {
+    outcomes.push_back(outcome);
+    acct::Record record = acct::OutcomeRecord(outcome);
     records.push_back(record);
     log_->Add("write:" + std::string(acct::RecordTypeCode(record.type)) + ":" +
               record[acct::Field::kRcpt]);
@@ -103,6 +108,7 @@ class FakeSink final : public AccountingSink {
     return out;
   }
   std::vector<acct::Record> records;
+  std::vector<Outcome> outcomes;
   bool durable = true;  // false: as an accounting log on a full disk
 
  private:

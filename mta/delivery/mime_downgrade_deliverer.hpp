@@ -28,7 +28,7 @@
 
 #include "mta/queue/deliverer.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 
 struct MimeDowngradeStats {
   std::uint64_t converted = 0;  // batches converted to 7-bit for a server without 8BITMIME
@@ -36,16 +36,18 @@ struct MimeDowngradeStats {
 };
 
 // Not thread-safe (see the header comment).
-class MimeDowngradeDeliverer final : public Deliverer {
+class MimeDowngradeDeliverer final : public queue::Deliverer {
  public:
   // `inner` must outlive this object.
-  explicit MimeDowngradeDeliverer(Deliverer& inner);
+  explicit MimeDowngradeDeliverer(queue::Deliverer& inner);
 
-  void Connect(const ConnectRequest& request, std::function<void(ConnectOutcome)> done) override;
-  void Send(ConnectionId connection, BatchRequest batch,
-            std::function<void(BatchOutcome)> done) override;
-  void Close(ConnectionId connection, std::function<void()> closed) override;
-  void ResolveMxHosts(const std::string& domain, std::function<void(MxHostsAnswer)> done) override;
+  void Connect(const queue::ConnectRequest& request,
+               std::function<void(queue::ConnectOutcome)> done) override;
+  void Send(queue::ConnectionId connection, queue::BatchRequest batch,
+            std::function<void(queue::BatchOutcome)> done) override;
+  void Close(queue::ConnectionId connection, std::function<void()> closed) override;
+  void ResolveMxHosts(const std::string& domain,
+                      std::function<void(queue::MxHostsAnswer)> done) override;
 
   const MimeDowngradeStats& Stats() const { return stats_; }
 
@@ -54,9 +56,9 @@ class MimeDowngradeDeliverer final : public Deliverer {
     bool eight_bit_mime = false;
     std::string name;  // remote_mta, for the refusal's text
   };
-  Deliverer& inner_;
-  std::unordered_map<ConnectionId, Server> connections_;
+  queue::Deliverer& inner_;
+  std::unordered_map<queue::ConnectionId, Server> connections_;
   MimeDowngradeStats stats_;
 };
 
-}  // namespace outpost::queue
+}  // namespace outpost::delivery

@@ -1,4 +1,4 @@
-#include "mta/queue/smtp_deliverer.hpp"
+#include "mta/delivery/smtp_deliverer.hpp"
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
@@ -12,7 +12,7 @@
 
 #include "mta/log/log.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 namespace {
 
 bool IsAddress(const std::string& host) {
@@ -54,8 +54,8 @@ constexpr std::chrono::seconds kMinSaveInterval{1};
 
 }  // namespace
 
-SmtpDeliverer::SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, const Clock& clock,
-                             SmtpDelivererOptions options)
+SmtpDeliverer::SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver,
+                             const queue::Clock& clock, SmtpDelivererOptions options)
     : io_(io),
       resolver_(resolver),
       clock_(clock),
@@ -100,8 +100,8 @@ void SmtpDeliverer::RememberTlsFailure(const TlsServerKey& key) {
   if (options_.tls_memory_path.empty()) return;
   memory_dirty_ = true;
   if (save_pending_) return;
-  const MonoTime now = clock_.Now().mono;
-  if (last_save_ == MonoTime{} || now - last_save_ >= kMinSaveInterval) {
+  const queue::MonoTime now = clock_.Now().mono;
+  if (last_save_ == queue::MonoTime{} || now - last_save_ >= kMinSaveInterval) {
     SaveTlsMemory();
     return;
   }
@@ -127,26 +127,26 @@ asio::awaitable<dns::AddressResult> SmtpDeliverer::LookupAddress(std::string hos
       });
 }
 
-void SmtpDeliverer::Connect(const ConnectRequest& request,
-                            std::function<void(ConnectOutcome)> done) {
+void SmtpDeliverer::Connect(const queue::ConnectRequest& request,
+                            std::function<void(queue::ConnectOutcome)> done) {
   asio::co_spawn(io_, ConnectTask(request, std::move(done)), asio::detached);
 }
 
-asio::awaitable<void> SmtpDeliverer::ConnectTask(ConnectRequest request,
-                                                 std::function<void(ConnectOutcome)> done) {
+asio::awaitable<void> SmtpDeliverer::ConnectTask(queue::ConnectRequest request,
+                                                 std::function<void(queue::ConnectOutcome)> done) {
   struct Target {
     std::string host;
     std::uint16_t port;
   };
   std::vector<Target> targets;
-  ConnectOutcome outcome;
-  outcome.status = ConnectStatus::kTempFail;
+  queue::ConnectOutcome outcome;
+  outcome.status = queue::ConnectStatus::kTempFail;
   if (request.route) {
     targets.push_back({StripBrackets(request.route->host), request.route->port});
   } else {
     dns::MxResult mx = co_await LookupMx(request.domain);
     if (mx.status == dns::Status::kNxDomain || mx.status == dns::Status::kNullMx) {
-      outcome.status = ConnectStatus::kPermFail;
+      outcome.status = queue::ConnectStatus::kPermFail;
       outcome.error = request.domain + ": " + dns::StatusName(mx.status) +
                       (mx.error.empty() ? "" : " (" + mx.error + ")");
       done(std::move(outcome));
@@ -210,8 +210,8 @@ asio::awaitable<void> SmtpDeliverer::ConnectTask(ConnectRequest request,
         outcome.remote_address = address;
         continue;
       }
-      ConnectOutcome ok;
-      ok.status = ConnectStatus::kOk;
+      queue::ConnectOutcome ok;
+      ok.status = queue::ConnectStatus::kOk;
       ok.id = next_id_++;
       ok.remote_mta = target.host + " (" + address + ")";
       ok.remote_address = address;
@@ -226,11 +226,11 @@ asio::awaitable<void> SmtpDeliverer::ConnectTask(ConnectRequest request,
   done(std::move(outcome));
 }
 
-void SmtpDeliverer::Send(ConnectionId connection, BatchRequest batch,
-                         std::function<void(BatchOutcome)> done) {
+void SmtpDeliverer::Send(queue::ConnectionId connection, queue::BatchRequest batch,
+                         std::function<void(queue::BatchOutcome)> done) {
   auto it = connections_.find(connection);
   if (it == connections_.end()) {
-    BatchOutcome lost;
+    queue::BatchOutcome lost;
     lost.result.connection_lost = true;
     lost.connection_usable = false;
     done(std::move(lost));
@@ -241,15 +241,15 @@ void SmtpDeliverer::Send(ConnectionId connection, BatchRequest batch,
 }
 
 asio::awaitable<void> SmtpDeliverer::SendTask(delivery::SmtpClientConnection* connection,
-                                              BatchRequest batch,
-                                              std::function<void(BatchOutcome)> done) {
+                                              queue::BatchRequest batch,
+                                              std::function<void(queue::BatchOutcome)> done) {
   delivery::Transaction tx;
   tx.mail_from = batch.mail_from;
   tx.recipients = batch.recipients;
   tx.data = batch.data.get();  // `batch` (and so the data) lives in this frame until the end
   tx.body_8bit = batch.body_8bit;
   tx.env_id = batch.env_id;
-  BatchOutcome outcome;
+  queue::BatchOutcome outcome;
   outcome.result = co_await connection->Send(std::move(tx));
   outcome.connection_usable = connection->usable() && !outcome.result.connection_lost;
   done(std::move(outcome));
@@ -266,17 +266,17 @@ asio::awaitable<void> QuitTask(std::unique_ptr<delivery::SmtpClientConnection> c
 }  // namespace
 
 void SmtpDeliverer::ResolveMxHosts(const std::string& domain,
-                                   std::function<void(MxHostsAnswer)> done) {
+                                   std::function<void(queue::MxHostsAnswer)> done) {
   resolver_.ResolveMx(domain, [this, domain, done = std::move(done)](dns::MxResult mx) {
-    MxHostsAnswer answer;
+    queue::MxHostsAnswer answer;
     if (mx.status == dns::Status::kOk) {
-      answer.status = ConnectStatus::kOk;
+      answer.status = queue::ConnectStatus::kOk;
       for (const dns::MxHost& h : mx.hosts) answer.hosts.push_back(h.host);
       std::sort(answer.hosts.begin(), answer.hosts.end());
       answer.hosts.erase(std::unique(answer.hosts.begin(), answer.hosts.end()), answer.hosts.end());
     } else {
-      answer.status =
-          mx.status == dns::Status::kTempFail ? ConnectStatus::kTempFail : ConnectStatus::kPermFail;
+      answer.status = mx.status == dns::Status::kTempFail ? queue::ConnectStatus::kTempFail
+                                                          : queue::ConnectStatus::kPermFail;
       answer.error = domain + ": " + dns::StatusName(mx.status) +
                      (mx.error.empty() ? "" : " (" + mx.error + ")");
     }
@@ -285,7 +285,7 @@ void SmtpDeliverer::ResolveMxHosts(const std::string& domain,
   });
 }
 
-void SmtpDeliverer::Close(ConnectionId connection, std::function<void()> closed) {
+void SmtpDeliverer::Close(queue::ConnectionId connection, std::function<void()> closed) {
   auto it = connections_.find(connection);
   if (it == connections_.end()) {
     asio::post(io_, std::move(closed));
@@ -296,4 +296,4 @@ void SmtpDeliverer::Close(ConnectionId connection, std::function<void()> closed)
   asio::co_spawn(io_, QuitTask(std::move(owned), std::move(closed)), asio::detached);
 }
 
-}  // namespace outpost::queue
+}  // namespace outpost::delivery

@@ -1,13 +1,14 @@
-#include "mta/queue/signing_deliverer.hpp"
+#include "mta/delivery/signing_deliverer.hpp"
 
 #include <utility>
 
 #include "mta/log/log.hpp"
 #include "mta/queue/domain_policy.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 
-SigningDeliverer::SigningDeliverer(Deliverer& inner, std::shared_ptr<const config::Config> config,
+SigningDeliverer::SigningDeliverer(queue::Deliverer& inner,
+                                   std::shared_ptr<const config::Config> config,
                                    std::shared_ptr<const dkim::SignerCache> signers)
     : inner_(inner), config_(std::move(config)), signers_(std::move(signers)) {}
 
@@ -20,18 +21,17 @@ void SigningDeliverer::SetConfig(std::shared_ptr<const config::Config> config,
   logged_failure_.clear();
 }
 
-void SigningDeliverer::Connect(const ConnectRequest& request,
-                               std::function<void(ConnectOutcome)> done) {
-  inner_.Connect(request,
-                 [this, domain = request.domain, done = std::move(done)](ConnectOutcome outcome) {
-                   if (outcome.status == ConnectStatus::kOk)
-                     connections_[outcome.id].domain = domain;
-                   done(std::move(outcome));
-                 });
+void SigningDeliverer::Connect(const queue::ConnectRequest& request,
+                               std::function<void(queue::ConnectOutcome)> done) {
+  inner_.Connect(request, [this, domain = request.domain,
+                           done = std::move(done)](queue::ConnectOutcome outcome) {
+    if (outcome.status == queue::ConnectStatus::kOk) connections_[outcome.id].domain = domain;
+    done(std::move(outcome));
+  });
 }
 
-void SigningDeliverer::Send(ConnectionId connection, BatchRequest batch,
-                            std::function<void(BatchOutcome)> done) {
+void SigningDeliverer::Send(queue::ConnectionId connection, queue::BatchRequest batch,
+                            std::function<void(queue::BatchOutcome)> done) {
   auto it = connections_.find(connection);
   if (it != connections_.end() && batch.data) {
     const Destination& destination = Refresh(it->second);
@@ -40,13 +40,13 @@ void SigningDeliverer::Send(ConnectionId connection, BatchRequest batch,
   inner_.Send(connection, std::move(batch), std::move(done));
 }
 
-void SigningDeliverer::Close(ConnectionId connection, std::function<void()> closed) {
+void SigningDeliverer::Close(queue::ConnectionId connection, std::function<void()> closed) {
   connections_.erase(connection);
   inner_.Close(connection, std::move(closed));
 }
 
 void SigningDeliverer::ResolveMxHosts(const std::string& domain,
-                                      std::function<void(MxHostsAnswer)> done) {
+                                      std::function<void(queue::MxHostsAnswer)> done) {
   inner_.ResolveMxHosts(domain, std::move(done));
 }
 
@@ -56,7 +56,7 @@ const SigningDeliverer::Destination& SigningDeliverer::Refresh(Destination& dest
   destination.sign = false;
   destination.policy = {};
   if (!config_) return destination;
-  EffectiveDomainPolicy merged = MergeDomainPolicy(*config_, destination.domain);
+  queue::EffectiveDomainPolicy merged = queue::MergeDomainPolicy(*config_, destination.domain);
   destination.sign = merged.dkim_sign && signers_ != nullptr;
   // dkim::PolicyFrom parses the option texts (already validated by the config loader).
   config::DomainPolicy options;
@@ -114,4 +114,4 @@ void SigningDeliverer::LogOnce(std::set<std::string>& logged, const std::string&
   }
 }
 
-}  // namespace outpost::queue
+}  // namespace outpost::delivery

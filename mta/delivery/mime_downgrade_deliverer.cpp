@@ -1,4 +1,4 @@
-#include "mta/queue/mime_downgrade_deliverer.hpp"
+#include "mta/delivery/mime_downgrade_deliverer.hpp"
 
 #include <memory>
 #include <utility>
@@ -6,7 +6,7 @@
 #include "mta/delivery/mime_downgrade.hpp"
 #include "mta/log/log.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 namespace {
 
 // "PIPELINING,8BITMIME,SIZE" -> true.
@@ -23,12 +23,12 @@ bool Offers8BitMime(const std::string& esmtp_available) {
 
 }  // namespace
 
-MimeDowngradeDeliverer::MimeDowngradeDeliverer(Deliverer& inner) : inner_(inner) {}
+MimeDowngradeDeliverer::MimeDowngradeDeliverer(queue::Deliverer& inner) : inner_(inner) {}
 
-void MimeDowngradeDeliverer::Connect(const ConnectRequest& request,
-                                     std::function<void(ConnectOutcome)> done) {
-  inner_.Connect(request, [this, done = std::move(done)](ConnectOutcome outcome) {
-    if (outcome.status == ConnectStatus::kOk) {
+void MimeDowngradeDeliverer::Connect(const queue::ConnectRequest& request,
+                                     std::function<void(queue::ConnectOutcome)> done) {
+  inner_.Connect(request, [this, done = std::move(done)](queue::ConnectOutcome outcome) {
+    if (outcome.status == queue::ConnectStatus::kOk) {
       connections_[outcome.id] =
           Server{Offers8BitMime(outcome.esmtp_available), outcome.remote_mta};
     }
@@ -36,8 +36,8 @@ void MimeDowngradeDeliverer::Connect(const ConnectRequest& request,
   });
 }
 
-void MimeDowngradeDeliverer::Send(ConnectionId connection, BatchRequest batch,
-                                  std::function<void(BatchOutcome)> done) {
+void MimeDowngradeDeliverer::Send(queue::ConnectionId connection, queue::BatchRequest batch,
+                                  std::function<void(queue::BatchOutcome)> done) {
   auto it = connections_.find(connection);
   if (it == connections_.end() || !batch.data || !delivery::HasEightBitBytes(*batch.data)) {
     inner_.Send(connection, std::move(batch), std::move(done));
@@ -63,7 +63,7 @@ void MimeDowngradeDeliverer::Send(ConnectionId connection, BatchRequest batch,
       << "8-bit message to " << server.name
       << ", which does not offer 8BITMIME, cannot be converted to 7-bit (" << converted.error
       << "); bouncing " << batch.recipients.size() << " recipient(s)";
-  BatchOutcome outcome;
+  queue::BatchOutcome outcome;
   outcome.connection_usable = true;
   delivery::Reply refusal;
   refusal.code = 554;
@@ -75,14 +75,14 @@ void MimeDowngradeDeliverer::Send(ConnectionId connection, BatchRequest batch,
   done(std::move(outcome));
 }
 
-void MimeDowngradeDeliverer::Close(ConnectionId connection, std::function<void()> closed) {
+void MimeDowngradeDeliverer::Close(queue::ConnectionId connection, std::function<void()> closed) {
   connections_.erase(connection);
   inner_.Close(connection, std::move(closed));
 }
 
 void MimeDowngradeDeliverer::ResolveMxHosts(const std::string& domain,
-                                            std::function<void(MxHostsAnswer)> done) {
+                                            std::function<void(queue::MxHostsAnswer)> done) {
   inner_.ResolveMxHosts(domain, std::move(done));
 }
 
-}  // namespace outpost::queue
+}  // namespace outpost::delivery

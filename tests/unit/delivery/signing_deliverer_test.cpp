@@ -1,7 +1,7 @@
 // SigningDeliverer: a fake inner Deliverer records what it is asked to send; each case checks
 // whether the data arrives signed (starting with "DKIM-Signature:", with the expected d=, s=, a=,
 // c= and the original message after it) or unchanged, under merged <domain> policies and reloads.
-#include "mta/queue/signing_deliverer.hpp"
+#include "mta/delivery/signing_deliverer.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -14,8 +14,16 @@
 
 #include "mta/dkim/dkim.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 namespace {
+
+using queue::BatchOutcome;
+using queue::BatchRequest;
+using queue::ConnectionId;
+using queue::ConnectOutcome;
+using queue::ConnectRequest;
+using queue::ConnectStatus;
+using queue::Deliverer;
 
 // RFC 8463 Appendix A's Ed25519 seed and RFC 6376's 1024-bit RSA test key (test vectors only).
 constexpr const char* kEd25519Seed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=\n";
@@ -253,4 +261,4 @@ TEST(SigningDeliverer, ReloadSwapsKeysAndPolicyForOpenConnections) {
 }
 
 }  // namespace
-}  // namespace outpost::queue
+}  // namespace outpost::delivery

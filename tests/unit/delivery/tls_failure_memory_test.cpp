@@ -1,6 +1,6 @@
 // TlsFailureMemory: keyed by what failed (host, address, port), expired by the injected clock,
 // bounded, and persisted through an atomic file that a restart loads.
-#include "mta/queue/tls_failure_memory.hpp"
+#include "mta/delivery/tls_failure_memory.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,8 +14,10 @@
 
 #include "mta/queue/clock.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 namespace {
+
+using queue::SimulatedClock;
 
 using namespace std::chrono_literals;
 
@@ -145,4 +147,4 @@ TEST(TlsFailureMemory, SaveIsAtomicAndLoadReadsIt) {
 }
 
 }  // namespace
-}  // namespace outpost::queue
+}  // namespace outpost::delivery

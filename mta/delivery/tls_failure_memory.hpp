@@ -39,7 +39,7 @@
 
 #include "mta/queue/clock.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 
 // What failed: the server's name, address and port.
 struct TlsServerKey {
@@ -54,7 +54,8 @@ class TlsFailureMemory {
  public:
   static constexpr std::size_t kMaxPersisted = 1000;
 
-  explicit TlsFailureMemory(const Clock& clock, std::chrono::seconds ttl = std::chrono::hours(1),
+  explicit TlsFailureMemory(const queue::Clock& clock,
+                            std::chrono::seconds ttl = std::chrono::hours(1),
                             std::size_t capacity = 10000);
 
   void Remember(const TlsServerKey& key);
@@ -74,18 +75,18 @@ class TlsFailureMemory {
  private:
   struct Entry {
     TlsServerKey key;
-    MonoTime expires;
-    WallTime expires_wall;
+    queue::MonoTime expires;
+    queue::WallTime expires_wall;
     std::list<std::string>::iterator position;
   };
   static std::string MapKey(const TlsServerKey& key);
-  void Insert(const TlsServerKey& key, MonoTime expires, WallTime expires_wall);
+  void Insert(const TlsServerKey& key, queue::MonoTime expires, queue::WallTime expires_wall);
 
-  const Clock& clock_;
+  const queue::Clock& clock_;
   std::chrono::seconds ttl_;
   std::size_t capacity_;
   std::list<std::string> order_;  // map keys in insertion order, oldest first
   std::unordered_map<std::string, Entry> entries_;
 };
 
-}  // namespace outpost::queue
+}  // namespace outpost::delivery

@@ -37,12 +37,12 @@
 #include <unordered_map>
 
 #include "mta/delivery/smtp_client.hpp"
+#include "mta/delivery/tls_failure_memory.hpp"
 #include "mta/dns/resolver.hpp"
 #include "mta/queue/clock.hpp"
 #include "mta/queue/deliverer.hpp"
-#include "mta/queue/tls_failure_memory.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 
 struct SmtpDelivererOptions {
   delivery::ClientOptions base;  // defaults; source address, EHLO name, STARTTLS and timeouts
@@ -56,26 +56,29 @@ struct SmtpDelivererStats {
 };
 
 // Thread-safety: not thread-safe (see the header comment).
-class SmtpDeliverer final : public Deliverer {
+class SmtpDeliverer final : public queue::Deliverer {
  public:
   // `clock` must outlive this object (it times the TLS failure memory).
-  SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, const Clock& clock,
+  SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, const queue::Clock& clock,
                 SmtpDelivererOptions options);
   ~SmtpDeliverer() override;
 
-  void Connect(const ConnectRequest& request, std::function<void(ConnectOutcome)> done) override;
-  void Send(ConnectionId connection, BatchRequest batch,
-            std::function<void(BatchOutcome)> done) override;
-  void Close(ConnectionId connection, std::function<void()> closed) override;
-  void ResolveMxHosts(const std::string& domain, std::function<void(MxHostsAnswer)> done) override;
+  void Connect(const queue::ConnectRequest& request,
+               std::function<void(queue::ConnectOutcome)> done) override;
+  void Send(queue::ConnectionId connection, queue::BatchRequest batch,
+            std::function<void(queue::BatchOutcome)> done) override;
+  void Close(queue::ConnectionId connection, std::function<void()> closed) override;
+  void ResolveMxHosts(const std::string& domain,
+                      std::function<void(queue::MxHostsAnswer)> done) override;
 
   SmtpDelivererStats Stats() const;
 
  private:
-  asio::awaitable<void> ConnectTask(ConnectRequest request,
-                                    std::function<void(ConnectOutcome)> done);
-  asio::awaitable<void> SendTask(delivery::SmtpClientConnection* connection, BatchRequest batch,
-                                 std::function<void(BatchOutcome)> done);
+  asio::awaitable<void> ConnectTask(queue::ConnectRequest request,
+                                    std::function<void(queue::ConnectOutcome)> done);
+  asio::awaitable<void> SendTask(delivery::SmtpClientConnection* connection,
+                                 queue::BatchRequest batch,
+                                 std::function<void(queue::BatchOutcome)> done);
   asio::awaitable<dns::MxResult> LookupMx(std::string domain);
   asio::awaitable<dns::AddressResult> LookupAddress(std::string host);
   void RememberTlsFailure(const TlsServerKey& key);
@@ -83,7 +86,7 @@ class SmtpDeliverer final : public Deliverer {
 
   asio::io_context& io_;
   dns::Resolver& resolver_;
-  const Clock& clock_;
+  const queue::Clock& clock_;
   SmtpDelivererOptions options_;
   TlsFailureMemory tls_failures_;
   std::uint64_t tls_fallbacks_ = 0;
@@ -91,9 +94,10 @@ class SmtpDeliverer final : public Deliverer {
   asio::steady_timer save_timer_;
   bool save_pending_ = false;
   bool memory_dirty_ = false;
-  MonoTime last_save_{};
-  ConnectionId next_id_ = 1;
-  std::unordered_map<ConnectionId, std::unique_ptr<delivery::SmtpClientConnection>> connections_;
+  queue::MonoTime last_save_{};
+  queue::ConnectionId next_id_ = 1;
+  std::unordered_map<queue::ConnectionId, std::unique_ptr<delivery::SmtpClientConnection>>
+      connections_;
 };
 
-}  // namespace outpost::queue
+}  // namespace outpost::delivery

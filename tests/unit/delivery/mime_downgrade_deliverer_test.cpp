@@ -1,7 +1,7 @@
 // MimeDowngradeDeliverer: a fake inner Deliverer plays a server with or without 8BITMIME and
 // records what it is asked to send. Each case checks the bytes and the BODY=8BITMIME flag that
 // reach it, or the 554 5.6.3 answer when the message cannot be converted.
-#include "mta/queue/mime_downgrade_deliverer.hpp"
+#include "mta/delivery/mime_downgrade_deliverer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,16 @@
 
 #include "mta/delivery/mime_downgrade.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 namespace {
+
+using queue::BatchOutcome;
+using queue::BatchRequest;
+using queue::ConnectionId;
+using queue::ConnectOutcome;
+using queue::ConnectRequest;
+using queue::ConnectStatus;
+using queue::Deliverer;
 
 class FakeServer final : public Deliverer {
  public:
@@ -109,4 +117,4 @@ TEST(MimeDowngradeDeliverer, ConvertsOrFlagsOrRefuses) {
 }
 
 }  // namespace
-}  // namespace outpost::queue
+}  // namespace outpost::delivery

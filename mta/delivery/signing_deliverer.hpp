@@ -47,7 +47,7 @@
 #include "mta/dkim/dkim.hpp"
 #include "mta/queue/deliverer.hpp"
 
-namespace outpost::queue {
+namespace outpost::delivery {
 
 struct SigningStats {
   std::uint64_t signed_messages = 0;  // batches forwarded with a DKIM-Signature
@@ -57,23 +57,25 @@ struct SigningStats {
 
 // Not thread-safe: used from one thread (the queue manager's io thread), like the Deliverer it
 // wraps.
-class SigningDeliverer final : public Deliverer {
+class SigningDeliverer final : public queue::Deliverer {
  public:
   static constexpr std::size_t kMaxLoggedDomains = 10000;
 
   // `inner` must outlive this object. `signers` may be null (nothing is signed).
-  SigningDeliverer(Deliverer& inner, std::shared_ptr<const config::Config> config,
+  SigningDeliverer(queue::Deliverer& inner, std::shared_ptr<const config::Config> config,
                    std::shared_ptr<const dkim::SignerCache> signers);
 
   // A reloaded configuration and the SignerCache built from it (SignerCache::Build succeeded).
   void SetConfig(std::shared_ptr<const config::Config> config,
                  std::shared_ptr<const dkim::SignerCache> signers);
 
-  void Connect(const ConnectRequest& request, std::function<void(ConnectOutcome)> done) override;
-  void Send(ConnectionId connection, BatchRequest batch,
-            std::function<void(BatchOutcome)> done) override;
-  void Close(ConnectionId connection, std::function<void()> closed) override;
-  void ResolveMxHosts(const std::string& domain, std::function<void(MxHostsAnswer)> done) override;
+  void Connect(const queue::ConnectRequest& request,
+               std::function<void(queue::ConnectOutcome)> done) override;
+  void Send(queue::ConnectionId connection, queue::BatchRequest batch,
+            std::function<void(queue::BatchOutcome)> done) override;
+  void Close(queue::ConnectionId connection, std::function<void()> closed) override;
+  void ResolveMxHosts(const std::string& domain,
+                      std::function<void(queue::MxHostsAnswer)> done) override;
 
   const SigningStats& Stats() const { return stats_; }
 
@@ -92,14 +94,14 @@ class SigningDeliverer final : public Deliverer {
   void LogOnce(std::set<std::string>& logged, const std::string& domain, bool warning,
                const std::string& text);
 
-  Deliverer& inner_;
+  queue::Deliverer& inner_;
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<const dkim::SignerCache> signers_;
   std::uint64_t generation_ = 1;
-  std::unordered_map<ConnectionId, Destination> connections_;
+  std::unordered_map<queue::ConnectionId, Destination> connections_;
   std::set<std::string> logged_no_key_;
   std::set<std::string> logged_failure_;
   SigningStats stats_;
 };
 
-}  // namespace outpost::queue
+}  // namespace outpost::delivery
