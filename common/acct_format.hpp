@@ -1,9 +1,9 @@
 // Accounting file format shared by outpostd's writer and outpost_exporter's reader.
 //
-// The format is PowerMTA's (../shared/reference/powermta.md): RFC 4180 CSV, CRLF line ends, a
-// header line naming the columns on every file (first column always `type`). Record types: d
-// delivered, b bounced, t transient failure, tq transient failure of a whole queue, r received, f
-// feedback loop.
+// The format is PowerMTA's (docs/powermta.md, "The accounting file"): RFC 4180 CSV, CRLF line
+// ends, a header line naming the columns on every file (first column always `type`). Record
+// types: d delivered, b bounced, t transient failure, tq transient failure of a whole queue, r
+// received, f feedback loop.
 //
 // Thread-safety: everything here is stateless or immutable.
 #pragma once

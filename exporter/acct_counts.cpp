@@ -14,7 +14,7 @@ using prometheus::MetricType;
 constexpr std::array<std::string_view, AcctCounts::kTypes> kTypeLabels = {
     "delivered", "bounced", "deferred", "queue_failure", "received", "feedback_loop"};
 
-// PowerMTA's bounce categories (reference/powermta.md) plus "success"; index 0 is "other".
+// PowerMTA's bounce categories (docs/powermta.md) plus "success"; index 0 is "other".
 constexpr std::array<std::string_view, 18> kCategories = {"other",
                                                           "bad-configuration",
                                                           "bad-connection",

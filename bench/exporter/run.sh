@@ -4,8 +4,9 @@
 # section "Exporter ingest".
 #
 # usage: bench/exporter/run.sh            (OUTPOST_BIN=build dir's bin, default build/bin)
-# env:   ACCT_FILE (default /var/tmp/acct2m.csv, generated if absent: 2,000,000 records, ~670 MB;
-#        kept out of the repository), RUNS (exporter and wc repetitions, best kept; default 3),
+# env:   ACCT_FILE (default /var/tmp/acct2m.csv; when absent, `tests/data/gen_acct.py bulk` writes
+#        it: RECORDS records, default 2,000,000, ~870 MB; kept out of the repository),
+#        RUNS (exporter and wc repetitions, best kept; default 3),
 #        SKIP_MTAIL=1 to skip mtail (Debian package mtail, scripts/install-deps.sh),
 #        SKIP_SCRAPE=1 to skip the scrape-cost part.
 # --json: also print, as the last line, one JSON object with the figures (used by bench/run).
@@ -21,12 +22,12 @@ EXPORTER="$BIN/outpost_exporter"
 ACCT_FILE="${ACCT_FILE:-/var/tmp/acct2m.csv}"
 RECORDS="${RECORDS:-2000000}"
 RUNS="${RUNS:-3}"
-GEN="$ROOT/../shared/testdata/gen_acct.py"
+GEN="$ROOT/tests/data/gen_acct.py"  # the repository's generator (tests/data/README.md)
 
 [ -x "$EXPORTER" ] || { echo "no $EXPORTER (build target outpost_exporter, or set OUTPOST_BIN)" >&2; exit 2; }
 if [ ! -f "$ACCT_FILE" ]; then
   echo "generating $ACCT_FILE ($RECORDS records)..." >&2
-  python3 "$GEN" "$RECORDS" "$ACCT_FILE"
+  python3 "$GEN" bulk "$RECORDS" "$ACCT_FILE"
 fi
 WORK="$(mktemp -d)"
 SERVER_PID=""

@@ -1,4 +1,4 @@
-// The accounting writer: PowerMTA-format CSV files (../shared/reference/powermta.md).
+// The accounting writer: PowerMTA-format CSV files (docs/powermta.md, "The accounting file").
 //
 // Each <acct-file> gets one writer. Every new file starts with the default header line. Records
 // are filtered by `records` (e.g. d,b,t,r), buffered in memory and written to the file only as

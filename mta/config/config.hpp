@@ -1,4 +1,4 @@
-// outpostd's configuration: the PowerMTA-style language of ../shared/reference/powermta.md.
+// outpostd's configuration: PowerMTA's language (docs/powermta.md, "The configuration language").
 //
 // A file is `name value` lines (global directives) and `<tag arg> ... </tag>` sections; `#` starts
 // a comment. Parsing never stops at the first error: LoadConfig() returns every error found, each

@@ -1,4 +1,4 @@
-// Bounce categories: PowerMTA's bounceCat values (../shared/reference/powermta.md), as a closed
+// Bounce categories: PowerMTA's bounceCat values (docs/powermta.md), as a closed
 // enum. The reply classifier (reply_classifier.hpp) decides a reply's category; accounting prints
 // its name; <bounce-category-patterns> may only name one of these (config/directives.cpp checks).
 //

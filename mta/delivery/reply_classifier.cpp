@@ -112,9 +112,9 @@ struct DefaultRule {
 constexpr DefaultRule kTextRules[] = {
     // Rate limits first: the receiver throttles this sender by its policy (Gmail's 421 4.7.28
     // "unusual rate of unsolicited mail ... temporarily rate limited", Outlook's 451 4.7.650
-    // "temporarily rate limited due to IP reputation"). The accounting data categorise them
-    // policy-related (shared/testdata), also when the full text mentions spam ("To protect our
-    // users from spam, mail sent from your IP address has been temporarily rate limited").
+    // "temporarily rate limited due to IP reputation"). PowerMTA's accounting data categorise
+    // them policy-related (docs/powermta.md), also when the full text mentions spam ("To protect
+    // our users from spam, mail sent from your IP address has been temporarily rate limited").
     {R"(\brate[ -]?limit|\bunusual rate\b)", "policy-related"},
     {R"(spam|junk mail|black ?list|block ?list|blocked|\b(open)?rbl\b|realtime blackhole)",
      "spam-related"},

@@ -1,14 +1,14 @@
 // The reply classifier: turns an SMTP reply into PowerMTA's bounce category (bounceCat) and tells
 // whether the reply matches a queue's <smtp-pattern-list> (mode=backoff / mode=normal).
 //
-// Order (../shared/reference/powermta.md): configured <bounce-category-patterns> first, then the
-// default text rules (rate limited / unusual rate -> policy-related, before everything else;
-// spam/blacklist/blocked/RBL -> spam-related; quota/mailbox full ->
-// quota-issues; relay -> relaying-issues; denied/rejected/refused -> policy-related), then the
-// default rules by enhanced status code (x.1.1 bad-mailbox, x.1.2 bad-domain, x.3.5
-// bad-configuration, x.4.1 no-answer-from-host, x.4.2 bad-connection, x.4.4/x.4.6
-// routing-errors, x.4.7 message-expired, x.7.1 policy-related), else `other`. Successful
-// deliveries are `success`. Hard bounces: bad-mailbox, inactive-mailbox, bad-domain.
+// Order (docs/powermta.md, "Bounce categories"): configured <bounce-category-patterns> first,
+// then the default text rules (rate limited / unusual rate -> policy-related, before everything
+// else; spam/blacklist/blocked/RBL -> spam-related; quota/mailbox full -> quota-issues; relay ->
+// relaying-issues; denied/rejected/refused -> policy-related), then the default rules by enhanced
+// status code (x.1.1 bad-mailbox, x.1.2 bad-domain, x.3.5 bad-configuration, x.4.1
+// no-answer-from-host, x.4.2 bad-connection, x.4.4/x.4.6 routing-errors, x.4.7 message-expired,
+// x.7.1 policy-related), else `other`. Successful deliveries are `success`. Hard bounces:
+// bad-mailbox, inactive-mailbox, bad-domain.
 //
 // Details (extensions of the order above, see reply_classifier.cpp for the exact table): a positive
 // reply is `success` before anything else. Configured patterns and smtp-pattern-lists are searched
@@ -24,7 +24,7 @@
 // "unsolicited" is not a spam word. x.7.N other than x.7.1 is still `other` by code (PowerMTA's
 // code list); operators who want every 4.7.N policy-related add a <bounce-category-patterns> line
 // such as `/^4\d\d 4\.7\./ policy-related`. tests/unit/delivery/reply_classifier_test.cpp checks
-// every record of shared/testdata against its bounceCat.
+// every record of the accounting fixtures in tests/data against its bounceCat.
 //
 // Regexes are compiled once at construction (from the config), never on the hot path.
 // Thread-safety: immutable after construction; safe to share.

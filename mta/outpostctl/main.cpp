@@ -1,5 +1,5 @@
 // outpostctl: the operator's command line, in the spirit of PowerMTA's `pmta` (verbs from
-// ../shared/reference/powermta.md). It only talks HTTP to outpostd's management API
+// docs/powermta.md, "The operator commands"). It only talks HTTP to outpostd's management API
 // (docs/status-api.md); it never touches the spool or the config file.
 //
 //   outpostctl [--url URL] [--json] [--timeout SECONDS] COMMAND

@@ -2,7 +2,7 @@
 //
 // config::Config::FindDomainPolicy() returns one section; PowerMTA semantics are field by field:
 // the exact <domain NAME> section first, then a <domain $MACRO> section whose macro lists the
-// domain, then <domain *>, then the built-in defaults (../shared/reference/powermta.md). A
+// domain, then <domain *>, then the built-in defaults (docs/powermta.md). A
 // backoff-* limit that no section sets falls back to the (merged) normal limit.
 //
 // Thread-safety: pure functions over immutable values.

@@ -25,12 +25,14 @@ def running(tmp_path):
 
 
 def copy_testdata(dst):
+    """Copies the two fixtures whose counts tests/data/README.md gives; a missing one fails."""
     src = find_testdata_dir()
-    names = ["acct-default.csv", "acct-imprinted-unixtime.csv"]
-    if not all(os.path.exists(os.path.join(src, n)) for n in names):
-        pytest.skip("shared test data not found at %s (needs ../shared/testdata)" % src)
-    for n in names:
-        shutil.copy(os.path.join(src, n), dst / n)
+    for n in ["acct-default.csv", "acct-imprinted-unixtime.csv"]:
+        path = os.path.join(src, n)
+        if not os.path.exists(path):
+            pytest.fail("missing test fixture %s (regenerate with: python3 tests/data/gen_acct.py "
+                        "fixtures)" % path, pytrace=False)
+        shutil.copy(path, dst / n)
 
 
 def test_testdata_files_give_readme_counts(tmp_path, running):
@@ -38,7 +40,7 @@ def test_testdata_files_give_readme_counts(tmp_path, running):
     e = running("--acct-path", str(tmp_path / "acct-*.csv"), "--state-file",
                 str(tmp_path / "state.json"), "--from-start")
     s = e.wait_for(lambda s: total(s, "outpost_exporter_lines_read_total") >= 12, what="12 lines")
-    # README: default file 1 r, 2 d, 1 t, 2 b, 1 tq; imprinted file 1 d, 1 b, 1 t.
+    # tests/data/README.md: default file 1 r, 2 d, 1 t, 2 b, 1 tq; imprinted file 1 d, 1 b, 1 t.
     assert total(s, "outpost_acct_records_total", type="received") == 1
     assert total(s, "outpost_acct_records_total", type="delivered") == 3
     assert total(s, "outpost_acct_records_total", type="deferred") == 2

@@ -18,8 +18,9 @@ def binary():
 
 
 def find_testdata_dir():
+    """tests/data of the source tree: the accounting fixtures (tests/data/README.md)."""
     src = os.environ.get("OUTPOST_SOURCE", ".")
-    return os.path.normpath(os.path.join(src, "..", "shared", "testdata"))
+    return os.path.normpath(os.path.join(src, "tests", "data"))
 
 
 def parse_metrics(text):

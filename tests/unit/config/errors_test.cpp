@@ -1,8 +1,14 @@
 // Every kind of configuration error is reported with the right line and a useful message, and
 // parsing goes on after an error so that all of them are reported at once.
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "mta/config/config.hpp"
@@ -276,15 +282,83 @@ TEST(DomainKey, RelativeKeyFileResolvesAgainstConfigDirectory) {
   EXPECT_NE(bad.errors[0].message.find(dir.path() + "/nokey.pem"), std::string::npos);
 }
 
+// The error messages ParseConfig(text) reports, one per line, as seen by a user that file
+// permissions apply to. Root reads any file, so when this process is root (CI runs the tests as
+// root) the parse runs in a forked child that first drops to nobody (uid and gid 65534, no
+// supplementary groups) and sends its messages back through a pipe. `dir` must be enterable by
+// that user. On a failure of the mechanism itself, *failure says what went wrong.
+std::string ErrorsAsUnprivilegedUser(const std::string& text, const std::string& dir,
+                                     std::string* failure) {
+  auto messages = [&] {
+    std::string out;
+    for (const ConfigError& e : ParseConfig(text).errors) out += e.message + "\n";
+    return out;
+  };
+  if (geteuid() != 0) return messages();
+  int fds[2];
+  if (pipe(fds) != 0) {
+    *failure = std::string("pipe: ") + std::strerror(errno);
+    return "";
+  }
+  const pid_t child = fork();
+  if (child < 0) {
+    *failure = std::string("fork: ") + std::strerror(errno);
+    return "";
+  }
+  if (child == 0) {
+    close(fds[0]);
+    std::string out;
+    constexpr uid_t kNobody = 65534;
+    if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0) {
+      out = std::string("FAILED dropping root: ") + std::strerror(errno);
+    } else if (access(dir.c_str(), X_OK) != 0) {
+      out = "FAILED: nobody cannot enter " + dir + " (set TMPDIR to a directory others can enter)";
+    } else {
+      out = messages();
+    }
+    const char* p = out.data();
+    std::size_t left = out.size();
+    while (left > 0) {
+      const ssize_t n = write(fds[1], p, left);
+      if (n <= 0) break;
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    *failure =
+        "the unprivileged child did not exit cleanly (status " + std::to_string(status) + ")";
+  } else if (out.rfind("FAILED", 0) == 0) {
+    *failure = out;
+  }
+  return out;
+}
+
+// A key file the daemon's user cannot read is an error at load time (not when the first message
+// needs signing), and the message never carries the key's contents. Runs as root too: see
+// ErrorsAsUnprivilegedUser.
 TEST(DomainKey, UnreadableKeyFileIsAnError) {
-  if (geteuid() == 0) GTEST_SKIP() << "root reads any file: cannot test permissions";
   TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);  // mkdtemp's 0700: nobody could not enter it
   std::string key = dir.Write("k.pem", "secret");
   ASSERT_EQ(chmod(key.c_str(), 0), 0);
-  LoadResult r = ParseConfig(std::string(kMinimal) + "domain-key s,example.com," + key + "\n");
-  ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_NE(r.errors[0].message.find("is not readable"), std::string::npos);
-  EXPECT_EQ(r.errors[0].message.find("secret"), std::string::npos);
+  std::string failure;
+  const std::string errors = ErrorsAsUnprivilegedUser(
+      std::string(kMinimal) + "domain-key s,example.com," + key + "\n", dir.path(), &failure);
+  ASSERT_TRUE(failure.empty()) << failure;
+  ASSERT_EQ(std::count(errors.begin(), errors.end(), '\n'), 1) << errors;
+  EXPECT_NE(errors.find("is not readable"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("secret"), std::string::npos) << errors;
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // ReplyClassifier and DsnStatusText: default rules and their precedence, configured patterns first,
-// smtp-pattern-lists, and the bounceCat values of the shared accounting test data.
+// smtp-pattern-lists, and the bounceCat values of the accounting fixtures in tests/data.
 #include "mta/delivery/reply_classifier.hpp"
 
 #include <gtest/gtest.h>
@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace outpost::delivery {
@@ -155,33 +157,32 @@ TEST(ReplyClassifier, HardBounces) {
   }
 }
 
-// The rows of /work/shared/testdata/acct-*.csv whose bounceCat follows from the reply: the dsnDiag
+// Accounting rows as PowerMTA writes them, with the bounceCat its default rules give: the dsnDiag
 // after "smtp;" parsed as a reply, or for rows without a reply code (tq, expiry) the dsnStatus code
-// with the diag text. (EveryRecordOfTheTestDataFiles below reads the files themselves.)
-TEST(ReplyClassifier, SharedTestData) {
+// with the diag text. (EveryRecordOfTheTestDataFiles below reads tests/data's files themselves.)
+TEST(ReplyClassifier, AccountingRows) {
   struct Row {
     const char* label;
     std::string diag;      // dsnDiag without "smtp;"
     std::string status;    // dsnStatus code, used when the diag has none
-    std::string category;  // bounceCat from the file
+    std::string category;  // bounceCat by PowerMTA's default rules
   };
   const Row rows[] = {
-      {"acct-default d gmail", "250 2.0.0 OK  1763805602 a1si123 - gsmtp", "", "success"},
-      {"acct-default b outlook",
+      {"d gmail", "250 2.0.0 OK  1763805602 a1si123 - gsmtp", "", "success"},
+      {"b outlook mailbox unavailable",
        "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). "
        "[AM0PR01MB1234.eurprd01.prod.example.com]",
        "", "bad-mailbox"},
-      {"acct-default tq timeout", "connect to mx.example.net (192.0.2.99): connection timed out",
+      {"tq connect timeout", "connect to mx.example.net (192.0.2.99): connection timed out",
        "4.4.1", "no-answer-from-host"},
-      {"acct-default b yahoo expired",
+      {"b expired after yahoo's TSS04 deferrals",
        "421 4.7.0 [TSS04] Messages from 203.0.113.12 temporarily deferred due to unexpected "
        "volume or user complaints",
        "4.4.7", "message-expired"},
-      {"acct-default d gmx", "250 Requested mail action okay; completed: id=1MxYz", "", "success"},
-      {"imprinted d", "250 ok", "", "success"},
-      {"imprinted b aol", "554 5.7.1 [CS01] Message rejected due to local policy", "",
-       "policy-related"},
-      {"gen_acct b",
+      {"d gmx", "250 Requested mail action okay; completed: id=1MxYz", "", "success"},
+      {"d yahoo", "250 ok", "", "success"},
+      {"b aol CS01", "554 5.7.1 [CS01] Message rejected due to local policy", "", "policy-related"},
+      {"b gmail no such user (shortened)",
        "550 5.1.1 The email account that you tried to reach does not exist, please "
        "check",
        "", "bad-mailbox"},
@@ -204,7 +205,7 @@ TEST(ReplyClassifier, SharedTestData) {
   }
 }
 
-// Receivers' rate limits are policy-related (as the shared accounting data categorise them), with
+// Receivers' rate limits are policy-related (as PowerMTA's accounting files show them), with
 // their real wording, also when it mentions spam or "unsolicited"; other spam wording is not.
 TEST(ReplyClassifier, RateLimitsArePolicyRelated) {
   struct Case {
@@ -213,15 +214,15 @@ TEST(ReplyClassifier, RateLimitsArePolicyRelated) {
     std::string category;
   };
   const Case cases[] = {
-      {"testdata acct-default gmail 4.7.28 (dsnDiag first line)",
+      {"gmail 4.7.28 first line",
        "421 4.7.28 Our system has detected an unusual rate of unsolicited mail originating from "
        "your IP address, \"rate limited\"\r\n",
        "policy-related"},
-      {"testdata acct-imprinted outlook 4.7.650",
+      {"outlook 4.7.650",
        "451 4.7.650 The mail server [203.0.113.11] has been temporarily rate limited due to IP "
        "reputation.\r\n",
        "policy-related"},
-      {"testdata gen_acct gmail 4.7.28",
+      {"gmail 4.7.28 shortened",
        "421 4.7.28 Our system has detected an unusual rate of unsolicited mail, rate limited\r\n",
        "policy-related"},
       {"gmail 4.7.28 full multi-line text mentioning spam",
@@ -290,22 +291,28 @@ std::size_t SplitLenient(std::string_view data, std::vector<std::string>& fields
   return i;
 }
 
-// Every d, b, t and tq record of the shared accounting files (/work/shared/testdata/acct-*.csv):
-// the bounceCat column is the expected value. The reply is the dsnDiag after "smtp;" (its first
-// line when it was multi-line: "421-" is read as "421 "). When the record's dsnStatus is not the
-// reply's own code, the MTA assigned the status itself (expiry 4.4.7, a connect timeout 4.4.1 with
-// no reply at all): the reply's text is then classified with that status and no reply code, as
-// the queue manager does. Before the rate-limit rule 7 of 9 records agreed (Gmail's 4.7.28 and
-// Outlook's 4.7.650 deferrals were `other`); now all 9 do.
+// Every d, b, t and tq record of the accounting fixtures (tests/data/acct-*.csv, made by
+// tests/data/gen_acct.py): the bounceCat column is the expected value. The reply is the dsnDiag
+// after "smtp;" (its first line when it was multi-line: "421-" is read as "421 "). When the
+// record's dsnStatus is not the reply's own code, the MTA assigned the status itself (expiry
+// 4.4.7, a connect timeout 4.4.1 with no reply at all): the reply's text is then classified with
+// that status and no reply code, as the queue manager does. acct-categories.csv holds every
+// category the classifier assigns, with the replies real receivers send; a missing file fails.
+// (Before the rate-limit rule, Gmail's 4.7.28 and Outlook's 4.7.650 deferrals came out `other`.)
 TEST(ReplyClassifier, EveryRecordOfTheTestDataFiles) {
   const std::filesystem::path dir = OUTPOST_TESTDATA_DIR;
-  if (!std::filesystem::exists(dir / "acct-default.csv")) {
-    GTEST_SKIP() << "no " << dir << " (shared/testdata)";
-  }
+  // Outcome records per file (tests/data/README.md).
+  const std::pair<const char*, std::size_t> files[] = {
+      {"acct-default.csv", 6}, {"acct-imprinted-unixtime.csv", 3}, {"acct-categories.csv", 56}};
   config::Config cfg;
   ReplyClassifier c(cfg);
   std::size_t total = 0, agree = 0;
-  for (const char* name : {"acct-default.csv", "acct-imprinted-unixtime.csv"}) {
+  std::set<std::string> seen;
+  for (const auto& [name, expected_records] : files) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(std::filesystem::exists(dir / name))
+        << "missing test fixture " << (dir / name)
+        << " (regenerate with: python3 tests/data/gen_acct.py fixtures)";
     std::ifstream in(dir / name, std::ios::binary);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::string_view rest(text);
@@ -318,6 +325,7 @@ TEST(ReplyClassifier, EveryRecordOfTheTestDataFiles) {
     const std::size_t type = column("type"), diag = column("dsnDiag"), status = column("dsnStatus"),
                       cat = column("bounceCat");
     ASSERT_LT(std::max({type, diag, status, cat}), header.size()) << name;
+    std::size_t records = 0;
     for (int line = 2; !rest.empty(); ++line) {
       rest.remove_prefix(SplitLenient(rest, fields));
       ASSERT_GT(fields.size(), std::max({type, diag, status, cat})) << name << ":" << line;
@@ -341,12 +349,25 @@ TEST(ReplyClassifier, EveryRecordOfTheTestDataFiles) {
       }
       const std::string got = c.BounceCategory(r);
       EXPECT_EQ(got, fields[cat]) << fields[diag];
-      ++total;
+      ++records;
       agree += got == fields[cat];
+      seen.insert(fields[cat]);
     }
+    EXPECT_EQ(records, expected_records);
+    total += records;
   }
   std::printf("testdata: %zu of %zu records agree with bounceCat\n", agree, total);
-  EXPECT_EQ(total, 9u);  // README: 6 outcome records in acct-default.csv, 3 in the other file
+  // Every category the classifier can assign (reply_classifier.cpp: the text rules, the code
+  // rules, `other` and `success`) occurs in the files. The classifier has no rule for
+  // invalid-sender (PowerMTA's category for a sending domain with bad DNS or MX), so no fixture
+  // carries it.
+  for (const char* category :
+       {"success", "bad-mailbox", "bad-domain", "bad-configuration", "no-answer-from-host",
+        "bad-connection", "routing-errors", "message-expired", "policy-related", "spam-related",
+        "virus-related", "content-related", "quota-issues", "inactive-mailbox", "relaying-issues",
+        "protocol-errors", "other"}) {
+    EXPECT_EQ(seen.count(category), 1u) << "no record of category " << category;
+  }
 }
 
 TEST(DsnStatusText, Table) {

@@ -4,8 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "common/acct_format.hpp"
 
@@ -395,11 +399,20 @@ TEST_F(TailerTest, RestartAcrossRotationsIsExactlyOnce) {
   EXPECT_EQ(again.PollTotal(), 10u + 10 + 5 + 10 + 5 + 4);
 }
 
-TEST_F(TailerTest, TestdataFilesGiveReadmeCounts) {
+// Copies a fixture of tests/data into the test's directory. A missing fixture fails the test (it
+// is part of the repository, or was not regenerated: tests/data/gen_acct.py fixtures).
+void CopyFixture(const std::string& name, const fs::path& to) {
   const fs::path data = OUTPOST_TESTDATA_DIR;
-  if (!fs::exists(data / "acct-default.csv")) GTEST_SKIP() << "no " << data << " (shared/testdata)";
-  fs::copy_file(data / "acct-default.csv", P("acct-default.csv"));
-  fs::copy_file(data / "acct-imprinted-unixtime.csv", P("acct-imprinted-unixtime.csv"));
+  ASSERT_TRUE(fs::exists(data / name))
+      << "missing test fixture " << (data / name)
+      << " (regenerate with: python3 tests/data/gen_acct.py fixtures)";
+  fs::copy_file(data / name, to / name);
+}
+
+// tests/data/README.md gives these counts.
+TEST_F(TailerTest, TestdataFilesGiveReadmeCounts) {
+  ASSERT_NO_FATAL_FAILURE(CopyFixture("acct-default.csv", dir_));
+  ASSERT_NO_FATAL_FAILURE(CopyFixture("acct-imprinted-unixtime.csv", dir_));
   TailerRig rig(dir_.string());
   rig.PollTotal();
   const AcctCounts& c = rig.counts();
@@ -413,6 +426,60 @@ TEST_F(TailerTest, TestdataFilesGiveReadmeCounts) {
   EXPECT_EQ(c.BouncesOfCategory("policy-related"), 1u);
   EXPECT_EQ(c.health.malformed_lines, 0u);
   EXPECT_EQ(c.health.headers_read, 2u);
+}
+
+// The fields of one CSV line (RFC 4180 quotes; no line end inside a field in the fixtures).
+std::vector<std::string> SplitCsvLine(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      fields.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      fields.emplace_back();
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+// acct-categories.csv (every bounce category, real receivers' long replies, quoted fields, times
+// in several zones): every line is counted as the record its type column says, none is
+// malformed, and each bounce is counted under its bounceCat.
+TEST_F(TailerTest, CategoriesFixtureIsReadWhole) {
+  ASSERT_NO_FATAL_FAILURE(CopyFixture("acct-categories.csv", dir_));
+  std::ifstream in(P("acct-categories.csv"), std::ios::binary);
+  std::string line;
+  std::getline(in, line);
+  const std::vector<std::string> header = SplitCsvLine(line);
+  const auto cat_column = static_cast<std::size_t>(
+      std::find(header.begin(), header.end(), "bounceCat") - header.begin());
+  ASSERT_LT(cat_column, header.size());
+  std::map<std::string, std::uint64_t> by_type, bounces_by_cat;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> f = SplitCsvLine(line);
+    ASSERT_EQ(f.size(), header.size()) << line;
+    ++by_type[f[0]];
+    if (f[0] == "b") ++bounces_by_cat[f[cat_column]];
+  }
+  ASSERT_GE(bounces_by_cat.size(), 10u);
+  TailerRig rig(dir_.string());
+  rig.PollTotal();
+  const AcctCounts& c = rig.counts();
+  EXPECT_EQ(c.health.malformed_lines, 0u);
+  EXPECT_EQ(c.health.unknown_type_records, 0u);
+  EXPECT_EQ(c.TotalOfType(acct::RecordType::kDelivered), by_type["d"]);
+  EXPECT_EQ(c.TotalOfType(acct::RecordType::kBounced), by_type["b"]);
+  EXPECT_EQ(c.TotalOfType(acct::RecordType::kTransient), by_type["t"]);
+  EXPECT_EQ(c.TotalOfType(acct::RecordType::kTransientQueue), by_type["tq"]);
+  for (const auto& [category, n] : bounces_by_cat) {
+    EXPECT_EQ(c.BouncesOfCategory(category), n) << category;
+  }
 }
 
 }  // namespace
