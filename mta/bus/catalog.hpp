@@ -49,7 +49,7 @@ inline constexpr std::array<Descriptor, 9> kTrafficMetrics{{
      ""},
 }};
 
-// Delivery outcomes, from the d / b / t / tq accounting records (BusAccountingSink).
+// Delivery outcomes, counted from the typed queue::Outcome values (BusAccountingSink).
 enum class Outcome {
   kDeliveredByDomain,
   kDeferredByDomain,
