@@ -17,7 +17,8 @@ import pytest
 
 SOURCE = os.environ.get("OUTPOST_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("OUTPOST_BIN", os.path.join(SOURCE, "build", "bin"))
-SCENARIOS = ["dkim", "exporter", "inject", "relay", "rss", "recovery", "mgmt", "relay_sessions", "relay_sizes"]
+SCENARIOS = ["dkim", "exporter", "inject", "relay", "rss", "recovery", "mgmt", "relay_sessions", "relay_sizes",
+             "compaction"]
 
 
 def _missing():
