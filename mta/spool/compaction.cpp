@@ -16,8 +16,9 @@
 //     forwarded, finished recipients marked since the snapshot in step 1 get marks at the copy,
 //     and the original gets a kind-5 "moved" mark. An entry finished while it was being copied
 //     gets a "finished" mark at its copy instead;
-//  5. "marks.write", "marks.sync": those marks are written and both sidecars synced;
-//  6. "unlink.seg": when nothing live is left in the victim, its .seg file is deleted, then its
+//  5. "marks.write": those marks are written (write(2): a kill -9 keeps them);
+//  6. "marks.sync", "unlink.seg": when nothing live is left in the victim, its sidecar and those
+//     of every segment that received its copies are synced, then its .seg file is deleted, then its
 //     .done sidecar.
 // A crash before 3 completes leaves at most a torn copy (moved aside at recovery) and the intact
 // original. A crash after 3 and before 5 completes leaves two valid entries with one root:

@@ -37,8 +37,8 @@
 //
 // Thread-safety: all public members are thread-safe. Commit handlers run on the committer thread.
 // Known limits (XXX): compaction needs free space for the copies (it runs below min_free_bytes,
-// but not in the last few megabytes); completion marks of moved entries are made durable with
-// the move, other marks keep the at-least-once bound above.
+// but not in the last few megabytes); the marks of a move are written at once and synced before
+// the old segment is deleted, other marks keep the at-least-once bound above.
 #pragma once
 
 #include <chrono>
