@@ -1,3 +1,4 @@
+#include "common/strings.hpp"
 #include "exporter/provider_map.hpp"
 
 #include <cctype>
@@ -83,7 +84,7 @@ std::optional<ProviderMap> ProviderMap::Parse(std::string_view text, std::string
       if (error) *error = "line " + std::to_string(lineno) + ": expected \"domain provider\"";
       return std::nullopt;
     }
-    for (char& c : domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    AsciiLowercaseInPlace(domain);
     for (char c : provider) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
         if (error) *error = "line " + std::to_string(lineno) + ": bad provider name " + provider;

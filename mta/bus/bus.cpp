@@ -35,18 +35,12 @@ std::string_view MetricTypeName(MetricType type) {
   return "counter";
 }
 
-std::int64_t SteadyTimeSource::NowSeconds() const {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-Series::Series(MetricType type, const TimeSource& time)
-    : type_(type), time_(time), last_update_(time.NowSeconds()) {
+Series::Series(MetricType type, const Clock& time)
+    : type_(type), time_(time), last_update_(time.MonoSeconds()) {
   if (type_ == MetricType::kWindowed) {
     buckets_ = std::make_unique<std::atomic<std::uint64_t>[]>(kBuckets);
     // Tag every bucket with an epoch that cannot be current, so it reads as empty.
-    const std::int64_t stale = EpochOf(time.NowSeconds()) - static_cast<std::int64_t>(kBuckets);
+    const std::int64_t stale = EpochOf(time.MonoSeconds()) - static_cast<std::int64_t>(kBuckets);
     for (std::size_t i = 0; i < kBuckets; ++i) {
       buckets_[i].store(Pack(stale, 0), std::memory_order_relaxed);
     }
@@ -55,7 +49,7 @@ Series::Series(MetricType type, const TimeSource& time)
 
 void Series::Add(std::int64_t n) {
   value_.fetch_add(n, std::memory_order_relaxed);
-  const std::int64_t now = time_.NowSeconds();
+  const std::int64_t now = time_.MonoSeconds();
   last_update_.store(now, std::memory_order_relaxed);
   if (!buckets_ || n <= 0) return;
   const std::int64_t epoch = EpochOf(now);
@@ -71,12 +65,12 @@ void Series::Add(std::int64_t n) {
 
 void Series::Set(std::int64_t value) {
   value_.store(value, std::memory_order_relaxed);
-  last_update_.store(time_.NowSeconds(), std::memory_order_relaxed);
+  last_update_.store(time_.MonoSeconds(), std::memory_order_relaxed);
 }
 
 std::int64_t Series::CountOver(std::int64_t seconds) const {
   if (!buckets_) return 0;
-  const std::int64_t now_epoch = EpochOf(time_.NowSeconds());
+  const std::int64_t now_epoch = EpochOf(time_.MonoSeconds());
   std::int64_t n = (seconds + kBucketSeconds - 1) / kBucketSeconds;
   n = std::clamp<std::int64_t>(n, 0, static_cast<std::int64_t>(kBuckets));
   std::int64_t total = 0;
@@ -90,7 +84,7 @@ std::int64_t Series::CountOver(std::int64_t seconds) const {
 
 WindowCounts Series::Windows() const { return {CountOver(60), CountOver(300), CountOver(3600)}; }
 
-Metric::Metric(const Descriptor& descriptor, const TimeSource& time)
+Metric::Metric(const Descriptor& descriptor, const Clock& time)
     : descriptor_(descriptor),
       time_(time),
       scalar_(std::make_shared<Series>(descriptor.type, time)) {}
@@ -181,7 +175,7 @@ WindowCounts BusSnapshot::Windows(std::string_view name, std::string_view label)
   return {};
 }
 
-Registry::Registry(const TimeSource& time, std::int64_t idle_seconds)
+Registry::Registry(const Clock& time, std::int64_t idle_seconds)
     : time_(time), idle_seconds_(idle_seconds) {}
 
 std::vector<Metric*> Registry::Register(std::span<const Descriptor> list) {
@@ -212,7 +206,7 @@ Metric* Registry::Find(std::string_view name) const {
 
 std::size_t Registry::ExpireIdle() {
   std::lock_guard lock(mu_);
-  const std::int64_t now = time_.NowSeconds();
+  const std::int64_t now = time_.MonoSeconds();
   std::size_t removed = 0;
   for (const auto& m : metrics_) removed += m->ExpireIdle(now, idle_seconds_);
   return removed;
@@ -220,7 +214,7 @@ std::size_t Registry::ExpireIdle() {
 
 BusSnapshot Registry::Snapshot() const {
   BusSnapshot out;
-  out.taken_at = time_.NowSeconds();
+  out.taken_at = time_.MonoSeconds();
   std::lock_guard lock(mu_);
   out.metrics.reserve(metrics_.size());
   for (const auto& m : metrics_) out.metrics.push_back(m->Snapshot());

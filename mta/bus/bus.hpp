@@ -30,8 +30,8 @@
 // under their reader lock, so a snapshot never sees a half-created or half-removed series; values
 // of different series are not one atomic cut (that would need a lock on the hot path).
 //
-// Time. A TimeSource gives whole seconds on a monotonic clock; tests pass a FakeTimeSource and
-// move it, so windows and expiry are tested without sleeping.
+// Time. Whole seconds of the Clock's steady time (common/clock.hpp); tests pass a SimulatedClock
+// and move it, so windows and expiry are tested without sleeping.
 //
 // Thread-safety: Registry, Metric and Series are thread-safe; Register() must finish before the
 // returned metrics are shared with other threads.
@@ -50,6 +50,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.hpp"
+
 namespace outpost::bus {
 
 enum class MetricType { kCounter, kGauge, kWindowed };
@@ -62,30 +64,6 @@ struct Descriptor {
   MetricType type = MetricType::kCounter;
   std::string_view unit;   // "recipients", "bytes", "seconds", "connections", ...
   std::string_view label;  // empty: one series; else the label's name ("queue", "domain", ...)
-};
-
-// Whole seconds on a monotonic clock. Thread-safety: implementations are thread-safe.
-class TimeSource {
- public:
-  virtual ~TimeSource() = default;
-  virtual std::int64_t NowSeconds() const = 0;
-};
-
-// std::chrono::steady_clock. Thread-safe.
-class SteadyTimeSource final : public TimeSource {
- public:
-  std::int64_t NowSeconds() const override;
-};
-
-// A clock for tests that moves only when told to. Thread-safe.
-class FakeTimeSource final : public TimeSource {
- public:
-  explicit FakeTimeSource(std::int64_t start = 1000000) : now_(start) {}
-  std::int64_t NowSeconds() const override { return now_.load(std::memory_order_relaxed); }
-  void Advance(std::int64_t seconds) { now_.fetch_add(seconds, std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::int64_t> now_;
 };
 
 inline constexpr std::int64_t kBucketSeconds = 10;
@@ -101,7 +79,7 @@ struct WindowCounts {
 // One time series. Thread-safety: thread-safe; every member is lock-free.
 class Series {
  public:
-  Series(MetricType type, const TimeSource& time);
+  Series(MetricType type, const Clock& time);
 
   void Add(std::int64_t n = 1);
   void Set(std::int64_t value);  // gauges
@@ -114,7 +92,7 @@ class Series {
 
  private:
   MetricType type_;
-  const TimeSource& time_;
+  const Clock& time_;
   std::atomic<std::int64_t> value_{0};
   std::atomic<std::int64_t> last_update_;
   // kWindowed only: bucket word = (epoch mod 2^28) << 36 | count.
@@ -133,7 +111,7 @@ struct MetricSnapshot {
 };
 
 struct BusSnapshot {
-  std::int64_t taken_at = 0;  // TimeSource seconds
+  std::int64_t taken_at = 0;  // Clock steady seconds
   std::vector<MetricSnapshot> metrics;
 
   const MetricSnapshot* Find(std::string_view name) const;
@@ -145,7 +123,7 @@ struct BusSnapshot {
 // A declared metric: one series, or a family keyed by one label. Thread-safety: thread-safe.
 class Metric {
  public:
-  Metric(const Descriptor& descriptor, const TimeSource& time);
+  Metric(const Descriptor& descriptor, const Clock& time);
 
   const Descriptor& descriptor() const { return descriptor_; }
   bool labelled() const { return !descriptor_.label.empty(); }
@@ -163,7 +141,7 @@ class Metric {
 
  private:
   Descriptor descriptor_;
-  const TimeSource& time_;
+  const Clock& time_;
   std::shared_ptr<Series> scalar_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Series>> family_;
@@ -172,7 +150,7 @@ class Metric {
 // The registry. Thread-safety: thread-safe (see the header comment for Register()).
 class Registry {
  public:
-  explicit Registry(const TimeSource& time, std::int64_t idle_seconds = 65 * 60);
+  explicit Registry(const Clock& time, std::int64_t idle_seconds = 65 * 60);
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -184,10 +162,10 @@ class Registry {
   // Removes idle labelled series; returns how many.
   std::size_t ExpireIdle();
   BusSnapshot Snapshot() const;
-  const TimeSource& time() const { return time_; }
+  const Clock& time() const { return time_; }
 
  private:
-  const TimeSource& time_;
+  const Clock& time_;
   std::int64_t idle_seconds_;
   mutable std::mutex mu_;  // guards metrics_ (registration only; metrics are stable)
   std::vector<std::unique_ptr<Metric>> metrics_;

@@ -40,7 +40,7 @@ ProcStatus ParseProcStatus(std::string_view text) {
 ProcessSampler::ProcessSampler(Registry& registry, std::string spool_dir)
     : metrics_(registry, kProcessMetrics),
       spool_dir_(std::move(spool_dir)),
-      started_(registry.time().NowSeconds()),
+      started_(registry.time().MonoSeconds()),
       time_(registry.time()) {}
 
 int ProcessSampler::Sample() {
@@ -92,7 +92,7 @@ int ProcessSampler::Sample() {
   } else {
     ++failures;
   }
-  metrics_[Process::kUptime].series().Set(time_.NowSeconds() - started_);
+  metrics_[Process::kUptime].series().Set(time_.MonoSeconds() - started_);
   return failures;
 }
 

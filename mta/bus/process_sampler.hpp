@@ -2,7 +2,7 @@
 // (catalog.hpp, kProcessMetrics): RSS and swap (VmRSS / VmSwap of /proc/self/status), open file
 // descriptors (entries of /proc/self/fd) and their soft limit (RLIMIT_NOFILE), the spool file
 // system's used and free bytes (statvfs on the spool directory), CPU time (getrusage, user +
-// system) and uptime (the bus's TimeSource since construction).
+// system) and uptime (the bus's Clock since construction).
 //
 // Errors: a reading that fails (no /proc, statvfs error) leaves its gauge at the previous value;
 // Sample() reports how many readings failed so a caller can log it once.
@@ -38,7 +38,7 @@ class ProcessSampler {
   Group<Process> metrics_;
   std::string spool_dir_;
   std::int64_t started_;
-  const TimeSource& time_;
+  const Clock& time_;
 };
 
 }  // namespace outpost::bus

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "common/strings.hpp"
 #include "common/cidr.hpp"
 #include "mta/config/config.hpp"
 #include "mta/config/internal.hpp"
@@ -61,12 +62,7 @@ std::string Trim(std::string_view text) {
   return std::string(text.substr(b, e - b));
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+std::string Lower(std::string_view text) { return AsciiLowercase(text); }
 
 std::vector<std::string> SplitList(std::string_view text) {
   std::vector<std::string> out;

@@ -1,3 +1,4 @@
+#include "common/strings.hpp"
 #include "mta/delivery/smtp_deliverer.hpp"
 
 #include <algorithm>
@@ -45,7 +46,7 @@ asio::awaitable<Result> AwaitCallback(asio::io_context& io, Start start) {
 
 // A host name as a memory key: lower case, no trailing dot.
 std::string HostKey(std::string host) {
-  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  AsciiLowercaseInPlace(host);
   if (!host.empty() && host.back() == '.') host.pop_back();
   return host;
 }
@@ -55,7 +56,7 @@ constexpr std::chrono::seconds kMinSaveInterval{1};
 }  // namespace
 
 SmtpDeliverer::SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver,
-                             const queue::Clock& clock, SmtpDelivererOptions options)
+                             const outpost::Clock& clock, SmtpDelivererOptions options)
     : io_(io),
       resolver_(resolver),
       clock_(clock),
@@ -100,8 +101,8 @@ void SmtpDeliverer::RememberTlsFailure(const TlsServerKey& key) {
   if (options_.tls_memory_path.empty()) return;
   memory_dirty_ = true;
   if (save_pending_) return;
-  const queue::MonoTime now = clock_.Now().mono;
-  if (last_save_ == queue::MonoTime{} || now - last_save_ >= kMinSaveInterval) {
+  const outpost::MonoTime now = clock_.Now().mono;
+  if (last_save_ == outpost::MonoTime{} || now - last_save_ >= kMinSaveInterval) {
     SaveTlsMemory();
     return;
   }

@@ -39,7 +39,7 @@
 #include "mta/delivery/smtp_client.hpp"
 #include "mta/delivery/tls_failure_memory.hpp"
 #include "mta/dns/resolver.hpp"
-#include "mta/queue/clock.hpp"
+#include "common/clock.hpp"
 #include "mta/queue/deliverer.hpp"
 
 namespace outpost::delivery {
@@ -59,7 +59,7 @@ struct SmtpDelivererStats {
 class SmtpDeliverer final : public queue::Deliverer {
  public:
   // `clock` must outlive this object (it times the TLS failure memory).
-  SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, const queue::Clock& clock,
+  SmtpDeliverer(asio::io_context& io, dns::Resolver& resolver, const outpost::Clock& clock,
                 SmtpDelivererOptions options);
   ~SmtpDeliverer() override;
 
@@ -86,7 +86,7 @@ class SmtpDeliverer final : public queue::Deliverer {
 
   asio::io_context& io_;
   dns::Resolver& resolver_;
-  const queue::Clock& clock_;
+  const outpost::Clock& clock_;
   SmtpDelivererOptions options_;
   TlsFailureMemory tls_failures_;
   std::uint64_t tls_fallbacks_ = 0;
@@ -94,7 +94,7 @@ class SmtpDeliverer final : public queue::Deliverer {
   asio::steady_timer save_timer_;
   bool save_pending_ = false;
   bool memory_dirty_ = false;
-  queue::MonoTime last_save_{};
+  outpost::MonoTime last_save_{};
   queue::ConnectionId next_id_ = 1;
   std::unordered_map<queue::ConnectionId, std::unique_ptr<delivery::SmtpClientConnection>>
       connections_;

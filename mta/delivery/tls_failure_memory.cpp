@@ -18,7 +18,7 @@ constexpr std::string_view kFileHeader = "# outpost tls-failures v1";
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-std::int64_t UnixSeconds(queue::WallTime t) {
+std::int64_t UnixSeconds(outpost::WallTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
@@ -54,7 +54,7 @@ std::string TlsServerKey::Text() const {
   return host + "[" + address + "]:" + std::to_string(port);
 }
 
-TlsFailureMemory::TlsFailureMemory(const queue::Clock& clock, std::chrono::seconds ttl,
+TlsFailureMemory::TlsFailureMemory(const outpost::Clock& clock, std::chrono::seconds ttl,
                                    std::size_t capacity)
     : clock_(clock), ttl_(ttl), capacity_(capacity == 0 ? 1 : capacity) {}
 
@@ -62,8 +62,8 @@ std::string TlsFailureMemory::MapKey(const TlsServerKey& key) {
   return key.host + ' ' + key.address + ' ' + std::to_string(key.port);
 }
 
-void TlsFailureMemory::Insert(const TlsServerKey& key, queue::MonoTime expires,
-                              queue::WallTime expires_wall) {
+void TlsFailureMemory::Insert(const TlsServerKey& key, outpost::MonoTime expires,
+                              outpost::WallTime expires_wall) {
   const std::string map_key = MapKey(key);
   auto it = entries_.find(map_key);
   if (it != entries_.end()) {
@@ -79,7 +79,7 @@ void TlsFailureMemory::Insert(const TlsServerKey& key, queue::MonoTime expires,
 }
 
 void TlsFailureMemory::Remember(const TlsServerKey& key) {
-  const queue::Instant now = clock_.Now();
+  const outpost::Instant now = clock_.Now();
   Insert(key, now.mono + ttl_, now.wall + ttl_);
 }
 
@@ -93,7 +93,7 @@ bool TlsFailureMemory::Failed(const TlsServerKey& key) {
 }
 
 std::string TlsFailureMemory::Serialize() const {
-  const queue::MonoTime now = clock_.Now().mono;
+  const outpost::MonoTime now = clock_.Now().mono;
   std::vector<const Entry*> live;
   for (const std::string& map_key : order_) {
     const Entry& e = entries_.at(map_key);
@@ -111,7 +111,7 @@ std::string TlsFailureMemory::Serialize() const {
 }
 
 std::size_t TlsFailureMemory::Deserialize(std::string_view text) {
-  const queue::Instant now = clock_.Now();
+  const outpost::Instant now = clock_.Now();
   const std::int64_t now_unix = now.unix_seconds();
   std::size_t taken = 0;
   std::size_t pos = 0;

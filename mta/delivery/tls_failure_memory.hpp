@@ -10,7 +10,7 @@
 //   address and the TCP port. A broken TLS stack on one port of an address says nothing about the
 //   other ports of that address, nor about other host names served there (virtual hosting picks
 //   the certificate by name).
-// * Time comes from the injected queue::Clock: `mono` for expiry while running (does not jump when
+// * Time comes from the injected outpost::Clock: `mono` for expiry while running (does not jump when
 //   the wall clock is set), `wall` for the persisted form (steady time does not survive a
 //   restart). A test expires an entry by advancing a SimulatedClock.
 // * At most `capacity` entries (10,000): the oldest insertion is dropped first. Remembering a key
@@ -37,7 +37,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "mta/queue/clock.hpp"
+#include "common/clock.hpp"
 
 namespace outpost::delivery {
 
@@ -54,7 +54,7 @@ class TlsFailureMemory {
  public:
   static constexpr std::size_t kMaxPersisted = 1000;
 
-  explicit TlsFailureMemory(const queue::Clock& clock,
+  explicit TlsFailureMemory(const outpost::Clock& clock,
                             std::chrono::seconds ttl = std::chrono::hours(1),
                             std::size_t capacity = 10000);
 
@@ -75,14 +75,14 @@ class TlsFailureMemory {
  private:
   struct Entry {
     TlsServerKey key;
-    queue::MonoTime expires;
-    queue::WallTime expires_wall;
+    outpost::MonoTime expires;
+    outpost::WallTime expires_wall;
     std::list<std::string>::iterator position;
   };
   static std::string MapKey(const TlsServerKey& key);
-  void Insert(const TlsServerKey& key, queue::MonoTime expires, queue::WallTime expires_wall);
+  void Insert(const TlsServerKey& key, outpost::MonoTime expires, outpost::WallTime expires_wall);
 
-  const queue::Clock& clock_;
+  const outpost::Clock& clock_;
   std::chrono::seconds ttl_;
   std::size_t capacity_;
   std::list<std::string> order_;  // map keys in insertion order, oldest first

@@ -1,3 +1,4 @@
+#include "common/strings.hpp"
 #include "mta/dns/caching_resolver.hpp"
 
 #include <algorithm>
@@ -20,16 +21,16 @@ void OrderMxHosts(std::vector<MxHost>& hosts, std::mt19937& rng) {
 std::string NormalizeName(const std::string& name) {
   std::string out = name;
   while (!out.empty() && out.back() == '.') out.pop_back();
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  AsciiLowercaseInPlace(out);
   return out;
 }
 
 CachingResolver::CachingResolver(asio::io_context& io, std::unique_ptr<LookupBackend> backend,
-                                 const ResolverOptions& options, SteadyNow now)
+                                 const ResolverOptions& options, const Clock& clock)
     : io_(io),
       backend_(std::move(backend)),
       options_(options),
-      now_(now ? std::move(now) : SteadyNow([] { return std::chrono::steady_clock::now(); })),
+      clock_(clock),
       rng_(std::random_device{}()),
       alive_(std::make_shared<bool>(true)) {}
 
@@ -83,7 +84,7 @@ void CachingResolver::Resolve(const std::string& key, Waiters<Result>& waiting,
   if (const Entry* entry = Find(key)) {
     ++stats_.cache_hits;
     Result result = std::get<Result>(entry->value);
-    result.ttl = std::chrono::ceil<std::chrono::seconds>(entry->expires - now_());
+    result.ttl = std::chrono::ceil<std::chrono::seconds>(entry->expires - clock_.NowMono());
     Deliver(std::move(done), std::move(result));
     return;
   }
@@ -117,7 +118,7 @@ void CachingResolver::Complete(const std::string& key, Waiters<Result>& waiting,
 const CachingResolver::Entry* CachingResolver::Find(const std::string& key) {
   auto it = index_.find(key);
   if (it == index_.end()) return nullptr;
-  if (it->second->expires <= now_()) {
+  if (it->second->expires <= clock_.NowMono()) {
     lru_.erase(it->second);
     index_.erase(it);
     return nullptr;
@@ -132,7 +133,7 @@ void CachingResolver::Store(const std::string& key, const Value& value, std::chr
     lru_.erase(it->second);
     index_.erase(it);
   }
-  lru_.push_front(Entry{key, now_() + ttl, value});
+  lru_.push_front(Entry{key, clock_.NowMono() + ttl, value});
   index_[key] = lru_.begin();
   while (lru_.size() > options_.cache_size) {
     index_.erase(lru_.back().key);

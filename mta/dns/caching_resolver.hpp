@@ -7,7 +7,7 @@
 // with TTL 0 are not stored. While a question is in flight, further askers wait for the same
 // answer (one backend lookup). MX hosts of equal preference are shuffled for every asker.
 //
-// Time comes from a SteadyNow seam so tests can expire entries without waiting.
+// Time comes from a Clock (common/clock.hpp) so tests can expire entries without waiting.
 // Error policy: errors are values (Status); nothing throws on the lookup path.
 // Callbacks are posted to the io_context, never run inside ResolveMx/ResolveAddress.
 #pragma once
@@ -24,11 +24,10 @@
 #include <variant>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "mta/dns/resolver.hpp"
 
 namespace outpost::dns {
-
-using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
 
 // One question sent upstream. Implementations call `done` exactly once, never from inside the
 // Lookup call itself, and never after they are destroyed. Results carry the uncapped TTL.
@@ -45,9 +44,10 @@ class LookupBackend {
 // Not thread-safe: use from the io_context's thread.
 class CachingResolver final : public Resolver {
  public:
-  // `now` defaults to std::chrono::steady_clock::now.
+  // `clock` (steady time) must outlive the resolver; the system clock by default.
   CachingResolver(asio::io_context& io, std::unique_ptr<LookupBackend> backend,
-                  const ResolverOptions& options, SteadyNow now = nullptr);
+                  const ResolverOptions& options,
+                  const Clock& clock = SystemClock::Instance());
   ~CachingResolver() override;
 
   void ResolveMx(const std::string& domain, std::function<void(MxResult)> done) override;
@@ -78,7 +78,7 @@ class CachingResolver final : public Resolver {
   asio::io_context& io_;
   std::unique_ptr<LookupBackend> backend_;
   ResolverOptions options_;
-  SteadyNow now_;
+  const Clock& clock_;
   std::mt19937 rng_;
   std::list<Entry> lru_;  // front: most recently used
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;

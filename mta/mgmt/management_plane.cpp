@@ -17,12 +17,6 @@ namespace {
 
 constexpr const char* kJson = "application/json";
 
-std::int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
@@ -87,7 +81,7 @@ struct ManagementPlane::Impl {
     StatusInputs in;
     in.bus = registry.Snapshot();
     in.version = options.version;
-    in.now_unix = UnixNow();
+    in.now_unix = registry.time().Now().unix_seconds();
     std::lock_guard lock(mu);
     in.queues = queues;
     in.admitting = admitting;
@@ -208,7 +202,7 @@ struct ManagementPlane::Impl {
     std::lock_guard lock(mu);
     queues = std::move(snapshot);
     admitting = readings.admitting;
-    sampled_unix = UnixNow();
+    sampled_unix = registry.time().Now().unix_seconds();
   }
 
   // Runs `task` on the io thread and waits for its JSON answer; nullopt on timeout.

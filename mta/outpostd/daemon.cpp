@@ -1,3 +1,5 @@
+#include "common/invariant.hpp"
+#include "common/strings.hpp"
 #include "mta/outpostd/daemon.hpp"
 
 #include <unistd.h>
@@ -23,7 +25,7 @@
 #include "mta/log/log.hpp"
 #include "mta/mgmt/bus_accounting_sink.hpp"
 #include "mta/mgmt/management_plane.hpp"
-#include "mta/queue/clock.hpp"
+#include "common/clock.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
 #include "mta/smtp/smtp_server.hpp"
@@ -68,41 +70,6 @@ spool::SpoolOptions SpoolOptionsFor(const config::Config& config) {
   options.compaction_rate = config.spool_compaction_rate;
   options.compaction_min_age = config.spool_compaction_min_age;
   return options;
-}
-
-// The value of the first `name:` header in the message's header section (unfolded, trimmed).
-std::string HeaderValue(std::string_view data, std::string_view name) {
-  std::size_t end_of_headers = data.find("\r\n\r\n");
-  std::string_view headers = data.substr(0, end_of_headers);
-  std::size_t pos = 0;
-  while (pos < headers.size()) {
-    std::size_t eol = headers.find("\r\n", pos);
-    if (eol == std::string_view::npos) eol = headers.size();
-    std::string_view line = headers.substr(pos, eol - pos);
-    pos = eol + 2;
-    if (line.size() <= name.size() || line[name.size()] != ':') continue;
-    bool match = true;
-    for (std::size_t i = 0; i < name.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(line[i])) !=
-          std::tolower(static_cast<unsigned char>(name[i]))) {
-        match = false;
-        break;
-      }
-    }
-    if (!match) continue;
-    std::string value(line.substr(name.size() + 1));
-    // Continuation lines start with white space.
-    while (pos < headers.size() && (headers[pos] == ' ' || headers[pos] == '\t')) {
-      std::size_t next = headers.find("\r\n", pos);
-      if (next == std::string_view::npos) next = headers.size();
-      value += headers.substr(pos, next - pos);
-      pos = next + 2;
-    }
-    std::size_t first = value.find_first_not_of(" \t");
-    std::size_t last = value.find_last_not_of(" \t");
-    return first == std::string::npos ? std::string() : value.substr(first, last - first + 1);
-  }
-  return {};
 }
 
 bool WritePortFile(const std::string& path, const std::vector<std::string>& addresses,
@@ -194,6 +161,9 @@ int Run(const Options& options) {
     std::fprintf(stderr, "outpostd: cannot open log file: %s\n", error.c_str());
     return 1;
   }
+  SetInvariantReporter([](std::string_view message) {
+    log::Write(log::Level::kError, "invariant", message);
+  });
   OUTPOST_LOG(kInfo, "main") << "outpostd " << OUTPOST_VERSION << " starting, config "
                              << options.config_path;
 
@@ -225,7 +195,7 @@ int Run(const Options& options) {
     OUTPOST_LOG(kError, "main") << "cannot start the DNS resolver: " << error;
     return 1;
   }
-  queue::SystemClock clock;
+  outpost::SystemClock clock;
   delivery::SmtpDelivererOptions deliverer_options;
   // Servers whose TLS handshake failed within the hour, kept across restarts (beside the spool's
   // segments; the spool ignores it).
@@ -238,8 +208,7 @@ int Run(const Options& options) {
   delivery::MimeDowngradeDeliverer deliverer(signing_deliverer);
   acct::AccountingLogSink accounting_sink(accounting.get());
   // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
-  bus::SteadyTimeSource bus_time;
-  bus::Registry metrics_bus(bus_time);
+  bus::Registry metrics_bus(clock);
   mgmt::BusAccountingSink bus_sink(metrics_bus, accounting_sink);
   queue::QueueManagerOptions queue_options;
   queue_options.host_name = config->host_name;
@@ -357,7 +326,7 @@ int Run(const Options& options) {
     tick.async_wait([&](std::error_code ec) {
       if (ec) return;
       log::CheckRotation();
-      accounting->Tick(std::chrono::system_clock::now());
+      accounting->Tick(clock.Now().wall);
       plane.Tick();
       schedule_tick();
     });

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "mta/queue/clock.hpp"
+#include "common/clock.hpp"
 #include "mta/queue/outcome.hpp"
 #include "mta/spool/spool.hpp"
 

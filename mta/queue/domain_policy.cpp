@@ -1,3 +1,4 @@
+#include "common/strings.hpp"
 #include "mta/queue/domain_policy.hpp"
 
 #include <algorithm>
@@ -8,7 +9,7 @@ namespace {
 
 std::string Normalize(const std::string& domain) {
   std::string key = domain;
-  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  AsciiLowercaseInPlace(key);
   if (!key.empty() && key.back() == '.') key.pop_back();
   return key;
 }

@@ -20,7 +20,7 @@
 #include <cstdint>
 
 #include "mta/config/config.hpp"
-#include "mta/queue/clock.hpp"
+#include "common/clock.hpp"
 
 namespace outpost::queue {
 

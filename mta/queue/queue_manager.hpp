@@ -91,7 +91,7 @@
 #include <vector>
 
 #include "mta/config/config.hpp"
-#include "mta/queue/clock.hpp"
+#include "common/clock.hpp"
 #include "mta/queue/deliverer.hpp"
 #include "mta/queue/outcome.hpp"
 #include "mta/queue/retry_schedule.hpp"

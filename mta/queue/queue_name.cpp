@@ -1,3 +1,4 @@
+#include "common/strings.hpp"
 #include "mta/queue/queue_name.hpp"
 
 #include <cctype>
@@ -9,7 +10,7 @@ std::string RecipientDomain(std::string_view address) {
   if (at == std::string_view::npos) return {};
   std::string domain(address.substr(at + 1));
   while (!domain.empty() && (domain.back() == '>' || domain.back() == '.')) domain.pop_back();
-  for (char& c : domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  AsciiLowercaseInPlace(domain);
   return domain;
 }
 

@@ -1,3 +1,4 @@
+#include "common/strings.hpp"
 #include "mta/smtp/message_headers.hpp"
 
 #include <vector>
@@ -7,17 +8,6 @@
 
 namespace outpost::smtp {
 namespace {
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool IsWsp(char c) { return c == ' ' || c == '\t'; }
 

@@ -72,7 +72,7 @@ std::shared_ptr<Segment> SpoolImpl::PickVictimLocked(std::int64_t now_ns, bool i
 }
 
 SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited, bool busy) {
-  const std::int64_t now = SteadyNowNs();
+  const std::int64_t now = NowNs();
   if (!unsynced_.empty()) {
     // A step whose moved marks could not be synced: its victim waits until they are.
     if (now < unsynced_retry_ns_) return CompactResult::kWaiting;
@@ -298,7 +298,7 @@ SpoolImpl::CompactResult SpoolImpl::FinishVictim(const std::shared_ptr<Segment>&
   WriteMarks(TakeMarks(true));
   bool synced = SyncFd(victim->done_fd, options_.sync);
   for (const auto& dest : victim_dests_) synced = SyncFd(dest->done_fd, options_.sync) && synced;
-  if (!synced || !Step("marks.sync")) return MarksNotDurable(victim, SteadyNowNs());
+  if (!synced || !Step("marks.sync")) return MarksNotDurable(victim, NowNs());
   victim_dests_.clear();
   // Nothing else deletes or writes a compacting victim, so the files can go outside the lock.
   const std::string base = segments_dir_ + "/";

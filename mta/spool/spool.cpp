@@ -146,12 +146,6 @@ void FsyncPath(const std::string& path) {
   }
 }
 
-std::int64_t SteadyNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 Segment::~Segment() {
   if (fd >= 0) ::close(fd);
   if (done_fd >= 0) ::close(done_fd);
@@ -182,7 +176,7 @@ bool SpoolImpl::Step(std::string_view step) const {
 }
 
 bool SpoolImpl::Healthy() const {
-  const std::int64_t now = SteadyNowNs();
+  const std::int64_t now = NowNs();
   std::int64_t last = last_probe_ns_.load(std::memory_order_relaxed);
   if (now - last >= std::chrono::nanoseconds(kHealthProbeInterval).count() &&
       last_probe_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
@@ -347,7 +341,7 @@ std::shared_ptr<Segment> SpoolImpl::ActiveSegmentForWrite(CommitStatus& status) 
   active_ = segment;
   segments_[number] = segment;
   if (old) {
-    old->retired_ns = SteadyNowNs();
+    old->retired_ns = NowNs();
     if (old->live.empty() && !old->compacting) RemoveSegmentLocked(old.get());
   }
   return segment;
@@ -428,7 +422,7 @@ void SpoolImpl::ProcessBatch(std::vector<PendingCommit>& batch) {
   healthy_.store(status == CommitStatus::kOk);
   if (status != CommitStatus::kOk) {
     // A failure holds for at least one probe interval before space is probed again.
-    last_probe_ns_.store(SteadyNowNs());
+    last_probe_ns_.store(NowNs());
   }
   // Handlers run only now: after the data is on stable storage (or the batch has failed).
   for (std::size_t i = 0; i < batch.size(); ++i) {

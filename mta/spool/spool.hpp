@@ -49,6 +49,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.hpp"
+
 namespace outpost::spool {
 
 // Where an entry lives; stable for the entry's life, also across restarts.
@@ -133,6 +135,9 @@ struct SpoolOptions {
   // spool-compaction-min-age), so mail about to be delivered is not copied needlessly. Segments
   // found at recovery count as old.
   std::chrono::milliseconds compaction_min_age{std::chrono::seconds(30)};
+  // Steady time for the compaction age, its rate limit and the disk-space probe; must outlive the
+  // spool. Tests pass a SimulatedClock.
+  const Clock* clock = &SystemClock::Instance();
   // Tests only: called after each step of the compaction protocol, by name (see spool.cpp,
   // "Compaction"). Returning false makes that step fail as if its system call had failed; a test
   // may also end the process there to simulate a crash.

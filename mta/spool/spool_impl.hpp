@@ -50,7 +50,6 @@ bool PwriteAll(int fd, const char* p, std::size_t n, std::uint64_t offset);
 bool ReadWholeFile(const std::string& path, std::string& out);
 bool WriteFileSynced(const std::string& path, std::string_view bytes);
 void FsyncPath(const std::string& path);
-std::int64_t SteadyNowNs();
 
 struct SpoolIdHash {
   std::size_t operator()(const SpoolId& id) const {
@@ -167,6 +166,8 @@ class SpoolImpl final : public Spool {
   CompactResult FinishVictim(const std::shared_ptr<Segment>& victim);
 
   const SpoolOptions options_;
+  // Steady nanoseconds from options_.clock.
+  std::int64_t NowNs() const { return options_.clock->NowMono().time_since_epoch().count(); }
   const std::string segments_dir_;
   const std::string corrupt_dir_;
   const int lock_fd_;

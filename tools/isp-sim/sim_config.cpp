@@ -1,3 +1,4 @@
+#include "common/strings.hpp"
 #include "tools/isp-sim/sim_config.hpp"
 
 #include <cctype>
@@ -12,7 +13,7 @@ namespace {
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  AsciiLowercaseInPlace(out);
   return out;
 }
 

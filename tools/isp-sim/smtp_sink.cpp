@@ -1,3 +1,4 @@
+#include "common/strings.hpp"
 #include "tools/isp-sim/smtp_sink.hpp"
 
 #include <unistd.h>
@@ -17,20 +18,6 @@ constexpr std::size_t kMaxLine = 1 << 20;
 // The answer of garbage-reply-ratio: no reply code, control bytes, a NUL, then CRLF.
 constexpr char kGarbage[] = "\x01\xff\x7fgarbage \0 not smtp\r\n";
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  }
-  return true;
-}
-
 std::string Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -45,12 +32,12 @@ std::string RecipientDomain(std::string_view arg) {
                               ? arg.substr(lt + 1, gt - lt - 1)
                               : arg.substr(0, arg.find(' '));
   std::size_t at = addr.rfind('@');
-  return at == std::string_view::npos ? std::string() : Lower(addr.substr(at + 1));
+  return at == std::string_view::npos ? std::string() : AsciiLowercase(addr.substr(at + 1));
 }
 
 // The value of a SIZE=N parameter of MAIL FROM, 0 if absent.
 std::uint64_t SizeParam(std::string_view arg) {
-  std::string lower = Lower(arg);
+  std::string lower = AsciiLowercase(arg);
   std::size_t pos = lower.find(" size=");
   if (pos == std::string::npos) return 0;
   return std::strtoull(lower.c_str() + pos + 6, nullptr, 10);
@@ -157,7 +144,7 @@ class SmtpSink::Session {
     }
     std::string line;
     while (co_await ReadLine(&line)) {
-      std::string verb = Lower(line.substr(0, line.find(' ')));
+      std::string verb = AsciiLowercase(line.substr(0, line.find(' ')));
       std::string arg = line.size() > verb.size() ? line.substr(verb.size() + 1) : std::string();
       bool keep_going = true;
       if (verb == "ehlo") {
@@ -208,7 +195,7 @@ class SmtpSink::Session {
 
   asio::awaitable<bool> Mail(const std::string& arg) {
     if (in_transaction_) co_return co_await Send("503 5.5.1 Error: nested MAIL command\r\n");
-    if (!StartsWithNoCase(arg, "from:")) {
+    if (!IStartsWith(arg, "from:")) {
       co_return co_await Send("501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
     }
     if (SizeParam(arg) > sink_.config_.max_message_size) {
@@ -220,7 +207,7 @@ class SmtpSink::Session {
 
   asio::awaitable<bool> Rcpt(const std::string& arg) {
     if (!in_transaction_) co_return co_await Send("503 5.5.1 Error: need MAIL command\r\n");
-    if (!StartsWithNoCase(arg, "to:")) {
+    if (!IStartsWith(arg, "to:")) {
       co_return co_await Send("501 5.5.4 Syntax: RCPT TO:<address>\r\n");
     }
     std::string domain = RecipientDomain(arg.substr(3));
@@ -296,7 +283,7 @@ class SmtpSink::Session {
         } else if (text.front() == ' ' || text.front() == '\t') {
           if (in_message_id) message_id += Trim(text);
         } else {
-          in_message_id = StartsWithNoCase(text, "message-id:");
+          in_message_id = IStartsWith(text, "message-id:");
           if (in_message_id) message_id = Trim(text.substr(11));
         }
       }

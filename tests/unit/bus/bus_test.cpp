@@ -1,3 +1,4 @@
+#include "common/clock.hpp"
 #include "mta/bus/bus.hpp"
 
 #include <gtest/gtest.h>
@@ -40,19 +41,19 @@ TEST(BusWindows, CountsAreExactToTheBucket) {
       {"idle gap longer than a ring", {{0, 7}, {7200, 2}}, 7205, {2, 2, 2}},
   };
   for (const auto& c : cases) {
-    FakeTimeSource time(1'000'000);  // bucket-aligned start
+    SimulatedClock time;  // bucket-aligned start
     Registry registry(time);
     auto metrics = registry.Register(kTestMetrics);
     Series& s = metrics[0]->series();
     std::int64_t at = 0;
     std::int64_t total = 0;
     for (const auto& [offset, n] : c.adds) {
-      time.Advance(offset - at);
+      time.Advance(std::chrono::seconds(offset - at));
       at = offset;
       s.Add(n);
       total += n;
     }
-    time.Advance(c.read_at - at);
+    time.Advance(std::chrono::seconds(c.read_at - at));
     WindowCounts got = s.Windows();
     EXPECT_EQ(got.last_1m, c.want.last_1m) << c.label;
     EXPECT_EQ(got.last_5m, c.want.last_5m) << c.label;
@@ -62,7 +63,7 @@ TEST(BusWindows, CountsAreExactToTheBucket) {
 }
 
 TEST(BusWindows, PlainCountersHaveNoWindows) {
-  FakeTimeSource time;
+  SimulatedClock time;
   Registry registry(time);
   auto metrics = registry.Register(kTestMetrics);
   metrics[1]->series().Add(5);
@@ -71,7 +72,7 @@ TEST(BusWindows, PlainCountersHaveNoWindows) {
 }
 
 TEST(BusFamilies, SeriesAreCreatedOnFirstUseAndStable) {
-  FakeTimeSource time;
+  SimulatedClock time;
   Registry registry(time);
   auto metrics = registry.Register(kTestMetrics);
   auto a = metrics[2]->With("gmail.com/vmta1");
@@ -89,7 +90,7 @@ TEST(BusFamilies, SeriesAreCreatedOnFirstUseAndStable) {
 }
 
 TEST(BusFamilies, RegisteringTheSameListTwiceSharesMetrics) {
-  FakeTimeSource time;
+  SimulatedClock time;
   Registry registry(time);
   auto first = registry.Register(kTestMetrics);
   auto second = registry.Register(kTestMetrics);
@@ -114,7 +115,7 @@ TEST(BusExpiry, IdleSeriesGoAway) {
       {"windowed counter recently updated", 3, 1, 10, false},
   };
   for (const auto& c : cases) {
-    FakeTimeSource time;
+    SimulatedClock time;
     Registry registry(time, /*idle_seconds=*/600);
     auto metrics = registry.Register(kTestMetrics);
     Metric& m = *metrics[static_cast<std::size_t>(c.metric)];
@@ -123,7 +124,7 @@ TEST(BusExpiry, IdleSeriesGoAway) {
     } else {
       m.Add("q", c.gauge_value);
     }
-    time.Advance(c.idle_for);
+    time.Advance(std::chrono::seconds(c.idle_for));
     std::size_t removed = registry.ExpireIdle();
     EXPECT_EQ(removed, c.expired ? 1u : 0u) << c.label;
     EXPECT_EQ(m.series_count(), c.expired ? 0u : 1u) << c.label;
@@ -131,23 +132,23 @@ TEST(BusExpiry, IdleSeriesGoAway) {
 }
 
 TEST(BusExpiry, KeptPointerSurvivesExpiry) {
-  FakeTimeSource time;
+  SimulatedClock time;
   Registry registry(time, 60);
   auto metrics = registry.Register(kTestMetrics);
   auto kept = metrics[3]->With("example.com");
   kept->Add(1);
-  time.Advance(120);
+  time.Advance(std::chrono::seconds(120));
   EXPECT_EQ(registry.ExpireIdle(), 1u);
   kept->Add(1);  // detached, but valid memory (ASan checks this)
   EXPECT_EQ(metrics[3]->With("example.com")->value(), 0) << "a fresh series after expiry";
 }
 
 TEST(BusExpiry, UnlabelledMetricsNeverExpire) {
-  FakeTimeSource time;
+  SimulatedClock time;
   Registry registry(time, 60);
   auto metrics = registry.Register(kTestMetrics);
   metrics[1]->series().Add(3);
-  time.Advance(100000);
+  time.Advance(std::chrono::seconds(100000));
   registry.ExpireIdle();
   EXPECT_EQ(registry.Snapshot().Value("plain_total"), 3);
 }
@@ -156,7 +157,7 @@ TEST(BusExpiry, UnlabelledMetricsNeverExpire) {
 // counters and families without torn series; after the join, every event is counted exactly once
 // in both the total and the windows.
 TEST(BusSnapshot, ConcurrentWritersAreCountedExactly) {
-  FakeTimeSource time;
+  SimulatedClock time;
   Registry registry(time);
   auto metrics = registry.Register(kTestMetrics);
   constexpr int kThreads = 4;
@@ -167,7 +168,7 @@ TEST(BusSnapshot, ConcurrentWritersAreCountedExactly) {
       for (int i = 0; i < kPerThread; ++i) {
         metrics[0]->series().Add(1);
         metrics[3]->Add(i % 2 == 0 ? "a.example" : "b.example", 1);
-        if (t == 0 && i % 5000 == 0) time.Advance(1);
+        if (t == 0 && i % 5000 == 0) time.Advance(std::chrono::seconds(1));
       }
     });
   }
@@ -191,7 +192,7 @@ TEST(BusSnapshot, ConcurrentWritersAreCountedExactly) {
 }
 
 TEST(BusCatalog, NamesAreUniqueAcrossSubsystems) {
-  FakeTimeSource time;
+  SimulatedClock time;
   Registry registry(time);
   std::size_t declared = 0;
   for (auto list :

@@ -1,3 +1,4 @@
+#include "common/clock.hpp"
 #include "mta/bus/process_sampler.hpp"
 
 #include <gtest/gtest.h>
@@ -30,10 +31,10 @@ TEST(ProcStatus, Parses) {
 }
 
 TEST(ProcessSampler, ReadsThisProcess) {
-  FakeTimeSource time;
+  SimulatedClock time;
   Registry registry(time);
   ProcessSampler sampler(registry, "/tmp");
-  time.Advance(42);
+  time.Advance(std::chrono::seconds(42));
   EXPECT_EQ(sampler.Sample(), 0);
   BusSnapshot snap = registry.Snapshot();
   EXPECT_GT(snap.Value("process_resident_memory_bytes"), 1 << 20);
@@ -52,7 +53,7 @@ TEST(ProcessSampler, ReadsThisProcess) {
 }
 
 TEST(ProcessSampler, MissingSpoolDirIsAFailureNotACrash) {
-  FakeTimeSource time;
+  SimulatedClock time;
   Registry registry(time);
   ProcessSampler sampler(registry, "/nonexistent/outpost-spool");
   EXPECT_EQ(sampler.Sample(), 1);

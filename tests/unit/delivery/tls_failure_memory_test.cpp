@@ -12,12 +12,12 @@
 #include <sstream>
 #include <string>
 
-#include "mta/queue/clock.hpp"
+#include "common/clock.hpp"
 
 namespace outpost::delivery {
 namespace {
 
-using queue::SimulatedClock;
+using outpost::SimulatedClock;
 
 using namespace std::chrono_literals;
 

@@ -75,8 +75,7 @@ class CachingResolverTest : public ::testing::Test {
     options.cache_ttl_cap = cap;
     auto backend = std::make_unique<FakeBackend>();
     backend_ = backend.get();
-    resolver_ = std::make_unique<CachingResolver>(io_, std::move(backend), options,
-                                                  [this] { return now_; });
+    resolver_ = std::make_unique<CachingResolver>(io_, std::move(backend), options, clock_);
   }
 
   // Asks for MX, lets the backend answer with `answer` if it was asked, returns what we got.
@@ -99,7 +98,7 @@ class CachingResolverTest : public ::testing::Test {
   }
 
   asio::io_context io_;
-  std::chrono::steady_clock::time_point now_{std::chrono::hours{1000}};
+  SimulatedClock clock_;
   FakeBackend* backend_ = nullptr;
   std::unique_ptr<CachingResolver> resolver_;
 };
@@ -110,7 +109,7 @@ TEST_F(CachingResolverTest, SecondLookupServedFromCacheWithRemainingTtl) {
   auto first = AskMx("Example.TEST.", answer);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->ttl, seconds{300});
-  now_ += seconds{100};
+  clock_.Advance(seconds{100});
   auto second = AskMx("example.test");  // same key after normalization
   ASSERT_TRUE(second);
   EXPECT_EQ(second->status, Status::kOk);
@@ -127,7 +126,7 @@ TEST_F(CachingResolverTest, SecondLookupServedFromCacheWithRemainingTtl) {
 TEST_F(CachingResolverTest, EntryExpiresAtItsTtl) {
   Make();
   AskMx("example.test", Mx(Status::kOk, seconds{60}, {{10, "mx"}}));
-  now_ += seconds{60};
+  clock_.Advance(seconds{60});
   auto again = AskMx("example.test");
   EXPECT_FALSE(again) << "expired entry must not be served";
   EXPECT_EQ(backend_->queries, 2u);
@@ -153,9 +152,9 @@ TEST_F(CachingResolverTest, TtlCapTable) {
     auto first = AskAddress("h.test", Addr(Status::kOk, c.answer_ttl, {"127.0.0.1"}));
     ASSERT_TRUE(first);
     EXPECT_EQ(first->ttl, c.served_ttl);
-    now_ += c.still_cached_after;
+    clock_.Advance(c.still_cached_after);
     EXPECT_TRUE(AskAddress("h.test")) << "should still be cached";
-    now_ += seconds{1};
+    clock_.Advance(seconds{1});
     EXPECT_FALSE(AskAddress("h.test")) << "should have expired at the cap";
   }
 }

@@ -30,7 +30,7 @@ queue::Outcome Rec(queue::OutcomeKind kind, const std::string& rcpt, const std::
 
 TEST(BusAccountingSink, CountsAndForwards) {
   using RecordType = queue::OutcomeKind;
-  bus::FakeTimeSource time;
+  SimulatedClock time;
   bus::Registry registry(time);
   RecordingSink next;
   BusAccountingSink sink(registry, next);

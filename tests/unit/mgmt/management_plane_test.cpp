@@ -12,7 +12,7 @@ namespace {
 TEST(ManagementPlane, TickPublishesSpoolFiguresThatStatusRenders) {
   config::LoadResult loaded = config::ParseConfig("smtp-listener 127.0.0.1:0\nspool /tmp/s\n");
   ASSERT_TRUE(loaded.config);
-  bus::FakeTimeSource time;
+  SimulatedClock time;
   bus::Registry registry(time);
   ControlHooks hooks;
   hooks.read = [] {

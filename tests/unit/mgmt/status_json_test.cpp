@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/clock.hpp"
 #include "mta/bus/catalog.hpp"
 
 namespace outpost::mgmt {
@@ -55,7 +56,7 @@ class StatusJsonTest : public ::testing::Test {
   }
   void TakeSnapshot() { in_.bus = registry_.Snapshot(); }
 
-  bus::FakeTimeSource time_;
+  SimulatedClock time_;
   bus::Registry registry_;
   StatusInputs in_;
 };
@@ -86,7 +87,7 @@ TEST_F(StatusJsonTest, StatusCarriesTheWholePicture) {
 }
 
 TEST_F(StatusJsonTest, WindowsAgeOut) {
-  time_.Advance(120);
+  time_.Advance(std::chrono::seconds(120));
   TakeSnapshot();
   nlohmann::json s = RenderStatus(in_);
   EXPECT_EQ(s["traffic"]["in"]["last_minute"]["messages"], 0);

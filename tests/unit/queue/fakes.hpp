@@ -14,7 +14,7 @@
 
 #include "mta/acct/outcome_record.hpp"
 #include "mta/config/config.hpp"
-#include "mta/queue/clock.hpp"
+#include "common/clock.hpp"
 #include "mta/queue/deliverer.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/spool/spool.hpp"

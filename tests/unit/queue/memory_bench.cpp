@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   const long per_message = argc > 2 ? std::atol(argv[2]) : 1;
   const long domains = argc > 3 ? std::atol(argv[3]) : 1000;
   auto config = queue::testing::ParseOrDie("");
-  queue::SimulatedClock clock;
+  outpost::SimulatedClock clock;
   queue::testing::CallLog log;
   queue::testing::FakeSpool spool(&log);
   queue::testing::FakeSink sink(&log);
