@@ -16,8 +16,9 @@ SimulatedClock::SimulatedClock(WallTime wall)
 
 Instant SimulatedClock::Now() const {
   const Nanos offset(offset_ns_.load(std::memory_order_acquire));
-  return Instant{wall_origin_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(offset),
-                 mono_origin_ + offset};
+  return Instant{
+      wall_origin_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(offset),
+      mono_origin_ + offset};
 }
 
 void SimulatedClock::Advance(Nanos by) {

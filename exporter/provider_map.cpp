@@ -1,9 +1,10 @@
-#include "common/strings.hpp"
 #include "exporter/provider_map.hpp"
 
 #include <cctype>
 #include <fstream>
 #include <sstream>
+
+#include "common/strings.hpp"
 
 namespace outpost::exporter {
 

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "common/strings.hpp"
 #include "common/cidr.hpp"
+#include "common/strings.hpp"
 #include "mta/config/config.hpp"
 #include "mta/config/internal.hpp"
 

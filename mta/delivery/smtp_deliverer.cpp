@@ -1,4 +1,3 @@
-#include "common/strings.hpp"
 #include "mta/delivery/smtp_deliverer.hpp"
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <chrono>
 #include <utility>
 
+#include "common/strings.hpp"
 #include "mta/log/log.hpp"
 
 namespace outpost::delivery {

@@ -36,10 +36,10 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/clock.hpp"
 #include "mta/delivery/smtp_client.hpp"
 #include "mta/delivery/tls_failure_memory.hpp"
 #include "mta/dns/resolver.hpp"
-#include "common/clock.hpp"
 #include "mta/queue/deliverer.hpp"
 
 namespace outpost::delivery {

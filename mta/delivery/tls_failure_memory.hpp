@@ -10,7 +10,8 @@
 //   address and the TCP port. A broken TLS stack on one port of an address says nothing about the
 //   other ports of that address, nor about other host names served there (virtual hosting picks
 //   the certificate by name).
-// * Time comes from the injected outpost::Clock: `mono` for expiry while running (does not jump when
+// * Time comes from the injected outpost::Clock: `mono` for expiry while running (does not jump
+// when
 //   the wall clock is set), `wall` for the persisted form (steady time does not survive a
 //   restart). A test expires an entry by advancing a SimulatedClock.
 // * At most `capacity` entries (10,000): the oldest insertion is dropped first. Remembering a key

@@ -1,10 +1,11 @@
-#include "common/strings.hpp"
 #include "mta/dns/caching_resolver.hpp"
 
 #include <algorithm>
 #include <asio/post.hpp>
 #include <cctype>
 #include <utility>
+
+#include "common/strings.hpp"
 
 namespace outpost::dns {
 namespace {

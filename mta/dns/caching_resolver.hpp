@@ -46,8 +46,7 @@ class CachingResolver final : public Resolver {
  public:
   // `clock` (steady time) must outlive the resolver; the system clock by default.
   CachingResolver(asio::io_context& io, std::unique_ptr<LookupBackend> backend,
-                  const ResolverOptions& options,
-                  const Clock& clock = SystemClock::Instance());
+                  const ResolverOptions& options, const Clock& clock = SystemClock::Instance());
   ~CachingResolver() override;
 
   void ResolveMx(const std::string& domain, std::function<void(MxResult)> done) override;

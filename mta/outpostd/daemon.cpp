@@ -1,5 +1,3 @@
-#include "common/invariant.hpp"
-#include "common/strings.hpp"
 #include "mta/outpostd/daemon.hpp"
 
 #include <unistd.h>
@@ -12,6 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "common/clock.hpp"
+#include "common/invariant.hpp"
+#include "common/strings.hpp"
 #include "mta/acct/accounting_writer.hpp"
 #include "mta/acct/outcome_record.hpp"
 #include "mta/bus/bus.hpp"
@@ -25,7 +26,6 @@
 #include "mta/log/log.hpp"
 #include "mta/mgmt/bus_accounting_sink.hpp"
 #include "mta/mgmt/management_plane.hpp"
-#include "common/clock.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
 #include "mta/smtp/smtp_server.hpp"
@@ -161,9 +161,8 @@ int Run(const Options& options) {
     std::fprintf(stderr, "outpostd: cannot open log file: %s\n", error.c_str());
     return 1;
   }
-  SetInvariantReporter([](std::string_view message) {
-    log::Write(log::Level::kError, "invariant", message);
-  });
+  SetInvariantReporter(
+      [](std::string_view message) { log::Write(log::Level::kError, "invariant", message); });
   OUTPOST_LOG(kInfo, "main") << "outpostd " << OUTPOST_VERSION << " starting, config "
                              << options.config_path;
 

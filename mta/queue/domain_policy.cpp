@@ -1,8 +1,9 @@
-#include "common/strings.hpp"
 #include "mta/queue/domain_policy.hpp"
 
 #include <algorithm>
 #include <cctype>
+
+#include "common/strings.hpp"
 
 namespace outpost::queue {
 namespace {

@@ -19,8 +19,8 @@
 
 #include <cstdint>
 
-#include "mta/config/config.hpp"
 #include "common/clock.hpp"
+#include "mta/config/config.hpp"
 
 namespace outpost::queue {
 

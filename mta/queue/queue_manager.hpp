@@ -90,8 +90,8 @@
 #include <string>
 #include <vector>
 
-#include "mta/config/config.hpp"
 #include "common/clock.hpp"
+#include "mta/config/config.hpp"
 #include "mta/queue/deliverer.hpp"
 #include "mta/queue/outcome.hpp"
 #include "mta/queue/retry_schedule.hpp"

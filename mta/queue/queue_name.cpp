@@ -1,7 +1,8 @@
-#include "common/strings.hpp"
 #include "mta/queue/queue_name.hpp"
 
 #include <cctype>
+
+#include "common/strings.hpp"
 
 namespace outpost::queue {
 

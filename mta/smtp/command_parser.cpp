@@ -1,4 +1,3 @@
-#include "common/strings.hpp"
 #include "mta/smtp/command_parser.hpp"
 
 #include <array>
@@ -6,6 +5,7 @@
 #include <limits>
 
 #include "common/cidr.hpp"
+#include "common/strings.hpp"
 
 namespace outpost::smtp {
 namespace {

@@ -1,8 +1,8 @@
-#include "common/strings.hpp"
 #include "mta/smtp/message_headers.hpp"
 
 #include <vector>
 
+#include "common/strings.hpp"
 #include "common/time_format.hpp"
 #include "mta/smtp/line_reader.hpp"
 

@@ -1,6 +1,6 @@
-#include "common/strings.hpp"
 #include "mta/smtp/session.hpp"
 
+#include "common/strings.hpp"
 #include "mta/log/log.hpp"
 #include "mta/smtp/line_reader.hpp"
 #include "mta/smtp/message_headers.hpp"

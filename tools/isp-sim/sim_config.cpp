@@ -1,4 +1,3 @@
-#include "common/strings.hpp"
 #include "tools/isp-sim/sim_config.hpp"
 
 #include <cctype>
@@ -6,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/strings.hpp"
 #include "tools/isp-sim/ratio_schedule.hpp"
 
 namespace outpost::isp_sim {

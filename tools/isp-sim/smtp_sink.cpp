@@ -1,4 +1,3 @@
-#include "common/strings.hpp"
 #include "tools/isp-sim/smtp_sink.hpp"
 
 #include <unistd.h>
@@ -9,6 +8,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+
+#include "common/strings.hpp"
 
 namespace outpost::isp_sim {
 namespace {

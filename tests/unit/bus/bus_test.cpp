@@ -1,4 +1,3 @@
-#include "common/clock.hpp"
 #include "mta/bus/bus.hpp"
 
 #include <gtest/gtest.h>
@@ -6,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "mta/bus/catalog.hpp"
 
 namespace outpost::bus {

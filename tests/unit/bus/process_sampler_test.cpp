@@ -1,8 +1,9 @@
-#include "common/clock.hpp"
 #include "mta/bus/process_sampler.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include "common/clock.hpp"
 
 namespace outpost::bus {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "mta/acct/outcome_record.hpp"
 #include "mta/config/config.hpp"
-#include "common/clock.hpp"
 #include "mta/queue/deliverer.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/spool/spool.hpp"
