@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 #include "common/clock.hpp"
@@ -148,227 +149,327 @@ int ListSpool(const std::string& config_path) {
   return 0;
 }
 
-int Run(const Options& options) {
-  auto config = LoadOrReport(options.config_path);
-  if (!config) return 1;
-  auto signers = PrepareSignersOrReport(*config, options.config_path);
-  if (!signers) return 1;
+namespace {
 
+// The running daemon. Members are declared in construction order: each is built from the ones
+// above it, so the compiler destroys them in the reverse order. Components that can only be
+// built after a fallible step are optionals, emplaced by the step that makes them; a failed step
+// returns false after logging what failed, and the destructor stops whatever was started (so no
+// error path repeats the unwinding).
+class Daemon {
+ public:
+  explicit Daemon(const Options& options) : options_(options) {}
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  ~Daemon();
+
+  int Run();
+
+ private:
+  bool LoadConfiguration();  // config, DKIM keys, log
+  bool OpenStorage();        // spool (locked), accounting files
+  bool StartDelivery();      // DNS, deliverers, bus, scheduler; recovery; the spool's committer
+  bool StartListeners();     // SMTP
+  bool StartManagement();    // HTTP API and console, the port file
+  void StartHousekeeping();  // the one-second tick and the signals
+  mgmt::DaemonReadings Read();
+  mgmt::ControlHooks MakeHooks();
+  config::LoadResult LoadForReload();
+  void ApplyConfig(std::shared_ptr<const config::Config> reloaded);
+  void ScheduleTick();
+  void WaitControlSignal();
+
+  const Options options_;
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const dkim::SignerCache> signers_;
+  std::shared_ptr<const dkim::SignerCache> reloaded_signers_;  // built by LoadForReload
+  outpost::SystemClock clock_;
+  std::unique_ptr<spool::Spool> spool_;
+  std::unique_ptr<acct::AccountingLog> accounting_;
+  asio::io_context io_{1};
+
+  // The delivery engine: DNS, the SMTP client behind the Deliverer seam, the scheduler.
+  std::unique_ptr<dns::Resolver> resolver_;
+  std::optional<delivery::SmtpDeliverer> smtp_deliverer_;
+  // DKIM: signs each transaction's bytes just before they go on the wire (signing_deliverer.hpp).
+  std::optional<delivery::SigningDeliverer> signing_deliverer_;
+  // 8-bit mail for servers without 8BITMIME: converted (or bounced) before it is signed
+  // (mime_downgrade_deliverer.hpp).
+  std::optional<delivery::MimeDowngradeDeliverer> deliverer_;
+  std::optional<acct::AccountingLogSink> accounting_sink_;
+  // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
+  bus::Registry metrics_bus_{clock_};
+  std::optional<mgmt::BusAccountingSink> bus_sink_;
+  queue::QueueManagerOptions queue_options_;
+  std::optional<queue::QueueManager> queues_;
+  std::optional<queue::QueueRunner> runner_;
+
+  std::optional<smtp::SmtpServer> server_;
+  std::optional<mgmt::ManagementPlane> plane_;
+  asio::steady_timer tick_{io_};
+  asio::signal_set stop_signals_{io_, SIGTERM, SIGINT};
+  asio::signal_set control_signals_{io_, SIGHUP, SIGUSR1};
+};
+
+Daemon::~Daemon() {
+  // Every step is safe when its part was never started or is already stopped.
+  if (plane_) plane_->Stop();
+  if (server_) server_->Stop();
+  if (accounting_) accounting_->Flush();
+  if (spool_) spool_->Stop();
+  if (config_) {
+    OUTPOST_LOG(kInfo, "main") << "outpostd stopped";
+  }
+}
+
+bool Daemon::LoadConfiguration() {
+  config_ = LoadOrReport(options_.config_path);
+  if (!config_) return false;
+  signers_ = PrepareSignersOrReport(*config_, options_.config_path);
+  if (!signers_) return false;
   log::Level level = log::Level::kInfo;
-  log::ParseLevel(config->log_level, level);
+  log::ParseLevel(config_->log_level, level);
   std::string error;
-  if (!log::Init(config->log_file, level, &error)) {
+  if (!log::Init(config_->log_file, level, &error)) {
     std::fprintf(stderr, "outpostd: cannot open log file: %s\n", error.c_str());
-    return 1;
+    return false;
   }
   SetInvariantReporter(
       [](std::string_view message) { log::Write(log::Level::kError, "invariant", message); });
   OUTPOST_LOG(kInfo, "main") << "outpostd " << OUTPOST_VERSION << " starting, config "
-                             << options.config_path;
+                             << options_.config_path;
+  return true;
+}
 
-  auto spool = spool::Spool::Open(SpoolOptionsFor(*config), &error);
-  if (!spool) {
-    OUTPOST_LOG(kError, "main") << "cannot open spool " << config->spool_dir << ": " << error;
-    return 1;
+bool Daemon::OpenStorage() {
+  std::string error;
+  spool_ = spool::Spool::Open(SpoolOptionsFor(*config_), &error);
+  if (!spool_) {
+    OUTPOST_LOG(kError, "main") << "cannot open spool " << config_->spool_dir << ": " << error;
+    return false;
   }
-  auto accounting = acct::AccountingLog::Open(config->acct_files, &error);
-  if (!accounting) {
+  accounting_ = acct::AccountingLog::Open(config_->acct_files, &error);
+  if (!accounting_) {
     OUTPOST_LOG(kError, "main") << "cannot open accounting file: " << error;
-    return 1;
+    return false;
   }
+  return true;
+}
 
-  asio::io_context io(1);
-
-  // The delivery engine: DNS, the SMTP client behind the Deliverer seam, the scheduler.
+bool Daemon::StartDelivery() {
   dns::ResolverOptions resolver_options;
-  if (config->dns_server) {
-    const auto& dns_server = *config->dns_server;
+  if (config_->dns_server) {
+    const auto& dns_server = *config_->dns_server;
     const bool v6 = dns_server.host.find(':') != std::string::npos;
     resolver_options.server = (v6 ? "[" + dns_server.host + "]" : dns_server.host) + ":" +
                               std::to_string(dns_server.port);
   }
-  resolver_options.cache_size = config->dns_cache_size;
-  resolver_options.cache_ttl_cap = config->dns_cache_ttl;
-  auto resolver = dns::MakeAresResolver(io, resolver_options, &error);
-  if (!resolver) {
+  resolver_options.cache_size = config_->dns_cache_size;
+  resolver_options.cache_ttl_cap = config_->dns_cache_ttl;
+  std::string error;
+  resolver_ = dns::MakeAresResolver(io_, resolver_options, &error);
+  if (!resolver_) {
     OUTPOST_LOG(kError, "main") << "cannot start the DNS resolver: " << error;
-    return 1;
+    return false;
   }
-  outpost::SystemClock clock;
   delivery::SmtpDelivererOptions deliverer_options;
   // Servers whose TLS handshake failed within the hour, kept across restarts (beside the spool's
   // segments; the spool ignores it).
-  deliverer_options.tls_memory_path = config->spool_dir + "/tls-failures";
-  delivery::SmtpDeliverer smtp_deliverer(io, *resolver, clock, deliverer_options);
-  // DKIM: signs each transaction's bytes just before they go on the wire (signing_deliverer.hpp).
-  delivery::SigningDeliverer signing_deliverer(smtp_deliverer, config, signers);
-  // 8-bit mail for servers without 8BITMIME: converted (or bounced) before it is signed
-  // (mime_downgrade_deliverer.hpp).
-  delivery::MimeDowngradeDeliverer deliverer(signing_deliverer);
-  acct::AccountingLogSink accounting_sink(accounting.get());
-  // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
-  bus::Registry metrics_bus(clock);
-  mgmt::BusAccountingSink bus_sink(metrics_bus, accounting_sink);
-  queue::QueueManagerOptions queue_options;
-  queue_options.host_name = config->host_name;
-  if (queue_options.host_name.empty()) {
+  deliverer_options.tls_memory_path = config_->spool_dir + "/tls-failures";
+  smtp_deliverer_.emplace(io_, *resolver_, clock_, deliverer_options);
+  signing_deliverer_.emplace(*smtp_deliverer_, config_, signers_);
+  deliverer_.emplace(*signing_deliverer_);
+  accounting_sink_.emplace(accounting_.get());
+  bus_sink_.emplace(metrics_bus_, *accounting_sink_);
+
+  queue_options_.host_name = config_->host_name;
+  if (queue_options_.host_name.empty()) {
     char name[256] = {};
-    if (::gethostname(name, sizeof name - 1) == 0) queue_options.host_name = name;
+    if (::gethostname(name, sizeof name - 1) == 0) queue_options_.host_name = name;
   }
-  queue_options.max_queued_recipients = config->max_queued_recipients;
-  if (config->queue_cache_size != 0) queue_options.max_active_recipients = config->queue_cache_size;
-  queue::QueueManager queues(config, queue_options, clock, *spool, bus_sink, deliverer);
-  queue::QueueRunner runner(io, queues);
+  queue_options_.max_queued_recipients = config_->max_queued_recipients;
+  if (config_->queue_cache_size != 0) {
+    queue_options_.max_active_recipients = config_->queue_cache_size;
+  }
+  queues_.emplace(config_, queue_options_, clock_, *spool_, *bus_sink_, *deliverer_);
+  runner_.emplace(io_, *queues_);
 
   // Recovery: every intact entry goes back to its queues (scheduled tier, due now).
-  LogRecovery(spool->Recover([&](spool::RecoveredMessage&& message) { queues.Recover(message); }));
-  spool->Start();
+  LogRecovery(
+      spool_->Recover([this](spool::RecoveredMessage&& message) { queues_->Recover(message); }));
+  spool_->Start();
+  return true;
+}
 
-  smtp::SmtpServer server(io, config, *spool, accounting.get());
-  server.SetAdmissionCheck([&](std::size_t recipients) { return queues.Admit(recipients); });
-  server.SetAcceptedHandler([&](spool::SpoolId id, const spool::Envelope& envelope,
-                                std::uint64_t size) { queues.Enqueue(id, envelope, size); });
-  if (!server.Start(&error)) {
+bool Daemon::StartListeners() {
+  server_.emplace(io_, config_, *spool_, accounting_.get());
+  server_->SetAdmissionCheck([this](std::size_t recipients) { return queues_->Admit(recipients); });
+  server_->SetAcceptedHandler([this](spool::SpoolId id, const spool::Envelope& envelope,
+                                     std::uint64_t size) { queues_->Enqueue(id, envelope, size); });
+  std::string error;
+  if (!server_->Start(&error)) {
     OUTPOST_LOG(kError, "main") << "cannot start SMTP listener: " << error;
-    spool->Stop();
-    return 1;
+    return false;
   }
-  runner.Start();
-  for (const auto& address : server.BoundAddresses()) {
+  runner_->Start();
+  for (const auto& address : server_->BoundAddresses()) {
     OUTPOST_LOG(kInfo, "main") << "smtp listener bound " << address;
   }
+  return true;
+}
 
-  // The management plane (HTTP API, web console, reload). Its hooks run on the io thread.
-  mgmt::ControlHooks hooks;
-  hooks.read = [&] {
-    mgmt::DaemonReadings r;
-    r.smtp = server.Stats();
-    r.spool = spool->Stats();
-    r.dns = resolver->Stats();
-    r.queues = queues.Snapshot();
-    const std::uint64_t ceiling = queue_options.max_queued_recipients;
-    r.admitting = ceiling == 0 || queues.queued_recipients() < ceiling;
-    for (const acct::WriterStats& w : accounting->Stats()) {
-      r.acct_buffered_bytes += w.buffered_bytes;
-      r.acct_write_errors += w.write_errors;
+// What the management plane publishes and shows, read on the io thread.
+mgmt::DaemonReadings Daemon::Read() {
+  mgmt::DaemonReadings r;
+  r.smtp = server_->Stats();
+  r.spool = spool_->Stats();
+  r.dns = resolver_->Stats();
+  r.queues = queues_->Snapshot();
+  const std::uint64_t ceiling = queue_options_.max_queued_recipients;
+  r.admitting = ceiling == 0 || queues_->queued_recipients() < ceiling;
+  for (const acct::WriterStats& w : accounting_->Stats()) {
+    r.acct_buffered_bytes += w.buffered_bytes;
+    r.acct_write_errors += w.write_errors;
+  }
+  r.acct_writable = accounting_->Durable();
+  r.dkim = signing_deliverer_->Stats();
+  r.delivery = smtp_deliverer_->Stats();
+  r.mime = deliverer_->Stats();
+  return r;
+}
+
+// Reload loads the DKIM keys too: a bad key refuses the reload (file:line) like any config
+// error; the cache built here is the one ApplyConfig installs.
+config::LoadResult Daemon::LoadForReload() {
+  config::LoadResult loaded = config::LoadConfig(options_.config_path);
+  if (loaded.errors.empty() && loaded.config) {
+    dkim::SignerCache::BuildResult built = dkim::SignerCache::Build(*loaded.config);
+    reloaded_signers_ = built.cache;
+    if (!built.errors.empty()) {
+      loaded.errors = std::move(built.errors);
+      loaded.config = nullptr;
     }
-    r.acct_writable = accounting->Durable();
-    r.dkim = signing_deliverer.Stats();
-    r.delivery = smtp_deliverer.Stats();
-    r.mime = deliverer.Stats();
-    return r;
+  }
+  return loaded;
+}
+
+void Daemon::ApplyConfig(std::shared_ptr<const config::Config> reloaded) {
+  // XXX: listeners, spool, accounting files and the management port keep their start-up
+  // settings until restart.
+  log::Level new_level = log::Level::kInfo;
+  log::ParseLevel(reloaded->log_level, new_level);
+  log::SetLevel(new_level);
+  server_->SetConfig(reloaded);
+  queues_->SetConfig(reloaded);
+  signing_deliverer_->SetConfig(reloaded, std::move(reloaded_signers_));
+}
+
+// The management plane's hooks; they run on the io thread.
+mgmt::ControlHooks Daemon::MakeHooks() {
+  mgmt::ControlHooks hooks;
+  hooks.read = [this] { return Read(); };
+  hooks.pause = [this](const std::string& q) { return queues_->Pause(q); };
+  hooks.resume = [this](const std::string& q) { return queues_->Resume(q); };
+  hooks.set_mode = [this](const std::string& q, queue::QueueMode m) {
+    return queues_->SetMode(q, m);
   };
-  hooks.pause = [&](const std::string& q) { return queues.Pause(q); };
-  hooks.resume = [&](const std::string& q) { return queues.Resume(q); };
-  hooks.set_mode = [&](const std::string& q, queue::QueueMode m) { return queues.SetMode(q, m); };
-  hooks.remove = [&](const std::string& q, bool hold, std::string* error) {
+  hooks.remove = [this](const std::string& q, bool hold, std::string* error) {
     if (hold) {
       *error =
           "hold=1 is not supported: this build has no hold store; delete without hold "
           "bounces the queued recipients";
       return -1;
     }
-    return queues.Delete(q, error);
+    return queues_->Delete(q, error);
   };
-  // Reload loads the DKIM keys too: a bad key refuses the reload (file:line) like any config
-  // error; the cache built here is the one apply_config installs.
-  std::shared_ptr<const dkim::SignerCache> reloaded_signers;
-  hooks.load_config = [&] {
-    config::LoadResult loaded = config::LoadConfig(options.config_path);
-    if (loaded.errors.empty() && loaded.config) {
-      dkim::SignerCache::BuildResult built = dkim::SignerCache::Build(*loaded.config);
-      reloaded_signers = built.cache;
-      if (!built.errors.empty()) {
-        loaded.errors = std::move(built.errors);
-        loaded.config = nullptr;
-      }
-    }
-    return loaded;
+  hooks.load_config = [this] { return LoadForReload(); };
+  hooks.apply_config = [this](std::shared_ptr<const config::Config> reloaded) {
+    ApplyConfig(std::move(reloaded));
   };
-  hooks.apply_config = [&](std::shared_ptr<const config::Config> reloaded) {
-    // XXX: listeners, spool, accounting files and the management port keep their start-up
-    // settings until restart.
-    log::Level new_level = log::Level::kInfo;
-    log::ParseLevel(reloaded->log_level, new_level);
-    log::SetLevel(new_level);
-    server.SetConfig(reloaded);
-    queues.SetConfig(reloaded);
-    signing_deliverer.SetConfig(reloaded, std::move(reloaded_signers));
-  };
+  return hooks;
+}
+
+bool Daemon::StartManagement() {
   mgmt::ManagementOptions mgmt_options;
   mgmt_options.version = OUTPOST_VERSION;
-  mgmt_options.spool_dir = config->spool_dir;
-  mgmt::ManagementPlane plane(
-      metrics_bus, config, [&](std::function<void()> task) { asio::post(io, std::move(task)); },
-      hooks, mgmt_options);
-  if (config->http_mgmt) {
-    if (!plane.Start(*config->http_mgmt, &error)) {
+  mgmt_options.spool_dir = config_->spool_dir;
+  plane_.emplace(
+      metrics_bus_, config_,
+      [this](std::function<void()> task) { asio::post(io_, std::move(task)); }, MakeHooks(),
+      mgmt_options);
+  if (config_->http_mgmt) {
+    std::string error;
+    if (!plane_->Start(*config_->http_mgmt, &error)) {
       OUTPOST_LOG(kError, "main") << error;
-      server.Stop();
-      spool->Stop();
-      return 1;
+      return false;
     }
-    OUTPOST_LOG(kInfo, "main") << "management http bound " << plane.BoundAddress();
+    OUTPOST_LOG(kInfo, "main") << "management http bound " << plane_->BoundAddress();
   }
-  if (!options.port_file.empty() &&
-      !WritePortFile(options.port_file, server.BoundAddresses(), plane.BoundAddress())) {
-    OUTPOST_LOG(kError, "main") << "cannot write port file " << options.port_file;
-    server.Stop();
-    spool->Stop();
-    return 1;
+  if (!options_.port_file.empty() &&
+      !WritePortFile(options_.port_file, server_->BoundAddresses(), plane_->BoundAddress())) {
+    OUTPOST_LOG(kError, "main") << "cannot write port file " << options_.port_file;
+    return false;
   }
+  return true;
+}
 
-  // Housekeeping once a second: log rotation check, accounting flush and rotation.
-  asio::steady_timer tick(io);
-  std::function<void()> schedule_tick = [&] {
-    tick.expires_after(std::chrono::seconds(1));
-    tick.async_wait([&](std::error_code ec) {
-      if (ec) return;
-      log::CheckRotation();
-      accounting->Tick(clock.Now().wall);
-      plane.Tick();
-      schedule_tick();
-    });
-  };
-  schedule_tick();
+// Housekeeping once a second: log rotation check, accounting flush and rotation, the management
+// plane's reading of the daemon.
+void Daemon::ScheduleTick() {
+  tick_.expires_after(std::chrono::seconds(1));
+  tick_.async_wait([this](std::error_code ec) {
+    if (ec) return;
+    log::CheckRotation();
+    accounting_->Tick(clock_.Now().wall);
+    plane_->Tick();
+    ScheduleTick();
+  });
+}
 
-  asio::signal_set stop_signals(io, SIGTERM, SIGINT);
-  stop_signals.async_wait([&](std::error_code ec, int signo) {
+void Daemon::WaitControlSignal() {
+  control_signals_.async_wait([this](std::error_code ec, int signo) {
+    if (ec) return;
+    if (signo == SIGUSR1) {
+      log::Reopen();
+      OUTPOST_LOG(kInfo, "main") << "log file reopened";
+    } else if (plane_->Reload().ok) {
+      // The one reload path, shared with POST /api/reload: a config with errors is refused
+      // (logged, counted on the bus, shown in /status.json) and the running one stays.
+      OUTPOST_LOG(kInfo, "config") << "configuration reloaded from " << options_.config_path;
+    }
+    WaitControlSignal();
+  });
+}
+
+void Daemon::StartHousekeeping() {
+  ScheduleTick();
+  stop_signals_.async_wait([this](std::error_code ec, int signo) {
     if (ec) return;
     OUTPOST_LOG(kInfo, "main") << "signal " << signo << ": shutting down";
-    server.Stop();
-    queues.Stop();
-    runner.Stop();
-    tick.cancel();
-    io.stop();
+    server_->Stop();
+    queues_->Stop();
+    runner_->Stop();
+    tick_.cancel();
+    io_.stop();
   });
+  WaitControlSignal();
+}
 
-  asio::signal_set control_signals(io, SIGHUP, SIGUSR1);
-  std::function<void()> wait_control = [&] {
-    control_signals.async_wait([&](std::error_code ec, int signo) {
-      if (ec) return;
-      if (signo == SIGUSR1) {
-        log::Reopen();
-        OUTPOST_LOG(kInfo, "main") << "log file reopened";
-      } else {
-        // The one reload path, shared with POST /api/reload: a config with errors is refused
-        // (logged, counted on the bus, shown in /status.json) and the running one stays.
-        if (plane.Reload().ok) {
-          OUTPOST_LOG(kInfo, "config") << "configuration reloaded from " << options.config_path;
-        }
-      }
-      wait_control();
-    });
-  };
-  wait_control();
-
-  io.run();
-  plane.Stop();
-
-  accounting->Flush();
-  spool->Stop();
-  OUTPOST_LOG(kInfo, "main") << "outpostd stopped";
+int Daemon::Run() {
+  if (!LoadConfiguration() || !OpenStorage() || !StartDelivery() || !StartListeners() ||
+      !StartManagement()) {
+    return 1;
+  }
+  StartHousekeeping();
+  io_.run();
   return 0;
+}
+
+}  // namespace
+
+int Run(const Options& options) {
+  Daemon daemon(options);
+  return daemon.Run();
 }
 
 }  // namespace outpost::daemon
