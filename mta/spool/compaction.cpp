@@ -71,198 +71,204 @@ std::shared_ptr<Segment> SpoolImpl::PickVictimLocked(std::int64_t now_ns, bool i
   return best;
 }
 
-SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited, bool busy) {
-  const std::int64_t now = NowNs();
-  if (!unsynced_.empty()) {
-    // A step whose moved marks could not be synced: its victim waits until they are.
-    if (now < unsynced_retry_ns_) return CompactResult::kWaiting;
-    WriteMarks(TakeMarks(true));
-    bool synced = true;
-    for (const auto& segment : unsynced_)
-      synced = SyncFd(segment->done_fd, options_.sync) && synced;
-    if (!synced) {
-      unsynced_retry_ns_ = now + kRetryAfterErrorNs;
-      return CompactResult::kWaiting;
-    }
-    unsynced_.clear();
+// A step whose moved marks could not be synced: its victim waits until they are. False while
+// they still are not.
+bool SpoolImpl::SyncUnsyncedMarks(std::int64_t now) {
+  if (unsynced_.empty()) return true;
+  if (now < unsynced_retry_ns_) return false;
+  WriteMarks(TakeMarks(true));
+  bool synced = true;
+  for (const auto& segment : unsynced_) synced = SyncFd(segment->done_fd, options_.sync) && synced;
+  if (!synced) {
+    unsynced_retry_ns_ = now + kRetryAfterErrorNs;
+    return false;
   }
-  // Token bucket: the rate's worth of bytes accrues (up to a quarter second's, at least one
-  // minimum slice); a step may take what has accrued, and a large entry may overdraw it.
-  const bool limited = !unlimited && options_.compaction_rate > 0;
-  if (limited) {
-    const double rate = static_cast<double>(options_.compaction_rate);
-    const double burst = std::max(rate / 4, static_cast<double>(kMinSliceBytes));
-    if (tokens_at_ns_ != 0) {
-      compaction_tokens_ += rate * static_cast<double>(now - tokens_at_ns_) / 1e9;
-    }
-    compaction_tokens_ = std::min(compaction_tokens_, burst);
-    tokens_at_ns_ = now;
-  }
-  // While new mail is being committed, slices are small: the committer thread writes both.
+  unsynced_.clear();
+  return true;
+}
+
+// Token bucket: the rate's worth of bytes accrues (up to a quarter second's, at least one minimum
+// slice); a step may take what has accrued, and a large entry may overdraw it. While new mail is
+// being committed, slices are small: the committer thread writes both.
+std::uint64_t SpoolImpl::SliceBudget(std::int64_t now, bool limited, bool busy) {
   const std::uint64_t max_slice = busy ? kMinSliceBytes : kMaxSliceBytes;
-  const std::uint64_t budget =
-      limited ? std::min<std::uint64_t>(
-                    max_slice, static_cast<std::uint64_t>(std::max(0.0, compaction_tokens_)))
-              : max_slice;
-
-  struct Item {
-    std::uint64_t offset;
-    std::uint32_t bytes;
-    CopyIdentity identity;
-    std::vector<bool> done;  // snapshot, written into the copy
-  };
-  std::shared_ptr<Segment> victim;
-  std::vector<Item> items;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!victim_) {
-      victim_ = PickVictimLocked(now, unlimited);
-      if (!victim_) return CompactResult::kIdle;
-      victim_->compacting = true;
-    }
-    victim = victim_;
-    // A slice waits for a minimum slice's worth of tokens (or the victim's rest, if smaller), so
-    // that compaction adds a few large writes, not one small fdatasync per wake-up.
-    if (limited &&
-        budget < std::min(kMinSliceBytes, std::max<std::uint64_t>(1, victim->live_bytes))) {
-      return CompactResult::kWaiting;
-    }
-    std::uint64_t total = 0;
-    for (const auto& [offset, state] : victim->live) {
-      if (!items.empty() && total + state.bytes > budget) break;
-      Item item{
-          offset, state.bytes, {{victim->number, offset}, {victim->number, offset}}, state.done};
-      if (auto c = victim->copies.find(offset); c != victim->copies.end()) {
-        item.identity = c->second;
-      }
-      total += state.bytes;
-      items.push_back(std::move(item));
-    }
+  if (!limited) return max_slice;
+  const double rate = static_cast<double>(options_.compaction_rate);
+  const double burst = std::max(rate / 4, static_cast<double>(kMinSliceBytes));
+  if (tokens_at_ns_ != 0) {
+    compaction_tokens_ += rate * static_cast<double>(now - tokens_at_ns_) / 1e9;
   }
-  if (items.empty()) return FinishVictim(victim);
+  compaction_tokens_ = std::min(compaction_tokens_, burst);
+  tokens_at_ns_ = now;
+  return std::min<std::uint64_t>(max_slice,
+                                 static_cast<std::uint64_t>(std::max(0.0, compaction_tokens_)));
+}
 
-  // 1. Read and wrap.
-  bool failed = false;
-  std::string buffer;
-  std::vector<std::size_t> starts;
-  std::vector<Item> copied;
-  std::uint64_t source_bytes = 0;
-  for (Item& item : items) {
+std::optional<SpoolImpl::CompactResult> SpoolImpl::ChooseSlice(std::int64_t now, bool unlimited,
+                                                               bool limited, std::uint64_t budget,
+                                                               Slice& slice) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!victim_) {
+    victim_ = PickVictimLocked(now, unlimited);
+    if (!victim_) return CompactResult::kIdle;
+    victim_->compacting = true;
+  }
+  slice.victim = victim_;
+  // A slice waits for a minimum slice's worth of tokens (or the victim's rest, if smaller), so
+  // that compaction adds a few large writes, not one small fdatasync per wake-up.
+  if (limited &&
+      budget < std::min(kMinSliceBytes, std::max<std::uint64_t>(1, victim_->live_bytes))) {
+    return CompactResult::kWaiting;
+  }
+  std::uint64_t total = 0;
+  for (const auto& [offset, state] : victim_->live) {
+    if (!slice.items.empty() && total + state.bytes > budget) break;
+    SliceItem item{
+        offset, state.bytes, {{victim_->number, offset}, {victim_->number, offset}}, state.done};
+    if (auto c = victim_->copies.find(offset); c != victim_->copies.end()) {
+      item.identity = c->second;
+    }
+    total += state.bytes;
+    slice.items.push_back(std::move(item));
+  }
+  return std::nullopt;
+}
+
+// 1. Read and wrap: each item's entry, checked, becomes a relocated entry in the buffer.
+void SpoolImpl::ReadSlice(Slice& slice) {
+  for (SliceItem& item : slice.items) {
     std::string entry(item.bytes, '\0');
     std::string_view payload;
     std::string_view inner;
     bool relocated = false;
-    const std::size_t start = buffer.size();
-    if (!PreadAll(victim->fd, entry.data(), entry.size(), item.offset) ||
+    const std::size_t start = slice.buffer.size();
+    if (!PreadAll(slice.victim->fd, entry.data(), entry.size(), item.offset) ||
         CheckEntry(entry.data(), entry.size(), &payload, nullptr) != EntryCheck::kOk ||
         !DecodeRelocation(payload, nullptr, &relocated, &inner) ||
         !AppendRelocatedEntry(
-            Relocation{item.identity.root, SpoolId{victim->number, item.offset}, item.done}, inner,
-            buffer)) {
-      failed = true;  // left where it is; the victim is retried later
+            Relocation{item.identity.root, SpoolId{slice.victim->number, item.offset}, item.done},
+            inner, slice.buffer)) {
+      slice.failed = true;  // left where it is; the victim is retried later
       continue;
     }
-    starts.push_back(start);
-    source_bytes += item.bytes;
-    copied.push_back(std::move(item));
+    slice.starts.push_back(start);
+    slice.source_bytes += item.bytes;
+    slice.copied.push_back(std::move(item));
   }
+}
 
-  // 2 and 3. Durable copies in the active segment.
-  std::shared_ptr<Segment> dest;
-  std::uint64_t base = 0;
-  if (!copied.empty()) {
-    struct statvfs vfs {};
-    // Compaction may write below spool-min-free (it is what gives space back), but not into the
-    // last few megabytes.
-    const bool room = ::statvfs(segments_dir_.c_str(), &vfs) == 0 &&
-                      static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize >=
-                          2 * buffer.size() + kMinSliceBytes;
-    CommitStatus status = CommitStatus::kOk;
-    dest = room ? ActiveSegmentForWrite(status) : nullptr;
-    if (dest && !dest->holds_copies) {
-      std::string flag;
-      AppendMark(kMarkHoldsCopies, 0, 0, flag);
-      if (WriteAll(dest->done_fd, flag.data(), flag.size()) && Step("flag.write") &&
-          SyncFd(dest->done_fd, options_.sync) && Step("flag.sync")) {
-        dest->holds_copies = true;
-      } else {
-        dest = nullptr;
-      }
-    }
-    if (dest) {
-      base = dest->size;  // only this thread changes the active segment's size
-      const bool ok = PwriteAll(dest->fd, buffer.data(), buffer.size(), base) &&
-                      Step("copy.write") && SyncFd(dest->fd, options_.sync) && Step("copy.sync");
-      if (!ok) {
-        if (::ftruncate(dest->fd, static_cast<off_t>(base)) != 0) {
-          // XXX: the copies stay as a valid tail; recovery then prefers them to the originals,
-          // which is still exactly one live location per message.
-        }
-        dest = nullptr;
-      }
-    }
-    if (!dest) {
-      failed = true;
-      copied.clear();
+// 2 and 3. Durable copies in the active segment (flagged as holding copies first).
+void SpoolImpl::WriteSlice(Slice& slice) {
+  if (slice.copied.empty()) return;
+  struct statvfs vfs {};
+  // Compaction may write below spool-min-free (it is what gives space back), but not into the
+  // last few megabytes.
+  const bool room = ::statvfs(segments_dir_.c_str(), &vfs) == 0 &&
+                    static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize >=
+                        2 * slice.buffer.size() + kMinSliceBytes;
+  CommitStatus status = CommitStatus::kOk;
+  std::shared_ptr<Segment> dest = room ? ActiveSegmentForWrite(status) : nullptr;
+  if (dest && !dest->holds_copies) {
+    std::string flag;
+    AppendMark(kMarkHoldsCopies, 0, 0, flag);
+    if (WriteAll(dest->done_fd, flag.data(), flag.size()) && Step("flag.write") &&
+        SyncFd(dest->done_fd, options_.sync) && Step("flag.sync")) {
+      dest->holds_copies = true;
+    } else {
+      dest = nullptr;
     }
   }
-
-  // 4. Redirect.
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (dest) {
-      dest->size = base + buffer.size();
-      for (std::size_t i = 0; i < copied.size(); ++i) {
-        const Item& item = copied[i];
-        const std::size_t end = i + 1 < starts.size() ? starts[i + 1] : buffer.size();
-        const SpoolId at{dest->number, base + starts[i]};
-        const auto bytes = static_cast<std::uint32_t>(end - starts[i]);
-        auto m = victim->live.find(item.offset);
-        if (m == victim->live.end()) {
-          // Finished while it was being copied: its marks are in the victim's sidecar, which is
-          // about to go, so the copy says so itself.
-          AppendMark(kMarkMessage, 0, at.offset, dest->pending_marks);
-          pending_mark_bytes_ += kMarkSize;
-          continue;
-        }
-        MessageState state = std::move(m->second);
-        for (std::size_t r = 0; r < state.done.size(); ++r) {
-          if (state.done[r] && !item.done[r]) {
-            AppendMark(kMarkRecipient, static_cast<std::uint32_t>(r), at.offset,
-                       dest->pending_marks);
-            pending_mark_bytes_ += kMarkSize;
-          }
-        }
-        victim->live_bytes -= state.bytes;
-        live_bytes_ -= state.bytes;
-        victim->live.erase(m);
-        victim->copies.erase(item.offset);
-        AppendMark(kMarkMoved, 0, item.offset, victim->pending_marks);
-        pending_mark_bytes_ += kMarkSize;
-        state.bytes = bytes;
-        dest->live_bytes += bytes;
-        live_bytes_ += bytes;
-        dest->live.emplace(at.offset, std::move(state));
-        dest->copies.emplace(at.offset, item.identity);
-        forward_[item.identity.handle] = at;
-      }
-      compaction_bytes_copied_ += source_bytes;
-    }
-    if (failed) compaction_errors_++;
-  }
-  if (dest) Step("redirect");
-
-  // 5. The marks that make the move final, written now (a kill -9 keeps what was written); they
-  // are synced, with every sidecar that received this victim's copies, in FinishVictim.
   if (dest) {
-    if (std::find(victim_dests_.begin(), victim_dests_.end(), dest) == victim_dests_.end()) {
-      victim_dests_.push_back(dest);
+    slice.base = dest->size;  // only this thread changes the active segment's size
+    const bool ok = PwriteAll(dest->fd, slice.buffer.data(), slice.buffer.size(), slice.base) &&
+                    Step("copy.write") && SyncFd(dest->fd, options_.sync) && Step("copy.sync");
+    if (!ok) {
+      if (::ftruncate(dest->fd, static_cast<off_t>(slice.base)) != 0) {
+        // XXX: the copies stay as a valid tail; recovery then prefers them to the originals,
+        // which is still exactly one live location per message.
+      }
+      dest = nullptr;
+    }
+  }
+  if (!dest) {
+    slice.failed = true;
+    slice.copied.clear();
+  }
+  slice.dest = dest;
+}
+
+// 4. Redirect: each copy becomes the live location (forward_ maps the message's first handle to
+// it); the victim gets a "moved" mark per entry, the copy the marks that arrived meanwhile.
+void SpoolImpl::RedirectSlice(Slice& slice) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (slice.dest) {
+    Segment& dest = *slice.dest;
+    Segment& victim = *slice.victim;
+    dest.size = slice.base + slice.buffer.size();
+    for (std::size_t i = 0; i < slice.copied.size(); ++i) {
+      const SliceItem& item = slice.copied[i];
+      const std::size_t end =
+          i + 1 < slice.starts.size() ? slice.starts[i + 1] : slice.buffer.size();
+      const SpoolId at{dest.number, slice.base + slice.starts[i]};
+      const auto bytes = static_cast<std::uint32_t>(end - slice.starts[i]);
+      auto m = victim.live.find(item.offset);
+      if (m == victim.live.end()) {
+        // Finished while it was being copied: its marks are in the victim's sidecar, which is
+        // about to go, so the copy says so itself.
+        AppendMark(kMarkMessage, 0, at.offset, dest.pending_marks);
+        pending_mark_bytes_ += kMarkSize;
+        continue;
+      }
+      MessageState state = std::move(m->second);
+      for (std::size_t r = 0; r < state.done.size(); ++r) {
+        if (state.done[r] && !item.done[r]) {
+          AppendMark(kMarkRecipient, static_cast<std::uint32_t>(r), at.offset, dest.pending_marks);
+          pending_mark_bytes_ += kMarkSize;
+        }
+      }
+      victim.live_bytes -= state.bytes;
+      live_bytes_ -= state.bytes;
+      victim.live.erase(m);
+      victim.copies.erase(item.offset);
+      AppendMark(kMarkMoved, 0, item.offset, victim.pending_marks);
+      pending_mark_bytes_ += kMarkSize;
+      state.bytes = bytes;
+      dest.live_bytes += bytes;
+      live_bytes_ += bytes;
+      dest.live.emplace(at.offset, std::move(state));
+      dest.copies.emplace(at.offset, item.identity);
+      forward_[item.identity.handle] = at;
+    }
+    compaction_bytes_copied_ += slice.source_bytes;
+  }
+  if (slice.failed) compaction_errors_++;
+}
+
+SpoolImpl::CompactResult SpoolImpl::CompactStep(bool unlimited, bool busy) {
+  const std::int64_t now = NowNs();
+  if (!SyncUnsyncedMarks(now)) return CompactResult::kWaiting;
+  const bool limited = !unlimited && options_.compaction_rate > 0;
+  const std::uint64_t budget = SliceBudget(now, limited, busy);
+  Slice slice;
+  if (auto result = ChooseSlice(now, unlimited, limited, budget, slice)) return *result;
+  if (slice.items.empty()) return FinishVictim(slice.victim);
+
+  ReadSlice(slice);
+  WriteSlice(slice);
+  RedirectSlice(slice);
+  const std::shared_ptr<Segment>& victim = slice.victim;
+  if (slice.dest) {
+    Step("redirect");
+    // 5. The marks that make the move final, written now (a kill -9 keeps what was written);
+    // they are synced, with every sidecar that received this victim's copies, in FinishVictim.
+    if (std::find(victim_dests_.begin(), victim_dests_.end(), slice.dest) == victim_dests_.end()) {
+      victim_dests_.push_back(slice.dest);
     }
     WriteMarks(TakeMarks(true));
     if (!Step("marks.write")) return MarksNotDurable(victim, now);
   }
-  if (limited) compaction_tokens_ -= static_cast<double>(source_bytes);
-  if (failed) {
+  if (limited) compaction_tokens_ -= static_cast<double>(slice.source_bytes);
+  if (slice.failed) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!victim->live.empty()) {
       victim->compacting = false;

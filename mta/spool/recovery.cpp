@@ -90,6 +90,116 @@ std::size_t NextValidEntry(const std::string& bytes, std::size_t from) {
   return size;
 }
 
+// One segment's scan (SpoolImpl::RecoverSegment).
+struct SegmentScan {
+  std::uint32_t number;
+  const Winners& winners;
+  const Sidecar& sidecar;
+  Segment& segment;
+  RecoveryReport& report;
+  std::string new_marks;  // skip marks for regions moved aside now, merged and moved marks
+  // Visited only once the segment is registered, so the visitor may read or mark them.
+  std::vector<RecoveredMessage> found;
+};
+
+// A checked entry at `pos`: kept when it is the message's newest copy and has recipients left,
+// else left dead (a "moved" mark when a newer copy is the message). False when its payload does
+// not decode.
+bool RecoverEntry(SegmentScan& scan, std::size_t pos, std::size_t entry_size,
+                  std::string_view payload) {
+  Relocation relocation;
+  bool relocated = false;
+  RecoveredMessage m;
+  if (!DecodeRelocation(payload, &relocation, &relocated, nullptr) ||
+      !DecodePayload(payload, m.envelope, nullptr, &m.data_size)) {
+    return false;
+  }
+  const SpoolId here{scan.number, pos};
+  const SpoolId root = relocated ? relocation.root : here;
+  const auto winner = scan.winners.find(root);
+  const bool won = winner != scan.winners.end() && winner->second.at == here;
+  EntryMarks own;
+  if (auto mk = scan.sidecar.marks.find(pos); mk != scan.sidecar.marks.end()) own = mk->second;
+  if (own.moved || (winner != scan.winners.end() && !won)) {
+    // A newer copy is the message; say so here, so this entry stays dead whatever happens to
+    // that copy's segment later.
+    if (!own.moved && !own.message_done) AppendMark(kMarkMoved, 0, pos, scan.new_marks);
+    return true;
+  }
+  m.id = here;
+  const std::size_t n = m.envelope.recipients.size();
+  m.done_recipients.assign(n, false);
+  for (std::uint32_t r : own.recipients) {
+    if (r < n) m.done_recipients[r] = true;
+  }
+  for (std::size_t r = 0; r < n && relocated && r < relocation.done.size(); ++r) {
+    if (relocation.done[r]) m.done_recipients[r] = true;
+  }
+  bool message_done = own.message_done;
+  if (won) {
+    for (std::uint32_t r : winner->second.done_elsewhere) {
+      if (r < n && !m.done_recipients[r]) {
+        m.done_recipients[r] = true;
+        AppendMark(kMarkRecipient, r, pos, scan.new_marks);
+      }
+    }
+    if (winner->second.finished_elsewhere && !message_done) {
+      message_done = true;
+      AppendMark(kMarkMessage, 0, pos, scan.new_marks);
+    }
+  }
+  const auto remaining = static_cast<std::uint32_t>(
+      std::count(m.done_recipients.begin(), m.done_recipients.end(), false));
+  if (!message_done && (remaining > 0 || n == 0)) {
+    const auto entry_bytes = static_cast<std::uint32_t>(entry_size);
+    scan.segment.live.emplace(pos, MessageState{m.done_recipients, remaining, entry_bytes});
+    scan.segment.live_bytes += entry_bytes;
+    if (relocated) scan.segment.copies.emplace(pos, CopyIdentity{relocation.root, here});
+    scan.report.messages++;
+    scan.report.recipients += remaining;
+    scan.found.push_back(std::move(m));
+  }
+  return true;
+}
+
+// A damaged region at `pos` (or an entry whose payload did not decode, `decoded_size` > 0): moved
+// aside to `corrupt_dir`, reported and skipped by a mark from now on; a torn tail of the last
+// segment is cut off the file. Returns where the scan goes on (npos after a torn tail).
+std::size_t SetAsideDamage(SegmentScan& scan, std::string& bytes, std::size_t pos, EntryCheck check,
+                           std::size_t decoded_size, bool last, const std::string& corrupt_dir) {
+  const char* what = EntryCheckName(check);
+  std::size_t end = 0;
+  if (decoded_size > 0) {
+    what = "bad payload";  // crc fine but undecodable: a writer bug or a newer version
+    end = pos + decoded_size;
+  } else {
+    end = NextValidEntry(bytes, pos);  // the damaged region ends where a valid entry starts
+  }
+  const bool torn = last && end == bytes.size() && check == EntryCheck::kIncomplete;
+  char name[64];
+  std::snprintf(name, sizeof name, "%08u-%zu.%s", scan.number, pos, torn ? "torn" : "bad");
+  const std::string aside = corrupt_dir + "/" + name;
+  const bool saved = WriteFileSynced(aside, std::string_view(bytes).substr(pos, end - pos));
+  scan.report.problems.push_back(
+      "segment " + SegmentFileName(scan.number, "seg") + " offset " + std::to_string(pos) + ": " +
+      (torn ? "torn tail" : what) + ", " + std::to_string(end - pos) + " bytes " +
+      (saved ? "moved to " + aside : Errno("could not be saved to " + aside)));
+  if (torn) {
+    scan.report.torn_tails++;
+    if (saved && ::ftruncate(scan.segment.fd, static_cast<off_t>(pos)) == 0) {
+      ::fsync(scan.segment.fd);
+      bytes.resize(pos);
+    }
+    return std::string::npos;
+  }
+  scan.report.damaged++;
+  if (saved) {
+    // XXX: a region over 4 GiB cannot be described by one mark; segments are far smaller.
+    AppendMark(kMarkSkip, static_cast<std::uint32_t>(end - pos), pos, scan.new_marks);
+  }
+  return end;
+}
+
 }  // namespace
 
 RecoveryReport SpoolImpl::Recover(const std::function<void(RecoveredMessage&&)>& visit) {
@@ -127,7 +237,7 @@ RecoveryReport SpoolImpl::Recover(const std::function<void(RecoveredMessage&&)>&
   return report;
 }
 
-SpoolImpl::Winners SpoolImpl::FindCopies(const std::vector<std::uint32_t>& numbers) {
+Winners SpoolImpl::FindCopies(const std::vector<std::uint32_t>& numbers) {
   Winners winners;
   for (auto n = numbers.rbegin(); n != numbers.rend(); ++n) {
     const Sidecar sidecar = ReadSidecar(segments_dir_ + "/" + SegmentFileName(*n, "done"));
@@ -188,7 +298,7 @@ void SpoolImpl::RecoverSegment(std::uint32_t number, bool last, const Winners& w
   const std::string done_path = segments_dir_ + "/" + SegmentFileName(number, "done");
 
   // Completion marks first, so the scan knows what is finished and what to skip.
-  Sidecar sidecar = ReadSidecar(done_path);
+  const Sidecar sidecar = ReadSidecar(done_path);
 
   auto segment = std::make_shared<Segment>();
   segment->number = number;
@@ -200,105 +310,24 @@ void SpoolImpl::RecoverSegment(std::uint32_t number, bool last, const Winners& w
                               "; left in place, not recovered");
     return;
   }
-  std::string new_marks;  // skip marks for regions moved aside now, merged and moved marks
-  // Visited only once the segment is registered, so the visitor may read or mark them.
-  std::vector<RecoveredMessage> found;
+  SegmentScan scan{number, winners, sidecar, *segment, report, {}, {}};
   std::size_t pos = 0;
-  const std::size_t size = bytes.size();
-  while (pos < size) {
+  while (pos < bytes.size()) {
     if (auto s = sidecar.skips.find(pos); s != sidecar.skips.end()) {
       pos += s->second;
       continue;
     }
     std::string_view payload;
     std::size_t entry_size = 0;
-    EntryCheck check = CheckEntry(bytes.data() + pos, size - pos, &payload, &entry_size);
-    const char* what = EntryCheckName(check);
-    std::size_t end = 0;
-    Relocation relocation;
-    bool relocated = false;
-    RecoveredMessage m;
-    if (check == EntryCheck::kOk && DecodeRelocation(payload, &relocation, &relocated, nullptr) &&
-        DecodePayload(payload, m.envelope, nullptr, &m.data_size)) {
-      const SpoolId here{number, pos};
-      const SpoolId root = relocated ? relocation.root : here;
-      const auto winner = winners.find(root);
-      const bool won = winner != winners.end() && winner->second.at == here;
-      EntryMarks own;
-      if (auto mk = sidecar.marks.find(pos); mk != sidecar.marks.end()) own = mk->second;
-      if (own.moved || (winner != winners.end() && !won)) {
-        // A newer copy is the message; say so here, so this entry stays dead whatever happens
-        // to that copy's segment later.
-        if (!own.moved && !own.message_done) AppendMark(kMarkMoved, 0, pos, new_marks);
-        pos += entry_size;
-        continue;
-      }
-      m.id = here;
-      const std::size_t n = m.envelope.recipients.size();
-      m.done_recipients.assign(n, false);
-      for (std::uint32_t r : own.recipients) {
-        if (r < n) m.done_recipients[r] = true;
-      }
-      for (std::size_t r = 0; r < n && relocated && r < relocation.done.size(); ++r) {
-        if (relocation.done[r]) m.done_recipients[r] = true;
-      }
-      bool message_done = own.message_done;
-      if (won) {
-        for (std::uint32_t r : winner->second.done_elsewhere) {
-          if (r < n && !m.done_recipients[r]) {
-            m.done_recipients[r] = true;
-            AppendMark(kMarkRecipient, r, pos, new_marks);
-          }
-        }
-        if (winner->second.finished_elsewhere && !message_done) {
-          message_done = true;
-          AppendMark(kMarkMessage, 0, pos, new_marks);
-        }
-      }
-      auto remaining = static_cast<std::uint32_t>(
-          std::count(m.done_recipients.begin(), m.done_recipients.end(), false));
-      if (!message_done && (remaining > 0 || n == 0)) {
-        const auto entry_bytes = static_cast<std::uint32_t>(entry_size);
-        segment->live.emplace(pos, MessageState{m.done_recipients, remaining, entry_bytes});
-        segment->live_bytes += entry_bytes;
-        if (relocated) segment->copies.emplace(pos, CopyIdentity{relocation.root, here});
-        report.messages++;
-        report.recipients += remaining;
-        found.push_back(std::move(m));
-      }
+    const EntryCheck check =
+        CheckEntry(bytes.data() + pos, bytes.size() - pos, &payload, &entry_size);
+    if (check == EntryCheck::kOk && RecoverEntry(scan, pos, entry_size, payload)) {
       pos += entry_size;
       continue;
     }
-    if (check == EntryCheck::kOk) {
-      what = "bad payload";  // crc fine but undecodable: a writer bug or a newer version
-      end = pos + entry_size;
-    } else {
-      end = NextValidEntry(bytes, pos);  // the damaged region ends where a valid entry starts
-    }
-    const bool torn = last && end == size && check == EntryCheck::kIncomplete;
-    char name[64];
-    std::snprintf(name, sizeof name, "%08u-%zu.%s", number, pos, torn ? "torn" : "bad");
-    const std::string aside = corrupt_dir_ + "/" + name;
-    bool saved = WriteFileSynced(aside, std::string_view(bytes).substr(pos, end - pos));
-    std::string line = "segment " + SegmentFileName(number, "seg") + " offset " +
-                       std::to_string(pos) + ": " + (torn ? "torn tail" : what) + ", " +
-                       std::to_string(end - pos) + " bytes " +
-                       (saved ? "moved to " + aside : Errno("could not be saved to " + aside));
-    report.problems.push_back(line);
-    if (torn) {
-      report.torn_tails++;
-      if (saved && ::ftruncate(segment->fd, static_cast<off_t>(pos)) == 0) {
-        ::fsync(segment->fd);
-        bytes.resize(pos);
-      }
-      break;
-    }
-    report.damaged++;
-    if (saved) {
-      // XXX: a region over 4 GiB cannot be described by one mark; segments are far smaller.
-      AppendMark(kMarkSkip, static_cast<std::uint32_t>(end - pos), pos, new_marks);
-    }
-    pos = end;
+    pos = SetAsideDamage(scan, bytes, pos, check, check == EntryCheck::kOk ? entry_size : 0, last,
+                         corrupt_dir_);
+    if (pos == std::string::npos) break;
   }
   segment->size = bytes.size();
 
@@ -307,10 +336,12 @@ void SpoolImpl::RecoverSegment(std::uint32_t number, bool last, const Winners& w
     return;
   }
   segment->done_fd = ::open(done_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (segment->done_fd >= 0 && !new_marks.empty()) {
+  if (segment->done_fd >= 0 && !scan.new_marks.empty()) {
     // Synced so the damage is reported once, not again at every start, and so that merged marks
     // do not depend on the segments deleted at the end of recovery.
-    if (WriteAll(segment->done_fd, new_marks.data(), new_marks.size())) ::fsync(segment->done_fd);
+    if (WriteAll(segment->done_fd, scan.new_marks.data(), scan.new_marks.size())) {
+      ::fsync(segment->done_fd);
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -318,7 +349,7 @@ void SpoolImpl::RecoverSegment(std::uint32_t number, bool last, const Winners& w
     live_bytes_ += segment->live_bytes;
     segments_[number] = std::move(segment);
   }
-  for (auto& m : found) visit(std::move(m));
+  for (auto& m : scan.found) visit(std::move(m));
 }
 
 }  // namespace outpost::spool::internal

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -97,6 +98,7 @@ struct CopyWinner {
   std::vector<std::uint32_t> done_elsewhere;
   bool finished_elsewhere = false;
 };
+using Winners = std::unordered_map<SpoolId, CopyWinner, SpoolIdHash>;  // by root
 
 struct PendingCommit {
   std::string entry;  // framed entry bytes
@@ -147,7 +149,6 @@ class SpoolImpl final : public Spool {
   bool Step(std::string_view step) const;
 
   // recovery.cpp
-  using Winners = std::unordered_map<SpoolId, CopyWinner, SpoolIdHash>;  // by root
   Winners FindCopies(const std::vector<std::uint32_t>& numbers);
   void RecoverSegment(std::uint32_t number, bool last, const Winners& winners,
                       const std::function<void(RecoveredMessage&&)>& visit, RecoveryReport& report,
@@ -161,6 +162,32 @@ class SpoolImpl final : public Spool {
   };
   // One slice; `busy`: new mail is being committed, so the slice is small.
   CompactResult CompactStep(bool unlimited, bool busy = false);
+  // One slice of a victim's live entries on its way to the active segment (compaction.cpp).
+  struct SliceItem {
+    std::uint64_t offset;
+    std::uint32_t bytes;
+    CopyIdentity identity;
+    std::vector<bool> done;  // snapshot, written into the copy
+  };
+  struct Slice {
+    std::shared_ptr<Segment> victim;
+    std::vector<SliceItem> items;     // chosen, in offset order
+    std::string buffer;               // the copied items' relocated entries, back to back
+    std::vector<std::size_t> starts;  // where each copied item starts in `buffer`
+    std::vector<SliceItem> copied;    // the items read and wrapped
+    std::uint64_t source_bytes = 0;   // their bytes in the victim
+    bool failed = false;              // some item stays where it is; retried later
+    std::shared_ptr<Segment> dest;    // where the copies were made durable (null: nowhere)
+    std::uint64_t base = 0;           // at which offset of `dest`
+  };
+  bool SyncUnsyncedMarks(std::int64_t now);
+  std::uint64_t SliceBudget(std::int64_t now, bool limited, bool busy);
+  // Picks the victim and its slice; a result when there is nothing to copy now.
+  std::optional<CompactResult> ChooseSlice(std::int64_t now, bool unlimited, bool limited,
+                                           std::uint64_t budget, Slice& slice);
+  void ReadSlice(Slice& slice);
+  void WriteSlice(Slice& slice);
+  void RedirectSlice(Slice& slice);
   CompactResult MarksNotDurable(const std::shared_ptr<Segment>& victim, std::int64_t now);
   std::shared_ptr<Segment> PickVictimLocked(std::int64_t now_ns, bool ignore_age) const;
   CompactResult FinishVictim(const std::shared_ptr<Segment>& victim);
