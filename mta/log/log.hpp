@@ -49,3 +49,10 @@ class LineBuilder {
   if (!::outpost::log::Enabled(::outpost::log::Level::level)) { \
   } else                                                        \
     ::outpost::log::LineBuilder(::outpost::log::Level::level, component)
+
+// The same with a level computed at run time: OUTPOST_LOG_AT(verbose ? kInfo : kDebug, "smtp").
+#define OUTPOST_LOG_AT(level_value, component)                        \
+  if (const ::outpost::log::Level outpost_log_level_ = (level_value); \
+      !::outpost::log::Enabled(outpost_log_level_)) {                 \
+  } else                                                              \
+    ::outpost::log::LineBuilder(outpost_log_level_, component)

@@ -245,14 +245,11 @@ awaitable<void> RefuseConnection(tcp::socket socket, std::string text) {
   co_return;
 }
 
-awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Connection> conn,
-                           std::shared_ptr<const config::Config> config) {
-  Connection& c = *conn;
-  auto ex = co_await asio::this_coro::executor;
-  asio::co_spawn(ex, Watchdog(conn), asio::detached);
-
+// What the session state machine needs to know about this connection and the server.
+SessionOptions MakeSessionOptions(ServerState& st, Connection& c,
+                                  std::shared_ptr<const config::Config> config) {
   SessionOptions options;
-  options.config = config;
+  options.config = std::move(config);
   asio::error_code ec;
   tcp::endpoint remote = c.socket.remote_endpoint(ec);
   asio::ip::address addr = remote.address();
@@ -262,28 +259,113 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
   options.client_ip = IpAddress::Parse(addr.to_string()).value_or(IpAddress{});
   options.peer = c.peer;
   options.tls_available = c.tls_context != nullptr;
-  spool::Spool* spool_ptr = &st->spool;
+  spool::Spool* spool_ptr = &st.spool;
   options.spool_healthy = [spool_ptr] { return spool_ptr->Healthy(); };
-  if (st->admission) options.admission = st->admission;
+  if (st.admission) options.admission = st.admission;
   options.new_queue_id = [] { return spool::NewQueueId(); };
   options.now = UnixNow;
-  options.counters = &st->counters;
-  options.auth_failures_by_ip = &st->auth_failures_by_ip;
-  Session session(std::move(options));
-  const bool log_connections = session.policy().log_connections;
-  if (log_connections) {
-    OUTPOST_LOG(kInfo, "smtp") << c.peer << " connected";
-  } else {
-    OUTPOST_LOG(kDebug, "smtp") << c.peer << " connected";
+  options.counters = &st.counters;
+  options.auth_failures_by_ip = &st.auth_failures_by_ip;
+  return options;
+}
+
+// A message is on disk: count it, write its `r` records, log it and hand it to the scheduler.
+void OnAccepted(ServerState& st, const Connection& c, const Session& session, spool::SpoolId id) {
+  const spool::Envelope& env = session.committed_envelope();
+  const std::uint64_t size = session.committed_size();
+  ++st.messages_accepted;
+  st.recipients_accepted += env.recipients.size();
+  st.bytes_accepted += size;
+  WriteReceivedRecords(st.accounting, env, size);
+  OUTPOST_LOG(kInfo, "smtp") << c.peer << " accepted " << env.id << " size=" << size
+                             << " rcpts=" << env.recipients.size() << " from=<" << env.mail_from
+                             << ">";
+  if (st.on_accepted) st.on_accepted(id, env, size);
+}
+
+// The input side of one session: bytes read but not yet consumed, and the command line reader.
+struct SessionInput {
+  std::vector<char> buffer = std::vector<char>(kReadBuffer);
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  LineReader lines;
+
+  std::string_view pending() const { return {buffer.data() + begin, end - begin}; }
+  void Discard() {
+    begin = end = 0;
+    lines = LineReader();
   }
+};
+
+// STARTTLS: sends the pending `220`, drops anything pipelined after the command (it was sent in
+// clear text, RFC 3207 5) and runs the handshake. Returns why the session must end, or nullptr.
+awaitable<const char*> StartTls(ServerState& st, Connection& c, Session& session,
+                                SessionInput& input, std::string& out,
+                                std::chrono::seconds command_timeout) {
+  c.SetDeadline(Clock::now() + command_timeout);
+  if (co_await WriteAll(c, out)) co_return "write error";
+  input.Discard();
+  c.tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(c.socket, *c.tls_context);
+  auto [hs_ec] = co_await c.tls->async_handshake(asio::ssl::stream_base::server, kUseTuple);
+  if (hs_ec) {
+    OUTPOST_LOG(kInfo, "smtp") << c.peer << " TLS handshake failed: " << hs_ec.message();
+    c.tls.reset();
+    co_return "TLS handshake failed";
+  }
+  ++st.tls_handshakes;
+  SSL* ssl = c.tls->native_handle();
+  std::string desc = std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+  OUTPOST_LOG(kInfo, "smtp") << c.peer << " TLS established " << desc;
+  session.OnTlsEstablished(desc);
+  co_return nullptr;
+}
+
+// Reads more input after the consumed bytes are dropped from the front of the buffer.
+awaitable<asio::error_code> ReadMore(Connection& c, SessionInput& input) {
+  if (input.begin == input.end) {
+    input.begin = input.end = 0;
+  } else if (input.begin > 0) {
+    std::memmove(input.buffer.data(), input.buffer.data() + input.begin, input.end - input.begin);
+    input.end -= input.begin;
+    input.begin = 0;
+  }
+  auto dest = asio::buffer(input.buffer.data() + input.end, input.buffer.size() - input.end);
+  asio::error_code read_ec;
+  std::size_t n = 0;
+  if (c.tls) {
+    std::tie(read_ec, n) = co_await c.tls->async_read_some(dest, kUseTuple);
+  } else {
+    std::tie(read_ec, n) = co_await c.socket.async_read_some(dest, kUseTuple);
+  }
+  input.end += n;
+  co_return read_ec;
+}
+
+void LogSessionEnd(const Connection& c, const Session& session, bool log_connections,
+                   const char* end_reason, std::uint64_t messages) {
+  OUTPOST_LOG_AT(log_connections ? log::Level::kInfo : log::Level::kDebug, "smtp")
+      << c.peer << " session end (" << end_reason << ") messages=" << messages
+      << " errors=" << session.errors();
+}
+
+// One SMTP session: replies are batched until the input is drained (PIPELINING), then flushed
+// before the next read.
+awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Connection> conn,
+                           std::shared_ptr<const config::Config> config) {
+  Connection& c = *conn;
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, Watchdog(conn), asio::detached);
+
+  Session session(MakeSessionOptions(*st, c, config));
+  const bool log_connections = session.policy().log_connections;
+  OUTPOST_LOG_AT(log_connections ? log::Level::kInfo : log::Level::kDebug, "smtp")
+      << c.peer << " connected";
 
   const auto command_timeout = config->smtp_in_command_timeout;
   const auto data_timeout = config->smtp_in_data_timeout;
-  std::vector<char> buffer(kReadBuffer);
-  std::size_t begin = 0, end = 0;
+  SessionInput input;
   std::string out;
   out.reserve(1024);
-  LineReader lines;
   bool in_data = false;
   // The command timeout runs from the end of the previous command, not from the last byte read:
   // a client dripping one byte at a time cannot hold its slot (re-armed only after a whole line).
@@ -303,56 +385,26 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
       c.SetDeadline(Clock::now() + data_timeout);
       action = Action::kContinue;
     } else if (action == Action::kCommit) {
-      spool::SpoolMessage msg = session.TakeMessage();
-      auto [status, id] = co_await CommitMessage(st->spool, std::move(msg));
+      auto [status, id] = co_await CommitMessage(st->spool, session.TakeMessage());
       action = session.OnCommitResult(status, out);
       if (status == spool::CommitStatus::kOk) {
-        const spool::Envelope& env = session.committed_envelope();
-        const std::uint64_t size = session.committed_size();
         ++messages;
-        ++st->messages_accepted;
-        st->recipients_accepted += env.recipients.size();
-        st->bytes_accepted += size;
-        WriteReceivedRecords(st->accounting, env, size);
-        OUTPOST_LOG(kInfo, "smtp")
-            << c.peer << " accepted " << env.id << " size=" << size
-            << " rcpts=" << env.recipients.size() << " from=<" << env.mail_from << ">";
-        if (st->on_accepted) st->on_accepted(id, env, size);
+        OnAccepted(*st, c, session, id);
       }
       continue;
     } else if (action == Action::kStartTls) {
-      c.SetDeadline(Clock::now() + command_timeout);
-      if (co_await WriteAll(c, out)) {
-        end_reason = "write error";
+      if (const char* failed = co_await StartTls(*st, c, session, input, out, command_timeout)) {
+        end_reason = failed;
         break;
       }
-      // Anything pipelined after STARTTLS was sent in clear text: discard it (RFC 3207 5).
-      begin = end = 0;
-      lines = LineReader();
-      c.tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(c.socket, *c.tls_context);
-      auto [hs_ec] = co_await c.tls->async_handshake(asio::ssl::stream_base::server, kUseTuple);
-      if (hs_ec) {
-        OUTPOST_LOG(kInfo, "smtp") << c.peer << " TLS handshake failed: " << hs_ec.message();
-        end_reason = "TLS handshake failed";
-        c.tls.reset();
-        break;
-      }
-      ++st->tls_handshakes;
-      SSL* ssl = c.tls->native_handle();
-      std::string desc = std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
-      OUTPOST_LOG(kInfo, "smtp") << c.peer << " TLS established " << desc;
-      session.OnTlsEstablished(desc);
       rearm_command_deadline = true;
       action = Action::kContinue;
     }
-    if (action == Action::kClose) break;
 
     // Process what is buffered.
     bool need_input = false;
-    const std::string_view view(buffer.data() + begin, end - begin);
     if (in_data) {
-      const std::size_t used = session.data_reader().Feed(view);
-      begin += used;
+      input.begin += session.data_reader().Feed(input.pending());
       if (session.data_reader().done()) {
         in_data = false;
         c.SetDeadline(Clock::now() + command_timeout);
@@ -362,10 +414,10 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
         need_input = true;
       }
     } else {
-      lines.set_max_line(session.max_line());
+      input.lines.set_max_line(session.max_line());
       std::string_view line;
       std::size_t consumed = 0;
-      const LineReader::Status status = lines.Next(view, line, consumed);
+      const LineReader::Status status = input.lines.Next(input.pending(), line, consumed);
       if (status != LineReader::Status::kNeedMore) rearm_command_deadline = true;
       if (status == LineReader::Status::kLine) {
         action = session.OnLine(line, out);
@@ -383,7 +435,7 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
       } else {
         need_input = true;
       }
-      begin += consumed;
+      input.begin += consumed;
     }
     if (!need_input) continue;
 
@@ -396,22 +448,7 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
       end_reason = c.timed_out ? "timeout" : "write error";
       break;
     }
-    if (begin == end) {
-      begin = end = 0;
-    } else if (begin > 0) {
-      std::memmove(buffer.data(), buffer.data() + begin, end - begin);
-      end -= begin;
-      begin = 0;
-    }
-    auto dest = asio::buffer(buffer.data() + end, buffer.size() - end);
-    asio::error_code read_ec;
-    std::size_t n = 0;
-    if (c.tls) {
-      std::tie(read_ec, n) = co_await c.tls->async_read_some(dest, kUseTuple);
-    } else {
-      std::tie(read_ec, n) = co_await c.socket.async_read_some(dest, kUseTuple);
-    }
-    if (read_ec) {
+    if (asio::error_code read_ec = co_await ReadMore(c, input)) {
       if (c.timed_out && !c.closed) {
         end_reason = "timeout";
         OUTPOST_LOG(kInfo, "smtp") << c.peer << " timeout" << (in_data ? " in DATA" : "");
@@ -424,20 +461,13 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
       }
       break;
     }
-    end += n;
   }
   if (action == Action::kClose && !c.closed) {
     c.SetDeadline(Clock::now() + kFinalWriteTimeout);
     co_await WriteAll(c, out);
   }
   c.Close();
-  if (log_connections) {
-    OUTPOST_LOG(kInfo, "smtp") << c.peer << " session end (" << end_reason
-                               << ") messages=" << messages << " errors=" << session.errors();
-  } else {
-    OUTPOST_LOG(kDebug, "smtp") << c.peer << " session end (" << end_reason
-                                << ") messages=" << messages << " errors=" << session.errors();
-  }
+  LogSessionEnd(c, session, log_connections, end_reason, messages);
 }
 
 awaitable<void> AcceptLoop(std::shared_ptr<ServerState> st, tcp::acceptor* acceptor) {
