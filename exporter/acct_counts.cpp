@@ -275,6 +275,18 @@ bool AcctCounts::FromJson(const nlohmann::json& j, std::string* error) {
 }
 
 void AcctCounts::AppendFamilies(std::vector<MetricFamily>& out) const {
+  AppendRecordFamilies(out);
+  AppendCategoryFamilies(out);
+  AppendHistogram(out, "outpost_acct_delivery_delay_seconds",
+                  "Delivered records: timeLogged minus timeQueued, by provider.", delay_,
+                  kDelayBuckets);
+  AppendHistogram(out, "outpost_acct_message_size_bytes",
+                  "Delivered records: dlvSize, by provider.", size_, kSizeBuckets);
+  AppendHealthFamilies(out);
+}
+
+// Records by type, provider and vmta; by type, provider and source IP.
+void AcctCounts::AppendRecordFamilies(std::vector<MetricFamily>& out) const {
   {
     MetricFamily f =
         Family("outpost_acct_records_total",
@@ -314,6 +326,10 @@ void AcctCounts::AppendFamilies(std::vector<MetricFamily>& out) const {
     }
     out.push_back(std::move(f));
   }
+}
+
+// b, t and tq records by provider and bounce category; hard bounces by provider.
+void AcctCounts::AppendCategoryFamilies(std::vector<MetricFamily>& out) const {
   static constexpr const char* kCatNames[] = {"outpost_acct_bounces_total",
                                               "outpost_acct_deferrals_total",
                                               "outpost_acct_queue_failures_total"};
@@ -348,32 +364,32 @@ void AcctCounts::AppendFamilies(std::vector<MetricFamily>& out) const {
     out.push_back(std::move(f));
   }
   out.push_back(std::move(hard));
-  auto hist_family = [&](const char* name, const char* help, const std::vector<Histogram>& hs,
-                         const auto& bounds) {
-    MetricFamily f = Family(name, help, MetricType::Histogram);
-    for (std::size_t p = 0; p < providers_.size(); ++p) {
-      const Histogram& h = hs[p];
-      if (!h.count) continue;
-      ClientMetric m;
-      m.label = {L("provider", providers_[p])};
-      m.histogram.sample_count = h.count;
-      m.histogram.sample_sum = h.sum;
-      std::uint64_t cum = 0;
-      for (std::size_t i = 0; i < bounds.size(); ++i) {
-        cum += h.buckets[i];
-        m.histogram.bucket.push_back({cum, bounds[i]});
-      }
-      m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
-      f.metric.push_back(std::move(m));
-    }
-    out.push_back(std::move(f));
-  };
-  hist_family("outpost_acct_delivery_delay_seconds",
-              "Delivered records: timeLogged minus timeQueued, by provider.", delay_,
-              kDelayBuckets);
-  hist_family("outpost_acct_message_size_bytes", "Delivered records: dlvSize, by provider.", size_,
-              kSizeBuckets);
+}
 
+void AcctCounts::AppendHistogram(std::vector<MetricFamily>& out, const char* name, const char* help,
+                                 const std::vector<Histogram>& per_provider,
+                                 std::span<const double> bounds) const {
+  MetricFamily f = Family(name, help, MetricType::Histogram);
+  for (std::size_t p = 0; p < providers_.size(); ++p) {
+    const Histogram& h = per_provider[p];
+    if (!h.count) continue;
+    ClientMetric m;
+    m.label = {L("provider", providers_[p])};
+    m.histogram.sample_count = h.count;
+    m.histogram.sample_sum = h.sum;
+    std::uint64_t cum = 0;
+    for (std::size_t i = 0; i < bounds.size(); ++i) {
+      cum += h.buckets[i];
+      m.histogram.bucket.push_back({cum, bounds[i]});
+    }
+    m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
+    f.metric.push_back(std::move(m));
+  }
+  out.push_back(std::move(f));
+}
+
+// The exporter's own health.
+void AcctCounts::AppendHealthFamilies(std::vector<MetricFamily>& out) const {
   const ExporterHealth& h = health;
   const auto C = MetricType::Counter;
   const auto G = MetricType::Gauge;

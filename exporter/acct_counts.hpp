@@ -23,6 +23,7 @@
 #include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -107,6 +108,13 @@ class AcctCounts {
     return (type * providers_.size() + prov) * ips_.capacity() + ip;
   }
   std::size_t CatIdx(std::size_t kind, std::size_t prov, std::size_t cat) const;
+  // The parts of AppendFamilies().
+  void AppendRecordFamilies(std::vector<prometheus::MetricFamily>& out) const;
+  void AppendCategoryFamilies(std::vector<prometheus::MetricFamily>& out) const;
+  void AppendHistogram(std::vector<prometheus::MetricFamily>& out, const char* name,
+                       const char* help, const std::vector<Histogram>& per_provider,
+                       std::span<const double> bounds) const;
+  void AppendHealthFamilies(std::vector<prometheus::MetricFamily>& out) const;
 
   std::vector<std::string> providers_;
   CappedLabel vmtas_;

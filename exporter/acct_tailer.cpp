@@ -392,12 +392,8 @@ std::size_t AcctTailer::ReadAvailable(Entry& e, std::size_t budget) {
   return total;
 }
 
-std::size_t AcctTailer::Poll(bool* more) {
-  const auto now = Clock::now();
-  const bool first = first_poll_;
-  first_poll_ = false;
+void AcctTailer::MatchGlobs(bool first_poll) {
   ExporterHealth& h = counts_.health;
-
   for (auto& e : entries_) e->matched = false;
   for (const std::string& path : ExpandGlobs(options_.patterns)) {
     struct stat st {};
@@ -412,14 +408,58 @@ std::size_t AcctTailer::Poll(bool* more) {
       e->gone = false;
       continue;
     }
-    OpenNew(path, first);
+    OpenNew(path, first_poll);
   }
-  if (first) {
+  if (first_poll) {
     // Positions of files that did not come back keep their fingerprints for copies seen later.
     for (auto& e : entries_) {
       if (e->kind == Kind::kRestored) e->kind = Kind::kRetired;
     }
   }
+}
+
+void AcctTailer::RestartTruncated(Entry& e) {
+  ++counts_.health.truncations;
+  Entry old_identity;
+  old_identity.dev = e.dev;
+  old_identity.ino = e.ino;
+  old_identity.path = e.path;
+  old_identity.offset = e.offset;
+  old_identity.fp_len = e.fp_len;
+  old_identity.fp_hash = e.fp_hash;
+  old_identity.header_end = e.header_end;
+  e.offset = 0;
+  e.fp_len = 0;
+  e.fp_hash = 0;
+  e.header_end = 0;
+  e.suspended_by = 0;
+  e.link_restored = false;
+  e.filling = false;
+  e.parser.ResetToDefaultHeader();
+  ReleaseSuspended(e, old_identity.offset);
+  if (old_identity.header_end > 0) Retire(old_identity);
+}
+
+void AcctTailer::PruneEntries() {
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                [](const auto& x) { return x->kind == Kind::kDead; }),
+                 entries_.end());
+  // Bound the retired list (closing may have added to it).
+  std::size_t retired = 0;
+  for (auto& x : entries_) retired += x->kind == Kind::kRetired;
+  while (retired-- > kMaxRetired) {
+    entries_.erase(std::find_if(entries_.begin(), entries_.end(),
+                                [](const auto& x) { return x->kind == Kind::kRetired; }));
+  }
+}
+
+std::size_t AcctTailer::Poll(bool* more) {
+  const auto now = Clock::now();
+  const bool first = first_poll_;
+  first_poll_ = false;
+  ExporterHealth& h = counts_.health;
+
+  MatchGlobs(first);
 
   std::size_t consumed = 0;
   std::uint64_t behind = 0;
@@ -457,27 +497,7 @@ std::size_t AcctTailer::Poll(bool* more) {
     // Truncated or rewritten in place: remember the old identity for a copy, restart at 0.
     bool changed = (size < e.offset && !e.filling) ||
                    (e.fp_len > 0 && !PrefixMatches(e.fd, size, e.fp_len, e.fp_hash));
-    if (changed) {
-      ++h.truncations;
-      Entry old_identity;
-      old_identity.dev = e.dev;
-      old_identity.ino = e.ino;
-      old_identity.path = e.path;
-      old_identity.offset = e.offset;
-      old_identity.fp_len = e.fp_len;
-      old_identity.fp_hash = e.fp_hash;
-      old_identity.header_end = e.header_end;
-      e.offset = 0;
-      e.fp_len = 0;
-      e.fp_hash = 0;
-      e.header_end = 0;
-      e.suspended_by = 0;
-      e.link_restored = false;
-      e.filling = false;
-      e.parser.ResetToDefaultHeader();
-      ReleaseSuspended(e, old_identity.offset);
-      if (old_identity.header_end > 0) Retire(old_identity);
-    }
+    if (changed) RestartTruncated(e);
     Entry& cur = *entries_[i];  // Retire may have reallocated the vector, not the Entry
     ExtendFingerprint(cur);
     if (cur.suspended_by != 0) {
@@ -504,16 +524,7 @@ std::size_t AcctTailer::Poll(bool* more) {
     count_unread(cur, cur.size > cur.offset ? cur.size - cur.offset : 0);
     ++followed;
   }
-  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
-                                [](const auto& x) { return x->kind == Kind::kDead; }),
-                 entries_.end());
-  // Bound the retired list (closing may have added to it).
-  std::size_t retired = 0;
-  for (auto& x : entries_) retired += x->kind == Kind::kRetired;
-  while (retired-- > kMaxRetired) {
-    entries_.erase(std::find_if(entries_.begin(), entries_.end(),
-                                [](const auto& x) { return x->kind == Kind::kRetired; }));
-  }
+  PruneEntries();
   h.bytes_behind = behind;
   h.files_followed = followed;
   if (more) *more = budget_hit;

@@ -143,6 +143,11 @@ class AcctTailer {
   void Retire(const Entry& e);
   std::size_t ReadAvailable(Entry& e, std::size_t budget);
   void OpenNew(const std::string& path, bool first_poll);
+  // The parts of Poll(): which files the globs name now; a file truncated or rewritten in place
+  // starts again at 0 (its old identity kept for a copy); dead and surplus retired entries go.
+  void MatchGlobs(bool first_poll);
+  void RestartTruncated(Entry& e);
+  void PruneEntries();
 
   TailerOptions options_;
   AcctCounts& counts_;

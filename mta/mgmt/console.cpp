@@ -2,6 +2,9 @@
 
 namespace outpost::mgmt {
 
+// One function of about 190 lines, on purpose: its body is the console page itself (HTML, CSS
+// and the script that polls the status API) as one raw string literal, kept whole so it reads and
+// diffs as the page it is.
 const char* ConsoleHtml() {
   return R"HTML(<!DOCTYPE html>
 <html lang="en">
