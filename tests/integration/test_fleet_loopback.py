@@ -82,7 +82,10 @@ def dashboard_targets():
 
 
 def substitute(expr, instance):
-    values = {"instance": re.escape(instance), "provider": ".*", "vmta": ".*",
+    # As Grafana writes one selected value into a =~ selector: regex-escaped, then escaped
+    # again for PromQL's double-quoted string.
+    values = {"instance": re.escape(instance).replace("\\", "\\\\"), "provider": ".*",
+              "vmta": ".*",
               "__rate_interval": "10s", "__range": "5m", "__interval": "1s"}
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: values[m.group(1) or m.group(2)], expr)
 
