@@ -1,0 +1,110 @@
+"""What a container run of docker-compose.yml depends on, checked without containers (the run
+itself is opt-in: scripts/test-containers.sh):
+* the load service's command line, exactly as the compose file writes it (`--flag=VALUE`), is
+  accepted by the real outpost-load, which delivers mail with it;
+* outpostd's `nofile` is one this host's hard limit grants, and the same for soft and hard;
+* the Dockerfile builds outpostctl with the other programs and without the test suites (so
+  without python3), and no "|| true" hides a missing program;
+* .dockerignore keeps local build trees out of the build context but not what the Dockerfile
+  copies;
+* the images built from Debian's packages for registry-less machines (deploy/images/) carry the
+  tags the compose file names, and those tags are the versions Debian packages.
+"""
+import fnmatch
+import os
+import re
+import resource
+import subprocess
+
+import yaml
+
+from harness.isp_sim import IspSim
+
+SOURCE = os.environ.get("OUTPOST_SOURCE",
+                        os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
+BIN = os.environ.get("OUTPOST_BIN", os.path.join(SOURCE, "build/bin"))
+
+
+def compose():
+    with open(os.path.join(SOURCE, "docker-compose.yml")) as f:
+        return yaml.safe_load(f)
+
+
+def test_compose_load_command_is_accepted_by_outpost_load(tmp_path):
+    command = compose()["services"]["load"]["command"]
+    assert command[0] == "outpost-load"
+    args = command[1:]
+    assert any(re.match(r"--\w[\w-]*=", a) for a in args), "the compose file's form"
+    sim = IspSim(tmp_path / "sim", "<domain *> accept </domain>\n").start()
+    try:
+        # The compose file's flags unchanged but two: the target is this test's simulator, and
+        # the 24 h duration becomes a message count so the run ends by itself.
+        args = [a for a in args if not a.startswith("--duration=") and a != "outpostd:2525"]
+        assert len(args) == len(command) - 3
+        r = subprocess.run([os.path.join(BIN, "outpost-load"), *args, "--messages=20",
+                            f"127.0.0.1:{sim.port}"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert sim.stats()["totals"]["messages"] == 20
+    finally:
+        sim.stop()
+
+
+def test_compose_nofile_is_grantable_here():
+    limits = compose()["services"]["outpostd"]["ulimits"]["nofile"]
+    assert limits["soft"] == limits["hard"]
+    hard_here = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert hard_here == resource.RLIM_INFINITY or limits["hard"] <= hard_here, (
+        f"docker-compose.yml asks nofile {limits['hard']}, this host's hard limit is {hard_here}")
+    # Enough for the demo's connections with room (max-smtp-out 10 per queue, a few queues).
+    assert limits["soft"] >= 4096
+
+
+def test_dockerfile_builds_every_program_without_the_tests():
+    with open(os.path.join(SOURCE, "deploy", "Dockerfile")) as f:
+        text = f.read()
+    build = re.search(r"--target ([^\\\n]+(?:\\\n[^\\\n]+)*)", text).group(1)
+    targets = set(build.replace("\\", " ").split())
+    assert {"outpostd", "outpostctl", "outpost_exporter", "outpost-isp-sim",
+            "outpost-load"} <= targets
+    assert "-DBUILD_TESTING=OFF" in text
+    assert "|| true" not in text
+    build_stage = re.search(r"FROM debian:bookworm AS build(.*?)\nFROM ", text, re.S).group(1)
+    assert "python3" not in re.sub(r"^#.*$", "", build_stage, flags=re.M)
+    with open(os.path.join(SOURCE, "cmake", "OutpostTesting.cmake")) as f:
+        assert re.search(r"if\(NOT OUTPOST_PYTHON AND BUILD_TESTING\)", f.read())
+
+
+def test_dockerignore_excludes_build_trees_but_not_the_sources():
+    with open(os.path.join(SOURCE, ".dockerignore")) as f:
+        patterns = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+
+    def ignored(path):
+        return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path.split("/")[0], p)
+                   for p in patterns)
+    for path in ("build/bin/outpostd", "build-asan/CMakeCache.txt", "build-tsan/x", ".run/stack",
+                 ".git/HEAD"):
+        assert ignored(path), path
+    for path in ("CMakeLists.txt", "mta/outpostd/main.cpp", "etc/outpost.conf.example",
+                 "cmake/OutpostTesting.cmake", "tools/load/main.cpp", "exporter/CMakeLists.txt",
+                 "tests/CMakeLists.txt", "deploy/Dockerfile"):
+        assert not ignored(path), path
+
+
+def test_debian_built_monitoring_images_carry_the_compose_tags():
+    services = compose()["services"]
+    for name, package_binary in (("prometheus", "prometheus"),
+                                 ("alertmanager", "prometheus-alertmanager")):
+        image = services[name]["image"]
+        repo, tag = image.rsplit(":", 1)
+        with open(os.path.join(SOURCE, "deploy", "images", f"{name}.Dockerfile")) as f:
+            text = f.read()
+        assert f"-t docker.io/{image} " in text, f"{name}.Dockerfile's build line names {image}"
+        assert re.search(r"^FROM debian:bookworm$", text, re.M)
+        assert "install -y -q --no-install-recommends" in text
+        # Debian's package (installed by scripts/install-deps.sh) is the version of the tag.
+        r = subprocess.run([package_binary, "--version"], capture_output=True, text=True)
+        version = re.search(r"version (\d+\.\d+\.\d+)", r.stdout + r.stderr).group(1)
+        assert tag == f"v{version}", f"{image}: Debian has {version}"
+        with open(os.path.join(SOURCE, "scripts", "build-images.sh")) as f:
+            assert f"{repo.split('/')[-1]}:{tag}" in f.read()
+    assert "grafana" in services  # kept for engines that can pull it
