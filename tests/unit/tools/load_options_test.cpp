@@ -35,10 +35,10 @@ TEST(LoadOptionsTest, ParsesFlags) {
 TEST(LoadOptionsTest, AcceptsFlagEqualsValue) {
   // docker-compose.yml writes --flag=VALUE; both forms mix on one command line.
   std::string error;
-  auto o = ParseLoadArgs({"--sessions=4", "--rate=20", "--duration=24h",
-                          "--domains=gmail.com:40,outlook.com:25", "--from=news@demo.test",
-                          "--size", "2k", "--helo=a=b", "outpostd:2525"},
-                         &error);
+  auto o = ParseLoadArgs(
+      {"--sessions=4", "--rate=20", "--duration=24h", "--domains=gmail.com:40,outlook.com:25",
+       "--from=news@demo.test", "--size", "2k", "--helo=a=b", "outpostd:2525"},
+      &error);
   ASSERT_TRUE(o) << error;
   EXPECT_EQ(o->host, "outpostd");
   EXPECT_EQ(o->port, 2525);
