@@ -84,14 +84,22 @@ def test_dockerignore_excludes_build_trees_but_not_the_sources():
         patterns = [line.strip() for line in f if line.strip() and not line.startswith("#")]
 
     def ignored(path):
-        return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path.split("/")[0], p)
-                   for p in patterns)
+        parts = path.split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        return any(fnmatch.fnmatch(prefix, p) for p in patterns for prefix in prefixes)
     for path in ("build/bin/outpostd", "build-asan/CMakeCache.txt", "build-tsan/x", ".run/stack",
-                 ".git/HEAD"):
+                 ".git/HEAD", "docs/config.md", "tests/integration/test_deploy_files.py"):
         assert ignored(path), path
-    for path in ("CMakeLists.txt", "mta/outpostd/main.cpp", "etc/outpost.conf.example",
-                 "cmake/OutpostTesting.cmake", "tools/load/main.cpp", "exporter/CMakeLists.txt",
-                 "tests/CMakeLists.txt", "deploy/Dockerfile"):
+    # What the build reads: every CMakeLists.txt it adds, the sources, what the Dockerfile copies.
+    with open(os.path.join(SOURCE, "deploy", "Dockerfile")) as f:
+        copied = re.findall(r"^COPY (?!--from)(\S+) ", f.read(), re.M)
+    assert "etc/outpost.conf.example" in copied
+    needed = copied[1:] + ["CMakeLists.txt", "CMakePresets.json", "cmake/OutpostTesting.cmake",
+                           "mta/outpostd/main.cpp", "tools/load/main.cpp", "common/CMakeLists.txt",
+                           "exporter/CMakeLists.txt", "tests/CMakeLists.txt",
+                           "tests/data/CMakeLists.txt", "tests/unit/tools/CMakeLists.txt"]
+    for path in needed:
+        assert os.path.exists(os.path.join(SOURCE, path)), path
         assert not ignored(path), path
 
 
