@@ -12,7 +12,8 @@ endfunction()
 # Integration tests use Debian's python3 (with python3-pytest), not whatever python3 is first on
 # PATH (a pyenv interpreter, say, has no pytest).
 find_program(OUTPOST_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
-if(NOT OUTPOST_PYTHON)
+# Only the tests need it: a build with -DBUILD_TESTING=OFF (deploy/Dockerfile) does without.
+if(NOT OUTPOST_PYTHON AND BUILD_TESTING)
   find_program(OUTPOST_PYTHON NAMES python3 REQUIRED)
 endif()
 

@@ -210,6 +210,23 @@ OVERVIEW = dashboard(
                       '(ALERTS{alertstate="firing"})', instant=True)],
               "Every firing alert with its severity (from Prometheus' ALERTS series); what to "
               "do: docs/runbook.md."),
+        # The fleet (several outpostd nodes under one Prometheus, docs/scaling-out.md): the
+        # totals ignore the instance variable on purpose; the per-node lines follow it.
+        panel("timeseries", "Fleet: queued recipients (all nodes, and per node)",
+              [target("sum(outpost:fleet_queue_recipients:sum)", "all nodes"),
+               target(f"sum by (instance) (outpost_queue_recipients{{{I}}})", "{{instance}}")],
+              "The whole fleet's queue (every node scraped by this Prometheus, whatever the "
+              "instance variable says) and each selected node's share.",
+              steps=[("green", None), ("red", 500000)]),
+        panel("timeseries", "Fleet: deferral ratio by provider (worst node, and all nodes)",
+              [target('max by (provider) (outpost:fleet_provider_deferral_ratio:max'
+                      '{provider=~"$provider"})', "{{provider}} worst node"),
+               target('max by (provider) (outpost:fleet_provider_deferral_ratio:rate5m'
+                      '{provider=~"$provider"})', "{{provider}} all nodes")],
+              "Per provider over 5 minutes: the highest ratio of any one node (what the per-node "
+              "alert sees) and the fleet's ratio (all nodes' deferrals / all nodes' attempts: "
+              "what the provider sees of us when the nodes share IPs or a domain).",
+              unit="percentunit", steps=RATIO_STEPS),
     ])
 
 ISP = dashboard(

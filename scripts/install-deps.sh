@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package that Outpost's build, tests and demo need. Idempotent: when all
 # packages are already present it changes nothing and makes no network request.
+#   bash scripts/install-deps.sh              the build, the test suite, the demo
+#   bash scripts/install-deps.sh containers   those and the container run (scripts/test-containers.sh)
 set -euo pipefail
 
 PACKAGES=(
@@ -19,6 +21,13 @@ PACKAGES=(
   # fuzzing (scripts/fuzz.sh): clang, and libFuzzer + ASan/UBSan runtimes (only Recommended by clang)
   clang libclang-rt-14-dev
 )
+if [ "${1:-}" = containers ]; then
+  # The compose stack in containers without a registry (scripts/build-images.sh,
+  # scripts/test-containers.sh): podman with runc (crun cannot set up cgroups on our machines)
+  # and netavark/aardvark-dns (service names resolve between containers), mmdebstrap for the
+  # Debian base image. docker-compose (above) drives podman's Docker-compatible socket.
+  PACKAGES+=(podman runc netavark aardvark-dns iptables mmdebstrap)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

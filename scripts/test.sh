@@ -4,6 +4,8 @@
 # integration tests against its own build of every binary, then a short libFuzzer run of every
 # target (scripts/fuzz.sh). It ends with one line "tests: N passed, M failed" over every ctest run.
 # OUTPOST_SKIP_ASAN=1, OUTPOST_SKIP_TSAN=1, OUTPOST_SKIP_FUZZ=1 skip a stage.
+# Not here (opt-in): the compose stack in containers, bash scripts/test-containers.sh (a first
+# image build takes minutes more than CI's budget allows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Every ctest run's output also goes to this log; the last line sums them up.

@@ -71,17 +71,24 @@ std::optional<LoadOptions> ParseLoadArgs(const std::vector<std::string>& args, s
   LoadOptions o;
   std::string target;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& flag = args[i];
+    // Both `--flag VALUE` and `--flag=VALUE` (as docker-compose.yml and users write it).
+    std::string flag = args[i];
+    std::optional<std::string> inline_value;
+    if (std::size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag.resize(eq);
+    }
     auto bad = [&](const std::string& why) {
-      *error = flag + ": " + why;
+      *error = args[i] + ": " + why;
       return std::nullopt;
     };
-    if (flag == "--no-pipelining") {
-      o.pipelining = false;
-      continue;
-    }
-    if (flag == "--json") {
-      o.json = true;
+    if (flag == "--no-pipelining" || flag == "--json") {
+      if (inline_value) return bad("takes no value");
+      if (flag == "--json") {
+        o.json = true;
+      } else {
+        o.pipelining = false;
+      }
       continue;
     }
     if (flag.rfind("--", 0) != 0) {
@@ -89,8 +96,8 @@ std::optional<LoadOptions> ParseLoadArgs(const std::vector<std::string>& args, s
       target = flag;
       continue;
     }
-    if (i + 1 >= args.size()) return bad("missing value");
-    const std::string& v = args[++i];
+    if (!inline_value && i + 1 >= args.size()) return bad("missing value");
+    const std::string v = inline_value ? *inline_value : args[++i];
     if (flag == "--target") {
       target = v;
     } else if (flag == "--sessions") {

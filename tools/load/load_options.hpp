@@ -1,6 +1,7 @@
 // outpost-load's command line: what load to generate and against which server.
 //
 //   outpost-load [options] HOST:PORT        (or --target HOST:PORT)
+//   Every option with a value is written `--flag VALUE` or `--flag=VALUE`.
 //   --sessions N        concurrent SMTP sessions (default 10)
 //   --messages N        total messages to attempt (default 1000; unlimited with --duration alone)
 //   --duration D        stop starting messages after D (e.g. 30s, 2m, 500ms)

@@ -32,6 +32,30 @@ TEST(LoadOptionsTest, ParsesFlags) {
   EXPECT_EQ(o->ids_file, "/tmp/x");
 }
 
+TEST(LoadOptionsTest, AcceptsFlagEqualsValue) {
+  // docker-compose.yml writes --flag=VALUE; both forms mix on one command line.
+  std::string error;
+  auto o = ParseLoadArgs(
+      {"--sessions=4", "--rate=20", "--duration=24h", "--domains=gmail.com:40,outlook.com:25",
+       "--from=news@demo.test", "--size", "2k", "--helo=a=b", "outpostd:2525"},
+      &error);
+  ASSERT_TRUE(o) << error;
+  EXPECT_EQ(o->host, "outpostd");
+  EXPECT_EQ(o->port, 2525);
+  EXPECT_EQ(o->sessions, 4u);
+  EXPECT_DOUBLE_EQ(o->rate, 20);
+  EXPECT_EQ(o->duration, std::chrono::milliseconds(24 * 3'600'000));
+  ASSERT_EQ(o->domains.size(), 2u);
+  EXPECT_EQ(o->domains[0].domain, "gmail.com");
+  EXPECT_EQ(o->from, "news@demo.test");
+  EXPECT_EQ(o->size, 2048u);
+  EXPECT_EQ(o->helo, "a=b");
+  auto target = ParseLoadArgs({"--target=[::1]:25", "--messages=0"}, &error);
+  ASSERT_TRUE(target) << error;
+  EXPECT_EQ(target->host, "::1");
+  EXPECT_EQ(target->MessageBudget(), 0u);
+}
+
 TEST(LoadOptionsTest, Budget) {
   std::string error;
   auto plain = ParseLoadArgs({"--target", "[::1]:25"}, &error);
@@ -58,6 +82,10 @@ TEST(LoadOptionsTest, RejectsBadFlags) {
       {"unknown flag", {"--frob", "1", "h:1"}},
       {"missing value", {"h:1", "--rate"}},
       {"no port", {"localhost"}},
+      {"unknown flag=value", {"--frob=1", "h:1"}},
+      {"bad inline number", {"--sessions=x", "h:1"}},
+      {"empty inline value", {"--sessions=", "h:1"}},
+      {"value on a switch", {"--json=yes", "h:1"}},
   };
   for (const auto& c : cases) {
     std::string error;
