@@ -304,6 +304,12 @@ Result OpenAcctFile(ParseContext& c, const std::string& arg, std::string* key) {
   c.config->acct_files.push_back(f);
   c.index = c.config->acct_files.size() - 1;
   *key = f.path;
+  if (!arg.empty() && arg.front() == '|') {
+    return std::string(
+        "accounting to a program (|COMMAND) is a PowerMTA feature not supported by Outpost; "
+        "write to a file and read it with outpost_exporter or your own tailer (see "
+        "docs/config.md)");
+  }
   if (!IsToken(arg)) return std::string("expected a file path without spaces");
   return std::nullopt;
 }

@@ -125,6 +125,7 @@ enum : unsigned {
   kPmtaVirtualMta = 8,
   kPmtaSmtpUser = 16,
   kPmtaAcctFile = 32,
+  kPmtaSpool = 64,
 };
 struct PowerMtaName {
   const char* name;

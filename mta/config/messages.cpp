@@ -54,8 +54,7 @@ std::string Hint(const Candidate* c) {
   return " (did you mean '" + c->name + "'?)";
 }
 
-constexpr const char* kSeeDocs =
-    "see docs/config.md, \"PowerMTA directives Outpost does not implement\"";
+constexpr const char* kSeeDocs = "see docs/config.md";
 
 }  // namespace
 
@@ -65,7 +64,7 @@ std::string Shown(std::string_view value) {
   out.reserve(keep + 32);
   for (std::size_t i = 0; i < keep; ++i) {
     const auto u = static_cast<unsigned char>(value[i]);
-    out.push_back(u < 0x20 || u == 0x7f ? '?' : value[i]);
+    out.push_back(value[i] == '\t' ? ' ' : u < 0x20 || u == 0x7f ? '?' : value[i]);
   }
   if (keep < value.size()) out += "... (" + std::to_string(value.size()) + " characters)";
   return out;
@@ -90,7 +89,7 @@ std::string UnknownDirectiveMessage(const ScopeSpec& scope, const std::string& n
     std::string message = "'" + shown + "' is a PowerMTA directive not supported by Outpost";
     if (!elsewhere.empty()) {
       message += " in " + ScopeText(scope) + " (Outpost has it in " + elsewhere +
-                 ", where it means something else)";
+                 ", where it does not do the same)";
     }
     if (pmta->note != nullptr) message += ": " + std::string(pmta->note);
     return message + " (" + kSeeDocs + ")";

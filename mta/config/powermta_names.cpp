@@ -23,6 +23,7 @@ constexpr unsigned D = kPmtaDomain;
 constexpr unsigned V = kPmtaVirtualMta;
 constexpr unsigned U = kPmtaSmtpUser;
 constexpr unsigned A = kPmtaAcctFile;
+constexpr unsigned P = kPmtaSpool;
 
 constexpr const char* kReturnPath =
     "bounce and feedback-loop processing belong to the return-path work (issue #17); until it "
@@ -141,6 +142,8 @@ const std::vector<PowerMtaName> kDirectives = {
     {"connection-idle-timeout", D, nullptr},
     // <acct-file>.
     {"record-fields", A, nullptr},
+    // <spool>.
+    {"delete-file-holders", P, nullptr},
 };
 
 const std::vector<PowerMtaName> kSections = {
@@ -186,6 +189,8 @@ unsigned PowerMtaScopeBit(Scope scope) {
       return kPmtaSmtpUser;
     case Scope::kAcctFile:
       return kPmtaAcctFile;
+    case Scope::kSpool:
+      return kPmtaSpool;
     default:
       return 0;
   }

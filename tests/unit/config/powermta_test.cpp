@@ -60,7 +60,7 @@ INSTANTIATE_TEST_SUITE_P(
         MessageCase{"vmta_max_smtp_out_no_move_advice",
                     "<virtual-mta v1>\nmax-smtp-out 5\n</virtual-mta>\n", 2,
                     "not supported by Outpost in <virtual-mta> (Outpost has it in <domain>, where "
-                    "it means something else)",
+                    "it does not do the same)",
                     "belongs in"},
         MessageCase{"vmta_domain_key_no_move_advice",
                     "<virtual-mta v1>\ndomain-key s,a.com,/k.pem\n</virtual-mta>\n", 2,
