@@ -40,6 +40,7 @@ void Apply(const SourcePolicy& layer, EffectiveSourcePolicy& out) {
   if (layer.normalize_bare_line_ends) {
     out.normalize_bare_line_ends = *layer.normalize_bare_line_ends;
   }
+  if (layer.log_commands) out.log_commands = *layer.log_commands;
   if (layer.add_received_header) out.add_received_header = *layer.add_received_header;
   if (layer.remove_received_headers) out.remove_received_headers = *layer.remove_received_headers;
   if (layer.add_message_id_header) out.add_message_id_header = *layer.add_message_id_header;

@@ -84,6 +84,7 @@ struct SourcePolicy {
   std::optional<bool> log_connections;           // default false (connections logged at debug)
   std::optional<bool> hide_message_source;       // default false: omit client IP from Received:
   std::optional<bool> normalize_bare_line_ends;  // bare-line-end; default false (reject)
+  std::optional<bool> log_commands;              // default false
   std::optional<bool> add_received_header;       // default true
   std::optional<bool> remove_received_headers;   // default false
   std::optional<bool> add_message_id_header;     // default true
@@ -103,6 +104,7 @@ struct EffectiveSourcePolicy {
   bool log_connections = false;
   bool hide_message_source = false;
   bool normalize_bare_line_ends = false;  // bare-line-end normalize (default reject)
+  bool log_commands = false;
   bool add_received_header = true;
   bool remove_received_headers = false;
   bool add_message_id_header = true;

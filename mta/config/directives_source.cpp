@@ -94,6 +94,10 @@ const std::vector<DirectiveSpec> kSource = {
      "A bare CR or LF in these clients' messages: `reject` refuses the message (550 5.6.11), "
      "`normalize` stores it as CRLF. Either way only CRLF.CRLF ends DATA (no smuggling).",
      I::kDaemon, SetBareLineEnd, "expected reject or normalize"},
+    {"log-commands", "log-commands BOOL", "no",
+     "Log every SMTP command of these clients with the first line of its reply, at info level. "
+     "AUTH keeps only its mechanism; credentials and lines that are not commands are not shown.",
+     I::kDaemon, SetBool<&SourcePolicy::log_commands>, kExpBool},
     {"add-received-header", "add-received-header BOOL", "yes",
      "Add a Received: trace header to these clients' messages.", I::kDaemon,
      SetBool<&SourcePolicy::add_received_header>, kExpBool},

@@ -53,7 +53,6 @@ const std::vector<PowerMtaName> kDirectives = {
     {"dummy-smtp-blackhole", G, nullptr},
     {"enable-signals", G, kVendorCloud},
     // <source>.
-    {"log-commands", S, nullptr},
     {"log-data", S, nullptr},
     {"allow-unencrypted-plain-auth", S, nullptr},
     {"allow-starttls", S, nullptr},

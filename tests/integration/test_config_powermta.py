@@ -115,3 +115,27 @@ def test_total_max_smtp_in_caps_inbound_connections():
         finally:
             for s in held:
                 s.close()
+
+
+LOGGING_SOURCES = """
+<source 127.0.0.1>
+  always-allow-relaying yes
+  log-commands yes
+</source>
+"""
+
+
+def test_log_commands_writes_each_command_and_reply_but_not_the_message():
+    with OutpostD(sources=LOGGING_SOURCES) as mta:
+        with smtplib.SMTP(mta.host, mta.port, timeout=10) as client:
+            client.ehlo("logged.example")
+            refused = client.sendmail("news@example.com", ["a@example.net"],
+                                      "Subject: s\r\n\r\nsecret body line\r\n")
+            assert refused == {}
+        text = wait_for(lambda: "<- QUIT" in mta.log_text() and mta.log_text(),
+                        what="the QUIT command in the log")
+    assert "<- ehlo logged.example -> 250" in text, text
+    assert "<- mail FROM:<news@example.com>" in text, text
+    assert "<- rcpt TO:<a@example.net> -> 250" in text, text
+    assert "<- data -> 354" in text, text
+    assert "secret body line" not in text

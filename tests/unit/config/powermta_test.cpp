@@ -222,11 +222,13 @@ TEST(PowerMtaSource, HeaderDirectivesMergeAcrossSources) {
                                  "  add-received-header no\n</source>\n"
                                  "<source 10.0.0.0/8>\n  remove-header X-Originating-IP, x-mailer\n"
                                  "  remove-received-headers yes\n  add-message-id-header no\n"
-                                 "  add-date-header yes\n  add-received-header yes\n</source>\n",
+                                 "  add-date-header yes\n  add-received-header yes\n"
+                                 "  log-commands yes\n</source>\n",
                              "test.conf");
   ASSERT_TRUE(r.config) << All(r.errors);
   EffectiveSourcePolicy p = r.config->SourcePolicyFor(*IpAddress::Parse("10.1.2.3"));
   EXPECT_TRUE(p.add_received_header);
+  EXPECT_TRUE(p.log_commands);
   EXPECT_TRUE(p.remove_received_headers);
   EXPECT_FALSE(p.add_message_id_header);
   EXPECT_TRUE(p.add_date_header);
@@ -235,6 +237,7 @@ TEST(PowerMtaSource, HeaderDirectivesMergeAcrossSources) {
   EXPECT_FALSE(other.add_received_header);
   EXPECT_TRUE(other.add_message_id_header);
   EXPECT_FALSE(other.add_date_header);
+  EXPECT_FALSE(other.log_commands);
 }
 
 // ---- The PowerMTA name table agrees with Outpost's own tables. ----
