@@ -92,6 +92,7 @@ std::string ScopeName(const ScopeSpec& s) {
 }
 
 constexpr std::size_t kMaxIncludeDepth = 16;
+constexpr int kMaxFiles = 1000;  // a glob like /usr/lib/*/* is a mistake, not a configuration
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
 // The path that identifies a file for include-cycle detection ("" when it cannot be resolved).
@@ -403,10 +404,26 @@ class Parser {
                               " deep at '" + path + "'");
       return;
     }
+    if (summary_.files >= kMaxFiles) {
+      if (!too_many_files_) {
+        ctx_.Error(line_no, "more than " + std::to_string(kMaxFiles) + " files included; '" +
+                                Shown(path) + "' and any further ones are not read");
+      }
+      too_many_files_ = true;
+      return;
+    }
+    // Only regular files: a device or a FIFO (include /dev/zero) would never end or block.
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+      ctx_.Error(line_no, "included '" + Shown(path) + "' is not a regular file");
+      return;
+    }
     errno = 0;
     std::optional<std::string> text = ReadFile(path);
     if (!text) {
-      ctx_.Error(line_no, "cannot read included file '" + path + "': " + std::strerror(errno));
+      ctx_.Error(line_no,
+                 "cannot read included file '" + Shown(path) + "': " + std::strerror(errno));
       return;
     }
     FlushContinuation();
@@ -438,6 +455,7 @@ class Parser {
   std::vector<Frame> stack_;
   std::size_t floor_ = 1;  // stack_ entries below this belong to including files
   std::vector<std::string> include_stack_;
+  bool too_many_files_ = false;
   std::string pending_;  // a directive whose value ended with a comma
   int pending_line_ = 0;
   std::map<std::string, std::pair<std::string, int>> sections_;  // "tag key" -> where, duplicates

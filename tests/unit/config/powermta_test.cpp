@@ -202,14 +202,15 @@ TEST(PowerMtaInclude, CycleMissingFileEmptyGlobAndUnclosedSection) {
   std::string main =
       dir.Write("main.conf", std::string(kMinimal) +
                                  "include a.conf\ninclude missing.conf\ninclude none/*.conf\n"
-                                 "include open.conf\n");
+                                 "include open.conf\ninclude /dev/zero\n");
   LoadResult r = LoadConfig(main);
-  ASSERT_EQ(r.errors.size(), 3u) << All(r.errors);
+  ASSERT_EQ(r.errors.size(), 4u) << All(r.errors);
   EXPECT_NE(r.errors[0].message.find("include cycle"), std::string::npos) << All(r.errors);
   EXPECT_EQ(r.errors[0].file, dir.path() + "/b.conf");
   EXPECT_NE(r.errors[1].message.find("missing.conf"), std::string::npos) << All(r.errors);
   EXPECT_EQ(r.errors[1].line, 4);
   EXPECT_NE(r.errors[2].message.find("not closed in this included file"), std::string::npos);
+  EXPECT_NE(r.errors[3].message.find("'/dev/zero' is not a regular file"), std::string::npos);
   ASSERT_EQ(r.notices.size(), 1u);
   EXPECT_NE(r.notices[0].message.find("matched no file"), std::string::npos);
 }
