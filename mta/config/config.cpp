@@ -12,6 +12,18 @@ std::string ConfigError::ToString() const {
   return file + ":" + std::to_string(line) + ": " + message;
 }
 
+std::string SummaryLine(const LoadResult& result) {
+  auto count = [](std::size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  const ConfigSummary& s = result.summary;
+  return count(static_cast<std::size_t>(s.directives), "directive", "directives") + " and " +
+         count(static_cast<std::size_t>(s.sections), "section", "sections") + " read from " +
+         count(static_cast<std::size_t>(s.files), "file", "files") + ": " +
+         count(result.errors.size(), "error", "errors") + ", " +
+         count(result.notices.size(), "notice", "notices");
+}
+
 namespace {
 
 // Overlays the fields `layer` sets onto `out`.
@@ -27,6 +39,17 @@ void Apply(const SourcePolicy& layer, EffectiveSourcePolicy& out) {
   if (layer.hide_message_source) out.hide_message_source = *layer.hide_message_source;
   if (layer.normalize_bare_line_ends) {
     out.normalize_bare_line_ends = *layer.normalize_bare_line_ends;
+  }
+  if (layer.log_commands) out.log_commands = *layer.log_commands;
+  if (layer.add_received_header) out.add_received_header = *layer.add_received_header;
+  if (layer.remove_received_headers) out.remove_received_headers = *layer.remove_received_headers;
+  if (layer.add_message_id_header) out.add_message_id_header = *layer.add_message_id_header;
+  if (layer.add_date_header) out.add_date_header = *layer.add_date_header;
+  for (const std::string& name : layer.remove_headers) {
+    if (std::find(out.remove_headers.begin(), out.remove_headers.end(), name) ==
+        out.remove_headers.end()) {
+      out.remove_headers.push_back(name);
+    }
   }
 }
 

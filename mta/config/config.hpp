@@ -10,6 +10,10 @@
 // `N/Ms` (e.g. `800/h`, `2/s`, `100/10m`) or `unlimited`; sizes `512`, `100K`, `100M`, `1G`
 // (powers of 1024); booleans yes/no/true/false/on/off.
 //
+// `include FILE|GLOB` (anywhere, sections included) reads other files in place, relative to the
+// including file's directory; a UTF-8 byte-order mark and CRLF line ends are accepted; a directive
+// whose value ends with a comma continues on the next line.
+//
 // Every directive is listed in docs/config.md with its syntax, default and meaning, including those
 // that later parts of the daemon implement (marked there).
 //
@@ -80,6 +84,12 @@ struct SourcePolicy {
   std::optional<bool> log_connections;           // default false (connections logged at debug)
   std::optional<bool> hide_message_source;       // default false: omit client IP from Received:
   std::optional<bool> normalize_bare_line_ends;  // bare-line-end; default false (reject)
+  std::optional<bool> log_commands;              // default false
+  std::optional<bool> add_received_header;       // default true
+  std::optional<bool> remove_received_headers;   // default false
+  std::optional<bool> add_message_id_header;     // default true
+  std::optional<bool> add_date_header;           // default false
+  std::vector<std::string> remove_headers;       // lower-case field names; lists add up
 };
 
 // The effective (merged) policy for one client, with defaults filled in.
@@ -94,6 +104,12 @@ struct EffectiveSourcePolicy {
   bool log_connections = false;
   bool hide_message_source = false;
   bool normalize_bare_line_ends = false;  // bare-line-end normalize (default reject)
+  bool log_commands = false;
+  bool add_received_header = true;
+  bool remove_received_headers = false;
+  bool add_message_id_header = true;
+  bool add_date_header = false;
+  std::vector<std::string> remove_headers;  // every matching source's list, added up
 };
 
 // <smtp-user NAME>: an AUTH identity, bound to a named source.
@@ -259,10 +275,23 @@ struct Config {
   AccessLevel HttpAccessFor(const IpAddress& client) const;
 };
 
+// What a load read, for `outpostd --check-config`'s closing summary.
+struct ConfigSummary {
+  int files = 0;       // the file and every included file
+  int directives = 0;  // directive lines read (wrong ones included)
+  int sections = 0;    // sections opened
+};
+
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null when errors is not empty
   std::vector<ConfigError> errors;
+  std::vector<ConfigError> notices;  // worth telling, not wrong (e.g. an include glob that matched
+                                     // no file)
+  ConfigSummary summary;
 };
+
+// "N directives and M sections read from K files: E errors, W notices" (one line).
+std::string SummaryLine(const LoadResult& result);
 
 // Reads and validates `path`. Relative paths inside (spool, keys, acct files) are resolved
 // against the directory of the config file.

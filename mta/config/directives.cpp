@@ -9,208 +9,13 @@
 #include <type_traits>
 
 #include "mta/config/internal.hpp"
+#include "mta/config/setters.hpp"
 
 namespace outpost::config {
 
 namespace {
 
-using Result = std::optional<std::string>;
-
-constexpr const char* kExpBool = "expected yes/no, true/false or on/off";
-constexpr const char* kExpDuration =
-    "expected a duration like 30s, 10m, 1h, 4d12h (a bare number is seconds)";
-constexpr const char* kExpDurationList =
-    "expected a duration or a comma-separated list of durations like 10m,20m,1h";
-constexpr const char* kExpRate = "expected a rate like 800/h, 2/s, 100/10m or 'unlimited'";
-constexpr const char* kExpSize = "expected a size like 512, 100K, 50M, 1G (powers of 1024)";
-constexpr const char* kExpInt = "expected a whole number";
-constexpr const char* kExpShare = "expected a percentage like 50% or 12.5%, or a fraction like 0.5";
-constexpr const char* kExpPath = "expected a path";
-constexpr const char* kExpName = "expected one name without spaces";
-constexpr const char* kExpListen =
-    "expected ADDR:PORT like 0/0:25, 127.0.0.1:2525 or [::1]:25 (port 0 = any free port)";
-
-// ---- Where a setter writes: the object of the current scope. ----
-
-template <typename Obj>
-Obj& Target(ParseContext& c);
-template <>
-Config& Target<Config>(ParseContext& c) {
-  return *c.config;
-}
-template <>
-SourcePolicy& Target<SourcePolicy>(ParseContext& c) {
-  return c.config->sources[c.index];
-}
-template <>
-SmtpUser& Target<SmtpUser>(ParseContext& c) {
-  return c.config->smtp_users[c.index];
-}
-template <>
-DomainPolicy& Target<DomainPolicy>(ParseContext& c) {
-  return c.config->domains[c.index];
-}
-template <>
-AcctFile& Target<AcctFile>(ParseContext& c) {
-  return c.config->acct_files[c.index];
-}
-
-template <typename M>
-struct MemberOf;
-template <typename C, typename T>
-struct MemberOf<T C::*> {
-  using Class = C;
-  using Type = T;
-};
-template <typename T>
-struct Unwrap {
-  using Type = T;
-};
-template <typename T>
-struct Unwrap<std::optional<T>> {
-  using Type = T;
-};
-
-template <auto F>
-auto& Field(ParseContext& c) {
-  return Target<typename MemberOf<decltype(F)>::Class>(c).*F;
-}
-template <auto F>
-using ValueOf = typename Unwrap<typename MemberOf<decltype(F)>::Type>::Type;
-
-// ---- Generic setters. ----
-
-template <auto F>
-Result SetBool(ParseContext& c, const std::string& v) {
-  auto b = ParseBool(v);
-  if (!b) return std::string();
-  Field<F>(c) = *b;
-  return std::nullopt;
-}
-
-template <auto F, long long MinSeconds = 0>
-Result SetDuration(ParseContext& c, const std::string& v) {
-  auto d = ParseDuration(v);
-  if (!d) return std::string();
-  if (d->count() < MinSeconds) return std::string(kExpDuration) + " of at least 1s";
-  Field<F>(c) = *d;
-  return std::nullopt;
-}
-
-// A duration within [MinSeconds, MaxSeconds] (timeouts: zero or days is a mistake).
-template <auto F, long long MinSeconds, long long MaxSeconds>
-Result SetBoundedDuration(ParseContext& c, const std::string& v) {
-  auto d = ParseDuration(v);
-  if (!d) return std::string();
-  if (d->count() < MinSeconds || d->count() > MaxSeconds) {
-    return std::string(kExpDuration) + " from " + std::to_string(MinSeconds) + "s to " +
-           std::to_string(MaxSeconds) + "s";
-  }
-  Field<F>(c) = *d;
-  return std::nullopt;
-}
-
-template <auto F>
-Result SetDurationList(ParseContext& c, const std::string& v) {
-  auto d = ParseDurationList(v);
-  if (!d) return std::string();
-  for (Seconds s : *d) {
-    if (s.count() == 0) return std::string(kExpDurationList) + ", each at least 1s";
-  }
-  Field<F>(c) = *d;
-  return std::nullopt;
-}
-
-template <auto F>
-Result SetRate(ParseContext& c, const std::string& v) {
-  auto r = ParseRate(v);
-  if (!r) return std::string();
-  Field<F>(c) = *r;
-  return std::nullopt;
-}
-
-template <auto F, bool NonZero = false>
-Result SetSize(ParseContext& c, const std::string& v) {
-  auto s = ParseSize(v);
-  if (!s) return std::string();
-  if (NonZero && *s == 0) return std::string(kExpSize) + ", not 0";
-  Field<F>(c) = *s;
-  return std::nullopt;
-}
-
-// A size of at least Min bytes.
-template <auto F, std::uint64_t Min>
-Result SetSizeAtLeast(ParseContext& c, const std::string& v) {
-  auto s = ParseSize(v);
-  if (!s) return std::string();
-  if (*s < Min) return std::string(kExpSize) + ", at least " + std::to_string(Min >> 10) + "K";
-  Field<F>(c) = *s;
-  return std::nullopt;
-}
-
-template <auto F, long long Min, long long Max>
-Result SetInt(ParseContext& c, const std::string& v) {
-  auto n = ParseUnsigned(Trim(v));
-  if (!n || *n < static_cast<unsigned long long>(Min) ||
-      *n > static_cast<unsigned long long>(Max)) {
-    return "expected a whole number from " + std::to_string(Min) + " to " + std::to_string(Max);
-  }
-  Field<F>(c) = static_cast<ValueOf<F>>(*n);
-  return std::nullopt;
-}
-
-// The whole rest of the line, spaces included (passwords).
-template <auto F>
-Result SetText(ParseContext& c, const std::string& v) {
-  Field<F>(c) = v;
-  return std::nullopt;
-}
-
-template <auto F>
-Result SetPath(ParseContext& c, const std::string& v) {
-  if (v.find_first_of(" \t") != std::string::npos)
-    return std::string("expected a path without spaces");
-  Field<F>(c) = c.ResolvePath(v);
-  return std::nullopt;
-}
-
-bool IsToken(const std::string& v) {
-  return !v.empty() && v.find_first_of(" \t") == std::string::npos;
-}
-
-template <auto F>
-Result SetName(ParseContext& c, const std::string& v) {
-  if (!IsToken(v)) return std::string();
-  Field<F>(c) = Lower(v);
-  return std::nullopt;
-}
-
-template <auto F>
-Result SetHostName(ParseContext& c, const std::string& v) {
-  if (!IsHostName(v)) return std::string();
-  Field<F>(c) = Lower(v);
-  return std::nullopt;
-}
-
-// `Choices` is a '|'-separated list of allowed lower-case words.
-template <auto F, const char* Choices>
-Result SetChoice(ParseContext& c, const std::string& v) {
-  std::string word = Lower(v);
-  std::string choices = Choices;
-  std::size_t start = 0;
-  while (start <= choices.size()) {
-    std::size_t bar = choices.find('|', start);
-    if (bar == std::string::npos) bar = choices.size();
-    if (choices.compare(start, bar - start, word) == 0 && !word.empty()) {
-      Field<F>(c) = word;
-      return std::nullopt;
-    }
-    start = bar + 1;
-  }
-  std::string list = choices;
-  std::replace(list.begin(), list.end(), '|', ',');
-  return "expected one of " + list;
-}
+using namespace detail;  // NOLINT: the tables use the setters unqualified
 
 // ---- Specific setters. ----
 
@@ -233,6 +38,16 @@ Result SetCompactionThreshold(ParseContext& c, const std::string& v) {
   }
   c.config->spool_compaction_threshold = *share;
   return std::nullopt;
+}
+
+// spool DIR, unless a <spool DIR> section already set it.
+Result SetSpool(ParseContext& c, const std::string& v) {
+  auto it = c.global_lines.find("spool");
+  if (it != c.global_lines.end() && it->second != c.line) {
+    return "the spool is already set at line " + std::to_string(it->second) +
+           "; Outpost uses one spool directory";
+  }
+  return SetPath<&Config::spool_dir>(c, v);
 }
 
 Result SetSmtpListener(ParseContext& c, const std::string& v) {
@@ -318,28 +133,6 @@ Result SetDnsServer(ParseContext& c, const std::string& v) {
   }
   if (a->port == 0) return std::string("expected ADDR[:PORT] with a port from 1 to 65535");
   c.config->dns_server = *a;
-  return std::nullopt;
-}
-
-Result SetDefaultVirtualMta(ParseContext& c, const std::string& v) {
-  if (!IsToken(v)) return std::string();
-  c.config->sources[c.index].default_virtual_mta = Lower(v);
-  c.references.push_back({Reference::kVmtaOrPool, Lower(v), c.line, "default-virtual-mta"});
-  return std::nullopt;
-}
-
-// bare-line-end reject|normalize
-Result SetBareLineEnd(ParseContext& c, const std::string& v) {
-  const std::string mode = Lower(v);
-  if (mode != "reject" && mode != "normalize") return std::string();
-  c.config->sources[c.index].normalize_bare_line_ends = mode == "normalize";
-  return std::nullopt;
-}
-
-Result SetUserSource(ParseContext& c, const std::string& v) {
-  if (!IsToken(v) || v.front() != '{' || v.back() != '}' || v.size() < 3) return std::string();
-  c.config->smtp_users[c.index].source = Lower(v);
-  c.references.push_back({Reference::kNamedSource, Lower(v), c.line, "source"});
   return std::nullopt;
 }
 
@@ -430,9 +223,22 @@ Result SetBouncePattern(ParseContext& c, const std::string& v) {
   return std::nullopt;
 }
 
+Result SetDeleteAfter(ParseContext& c, const std::string& v) {
+  if (Lower(Trim(v)) == "never") {
+    c.config->acct_files[c.index].delete_after.reset();
+    return std::nullopt;
+  }
+  return SetDuration<&AcctFile::delete_after, 1>(c, v);
+}
+
 Result SetRecords(ParseContext& c, const std::string& v) {
   std::vector<std::string> records;
   for (const std::string& r : SplitList(Lower(v))) {
+    if (r == "rb") {
+      return std::string(
+          "record type rb (remote bounces, read from inbound bounce reports) belongs to the "
+          "return-path work (issue #17), which Outpost does not have yet");
+    }
     if (r != "d" && r != "b" && r != "t" && r != "tq" && r != "r" && r != "f") {
       return std::string();
     }
@@ -443,30 +249,6 @@ Result SetRecords(ParseContext& c, const std::string& v) {
 }
 
 // ---- Section openers. ----
-
-Result OpenSource(ParseContext& c, const std::string& arg, std::string* key) {
-  c.config->sources.emplace_back();
-  c.index = c.config->sources.size() - 1;
-  SourcePolicy& s = c.config->sources.back();
-  if (arg.size() >= 3 && arg.front() == '{' && arg.back() == '}' && IsToken(arg)) {
-    s.name = Lower(arg);
-    *key = s.name;
-    return std::nullopt;
-  }
-  auto cidr = Cidr::Parse(arg);
-  if (!cidr) return std::string("expected an IP address, a CIDR (10.0.0.0/8, 0/0) or {name}");
-  s.cidr = *cidr;
-  *key = cidr->ToString();
-  return std::nullopt;
-}
-
-Result OpenSmtpUser(ParseContext& c, const std::string& arg, std::string* key) {
-  c.config->smtp_users.push_back(SmtpUser{arg, "", ""});
-  c.index = c.config->smtp_users.size() - 1;
-  *key = arg;  // user names compare exactly, as AUTH does
-  if (!IsToken(arg)) return std::string("expected a user name");
-  return std::nullopt;
-}
 
 Result OpenVirtualMta(ParseContext& c, const std::string& arg, std::string* key) {
   c.config->virtual_mtas.push_back(VirtualMta{Lower(arg), {}});
@@ -522,6 +304,12 @@ Result OpenAcctFile(ParseContext& c, const std::string& arg, std::string* key) {
   c.config->acct_files.push_back(f);
   c.index = c.config->acct_files.size() - 1;
   *key = f.path;
+  if (!arg.empty() && arg.front() == '|') {
+    return std::string(
+        "accounting to a program (|COMMAND) is a PowerMTA feature not supported by Outpost; "
+        "write to a file and read it with outpost_exporter or your own tailer (see "
+        "docs/config.md)");
+  }
   if (!IsToken(arg)) return std::string("expected a file path without spaces");
   return std::nullopt;
 }
@@ -541,7 +329,7 @@ const std::vector<DirectiveSpec> kGlobal = {
      I::kDaemon, SetSmtpListener, kExpListen, true},
     {"spool", "spool DIR", "none (required)",
      "Directory of the message spool. Relative paths are relative to the config file.", I::kDaemon,
-     SetPath<&Config::spool_dir>, kExpPath},
+     SetSpool, kExpPath},
     {"http-mgmt-port", "http-mgmt-port [ADDR:]PORT", "none (management HTTP off)",
      "Serve the management HTTP API and web console here. A bare port listens on every "
      "address (0.0.0.0), as PowerMTA does; `http-access` decides who may use it.",
@@ -582,12 +370,18 @@ const std::vector<DirectiveSpec> kGlobal = {
      "Most simultaneous inbound SMTP connections (all clients together); more are refused "
      "with 421.",
      I::kDaemon, SetInt<&Config::max_smtp_in, 1, 1000000>, kExpInt},
+    {"total-max-smtp-in", "total-max-smtp-in N", "1000",
+     "PowerMTA's name for the cap on all inbound SMTP connections together: the same setting as "
+     "max-smtp-in (give one or the other).",
+     I::kDaemon, SetInt<&Config::max_smtp_in, 1, 1000000>, kExpInt, false, "max-smtp-in"},
     {"max-smtp-in-per-ip", "max-smtp-in-per-ip N", "100",
      "Most simultaneous inbound SMTP connections from one client address.", I::kDaemon,
      SetInt<&Config::max_smtp_in_per_ip, 1, 1000000>, kExpInt},
-    {"max-message-size", "max-message-size SIZE", "50M",
-     "Largest message accepted (advertised in EHLO SIZE); a <source> may set its own.", I::kDaemon,
-     SetSize<&Config::max_message_size, true>, kExpSize},
+    {"max-message-size", "max-message-size SIZE|unlimited", "50M",
+     "Largest message accepted (advertised in EHLO SIZE); a <source> may set its own. "
+     "`unlimited` sets no limit (EHLO then says `SIZE 0`); the spool's free space still applies.",
+     I::kDaemon, SetSizeOrUnlimited<&Config::max_message_size>,
+     "expected a size like 512, 100K, 50M, 1G (powers of 1024) or unlimited"},
     {"max-rcpt-per-message", "max-rcpt-per-message N", "1000",
      "Most recipients in one inbound message; further RCPTs get 452 4.5.3.", I::kDaemon,
      SetInt<&Config::max_rcpt_per_message, 1, 1000000>, kExpInt},
@@ -646,49 +440,6 @@ const std::vector<DirectiveSpec> kGlobal = {
      "Most queued recipients held in memory; the rest stay on the spool until there is room.",
      I::kDaemon, SetInt<&Config::queue_cache_size, 0, std::numeric_limits<long long>::max()>,
      kExpInt},
-};
-
-const std::vector<DirectiveSpec> kSource = {
-    {"always-allow-relaying", "always-allow-relaying BOOL", "no",
-     "Accept mail from these clients for any recipient domain without authentication.", I::kDaemon,
-     SetBool<&SourcePolicy::always_allow_relaying>, kExpBool},
-    {"smtp-service", "smtp-service BOOL", "yes",
-     "May these clients use SMTP at all; `no` answers 554 at connect.", I::kDaemon,
-     SetBool<&SourcePolicy::smtp_service>, kExpBool},
-    {"require-auth", "require-auth BOOL", "no",
-     "These clients must authenticate (AUTH) before MAIL FROM.", I::kDaemon,
-     SetBool<&SourcePolicy::require_auth>, kExpBool},
-    {"max-message-size", "max-message-size SIZE", "0 (the global max-message-size)",
-     "Largest message these clients may send.", I::kDaemon,
-     SetSize<&SourcePolicy::max_message_size>, kExpSize},
-    {"process-x-virtual-mta", "process-x-virtual-mta BOOL", "no",
-     "Honour an X-Virtual-MTA header naming the virtual MTA or pool (the header is removed).",
-     I::kDaemon, SetBool<&SourcePolicy::process_x_virtual_mta>, kExpBool},
-    {"process-x-job", "process-x-job BOOL", "no",
-     "Take the job id (accounting `jobId`) from the X-Job header (the header is removed).",
-     I::kDaemon, SetBool<&SourcePolicy::process_x_job>, kExpBool},
-    {"default-virtual-mta", "default-virtual-mta NAME", "none",
-     "The virtual MTA or pool used for these clients' mail when no header chooses one.", I::kDaemon,
-     SetDefaultVirtualMta, "expected the name of a <virtual-mta> or <virtual-mta-pool>"},
-    {"log-connections", "log-connections BOOL", "no",
-     "Log each connection from these clients at info level (otherwise at debug).", I::kDaemon,
-     SetBool<&SourcePolicy::log_connections>, kExpBool},
-    {"hide-message-source", "hide-message-source BOOL", "no",
-     "Leave the client's address out of the Received: header outpostd adds.", I::kDaemon,
-     SetBool<&SourcePolicy::hide_message_source>, kExpBool},
-    {"bare-line-end", "bare-line-end reject|normalize", "reject",
-     "A bare CR or LF in these clients' messages: `reject` refuses the message (550 5.6.11), "
-     "`normalize` stores it as CRLF. Either way only CRLF.CRLF ends DATA (no smuggling).",
-     I::kDaemon, SetBareLineEnd, "expected reject or normalize"},
-};
-
-const std::vector<DirectiveSpec> kSmtpUser = {
-    {"password", "password TEXT", "none (required)",
-     "The user's AUTH password, in plain text as in PowerMTA (protect the file).", I::kDaemon,
-     SetText<&SmtpUser::password>, "expected a password"},
-    {"source", "source {NAME}", "none",
-     "The named <source {NAME}> whose rules apply to this user's sessions after AUTH.", I::kDaemon,
-     SetUserSource, "expected a source name in braces, like {auth}"},
 };
 
 const std::vector<DirectiveSpec> kVirtualMta = {
@@ -844,9 +595,9 @@ const std::vector<DirectiveSpec> kAcctFile = {
     {"max-size", "max-size SIZE", "none (no rotation by size)",
      "Rotate the file when it grows past this size.", I::kDaemon,
      SetSize<&AcctFile::max_size, true>, kExpSize},
-    {"delete-after", "delete-after DURATION", "none (rotated files are kept)",
-     "Delete rotated files older than this.", I::kDaemon, SetDuration<&AcctFile::delete_after, 1>,
-     kExpDuration},
+    {"delete-after", "delete-after DURATION|never", "never (rotated files are kept)",
+     "Delete rotated files older than this; `never` keeps them.", I::kDaemon, SetDeleteAfter,
+     "expected a duration like 8d or 'never'"},
     {"move-to", "move-to DIR", "the file's own directory",
      "Directory that rotated files are moved into.", I::kDaemon, SetPath<&AcctFile::move_to>,
      kExpPath},
@@ -859,11 +610,11 @@ const std::vector<ScopeSpec> kScopes = {
      "Rules for injecting clients, by address or CIDR (`0/0` = everyone), or named (`{auth}`) "
      "for authenticated users. Rules of all matching address sources merge, the most specific "
      "winning per directive.",
-     OpenSource, &kSource},
+     OpenSource, &SourceDirectives()},
     {Scope::kSmtpUser, "smtp-user", "NAME", "<smtp-user>",
      "An AUTH identity (PLAIN or LOGIN over TLS) and the named source whose rules apply after "
      "AUTH.",
-     OpenSmtpUser, &kSmtpUser},
+     OpenSmtpUser, &SmtpUserDirectives()},
     {Scope::kVirtualMta, "virtual-mta", "NAME", "<virtual-mta>",
      "A sending identity: local source address(es) and EHLO name(s).", OpenVirtualMta,
      &kVirtualMta},
@@ -882,6 +633,11 @@ const std::vector<ScopeSpec> kScopes = {
      &kBounceCategoryPatterns},
     {Scope::kAcctFile, "acct-file", "PATH", "<acct-file>",
      "An accounting CSV file, its record types and its rotation.", OpenAcctFile, &kAcctFile},
+    {Scope::kSpool, "spool", "PATH", "<spool>",
+     "The section form of `spool PATH`, as PowerMTA's sample configuration writes it. Outpost "
+     "has one spool directory: `spool` and `<spool>` together, or two `<spool>` sections, are "
+     "an error.",
+     OpenSpool, &SpoolDirectives()},
 };
 
 }  // namespace

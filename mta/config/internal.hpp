@@ -40,6 +40,7 @@ enum class Scope {
   kSmtpPatternList,
   kBounceCategoryPatterns,
   kAcctFile,
+  kSpool,
 };
 
 // A pending cross-reference, checked once the whole file is read.
@@ -48,6 +49,7 @@ struct Reference {
   std::string name;
   int line = 0;
   std::string directive;  // for the message
+  std::string file;       // set by the parser after the setter (the file being read)
 };
 
 struct ParseContext {
@@ -59,10 +61,21 @@ struct ParseContext {
   std::vector<Reference> references;
   std::map<std::string, int> global_lines;  // canonical global directive -> its line
   std::vector<ConfigError>* errors = nullptr;
+  std::vector<ConfigError>* notices = nullptr;
 
   std::string ResolvePath(const std::string& path) const;
   void Error(int at_line, const std::string& message) const;
+  void Notice(int at_line, const std::string& message) const;
+  void ErrorAt(const std::string& at_file, int at_line, const std::string& message) const;
 };
+
+// Where each section's object was opened: (scope, index in its Config vector) -> (file, line).
+using SectionOrigins = std::map<std::pair<Scope, std::size_t>, std::pair<std::string, int>>;
+
+// The checks that need the whole configuration (checks.cpp): required directives, sections
+// missing what they need, cross-references. `main_file` is named for whole-file errors.
+void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
+                      const std::string& main_file);
 
 // A setter parses `value` into the object of the current scope. It returns nullopt on success;
 // on failure the detail of what was expected (an empty string means "use the spec's `expected`").
@@ -101,6 +114,38 @@ const std::vector<ScopeSpec>& Scopes();
 const ScopeSpec& ScopeFor(Scope scope);
 const ScopeSpec* FindSection(const std::string& lower_tag);
 const DirectiveSpec* FindDirective(const ScopeSpec& scope, const std::string& lower_name);
+
+// PowerMTA names Outpost does not implement (powermta_names.cpp). `scopes` is a set of the bits
+// below: the scopes where PowerMTA takes the directive and Outpost does not; `note` is set when
+// there is more to say than "not implemented yet" (nullptr otherwise).
+enum : unsigned {
+  kPmtaGlobal = 1,
+  kPmtaSource = 2,
+  kPmtaDomain = 4,
+  kPmtaVirtualMta = 8,
+  kPmtaSmtpUser = 16,
+  kPmtaAcctFile = 32,
+  kPmtaSpool = 64,
+};
+struct PowerMtaName {
+  const char* name;
+  unsigned scopes;   // 0 for section tags
+  const char* note;  // why Outpost has no equivalent, when "not yet" is not the whole story
+};
+const std::vector<PowerMtaName>& PowerMtaDirectives();
+const std::vector<PowerMtaName>& PowerMtaSections();
+const PowerMtaName* FindPowerMtaDirective(const std::string& lower_name);
+const PowerMtaName* FindPowerMtaSection(const std::string& lower_tag);
+unsigned PowerMtaScopeBit(Scope scope);
+
+// A value as echoed in a message: at most about 60 characters (longer ones are cut and their
+// length given), control characters shown as '?'.
+std::string Shown(std::string_view value);
+
+// Messages for names the tables lack (messages.cpp): a typo, a line in the wrong scope, or a
+// PowerMTA name Outpost does not implement.
+std::string UnknownDirectiveMessage(const ScopeSpec& scope, const std::string& lower_name);
+std::string UnknownSectionMessage(const std::string& lower_tag);
 
 // Pattern lines: `/regex/[i] rest`. Returns false when `text` does not start with a complete
 // /regex/; `end` is the offset just after the closing '/' and its flag.

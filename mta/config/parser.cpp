@@ -1,9 +1,16 @@
-// The parser: splits the text into lines, strips comments, tracks the section stack, looks every
-// directive up in the scope tables of directives.cpp, and collects every error with its line.
-// After the whole text is read it checks what needs the whole file: required directives and
-// cross-references between sections.
+// The parser: splits each file into lines (a UTF-8 byte-order mark and CRLF accepted), strips
+// comments, joins a value ending with a comma to the next line, reads `include FILE|GLOB` in place
+// (relative to the including file, cycles refused), tracks the section stack, looks every
+// directive up in the scope tables of directives*.cpp, and collects every error with its file and
+// line. After everything is read, checks.cpp checks what needs the whole configuration.
+//
+// Recovery keeps one mistake one error: a section Outpost does not know (or a section nested where
+// Outpost does not nest them) is reported once and its contents are skipped without further
+// messages, and it is never registered, so a later legitimate section is not its "duplicate".
+#include <glob.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -24,6 +31,15 @@ void ParseContext::Error(int at_line, const std::string& message) const {
   errors->push_back(ConfigError{file, at_line, message});
 }
 
+void ParseContext::Notice(int at_line, const std::string& message) const {
+  notices->push_back(ConfigError{file, at_line, message});
+}
+
+void ParseContext::ErrorAt(const std::string& at_file, int at_line,
+                           const std::string& message) const {
+  errors->push_back(ConfigError{at_file, at_line, message});
+}
+
 namespace {
 
 // One open section (or the global scope at the bottom of the stack).
@@ -31,11 +47,14 @@ struct Frame {
   const ScopeSpec* spec = nullptr;  // null for an unknown section: its contents are skipped
   std::string tag;                  // as written, lower-cased
   std::string arg;
+  std::string file;
   int line = 0;
   std::size_t index = 0;
   std::map<std::string, int> seen;  // canonical directive name -> first line (duplicates)
 
-  std::string Describe() const { return "<" + tag + (arg.empty() ? "" : " " + arg) + ">"; }
+  std::string Describe() const {
+    return "<" + Shown(tag) + (arg.empty() ? "" : " " + Shown(arg)) + ">";
+  }
 };
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
@@ -72,71 +91,120 @@ std::string ScopeName(const ScopeSpec& s) {
                                    : "<" + std::string(s.tag) + ">";
 }
 
-// "did you mean" for a misspelt name among `candidates`; empty when nothing is close.
-std::string Suggest(const std::string& name, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_distance = std::string::npos;
-  const std::size_t limit = std::max<std::size_t>(2, name.size() / 4);
-  for (const std::string& c : candidates) {
-    // The distance is at least the length difference: skip what cannot be within the limit, so
-    // a long garbage word costs no |name| x |candidate| table per directive name (found by
-    // fuzz/config_fuzzer: a 4 KB unknown word took milliseconds).
-    const std::size_t gap =
-        name.size() > c.size() ? name.size() - c.size() : c.size() - name.size();
-    if (gap > limit) continue;
-    std::size_t d = EditDistance(name, c);
-    if (d < best_distance) {
-      best_distance = d;
-      best = c;
-    }
-  }
-  if (best.empty() || best_distance > limit) return "";
-  return " (did you mean '" + best + "'?)";
+constexpr std::size_t kMaxIncludeDepth = 16;
+constexpr int kMaxFiles = 1000;  // a glob like /usr/lib/*/* is a mistake, not a configuration
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
+// The path that identifies a file for include-cycle detection ("" when it cannot be resolved).
+std::string FileKey(const std::string& path) {
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(path, ec);
+  return ec ? std::string() : canonical.string();
 }
 
-// Parses one text into one Config. Not thread-safe: one Parser per parse, used once.
+std::string DirectoryOf(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return ec ? std::string() : abs.parent_path().string();
+}
+
+// Reads a whole file; nullopt (errno set) when it cannot be opened or read.
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return text.str();
+}
+
+// Parses a configuration (its file and every file it includes) into one Config. Not
+// thread-safe: one Parser per load, used once.
 class Parser {
  public:
-  Parser(std::string file, std::string base_dir) {
+  Parser() {
     ctx_.config = config_.get();
-    ctx_.file = std::move(file);
-    ctx_.base_dir = std::move(base_dir);
     ctx_.errors = &errors_;
-    config_->files.push_back(ctx_.file);
+    ctx_.notices = &notices_;
     Frame global;
     global.spec = &ScopeFor(Scope::kGlobal);
     stack_.push_back(global);
   }
 
-  LoadResult Run(const std::string& text) {
-    std::istringstream in(text);
-    std::string raw;
-    int line_no = 0;
-    while (std::getline(in, raw)) {
-      ++line_no;
-      if (!raw.empty() && raw.back() == '\r') raw.pop_back();
-      Line(raw, line_no);
-    }
+  LoadResult Run(const std::string& text, const std::string& name, const std::string& base_dir) {
+    ctx_.file = name;
+    ctx_.base_dir = base_dir;
+    config_->files.push_back(name);
+    summary_.files = 1;
+    const std::string key = base_dir.empty() ? std::string() : FileKey(name);
+    include_stack_.push_back(key.empty() ? name : key);
+    const int lines = ReadText(text);
     for (std::size_t i = 1; i < stack_.size(); ++i) {
       const Frame& f = stack_[i];
-      ctx_.Error(f.line, "section " + f.Describe() + " opened here is never closed (end of file " +
-                             "at line " + std::to_string(line_no) + ")");
+      ctx_.ErrorAt(f.file, f.line,
+                   "section " + f.Describe() + " opened here is never closed (end of file at " +
+                       "line " + std::to_string(lines) + ")");
     }
-    CheckWholeFile();
+    CheckWholeConfig(ctx_, origins_, name);
     LoadResult result;
     result.errors = std::move(errors_);
+    result.notices = std::move(notices_);
+    result.summary = summary_;
     if (result.errors.empty()) result.config = std::move(config_);
     return result;
   }
 
  private:
+  // Reads one file's text; returns its number of lines.
+  int ReadText(std::string_view text) {
+    if (text.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
+      text.remove_prefix(kByteOrderMark.size());
+    }
+    int line_no = 0;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t eol = text.find('\n', pos);
+      if (eol == std::string_view::npos) eol = text.size();
+      std::string raw(text.substr(pos, eol - pos));
+      pos = eol + 1;
+      ++line_no;
+      if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+      Line(raw, line_no);
+    }
+    FlushContinuation();
+    return line_no;
+  }
+
   void Line(const std::string& raw, int line_no) {
-    ctx_.line = line_no;
     const Frame& top = stack_.back();
     bool pattern_scope = top.spec != nullptr && (top.spec->scope == Scope::kSmtpPatternList ||
                                                  top.spec->scope == Scope::kBounceCategoryPatterns);
     std::string text = Trim(StripComment(raw, pattern_scope));
+    if (pending_line_ != 0) {
+      if (text.empty()) return;  // a comment or blank line inside a continued list
+      text = pending_ + " " + text;
+      line_no = pending_line_;
+      pending_line_ = 0;
+    }
     if (text.empty()) return;
+    // A list value ending with a comma continues on the next line (long domain-macro lists).
+    if (text.front() != '<' && text.back() == ',') {
+      pending_ = std::move(text);
+      pending_line_ = line_no;
+      return;
+    }
+    Statement(text, line_no);
+  }
+
+  void FlushContinuation() {
+    if (pending_line_ == 0) return;
+    const int line_no = pending_line_;
+    pending_line_ = 0;
+    Statement(pending_, line_no);
+  }
+
+  void Statement(const std::string& text, int line_no) {
+    ctx_.line = line_no;
     if (text.front() == '<') {
       Tag(text, line_no);
     } else {
@@ -146,7 +214,7 @@ class Parser {
 
   void Tag(const std::string& text, int line_no) {
     if (text.back() != '>') {
-      ctx_.Error(line_no, "section tag '" + text + "' does not end with '>'");
+      ctx_.Error(line_no, "section tag '" + Shown(text) + "' does not end with '>'");
       return;
     }
     std::string inner = Trim(std::string_view(text).substr(1, text.size() - 2));
@@ -159,38 +227,69 @@ class Parser {
     frame.tag = Lower(inner.substr(0, space));
     frame.arg = space == std::string::npos ? "" : Trim(std::string_view(inner).substr(space));
     frame.line = line_no;
-    frame.spec = FindSection(frame.tag);
-    if (frame.spec == nullptr) {
-      std::vector<std::string> tags;
-      for (const ScopeSpec& s : Scopes()) {
-        if (s.scope != Scope::kGlobal) tags.push_back(s.tag);
-      }
-      ctx_.Error(line_no, "unknown section <" + frame.tag + ">" + Suggest(frame.tag, tags));
+    frame.file = ctx_.file;
+    ++summary_.sections;
+    const Frame& parent = stack_.back();
+    if (stack_.size() > 1 && parent.spec == nullptr) {
+      stack_.push_back(std::move(frame));  // inside a skipped section: already reported
+      return;
+    }
+    const ScopeSpec* spec = FindSection(frame.tag);
+    if (spec == nullptr) {
+      ctx_.Error(line_no, UnknownSectionMessage(frame.tag));
+    } else if (stack_.size() > 1) {
+      ctx_.Error(line_no, NestedMessage(frame, parent));
     } else {
-      if (stack_.size() > 1) {
-        ctx_.Error(line_no, "section <" + frame.tag + "> cannot be inside " +
-                                stack_.back().Describe() + " opened at line " +
-                                std::to_string(stack_.back().line) + "; sections do not nest");
-      }
-      std::string key;
-      if (auto err = frame.spec->open(ctx_, frame.arg, &key)) {
-        ctx_.Error(line_no, "bad argument '" + frame.arg + "' for <" + frame.tag + ">: " + *err);
-      } else {
-        auto [it, inserted] = sections_.emplace(frame.tag + " " + key, line_no);
-        if (!inserted) {
-          ctx_.Error(line_no, "duplicate section " + frame.Describe() + " (first at line " +
-                                  std::to_string(it->second) + ")");
-        }
-      }
-      frame.index = ctx_.index;
-      section_lines_[{frame.spec->scope, frame.index}] = line_no;
+      frame.spec = spec;
+      Open(frame, line_no);
     }
     stack_.push_back(std::move(frame));
   }
 
+  static std::string NestedMessage(const Frame& frame, const Frame& parent) {
+    if (frame.tag == "domain" && parent.spec != nullptr &&
+        (parent.spec->scope == Scope::kVirtualMta ||
+         parent.spec->scope == Scope::kVirtualMtaPool)) {
+      return "a <domain> section inside " + parent.Describe() +
+             " (per-virtual-MTA domain settings, as PowerMTA allows) is not supported by "
+             "Outpost yet; its contents are skipped (see docs/config.md)";
+    }
+    return "section <" + Shown(frame.tag) + "> cannot be inside " + parent.Describe() +
+           " opened at line " + std::to_string(parent.line) +
+           "; sections do not nest (its contents are skipped)";
+  }
+
+  void Open(Frame& frame, int line_no) {
+    std::string key;
+    const std::size_t references = ctx_.references.size();
+    auto err = frame.spec->open(ctx_, frame.arg, &key);
+    for (std::size_t i = references; i < ctx_.references.size(); ++i) {
+      ctx_.references[i].file = ctx_.file;
+    }
+    if (err) {
+      ctx_.Error(line_no,
+                 "bad argument '" + Shown(frame.arg) + "' for <" + frame.tag + ">: " + *err);
+    } else {
+      auto [it, inserted] =
+          sections_.emplace(frame.tag + " " + key, std::make_pair(ctx_.file, line_no));
+      if (!inserted) {
+        ctx_.Error(line_no, "duplicate section " + frame.Describe() + " (first at " +
+                                Where(it->second.first, it->second.second) + ")");
+      }
+    }
+    frame.index = ctx_.index;
+    origins_[{frame.spec->scope, frame.index}] = {ctx_.file, line_no};
+  }
+
+  // "line N" in the file being read, "FILE:N" in another.
+  std::string Where(const std::string& file, int line) const {
+    return file == ctx_.file ? "line " + std::to_string(line) : file + ":" + std::to_string(line);
+  }
+
   void Close(const std::string& tag, int line_no) {
-    if (stack_.size() == 1) {
-      ctx_.Error(line_no, "stray </" + tag + "> with no open section");
+    if (stack_.size() == floor_) {
+      ctx_.Error(line_no, "stray </" + Shown(tag) + "> with no open section" +
+                              (floor_ > 1 ? " in this included file" : ""));
       return;
     }
     if (stack_.back().tag == tag) {
@@ -198,10 +297,11 @@ class Parser {
       return;
     }
     const Frame& top = stack_.back();
-    ctx_.Error(line_no, "mismatched </" + tag + ">: " + top.Describe() + " opened at line " +
-                            std::to_string(top.line) + " is still open");
-    // Recover: if an enclosing section has this tag, close up to it; otherwise ignore the tag.
-    for (std::size_t i = stack_.size() - 1; i >= 1; --i) {
+    ctx_.Error(line_no, "mismatched </" + Shown(tag) + ">: " + top.Describe() + " opened at " +
+                            Where(top.file, top.line) + " is still open");
+    // Recover: if an enclosing section of this file has this tag, close up to it; otherwise
+    // ignore the tag.
+    for (std::size_t i = stack_.size() - 1; i >= floor_; --i) {
       if (stack_[i].tag == tag) {
         stack_.resize(i);
         return;
@@ -210,8 +310,9 @@ class Parser {
   }
 
   void Directive(const std::string& text, int line_no) {
+    ++summary_.directives;
     Frame& frame = stack_.back();
-    if (frame.spec == nullptr) return;  // inside an unknown section: already reported
+    if (frame.spec == nullptr) return;  // inside a skipped section: already reported
     const ScopeSpec& scope = *frame.spec;
     const DirectiveSpec* spec = nullptr;
     std::string name, value;
@@ -223,18 +324,28 @@ class Parser {
       std::size_t space = text.find_first_of(" \t");
       name = Lower(text.substr(0, space));
       value = space == std::string::npos ? "" : Trim(std::string_view(text).substr(space));
+      if (name == "include") {
+        Include(value, line_no);
+        return;
+      }
       spec = FindDirective(scope, name);
     }
     if (spec == nullptr) {
-      UnknownDirective(scope, name, line_no);
+      ctx_.Error(line_no, UnknownDirectiveMessage(scope, name));
       return;
     }
-    std::string canonical = spec->alias_of != nullptr ? spec->alias_of : spec->name;
+    Apply(frame, *spec, name, value, line_no);
+  }
+
+  void Apply(Frame& frame, const DirectiveSpec& spec, const std::string& name,
+             const std::string& value, int line_no) {
+    const ScopeSpec& scope = *frame.spec;
+    std::string canonical = spec.alias_of != nullptr ? spec.alias_of : spec.name;
     if (value.empty()) {
-      ctx_.Error(line_no, "missing value for '" + name + "': " + spec->expected);
+      ctx_.Error(line_no, "missing value for '" + name + "': " + spec.expected);
       return;
     }
-    if (!spec->repeatable) {
+    if (!spec.repeatable) {
       auto [it, inserted] = frame.seen.emplace(canonical, line_no);
       if (!inserted) {
         ctx_.Error(line_no, "duplicate '" + name + "' in " + ScopeName(scope) + " (first at line " +
@@ -245,165 +356,129 @@ class Parser {
     if (scope.scope == Scope::kGlobal) ctx_.global_lines.emplace(canonical, line_no);
     ctx_.index = frame.index;
     ctx_.line = line_no;
-    if (auto err = spec->set(ctx_, value)) {
-      ctx_.Error(line_no, "bad value '" + value + "' for '" + name +
-                              "': " + (err->empty() ? std::string(spec->expected) : *err));
+    const std::size_t references = ctx_.references.size();
+    if (auto err = spec.set(ctx_, value)) {
+      ctx_.Error(line_no, "bad value '" + Shown(value) + "' for '" + name +
+                              "': " + (err->empty() ? std::string(spec.expected) : *err));
+    }
+    for (std::size_t i = references; i < ctx_.references.size(); ++i) {
+      ctx_.references[i].file = ctx_.file;
     }
   }
 
-  void UnknownDirective(const ScopeSpec& scope, const std::string& name, int line_no) {
-    std::string elsewhere;
-    for (const ScopeSpec& other : Scopes()) {
-      if (&other != &scope && FindDirective(other, name) != nullptr) {
-        elsewhere += std::string(elsewhere.empty() ? "" : " or ") + ScopeName(other);
-      }
-    }
-    if (!elsewhere.empty()) {
-      ctx_.Error(line_no, "'" + name + "' is not allowed in " + ScopeName(scope) +
-                              "; it belongs in " + elsewhere);
+  // include FILE|GLOB: the files, in name order, read in place of the line.
+  void Include(const std::string& value, int line_no) {
+    if (value.empty()) {
+      ctx_.Error(line_no, "missing value for 'include': expected a file name or a glob pattern");
       return;
     }
-    std::vector<std::string> names;
-    for (const DirectiveSpec& d : *scope.directives) names.push_back(d.name);
-    std::string hint = Suggest(name, names);
-    if (hint.empty()) {
-      for (const ScopeSpec& other : Scopes()) {
-        for (const DirectiveSpec& d : *other.directives) names.push_back(d.name);
-      }
-      hint = Suggest(name, names);
+    const std::string pattern = ctx_.ResolvePath(value);
+    if (pattern.find_first_of("*?[") == std::string::npos) {
+      IncludeFile(pattern, line_no);
+      return;
     }
-    ctx_.Error(line_no, "unknown directive '" + name + "' in " + ScopeName(scope) + hint);
+    glob_t found{};
+    const int rc = glob(pattern.c_str(), 0, nullptr, &found);
+    std::vector<std::string> paths;
+    if (rc == 0) paths.assign(found.gl_pathv, found.gl_pathv + found.gl_pathc);
+    globfree(&found);
+    if (paths.empty()) {
+      ctx_.Notice(line_no, "include '" + Shown(value) + "' matched no file");
+      return;
+    }
+    std::sort(paths.begin(), paths.end());
+    for (const std::string& path : paths) IncludeFile(path, line_no);
   }
 
-  int SectionLine(Scope scope, std::size_t index) const {
-    auto it = section_lines_.find({scope, index});
-    return it == section_lines_.end() ? 0 : it->second;
-  }
-
-  void CheckWholeFile() {
-    Config& c = *config_;
-    if (c.spool_dir.empty() && ctx_.global_lines.count("spool") == 0) {
-      ctx_.Error(0, "no 'spool' directive: the spool directory is required");
+  void IncludeFile(const std::string& path, int line_no) {
+    const std::string key = FileKey(path);
+    auto cycle = std::find(include_stack_.begin(), include_stack_.end(), key.empty() ? path : key);
+    if (cycle != include_stack_.end()) {
+      std::string chain;
+      for (auto it = cycle; it != include_stack_.end(); ++it) chain += *it + " -> ";
+      ctx_.Error(line_no, "include cycle: " + chain + path);
+      return;
     }
-    if (c.smtp_listeners.empty() && ctx_.global_lines.count("smtp-listener") == 0) {
-      ctx_.Error(0, "no 'smtp-listener' directive: at least one is required");
+    if (include_stack_.size() > kMaxIncludeDepth) {
+      ctx_.Error(line_no, "includes nested more than " + std::to_string(kMaxIncludeDepth) +
+                              " deep at '" + path + "'");
+      return;
     }
-    if (!c.smtp_server_tls_private_key.empty() && c.smtp_server_tls_certificate.empty()) {
-      ctx_.Error(ctx_.global_lines["smtp-server-tls-private-key"],
-                 "'smtp-server-tls-private-key' without 'smtp-server-tls-certificate'");
-    }
-    for (std::size_t i = 0; i < c.smtp_users.size(); ++i) {
-      if (c.smtp_users[i].password.empty()) {
-        ctx_.Error(SectionLine(Scope::kSmtpUser, i),
-                   "<smtp-user " + c.smtp_users[i].name + "> has no 'password'");
+    if (summary_.files >= kMaxFiles) {
+      if (!too_many_files_) {
+        ctx_.Error(line_no, "more than " + std::to_string(kMaxFiles) + " files included; '" +
+                                Shown(path) + "' and any further ones are not read");
       }
+      too_many_files_ = true;
+      return;
     }
-    for (std::size_t i = 0; i < c.virtual_mta_pools.size(); ++i) {
-      const VirtualMtaPool& pool = c.virtual_mta_pools[i];
-      if (pool.members.empty()) {
-        ctx_.Error(SectionLine(Scope::kVirtualMtaPool, i),
-                   "<virtual-mta-pool " + pool.name + "> has no 'virtual-mta' members");
-      }
-      if (c.FindVirtualMta(pool.name) != nullptr) {
-        ctx_.Error(SectionLine(Scope::kVirtualMtaPool, i),
-                   "<virtual-mta-pool " + pool.name +
-                       "> has the name of a <virtual-mta>; the names must differ");
-      }
+    // Only regular files: a device or a FIFO (include /dev/zero) would never end or block.
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+      ctx_.Error(line_no, "included '" + Shown(path) + "' is not a regular file");
+      return;
     }
-    for (const Reference& r : ctx_.references) CheckReference(r);
-    if (c.host_name.empty()) {
-      char buf[256] = {};
-      if (gethostname(buf, sizeof buf - 1) == 0) c.host_name = buf;
+    errno = 0;
+    std::optional<std::string> text = ReadFile(path);
+    if (!text) {
+      ctx_.Error(line_no,
+                 "cannot read included file '" + Shown(path) + "': " + std::strerror(errno));
+      return;
     }
-  }
-
-  void CheckReference(const Reference& r) {
-    const Config& c = *config_;
-    switch (r.kind) {
-      case Reference::kPatternList: {
-        bool found = false;
-        for (const SmtpPatternList& l : c.smtp_pattern_lists) found = found || l.name == r.name;
-        if (!found) {
-          ctx_.Error(r.line, "'smtp-pattern-list " + r.name + "': no <smtp-pattern-list " + r.name +
-                                 "> is defined");
-        }
-        break;
-      }
-      case Reference::kVmtaOrPool:
-        if (c.FindVirtualMta(r.name) == nullptr && c.FindVirtualMtaPool(r.name) == nullptr) {
-          ctx_.Error(r.line, "'" + r.directive + " " + r.name + "': no <virtual-mta " + r.name +
-                                 "> or <virtual-mta-pool " + r.name + "> is defined");
-        }
-        break;
-      case Reference::kVmta:
-        if (c.FindVirtualMta(r.name) == nullptr) {
-          ctx_.Error(r.line, "'virtual-mta " + r.name + "': no <virtual-mta " + r.name +
-                                 "> is defined" +
-                                 (c.FindVirtualMtaPool(r.name) != nullptr
-                                      ? " (it is a pool; pools cannot contain pools)"
-                                      : ""));
-        }
-        break;
-      case Reference::kNamedSource: {
-        bool found = false;
-        for (const SourcePolicy& s : c.sources) found = found || s.name == r.name;
-        if (!found) {
-          ctx_.Error(r.line, "'source " + r.name + "': no <source " + r.name + "> is defined");
-        }
-        break;
-      }
-      case Reference::kMacro:
-        if (c.domain_macros.count(r.name) == 0) {
-          ctx_.Error(r.line,
-                     "<domain $" + r.name + ">: no 'domain-macro " + r.name + "' is defined");
-        }
-        break;
+    FlushContinuation();
+    const std::string saved_file = ctx_.file, saved_dir = ctx_.base_dir;
+    const std::size_t saved_floor = floor_;
+    ctx_.file = path;
+    ctx_.base_dir = DirectoryOf(path);
+    config_->files.push_back(path);
+    ++summary_.files;
+    floor_ = stack_.size();
+    include_stack_.push_back(key.empty() ? path : key);
+    ReadText(*text);
+    include_stack_.pop_back();
+    for (std::size_t i = floor_; i < stack_.size(); ++i) {
+      ctx_.Error(stack_[i].line, "section " + stack_[i].Describe() +
+                                     " opened here is not closed in this included file");
     }
+    stack_.resize(floor_);
+    floor_ = saved_floor;
+    ctx_.file = saved_file;
+    ctx_.base_dir = saved_dir;
   }
 
   std::shared_ptr<Config> config_ = std::make_shared<Config>();
   std::vector<ConfigError> errors_;
+  std::vector<ConfigError> notices_;
+  ConfigSummary summary_;
   ParseContext ctx_;
   std::vector<Frame> stack_;
-  std::map<std::string, int> sections_;  // "tag key" -> line, for duplicate sections
-  std::map<std::pair<Scope, std::size_t>, int> section_lines_;
+  std::size_t floor_ = 1;  // stack_ entries below this belong to including files
+  std::vector<std::string> include_stack_;
+  bool too_many_files_ = false;
+  std::string pending_;  // a directive whose value ended with a comma
+  int pending_line_ = 0;
+  std::map<std::string, std::pair<std::string, int>> sections_;  // "tag key" -> where, duplicates
+  SectionOrigins origins_;
 };
-
-LoadResult ParseWithBase(const std::string& text, const std::string& name,
-                         const std::string& base_dir) {
-  Parser parser(name, base_dir);
-  return parser.Run(text);
-}
 
 }  // namespace
 
 LoadResult ParseConfig(const std::string& text, const std::string& name) {
   std::string base;
-  if (name.find('/') != std::string::npos) {
-    std::error_code ec;
-    auto abs = std::filesystem::absolute(name, ec);
-    if (!ec) base = abs.parent_path().string();
-  }
-  return ParseWithBase(text, name, base);
+  if (name.find('/') != std::string::npos) base = DirectoryOf(name);
+  return Parser().Run(text, name, base);
 }
 
 LoadResult LoadConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  errno = 0;
+  std::optional<std::string> text = ReadFile(path);
+  if (!text) {
     LoadResult r;
     r.errors.push_back(ConfigError{path, 0, std::string("cannot open: ") + std::strerror(errno)});
     return r;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    LoadResult r;
-    r.errors.push_back(ConfigError{path, 0, std::string("cannot read: ") + std::strerror(errno)});
-    return r;
-  }
-  std::error_code ec;
-  auto abs = std::filesystem::absolute(path, ec);
-  return ParseWithBase(text.str(), path, ec ? std::string() : abs.parent_path().string());
+  return Parser().Run(*text, path, DirectoryOf(path));
 }
 
 }  // namespace outpost::config

@@ -131,6 +131,20 @@ std::optional<Rate> ParseRate(const std::string& raw) {
   auto count = ParseUnsigned(std::string_view(text).substr(0, slash));
   if (!count || *count == 0) return std::nullopt;  // 0 would read as unlimited: say so instead
   std::string per_text = text.substr(slash + 1);
+  // PowerMTA's unit words: N/[M]{d|day|h|hr|m|min|s|sec}, e.g. 400/day, 100/10min.
+  for (const auto& [word, letter] : {std::pair<std::string_view, char>{"day", 'd'},
+                                     {"hr", 'h'},
+                                     {"hour", 'h'},
+                                     {"min", 'm'},
+                                     {"sec", 's'}}) {
+    if (per_text.size() < word.size() ||
+        per_text.compare(per_text.size() - word.size(), word.size(), word) != 0) {
+      continue;
+    }
+    const std::string digits = per_text.substr(0, per_text.size() - word.size());
+    if (std::all_of(digits.begin(), digits.end(), IsDigit)) per_text = digits + letter;
+    break;
+  }
   std::optional<Seconds> per;
   if (per_text.size() == 1 && UnitSeconds(per_text[0]) != 0) {
     per = Seconds(static_cast<Seconds::rep>(UnitSeconds(per_text[0])));

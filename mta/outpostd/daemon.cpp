@@ -98,13 +98,15 @@ void LogRecovery(const spool::RecoveryReport& report) {
 
 int CheckConfig(const std::string& config_path) {
   config::LoadResult result = config::LoadConfig(config_path);
+  PrintErrors(result.errors);
+  for (const auto& n : result.notices) std::fprintf(stderr, "%s (notice)\n", n.ToString().c_str());
   if (!result.errors.empty()) {
-    PrintErrors(result.errors);
-    std::fprintf(stderr, "%s: %zu error(s)\n", config_path.c_str(), result.errors.size());
+    std::fprintf(stderr, "%s: %s\n", config_path.c_str(), config::SummaryLine(result).c_str());
     return 1;
   }
   if (!PrepareSignersOrReport(*result.config, config_path)) return 1;
-  std::printf("%s: configuration OK\n", config_path.c_str());
+  std::printf("%s: configuration OK; %s\n", config_path.c_str(),
+              config::SummaryLine(result).c_str());
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "mta/smtp/command_parser.hpp"
 
 #include <array>
+#include <cctype>
 #include <cstring>
 #include <limits>
 
@@ -388,6 +389,35 @@ ParseResult ParseCommand(std::string_view line) {
       return Ok(std::move(cmd));
   }
   return Error(500, "5.5.1", "Unrecognized command");
+}
+
+std::string CommandForLog(std::string_view line) {
+  static constexpr std::string_view kVerbs[] = {"HELO", "EHLO",     "MAIL", "RCPT", "DATA",
+                                                "RSET", "NOOP",     "QUIT", "VRFY", "EXPN",
+                                                "HELP", "STARTTLS", "BDAT", "AUTH"};
+  const std::size_t space = line.find(' ');
+  const std::string_view word = line.substr(0, space);
+  std::string verb(word);
+  for (char& ch : verb) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  bool known = false;
+  for (std::string_view v : kVerbs) known = known || verb == v;
+  if (!known) return "(" + std::to_string(line.size()) + " octets not shown)";
+  std::string_view shown = line;
+  if (verb == "AUTH") {
+    const std::string_view rest = space == std::string_view::npos ? "" : line.substr(space + 1);
+    const std::string_view mechanism = rest.substr(0, rest.find(' '));
+    std::string out = "AUTH";
+    if (!mechanism.empty()) out.append(" ").append(mechanism);
+    if (mechanism.size() < rest.size()) out += " (credentials not shown)";
+    return out;
+  }
+  std::string out;
+  for (char ch : shown.substr(0, 200)) {
+    const auto u = static_cast<unsigned char>(ch);
+    out.push_back(u < 0x20 || u == 0x7f ? '?' : ch);
+  }
+  if (shown.size() > 200) out += "...";
+  return out;
 }
 
 }  // namespace outpost::smtp

@@ -87,4 +87,10 @@ struct MailboxCheck {
 };
 MailboxCheck CheckMailbox(std::string_view mailbox);
 
+// A client line as log-commands writes it: a known command verb and its arguments (at most 200
+// octets, control characters as '?'), except that AUTH keeps only its mechanism and any other
+// line — an AUTH exchange's base64 credentials, garbage — is replaced by its length, so no secret
+// reaches the log.
+std::string CommandForLog(std::string_view line);
+
 }  // namespace outpost::smtp

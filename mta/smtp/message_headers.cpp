@@ -1,5 +1,6 @@
 #include "mta/smtp/message_headers.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "common/strings.hpp"
@@ -65,11 +66,13 @@ std::string FormatReceived(const TraceInfo& trace) {
   return out;
 }
 
-HeaderResult ProcessHeaders(const TraceInfo& trace, std::string& message) {
+HeaderResult ProcessHeaders(const TraceInfo& trace, std::string& message,
+                            const HeaderOptions& options) {
   HeaderResult result;
   const std::string_view msg(message);
   std::vector<Field> removed;
   bool has_message_id = false;
+  bool has_date = false;
   std::size_t pos = 0;
   std::size_t header_end = 0;  // where the header section ends (blank line or body start)
   Field current;
@@ -85,8 +88,15 @@ HeaderResult ProcessHeaders(const TraceInfo& trace, std::string& message) {
       std::optional<std::string>& slot = is_vmta ? result.x_virtual_mta : result.x_job;
       if (!slot) slot = CleanValue(msg.substr(current.value_begin, end - current.value_begin));
       removed.push_back(current);
+    } else if (options.remove_received && IEquals(current.name, "Received")) {
+      removed.push_back(current);
+    } else if (std::any_of(options.remove.begin(), options.remove.end(),
+                           [&](const std::string& n) { return IEquals(current.name, n); })) {
+      removed.push_back(current);
     } else if (IEquals(current.name, "Message-ID")) {
       has_message_id = true;
+    } else if (IEquals(current.name, "Date")) {
+      has_date = true;
     }
   };
 
@@ -126,15 +136,18 @@ HeaderResult ProcessHeaders(const TraceInfo& trace, std::string& message) {
     pos = next;
   }
 
-  const std::string received = FormatReceived(trace);
-  std::string message_id;
-  if (!has_message_id) {
-    message_id.append("Message-ID: <").append(trace.queue_id).append("@");
-    message_id.append(trace.host_name).append(">\r\n");
+  const std::string received = options.add_received ? FormatReceived(trace) : std::string();
+  std::string appended;
+  if (!has_message_id && options.add_message_id) {
+    appended.append("Message-ID: <").append(trace.queue_id).append("@");
+    appended.append(trace.host_name).append(">\r\n");
     result.message_id_added = true;
   }
+  if (!has_date && options.add_date) {
+    appended.append("Date: ").append(timefmt::FormatRfc5322Date(trace.time)).append("\r\n");
+  }
   std::string out;
-  out.reserve(message.size() + received.size() + message_id.size());
+  out.reserve(message.size() + received.size() + appended.size());
   out.append(received);
   std::size_t copied = 0;
   for (const Field& f : removed) {
@@ -147,7 +160,7 @@ HeaderResult ProcessHeaders(const TraceInfo& trace, std::string& message) {
       !(msg.size() >= 2 && msg.substr(msg.size() - 2) == "\r\n")) {
     out.append("\r\n");
   }
-  out.append(message_id);
+  out.append(appended);
   out.append(msg.substr(header_end));
   message.swap(out);
   return result;

@@ -1,6 +1,8 @@
 // Header processing of an accepted message, done once after the end of DATA.
 //
-// * Prepends a trace header (RFC 5321 4.4):
+// What the <source> asks for (HeaderOptions, from add-received-header, remove-received-headers,
+// add-message-id-header, add-date-header and remove-header); by default:
+// * Prepends a trace header (RFC 5321 4.4), unless add_received is false:
 //     Received: from HELO ([IP])
 //             by HOSTNAME (Outpost) with ESMTP[S][A] id QUEUEID
 //             for <rcpt>; DATE
@@ -9,7 +11,10 @@
 //   to each other's headers — Postfix does the same). The protocol follows RFC 3848: SMTP (HELO),
 //   ESMTP, ESMTPS (TLS), ESMTPA (AUTH), ESMTPSA.
 // * Adds `Message-ID: <QUEUEID@HOSTNAME>` at the end of the header section when the message has no
-//   Message-ID (field names match case-insensitively).
+//   Message-ID (field names match case-insensitively), unless add_message_id is false.
+// * With add_date, adds `Date: <time of reception>` when the message has no Date.
+// * With remove_received, removes the Received: fields the message arrived with (the one added
+//   here is not among them); every field named in `remove` is removed too.
 // * X-Virtual-MTA and X-Job are always removed (every occurrence, folded continuation lines
 //   included) so they never reach receivers; their unfolded, trimmed values (first occurrence) are
 //   returned for the caller to use when the source allows it. Control characters are dropped from
@@ -26,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace outpost::smtp {
 
@@ -41,6 +47,14 @@ struct TraceInfo {
   std::int64_t time = 0;  // UNIX seconds
 };
 
+struct HeaderOptions {
+  bool add_received = true;
+  bool remove_received = false;
+  bool add_message_id = true;
+  bool add_date = false;
+  std::vector<std::string> remove;  // field names, any case
+};
+
 struct HeaderResult {
   std::optional<std::string> x_virtual_mta;
   std::optional<std::string> x_job;
@@ -48,7 +62,8 @@ struct HeaderResult {
 };
 
 // Rewrites `message` (CRLF line ends, not dot-stuffed) as described above.
-HeaderResult ProcessHeaders(const TraceInfo& trace, std::string& message);
+HeaderResult ProcessHeaders(const TraceInfo& trace, std::string& message,
+                            const HeaderOptions& options = HeaderOptions{});
 
 // The Received: field (with its CRLF) for `trace`.
 std::string FormatReceived(const TraceInfo& trace);

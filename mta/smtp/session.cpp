@@ -1,5 +1,7 @@
 #include "mta/smtp/session.hpp"
 
+#include <limits>
+
 #include "common/strings.hpp"
 #include "mta/log/log.hpp"
 #include "mta/smtp/line_reader.hpp"
@@ -212,7 +214,11 @@ Action Session::Ehlo(const Command& cmd, std::string& out) {
   lines.reserve(8);
   lines.push_back(host + " Hello " + helo_ + " " + ClientLiteral());
   lines.emplace_back("PIPELINING");
-  lines.push_back("SIZE " + std::to_string(max_message_size()));
+  // max-message-size unlimited: "SIZE 0" says there is no fixed maximum (RFC 1870 section 4).
+  const std::uint64_t size_limit = max_message_size();
+  lines.push_back("SIZE " + std::to_string(size_limit == std::numeric_limits<std::uint64_t>::max()
+                                               ? 0
+                                               : size_limit));
   lines.emplace_back("8BITMIME");
   lines.emplace_back("ENHANCEDSTATUSCODES");
   if (options_.tls_available && !tls_) lines.emplace_back("STARTTLS");
@@ -321,7 +327,13 @@ Action Session::OnDataEnd(std::string& out) {
   trace.queue_id = env.id;
   if (env.recipients.size() == 1) trace.recipient = env.recipients.front();
   trace.time = env.time_queued;
-  HeaderResult headers = ProcessHeaders(trace, data_);
+  HeaderOptions header_options;
+  header_options.add_received = policy_.add_received_header;
+  header_options.remove_received = policy_.remove_received_headers;
+  header_options.add_message_id = policy_.add_message_id_header;
+  header_options.add_date = policy_.add_date_header;
+  header_options.remove = policy_.remove_headers;
+  HeaderResult headers = ProcessHeaders(trace, data_, header_options);
 
   env.vmta = policy_.default_virtual_mta;
   if (policy_.process_x_virtual_mta && headers.x_virtual_mta && !headers.x_virtual_mta->empty()) {

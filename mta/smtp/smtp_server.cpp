@@ -213,6 +213,14 @@ awaitable<std::pair<spool::CommitStatus, spool::SpoolId>> CommitMessage(spool::S
   co_return std::make_pair(waiter->status, waiter->id);
 }
 
+// log-commands: the client's line (secrets left out, see CommandForLog) and the first line of
+// the reply it got, at info level.
+void LogCommand(const std::string& peer, std::string_view line, std::string_view reply) {
+  const std::string_view first = reply.substr(0, reply.find("\r\n"));
+  OUTPOST_LOG(kInfo, "smtp") << peer << " <- " << CommandForLog(line) << " -> "
+                             << (first.empty() ? std::string_view("(no reply yet)") : first);
+}
+
 void WriteReceivedRecords(acct::AccountingLog* log, const spool::Envelope& env,
                           std::uint64_t size) {
   if (log == nullptr) return;
@@ -420,7 +428,10 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
       const LineReader::Status status = input.lines.Next(input.pending(), line, consumed);
       if (status != LineReader::Status::kNeedMore) rearm_command_deadline = true;
       if (status == LineReader::Status::kLine) {
+        const std::size_t reply_start = out.size();
+        const bool log_commands = session.policy().log_commands;  // before AUTH changes it
         action = session.OnLine(line, out);
+        if (log_commands) LogCommand(c.peer, line, std::string_view(out).substr(reply_start));
         const auto penalty = session.TakeReplyDelay();
         if (penalty.count() > 0) {
           // A failed AUTH: nothing is answered or read for a while (slows password guessing).

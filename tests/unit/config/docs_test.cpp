@@ -95,5 +95,22 @@ TEST(Docs, NoDirectiveIsDocumentedThatTheTablesLack) {
   }
 }
 
+TEST(Docs, EveryPowerMtaNameOutpostLacksIsListed) {
+  std::vector<DocSection> docs = ReadDocs();
+  const DocSection* section = nullptr;
+  for (const DocSection& s : docs) {
+    if (s.heading == "## PowerMTA directives Outpost does not implement") section = &s;
+  }
+  ASSERT_NE(section, nullptr) << "docs/config.md has no PowerMTA directives section";
+  for (const PowerMtaName& n : PowerMtaDirectives()) {
+    EXPECT_NE(section->body.find("| `" + std::string(n.name) + "` |"), std::string::npos)
+        << n.name << " is not listed in docs/config.md";
+  }
+  for (const PowerMtaName& n : PowerMtaSections()) {
+    EXPECT_NE(section->body.find("| `<" + std::string(n.name) + ">` |"), std::string::npos)
+        << "<" << n.name << "> is not listed in docs/config.md";
+  }
+}
+
 }  // namespace
 }  // namespace outpost::config

@@ -135,7 +135,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"unknown_section", "<domian a.com>\nmax-smtp-out 1\n</domian>\n", 1,
                   "unknown section <domian> (did you mean 'domain'?)"},
         ErrorCase{"nested_section", "<virtual-mta v>\n<domain a.com>\n</domain>\n</virtual-mta>\n",
-                  2, "section <domain> cannot be inside <virtual-mta v> opened at line 3"},
+                  2, "a <domain> section inside <virtual-mta v> (per-virtual-MTA domain settings"},
+        ErrorCase{"nested_other_section",
+                  "<source 0/0>\n<acct-file a.csv>\nrecords d\n</acct-file>\n</source>\n", 2,
+                  "section <acct-file> cannot be inside <source 0/0> opened at line 3; sections "
+                  "do not nest"},
         ErrorCase{"bad_section_argument", "<source 1.2.3>\n</source>\n", 1,
                   "bad argument '1.2.3' for <source>"},
         // Duplicates.

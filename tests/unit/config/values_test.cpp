@@ -86,6 +86,11 @@ INSTANTIATE_TEST_SUITE_P(
         RateCase{"per_hour", "800/h", true, 800, 3600}, RateCase{"per_second", "2/s", true, 2, 1},
         RateCase{"per_minute", "60/m", true, 60, 60},
         RateCase{"per_day", "10000/d", true, 10000, 86400},
+        // PowerMTA's unit words.
+        RateCase{"per_day_word", "400/day", true, 400, 86400},
+        RateCase{"per_hr", "5/hr", true, 5, 3600},
+        RateCase{"per_10min", "100/10min", true, 100, 600},
+        RateCase{"per_sec", "3/sec", true, 3, 1}, RateCase{"bad_word", "3/secs", false, 0, 0},
         RateCase{"per_10m", "100/10m", true, 100, 600},
         RateCase{"per_1h30m", "5/1h30m", true, 5, 5400},
         RateCase{"unlimited", "unlimited", true, 0, 1},

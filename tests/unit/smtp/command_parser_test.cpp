@@ -195,5 +195,18 @@ TEST(LineReaderTest, Table) {
   }
 }
 
+// log-commands: commands as sent, secrets never.
+TEST(CommandForLogTest, ShowsCommandsHidesSecrets) {
+  EXPECT_EQ(CommandForLog("MAIL FROM:<a@example.com> SIZE=10"),
+            "MAIL FROM:<a@example.com> SIZE=10");
+  EXPECT_EQ(CommandForLog("ehlo client.example"), "ehlo client.example");
+  EXPECT_EQ(CommandForLog("AUTH PLAIN AGFsaWNlAHMzY3JldA=="), "AUTH PLAIN (credentials not shown)");
+  EXPECT_EQ(CommandForLog("AUTH LOGIN"), "AUTH LOGIN");
+  EXPECT_EQ(CommandForLog("YWxpY2U="), "(8 octets not shown)");  // a base64 AUTH LOGIN answer
+  EXPECT_EQ(CommandForLog(""), "(0 octets not shown)");
+  EXPECT_EQ(CommandForLog("RCPT TO:<b@x>\x01"), "RCPT TO:<b@x>?");
+  EXPECT_EQ(CommandForLog("NOOP " + std::string(300, 'x')).size(), 203u);
+}
+
 }  // namespace
 }  // namespace outpost::smtp

@@ -89,5 +89,47 @@ TEST(MessageHeadersTest, Table) {
   }
 }
 
+// The <source> header directives (HeaderOptions), each alone and together.
+TEST(MessageHeadersTest, OptionsTable) {
+  struct OptionCase {
+    std::string label;
+    HeaderOptions options;
+    std::string input;
+    std::string expect;  // the whole result; RECEIVED stands for FormatReceived(Trace())
+  };
+  auto opts = [](bool add_received, bool remove_received, bool add_message_id, bool add_date,
+                 std::vector<std::string> remove) {
+    return HeaderOptions{add_received, remove_received, add_message_id, add_date,
+                         std::move(remove)};
+  };
+  const std::string in =
+      "Received: from a by b; x\r\n\tfolded\r\nX-Mailer: m\r\nSubject: s\r\n"
+      "Message-ID: <m@x>\r\n\r\nReceived: in body\r\n";
+  const std::string date = "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n";
+  const std::vector<OptionCase> cases = {
+      {"no received added", opts(false, false, true, false, {}), in, in},
+      {"old received removed", opts(true, true, true, false, {}), in,
+       "RECEIVEDX-Mailer: m\r\nSubject: s\r\nMessage-ID: <m@x>\r\n\r\nReceived: in body\r\n"},
+      {"remove-header any case", opts(false, false, true, false, {"x-mailer", "SUBJECT"}), in,
+       "Received: from a by b; x\r\n\tfolded\r\nMessage-ID: <m@x>\r\n\r\nReceived: in "
+       "body\r\n"},
+      {"no message-id added", opts(false, false, false, false, {}), "Subject: s\r\n\r\nb\r\n",
+       "Subject: s\r\n\r\nb\r\n"},
+      {"date added when missing", opts(false, false, false, true, {}), "Subject: s\r\n\r\nb\r\n",
+       "Subject: s\r\n" + date + "\r\nb\r\n"},
+      {"date kept when present", opts(false, false, false, true, {}),
+       "DATE: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nb\r\n",
+       "DATE: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nb\r\n"},
+  };
+  for (const OptionCase& c : cases) {
+    SCOPED_TRACE(c.label);
+    std::string message = c.input;
+    ProcessHeaders(Trace(), message, c.options);
+    std::string expect = c.expect;
+    if (expect.rfind("RECEIVED", 0) == 0) expect = FormatReceived(Trace()) + expect.substr(8);
+    EXPECT_EQ(message, expect);
+  }
+}
+
 }  // namespace
 }  // namespace outpost::smtp

@@ -1,0 +1,101 @@
+// The checks that need the whole configuration, run once every file (includes too) is read:
+// required directives, sections missing what they need, and cross-references between sections
+// (each reported at the file and line that made it).
+//
+// Thread-safety: works on one ParseContext, on the parsing thread.
+#include <unistd.h>
+
+#include "mta/config/internal.hpp"
+
+namespace outpost::config {
+
+namespace {
+
+std::pair<std::string, int> Origin(const SectionOrigins& origins, Scope scope, std::size_t index,
+                                   const std::string& main_file) {
+  auto it = origins.find({scope, index});
+  return it == origins.end() ? std::make_pair(main_file, 0) : it->second;
+}
+
+void CheckReference(const ParseContext& ctx, const Reference& r) {
+  const Config& c = *ctx.config;
+  auto error = [&](const std::string& message) { ctx.ErrorAt(r.file, r.line, message); };
+  switch (r.kind) {
+    case Reference::kPatternList: {
+      bool found = false;
+      for (const SmtpPatternList& l : c.smtp_pattern_lists) found = found || l.name == r.name;
+      if (!found) {
+        error("'smtp-pattern-list " + r.name + "': no <smtp-pattern-list " + r.name +
+              "> is defined");
+      }
+      break;
+    }
+    case Reference::kVmtaOrPool:
+      if (c.FindVirtualMta(r.name) == nullptr && c.FindVirtualMtaPool(r.name) == nullptr) {
+        error("'" + r.directive + " " + r.name + "': no <virtual-mta " + r.name +
+              "> or <virtual-mta-pool " + r.name + "> is defined");
+      }
+      break;
+    case Reference::kVmta:
+      if (c.FindVirtualMta(r.name) == nullptr) {
+        error("'virtual-mta " + r.name + "': no <virtual-mta " + r.name + "> is defined" +
+              (c.FindVirtualMtaPool(r.name) != nullptr
+                   ? " (it is a pool; pools cannot contain pools)"
+                   : ""));
+      }
+      break;
+    case Reference::kNamedSource: {
+      bool found = false;
+      for (const SourcePolicy& s : c.sources) found = found || s.name == r.name;
+      if (!found) error("'source " + r.name + "': no <source " + r.name + "> is defined");
+      break;
+    }
+    case Reference::kMacro:
+      if (c.domain_macros.count(r.name) == 0) {
+        error("<domain $" + r.name + ">: no 'domain-macro " + r.name + "' is defined");
+      }
+      break;
+  }
+}
+
+}  // namespace
+
+void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
+                      const std::string& main_file) {
+  Config& c = *ctx.config;
+  if (c.spool_dir.empty() && ctx.global_lines.count("spool") == 0) {
+    ctx.ErrorAt(main_file, 0, "no 'spool' directive: the spool directory is required");
+  }
+  if (c.smtp_listeners.empty() && ctx.global_lines.count("smtp-listener") == 0) {
+    ctx.ErrorAt(main_file, 0, "no 'smtp-listener' directive: at least one is required");
+  }
+  if (!c.smtp_server_tls_private_key.empty() && c.smtp_server_tls_certificate.empty()) {
+    ctx.ErrorAt(main_file, ctx.global_lines["smtp-server-tls-private-key"],
+                "'smtp-server-tls-private-key' without 'smtp-server-tls-certificate'");
+  }
+  for (std::size_t i = 0; i < c.smtp_users.size(); ++i) {
+    if (c.smtp_users[i].password.empty()) {
+      auto [file, line] = Origin(origins, Scope::kSmtpUser, i, main_file);
+      ctx.ErrorAt(file, line, "<smtp-user " + c.smtp_users[i].name + "> has no 'password'");
+    }
+  }
+  for (std::size_t i = 0; i < c.virtual_mta_pools.size(); ++i) {
+    const VirtualMtaPool& pool = c.virtual_mta_pools[i];
+    auto [file, line] = Origin(origins, Scope::kVirtualMtaPool, i, main_file);
+    if (pool.members.empty()) {
+      ctx.ErrorAt(file, line, "<virtual-mta-pool " + pool.name + "> has no 'virtual-mta' members");
+    }
+    if (c.FindVirtualMta(pool.name) != nullptr) {
+      ctx.ErrorAt(file, line,
+                  "<virtual-mta-pool " + pool.name +
+                      "> has the name of a <virtual-mta>; the names must differ");
+    }
+  }
+  for (const Reference& r : ctx.references) CheckReference(ctx, r);
+  if (c.host_name.empty()) {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) == 0) c.host_name = buf;
+  }
+}
+
+}  // namespace outpost::config
