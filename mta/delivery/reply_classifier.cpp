@@ -1,7 +1,11 @@
 #include "mta/delivery/reply_classifier.hpp"
 
 #include <cstdlib>
+#include <optional>
+#include <string_view>
 #include <utility>
+
+#include "common/invariant.hpp"
 
 namespace outpost::delivery {
 
@@ -143,9 +147,21 @@ constexpr DefaultRule kTextRules[] = {
     {R"(\bunroute?able\b)", "routing-errors"},
 };
 
+using Category = BounceCategory;
+
+// A category name of this file's tables or of <bounce-category-patterns> (validated by the
+// config parser): always a known one.
+Category CategoryNamed(std::string_view name) {
+  const std::optional<Category> category = ParseBounceCategory(name);
+  if (!OUTPOST_INVARIANT(category.has_value(), "a bounce category name is known")) {
+    return Category::kOther;
+  }
+  return *category;
+}
+
 struct CompiledDefault {
   std::regex regex;
-  std::string category;
+  Category category;
 };
 
 const std::vector<CompiledDefault>& DefaultTextRules() {
@@ -154,27 +170,27 @@ const std::vector<CompiledDefault>& DefaultTextRules() {
     for (const DefaultRule& r : kTextRules) {
       out.push_back(CompiledDefault{
           std::regex(r.regex, std::regex::ECMAScript | std::regex::icase | std::regex::optimize),
-          r.category});
+          CategoryNamed(r.category)});
     }
     return out;
   }();
   return rules;
 }
 
-std::string CategoryFromCode(const std::string& enhanced) {
+Category CategoryFromCode(const std::string& enhanced) {
   Enhanced e;
-  if (!ParseEnhanced(enhanced, e)) return "other";
-  if (e.cls == 2) return "success";
+  if (!ParseEnhanced(enhanced, e)) return Category::kOther;
+  if (e.cls == 2) return Category::kSuccess;
   const int s = e.subject, d = e.detail;
-  if (s == 1 && d == 1) return "bad-mailbox";
-  if (s == 1 && d == 2) return "bad-domain";
-  if (s == 3 && d == 5) return "bad-configuration";
-  if (s == 4 && d == 1) return "no-answer-from-host";
-  if (s == 4 && d == 2) return "bad-connection";
-  if (s == 4 && (d == 4 || d == 6)) return "routing-errors";
-  if (s == 4 && d == 7) return "message-expired";
-  if (s == 7 && d == 1) return "policy-related";
-  return "other";
+  if (s == 1 && d == 1) return Category::kBadMailbox;
+  if (s == 1 && d == 2) return Category::kBadDomain;
+  if (s == 3 && d == 5) return Category::kBadConfiguration;
+  if (s == 4 && d == 1) return Category::kNoAnswerFromHost;
+  if (s == 4 && d == 2) return Category::kBadConnection;
+  if (s == 4 && (d == 4 || d == 6)) return Category::kRoutingErrors;
+  if (s == 4 && d == 7) return Category::kMessageExpired;
+  if (s == 7 && d == 1) return Category::kPolicyRelated;
+  return Category::kOther;
 }
 
 std::regex Compile(const std::string& regex, bool icase) {
@@ -215,20 +231,20 @@ std::string DsnStatusText(const std::string& enhanced_or_class) {
 
 ReplyClassifier::ReplyClassifier(const config::Config& config) {
   for (const config::BounceCategoryPattern& p : config.bounce_category_patterns) {
-    category_patterns_.push_back(
-        CompiledPattern{Compile(p.regex, p.icase), p.category, config::PatternMode::kNone});
+    category_patterns_.push_back(CompiledPattern{
+        Compile(p.regex, p.icase), CategoryNamed(p.category), config::PatternMode::kNone});
   }
   for (const config::SmtpPatternList& list : config.smtp_pattern_lists) {
     std::vector<CompiledPattern> compiled;
     for (const config::SmtpPattern& p : list.patterns) {
-      compiled.push_back(CompiledPattern{Compile(p.regex, p.icase), "", p.mode});
+      compiled.push_back(CompiledPattern{Compile(p.regex, p.icase), Category::kOther, p.mode});
     }
     pattern_lists_.emplace_back(list.name, std::move(compiled));
   }
 }
 
-std::string ReplyClassifier::BounceCategory(const Reply& reply) const {
-  if (reply.Positive()) return "success";
+Category ReplyClassifier::BounceCategory(const Reply& reply) const {
+  if (reply.Positive()) return Category::kSuccess;
   const std::string full = reply.Full();
   for (const CompiledPattern& p : category_patterns_) {
     if (std::regex_search(full, p.regex)) return p.category;
@@ -236,13 +252,14 @@ std::string ReplyClassifier::BounceCategory(const Reply& reply) const {
   for (const CompiledDefault& r : DefaultTextRules()) {
     if (std::regex_search(reply.text, r.regex)) return r.category;
   }
-  std::string category = CategoryFromCode(reply.enhanced);
+  const Category category = CategoryFromCode(reply.enhanced);
   // A 2.x.y enhanced code on a failure reply says nothing about the failure.
-  return category == "success" ? "other" : category;
+  return category == Category::kSuccess ? Category::kOther : category;
 }
 
-bool ReplyClassifier::IsHardBounce(const std::string& category) {
-  return category == "bad-mailbox" || category == "inactive-mailbox" || category == "bad-domain";
+bool ReplyClassifier::IsHardBounce(Category category) {
+  return category == Category::kBadMailbox || category == Category::kInactiveMailbox ||
+         category == Category::kBadDomain;
 }
 
 config::PatternMode ReplyClassifier::MatchPatterns(const std::string& list_name,

@@ -26,6 +26,10 @@
 // such as `/^4\d\d 4\.7\./ policy-related`. tests/unit/delivery/reply_classifier_test.cpp checks
 // every record of the accounting fixtures in tests/data against its bounceCat.
 //
+// The category is a BounceCategory (bounce_category.hpp); its name is written only at the edge
+// (accounting, mta/acct/outcome_record.cpp). <bounce-category-patterns> names are turned into the
+// enum at construction (the config parser accepts only known names).
+//
 // Regexes are compiled once at construction (from the config), never on the hot path.
 // Thread-safety: immutable after construction; safe to share.
 #pragma once
@@ -36,6 +40,7 @@
 #include <vector>
 
 #include "mta/config/config.hpp"
+#include "mta/delivery/bounce_category.hpp"
 #include "mta/delivery/smtp_client.hpp"
 
 namespace outpost::delivery {
@@ -47,15 +52,16 @@ class ReplyClassifier {
  public:
   explicit ReplyClassifier(const config::Config& config);
 
-  std::string BounceCategory(const Reply& reply) const;
-  static bool IsHardBounce(const std::string& category);
+  delivery::BounceCategory BounceCategory(const Reply& reply) const;
+  // bad-mailbox, inactive-mailbox, bad-domain.
+  static bool IsHardBounce(delivery::BounceCategory category);
   // The mode a matching pattern of list `list_name` asks for (kNone when nothing matches).
   config::PatternMode MatchPatterns(const std::string& list_name, const Reply& reply) const;
 
  private:
   struct CompiledPattern {
     std::regex regex;
-    std::string category;
+    delivery::BounceCategory category = delivery::BounceCategory::kOther;
     config::PatternMode mode = config::PatternMode::kNone;
   };
   std::vector<CompiledPattern> category_patterns_;

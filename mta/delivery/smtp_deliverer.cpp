@@ -10,6 +10,7 @@
 #include <chrono>
 #include <utility>
 
+#include "common/invariant.hpp"
 #include "common/strings.hpp"
 #include "mta/log/log.hpp"
 
@@ -230,7 +231,8 @@ asio::awaitable<void> SmtpDeliverer::ConnectTask(queue::ConnectRequest request,
 void SmtpDeliverer::Send(queue::ConnectionId connection, queue::BatchRequest batch,
                          std::function<void(queue::BatchOutcome)> done) {
   auto it = connections_.find(connection);
-  if (it == connections_.end()) {
+  // The scheduler sends only on connections this deliverer reported open and has not closed.
+  if (!OUTPOST_INVARIANT(it != connections_.end(), "a transaction's connection is open")) {
     queue::BatchOutcome lost;
     lost.result.connection_lost = true;
     lost.connection_usable = false;
