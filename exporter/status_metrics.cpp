@@ -11,7 +11,7 @@ namespace outpost::exporter {
 using prometheus::MetricType;
 using Json = nlohmann::json;
 
-const std::array<StatusScalar, 33> kStatusScalars = {{
+const std::array<StatusScalar, 34> kStatusScalars = {{
     {"outpost_uptime_seconds", "outpostd uptime.", MetricType::Gauge, {"uptime_seconds"}},
     {"outpost_queue_recipients",
      "Queued recipients, total.",
@@ -49,6 +49,10 @@ const std::array<StatusScalar, 33> kStatusScalars = {{
      "outpostd CPU time (user + system).",
      MetricType::Counter,
      {"process", "cpu_seconds"}},
+    {"outpost_invariant_violations_total",
+     "Impossible states outpostd detected (each one is a bug to report).",
+     MetricType::Counter,
+     {"process", "invariant_violations"}},
     {"outpost_spool_entries", "Spooled messages.", MetricType::Gauge, {"spool", "entries"}},
     {"outpost_spool_bytes",
      "Bytes of spool segment files on disk.",

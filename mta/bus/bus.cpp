@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/invariant.hpp"
+
 namespace outpost::bus {
 namespace {
 
@@ -51,6 +53,10 @@ void Series::Add(std::int64_t n) {
   value_.fetch_add(n, std::memory_order_relaxed);
   const std::int64_t now = time_.MonoSeconds();
   last_update_.store(now, std::memory_order_relaxed);
+  CountInWindow(now, n);
+}
+
+void Series::CountInWindow(std::int64_t now, std::int64_t n) {
   if (!buckets_ || n <= 0) return;
   const std::int64_t epoch = EpochOf(now);
   auto& bucket = buckets_[static_cast<std::size_t>(((epoch % 360) + 360) % 360)];
@@ -64,8 +70,29 @@ void Series::Add(std::int64_t n) {
 }
 
 void Series::Set(std::int64_t value) {
+  if (!OUTPOST_INVARIANT(type_ == MetricType::kGauge, "bus: Set on a counter")) return;
   value_.store(value, std::memory_order_relaxed);
   last_update_.store(time_.MonoSeconds(), std::memory_order_relaxed);
+}
+
+void Series::AdvanceTo(std::int64_t total) {
+  std::int64_t current = value_.load(std::memory_order_relaxed);
+  while (total > current) {
+    if (value_.compare_exchange_weak(current, total, std::memory_order_relaxed)) {
+      const std::int64_t now = time_.MonoSeconds();
+      last_update_.store(now, std::memory_order_relaxed);
+      CountInWindow(now, total - current);
+      return;
+    }
+  }
+}
+
+void Series::Mirror(std::int64_t reading) {
+  if (type_ == MetricType::kGauge) {
+    Set(reading);
+  } else {
+    AdvanceTo(reading);
+  }
 }
 
 std::int64_t Series::CountOver(std::int64_t seconds) const {
@@ -150,6 +177,36 @@ MetricSnapshot Metric::Snapshot() const {
   return out;
 }
 
+std::int64_t MetricSnapshot::Value(std::string_view label) const {
+  for (const auto& s : series) {
+    if (s.label == label) return s.value;
+  }
+  return 0;
+}
+
+WindowCounts MetricSnapshot::Windows(std::string_view label) const {
+  for (const auto& s : series) {
+    if (s.label == label) return s.windows;
+  }
+  return {};
+}
+
+std::int64_t MetricSnapshot::Sum() const {
+  std::int64_t total = 0;
+  for (const auto& s : series) total += s.value;
+  return total;
+}
+
+WindowCounts MetricSnapshot::SumWindows() const {
+  WindowCounts w;
+  for (const auto& s : series) {
+    w.last_1m += s.windows.last_1m;
+    w.last_5m += s.windows.last_5m;
+    w.last_1h += s.windows.last_1h;
+  }
+  return w;
+}
+
 const MetricSnapshot* BusSnapshot::Find(std::string_view name) const {
   for (const auto& m : metrics) {
     if (m.descriptor.name == name) return &m;
@@ -159,20 +216,12 @@ const MetricSnapshot* BusSnapshot::Find(std::string_view name) const {
 
 std::int64_t BusSnapshot::Value(std::string_view name, std::string_view label) const {
   const MetricSnapshot* m = Find(name);
-  if (m == nullptr) return 0;
-  for (const auto& s : m->series) {
-    if (s.label == label) return s.value;
-  }
-  return 0;
+  return m == nullptr ? 0 : m->Value(label);
 }
 
 WindowCounts BusSnapshot::Windows(std::string_view name, std::string_view label) const {
   const MetricSnapshot* m = Find(name);
-  if (m == nullptr) return {};
-  for (const auto& s : m->series) {
-    if (s.label == label) return s.windows;
-  }
-  return {};
+  return m == nullptr ? WindowCounts{} : m->Windows(label);
 }
 
 Registry::Registry(const Clock& time, std::int64_t idle_seconds)
@@ -187,7 +236,10 @@ std::vector<Metric*> Registry::Register(std::span<const Descriptor> list) {
     for (const auto& m : metrics_) {
       if (m->descriptor().name == d.name) found = m.get();
     }
-    if (found == nullptr) {
+    if (found != nullptr) {
+      OUTPOST_INVARIANT(found->descriptor().type == d.type && found->descriptor().label == d.label,
+                        "bus: a metric name declared twice with another type or label");
+    } else {
       metrics_.push_back(std::make_unique<Metric>(d, time_));
       found = metrics_.back().get();
     }

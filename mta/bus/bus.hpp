@@ -1,17 +1,24 @@
 // The internal metrics bus: one in-process registry that every subsystem publishes to and that
 // the management plane (status API, CLI, web console) reads.
 //
-// Declaring. Each subsystem declares its metrics once, in one constexpr list of Descriptors
-// (name, help, type, unit, label name), see catalog.hpp. Registry::Register(list) returns one
-// Metric per descriptor, in list order, so publishers index it with the same enum they used to
-// write the list. A descriptor with an empty `label` is a single series; one with a label (queue,
-// domain, vmta, mode) is a family of series, one per label value, created on first use.
+// Declaring. A subsystem declares its metrics once, where they are produced, as one X-macro list
+// (stats.hpp): each entry gives kind, name, label (or source field), unit and help, and the list
+// generates the Descriptors, a struct of Metric references (publishers write
+// `stats.spool_entries.series().Set(n)`) and a typed snapshot struct (readers read
+// `snap.spool_entries.Value()`), so no code names a metric by string and no index can drift.
+// Registry::Register(list) returns one Metric per descriptor, in list order. A descriptor with an
+// empty `label` is a single series; one with a label (queue, domain, vmta, mode) is a family of
+// series, one per label value, created on first use.
 //
-// Types. kCounter only goes up (Add); kGauge is set (Set) or moved (Add, negative allowed);
-// kWindowed is a counter that also keeps the last hour in 360 buckets of 10 seconds, keyed by
-// epoch-bucket (bucket = now / 10 s), so the counts over the last 1 minute, 5 minutes and 1 hour
-// are exact to the bucket: a window of W seconds sums the W/10 most recent buckets, the current
-// (partial) one included, i.e. it covers between W-10 and W seconds of history.
+// Types. kCounter only goes up: Add(n >= 0), or AdvanceTo(total) for a producer that keeps its
+// own running total (the difference is added; a lower total is ignored, so a counter never goes
+// down). kGauge is set (Set) or moved (Add, negative allowed); Set on a counter is an invariant
+// violation. Mirror(reading) is Set for gauges and AdvanceTo for counters (what a sampled list's
+// generated Publish calls). kWindowed is a counter that also keeps the last hour in 360 buckets
+// of 10 seconds, keyed by epoch-bucket (bucket = now / 10 s), so the counts over the last
+// 1 minute, 5 minutes and 1 hour are exact to the bucket: a window of W seconds sums the W/10
+// most recent buckets, the current (partial) one included, i.e. it covers between W-10 and W
+// seconds of history.
 //
 // Hot path. Every update is a relaxed atomic: a counter is one fetch_add; a windowed counter is
 // that plus a compare-exchange on a packed (epoch, count) bucket word, so a bucket that is reused
@@ -34,7 +41,8 @@
 // and move it, so windows and expiry are tested without sleeping.
 //
 // Thread-safety: Registry, Metric and Series are thread-safe; Register() must finish before the
-// returned metrics are shared with other threads.
+// returned metrics are shared with other threads. AdvanceTo/Mirror assume one publisher per
+// counter (two would each add their own differences).
 // Limits (XXX): one label per family (queue names already carry domain/vmta); windows are 1 h at
 // most; a bucket counts at most 2^36-1 events per 10 s.
 #pragma once
@@ -82,7 +90,12 @@ class Series {
   Series(MetricType type, const Clock& time);
 
   void Add(std::int64_t n = 1);
-  void Set(std::int64_t value);  // gauges
+  void Set(std::int64_t value);  // gauges only
+  // Counters: raises the value to `total` (adding the difference, windows included); a `total`
+  // at or below the value changes nothing.
+  void AdvanceTo(std::int64_t total);
+  // A producer's reading of its own figure: Set for a gauge, AdvanceTo for a counter.
+  void Mirror(std::int64_t reading);
   std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
   // Events counted in the last `seconds` (rounded up to whole buckets); 0 unless kWindowed.
   std::int64_t CountOver(std::int64_t seconds) const;
@@ -91,6 +104,8 @@ class Series {
   MetricType type() const { return type_; }
 
  private:
+  void CountInWindow(std::int64_t now, std::int64_t n);
+
   MetricType type_;
   const Clock& time_;
   std::atomic<std::int64_t> value_{0};
@@ -108,6 +123,13 @@ struct SeriesSnapshot {
 struct MetricSnapshot {
   Descriptor descriptor;
   std::vector<SeriesSnapshot> series;  // labelled: sorted by label
+
+  // The value of the series `label` (empty: the unlabelled series); 0 when absent.
+  std::int64_t Value(std::string_view label = {}) const;
+  WindowCounts Windows(std::string_view label = {}) const;
+  // A family's values and windows summed over every label.
+  std::int64_t Sum() const;
+  WindowCounts SumWindows() const;
 };
 
 struct BusSnapshot {
@@ -155,7 +177,8 @@ class Registry {
   Registry& operator=(const Registry&) = delete;
 
   // Declares a subsystem's list; returns its metrics in list order. A name declared twice returns
-  // the existing metric (so two instances of a subsystem share their series).
+  // the existing metric (so two instances of a subsystem, or two publishers of one list, share
+  // their series); declaring it again with another type or label is an invariant violation.
   std::vector<Metric*> Register(std::span<const Descriptor> list);
   Metric* Find(std::string_view name) const;
 

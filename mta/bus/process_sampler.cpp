@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/invariant.hpp"
+
 namespace outpost::bus {
 namespace {
 
@@ -38,7 +40,7 @@ ProcStatus ParseProcStatus(std::string_view text) {
 }
 
 ProcessSampler::ProcessSampler(Registry& registry, std::string spool_dir)
-    : metrics_(registry, kProcessMetrics),
+    : metrics_(ProcessMetrics::Register(registry)),
       spool_dir_(std::move(spool_dir)),
       started_(registry.time().MonoSeconds()),
       time_(registry.time()) {}
@@ -51,12 +53,12 @@ int ProcessSampler::Sample() {
     buffer << in.rdbuf();
     ProcStatus status = ParseProcStatus(buffer.str());
     if (status.rss_bytes) {
-      metrics_[Process::kRss].series().Set(*status.rss_bytes);
+      metrics_.process_resident_memory_bytes.series().Set(*status.rss_bytes);
     } else {
       ++failures;
     }
     // VmSwap is absent on kernels without swap accounting: that is zero, not a failure.
-    metrics_[Process::kSwap].series().Set(status.swap_bytes.value_or(0));
+    metrics_.process_swap_bytes.series().Set(status.swap_bytes.value_or(0));
   }
   if (DIR* dir = ::opendir("/proc/self/fd")) {
     std::int64_t count = 0;
@@ -64,13 +66,13 @@ int ProcessSampler::Sample() {
       if (entry->d_name[0] != '.') ++count;
     }
     ::closedir(dir);
-    metrics_[Process::kOpenFds].series().Set(count - 1);  // not the one opendir used
+    metrics_.process_open_fds.series().Set(count - 1);  // not the one opendir used
   } else {
     ++failures;
   }
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    metrics_[Process::kMaxFds].series().Set(
+    metrics_.process_max_fds.series().Set(
         limit.rlim_cur == RLIM_INFINITY ? -1 : static_cast<std::int64_t>(limit.rlim_cur));
   } else {
     ++failures;
@@ -78,9 +80,9 @@ int ProcessSampler::Sample() {
   struct statvfs fs {};
   if (!spool_dir_.empty() && ::statvfs(spool_dir_.c_str(), &fs) == 0) {
     const auto frsize = static_cast<std::int64_t>(fs.f_frsize);
-    metrics_[Process::kSpoolDiskUsed].series().Set(
+    metrics_.spool_disk_used_bytes.series().Set(
         static_cast<std::int64_t>(fs.f_blocks - fs.f_bfree) * frsize);
-    metrics_[Process::kSpoolDiskFree].series().Set(static_cast<std::int64_t>(fs.f_bavail) * frsize);
+    metrics_.spool_disk_free_bytes.series().Set(static_cast<std::int64_t>(fs.f_bavail) * frsize);
   } else {
     ++failures;
   }
@@ -88,11 +90,13 @@ int ProcessSampler::Sample() {
   if (::getrusage(RUSAGE_SELF, &usage) == 0) {
     const std::int64_t ms = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000 +
                             (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000;
-    metrics_[Process::kCpuMillis].series().Set(ms);
+    metrics_.process_cpu_milliseconds_total.series().AdvanceTo(ms);
   } else {
     ++failures;
   }
-  metrics_[Process::kUptime].series().Set(time_.MonoSeconds() - started_);
+  metrics_.process_uptime_seconds.series().Set(time_.MonoSeconds() - started_);
+  metrics_.invariant_violations_total.series().AdvanceTo(
+      static_cast<std::int64_t>(InvariantViolations()));
   return failures;
 }
 

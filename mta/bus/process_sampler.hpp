@@ -1,8 +1,9 @@
 // The process sampler: reads the process's own resource use and publishes it on the bus
-// (catalog.hpp, kProcessMetrics): RSS and swap (VmRSS / VmSwap of /proc/self/status), open file
+// (OUTPOST_PROCESS_METRICS below): RSS and swap (VmRSS / VmSwap of /proc/self/status), open file
 // descriptors (entries of /proc/self/fd) and their soft limit (RLIMIT_NOFILE), the spool file
 // system's used and free bytes (statvfs on the spool directory), CPU time (getrusage, user +
-// system) and uptime (the bus's Clock since construction).
+// system), uptime (the bus's Clock since construction) and the invariant violations counted so
+// far (common/invariant.hpp).
 //
 // Errors: a reading that fails (no /proc, statvfs error) leaves its gauge at the previous value;
 // Sample() reports how many readings failed so a caller can log it once.
@@ -17,9 +18,26 @@
 #include <string>
 #include <string_view>
 
-#include "mta/bus/catalog.hpp"
+#include "mta/bus/stats.hpp"
+
+// clang-format off
+#define OUTPOST_PROCESS_METRICS(X)                                                                \
+  X(Gauge, process_resident_memory_bytes, "", "bytes", "Resident set size (VmRSS).")              \
+  X(Gauge, process_swap_bytes, "", "bytes", "Swapped-out memory (VmSwap).")                       \
+  X(Gauge, process_open_fds, "", "descriptors", "Open file descriptors.")                         \
+  X(Gauge, process_max_fds, "", "descriptors", "The soft RLIMIT_NOFILE.")                         \
+  X(Gauge, spool_disk_used_bytes, "", "bytes", "Used bytes of the spool's file system.")          \
+  X(Gauge, spool_disk_free_bytes, "", "bytes",                                                    \
+    "Bytes available to outpostd on the spool's file system.")                                    \
+  X(Counter, process_cpu_milliseconds_total, "", "milliseconds", "User + system CPU time.")       \
+  X(Gauge, process_uptime_seconds, "", "seconds", "Seconds since outpostd started.")              \
+  X(Counter, invariant_violations_total, "", "violations",                                        \
+    "Impossible states detected (OUTPOST_INVARIANT) since start: each one is a bug to report.")
+// clang-format on
 
 namespace outpost::bus {
+
+OUTPOST_DEFINE_STATS(ProcessMetrics, OUTPOST_PROCESS_METRICS);
 
 // VmRSS and VmSwap of a /proc/PID/status text, in bytes (nullopt when absent).
 struct ProcStatus {
@@ -35,7 +53,7 @@ class ProcessSampler {
   int Sample();
 
  private:
-  Group<Process> metrics_;
+  ProcessMetrics metrics_;
   std::string spool_dir_;
   std::int64_t started_;
   const Clock& time_;

@@ -7,12 +7,9 @@ namespace outpost::mgmt {
 using queue::OutcomeKind;
 
 BusAccountingSink::BusAccountingSink(bus::Registry& registry, queue::OutcomeSink& next)
-    : outcomes_(registry, bus::kOutcomeMetrics),
-      traffic_(registry, bus::kTrafficMetrics),
-      next_(next) {}
+    : metrics_(OutcomeMetrics::Register(registry)), next_(next) {}
 
 void BusAccountingSink::Write(const queue::Outcome& outcome) {
-  using bus::Outcome;
   std::string domain;
   std::string vmta = outcome.vmta;
   if (auto key = queue::ParseQueueName(outcome.queue)) {
@@ -21,19 +18,19 @@ void BusAccountingSink::Write(const queue::Outcome& outcome) {
   } else {
     domain = queue::RecipientDomain(outcome.recipient);
   }
-  Outcome by_domain = Outcome::kCount;
-  Outcome by_vmta = Outcome::kCount;
+  bus::Metric* by_domain = nullptr;
+  bus::Metric* by_vmta = nullptr;
   switch (outcome.kind) {
     case OutcomeKind::kDelivered: {
-      by_domain = Outcome::kDeliveredByDomain;
-      by_vmta = Outcome::kDeliveredByVmta;
-      traffic_[bus::Traffic::kOutRecipients].series().Add(1);
+      by_domain = &metrics_.domain_delivered_total;
+      by_vmta = &metrics_.vmta_delivered_total;
+      metrics_.traffic_out_recipients_total.series().Add(1);
       if (messages_in_batch_
               .emplace(outcome.spool_id.segment, outcome.spool_id.offset, outcome.queue)
               .second) {
-        traffic_[bus::Traffic::kOutMessages].series().Add(1);
+        metrics_.traffic_out_messages_total.series().Add(1);
         if (outcome.size > 0) {
-          traffic_[bus::Traffic::kOutBytes].series().Add(static_cast<std::int64_t>(outcome.size));
+          metrics_.traffic_out_bytes_total.series().Add(static_cast<std::int64_t>(outcome.size));
         }
       }
       break;
@@ -42,20 +39,20 @@ void BusAccountingSink::Write(const queue::Outcome& outcome) {
     case OutcomeKind::kExpired:
     case OutcomeKind::kDeleted:
     case OutcomeKind::kDomainFailed:
-      by_domain = Outcome::kBouncedByDomain;
-      by_vmta = Outcome::kBouncedByVmta;
+      by_domain = &metrics_.domain_bounced_total;
+      by_vmta = &metrics_.vmta_bounced_total;
       break;
     case OutcomeKind::kDeferred:
-      by_domain = Outcome::kDeferredByDomain;
-      by_vmta = Outcome::kDeferredByVmta;
+      by_domain = &metrics_.domain_deferred_total;
+      by_vmta = &metrics_.vmta_deferred_total;
       break;
     case OutcomeKind::kConnectionFailed:
-      by_domain = Outcome::kQueueFailuresByDomain;
-      by_vmta = Outcome::kQueueFailuresByVmta;
+      by_domain = &metrics_.domain_queue_failures_total;
+      by_vmta = &metrics_.vmta_queue_failures_total;
       break;
   }
-  if (!domain.empty()) outcomes_[by_domain].Add(domain, 1);
-  if (!vmta.empty()) outcomes_[by_vmta].Add(vmta, 1);
+  if (by_domain != nullptr && !domain.empty()) by_domain->Add(domain, 1);
+  if (by_vmta != nullptr && !vmta.empty()) by_vmta->Add(vmta, 1);
   next_.Write(outcome);
 }
 

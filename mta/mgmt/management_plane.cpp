@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <future>
-#include <map>
 #include <optional>
 
 #include "mta/log/log.hpp"
@@ -27,13 +26,6 @@ void SendError(httplib::Response& res, int status, const std::string& message) {
   SendJson(res, status, RenderError(status, message));
 }
 
-// Sets a gauge only when its value changes, so that an unchanging labelled series ages and can
-// expire (Series::Set refreshes last_update).
-void SetIfChanged(bus::Metric& metric, const std::string& label, std::int64_t value) {
-  auto series = metric.With(label);
-  if (series->value() != value) series->Set(value);
-}
-
 }  // namespace
 
 struct ManagementPlane::Impl {
@@ -41,15 +33,9 @@ struct ManagementPlane::Impl {
   Poster post;
   ControlHooks hooks;
   ManagementOptions options;
-  bus::Group<bus::Traffic> traffic;
-  bus::Group<bus::Queue> queue_metrics;
-  bus::Group<bus::Storage> storage;
-  bus::Group<bus::Accounting> accounting;
-  bus::Group<bus::Interop> interop;
-  bus::Group<bus::Mgmt> mgmt;
+  DaemonMetrics metrics;
   bus::ProcessSampler sampler;
   std::uint64_t ticks = 0;
-  smtp::ServerStats last_smtp;  // io thread only: for deltas
 
   mutable std::mutex mu;  // guards the fields below
   std::shared_ptr<const config::Config> config;
@@ -68,18 +54,15 @@ struct ManagementPlane::Impl {
         post(std::move(p)),
         hooks(std::move(h)),
         options(std::move(o)),
-        traffic(r, bus::kTrafficMetrics),
-        queue_metrics(r, bus::kQueueMetrics),
-        storage(r, bus::kStorageMetrics),
-        accounting(r, bus::kAccountingMetrics),
-        interop(r, bus::kInteropMetrics),
-        mgmt(r, bus::kMgmtMetrics),
+        metrics(DaemonMetrics::Register(r)),
         sampler(r, options.spool_dir),
         config(std::move(c)) {}
 
-  StatusInputs Inputs() const {
+  // The readers' inputs; `with_bus`: also every metric by name (only /counters.json lists them).
+  StatusInputs Inputs(bool with_bus = false) const {
     StatusInputs in;
-    in.bus = registry.Snapshot();
+    in.metrics = metrics.Take();
+    if (with_bus) in.bus = registry.Snapshot();
     in.version = options.version;
     in.now_unix = registry.time().Now().unix_seconds();
     std::lock_guard lock(mu);
@@ -90,114 +73,11 @@ struct ManagementPlane::Impl {
     return in;
   }
 
-  void Publish(const DaemonReadings& r) {
-    using bus::Queue;
-    using bus::Storage;
-    using bus::Traffic;
-    auto delta = [](std::uint64_t now, std::uint64_t before) {
-      return now >= before ? static_cast<std::int64_t>(now - before) : 0;
-    };
-    traffic[Traffic::kInMessages].series().Add(
-        delta(r.smtp.messages_accepted, last_smtp.messages_accepted));
-    traffic[Traffic::kInRecipients].series().Add(
-        delta(r.smtp.recipients_accepted, last_smtp.recipients_accepted));
-    traffic[Traffic::kInBytes].series().Add(delta(r.smtp.bytes_accepted, last_smtp.bytes_accepted));
-    traffic[Traffic::kConnectionsInTotal].series().Add(
-        delta(r.smtp.connections_total, last_smtp.connections_total));
-    last_smtp = r.smtp;
-    traffic[Traffic::kConnectionsIn].series().Set(
-        static_cast<std::int64_t>(r.smtp.connections_current));
-    traffic[Traffic::kConnectionsOut].series().Set(
-        static_cast<std::int64_t>(r.queues.totals.connections));
-
-    const auto& t = r.queues.totals;
-    queue_metrics[Queue::kRecipients].series().Set(static_cast<std::int64_t>(t.recipients));
-    queue_metrics[Queue::kMessages].series().Set(static_cast<std::int64_t>(t.messages));
-    queue_metrics[Queue::kQueues].series().Set(static_cast<std::int64_t>(t.queues));
-    queue_metrics[Queue::kRecipientsInBackoff].series().Set(
-        static_cast<std::int64_t>(t.recipients_in_backoff));
-    queue_metrics[Queue::kQueuesInBackoff].series().Set(
-        static_cast<std::int64_t>(t.queues_in_backoff));
-    queue_metrics[Queue::kAdmissionRefusals].series().Set(
-        static_cast<std::int64_t>(t.admission_refusals));
-    struct Sums {
-      std::int64_t recipients = 0, messages = 0, connections = 0;
-    };
-    std::map<std::string, Sums> by_vmta;
-    // A paused queue counts under "paused" whatever its mode; the others under their mode.
-    std::map<std::string, Sums> by_mode{{"normal", {}}, {"backoff", {}}, {"paused", {}}};
-    for (const auto& q : r.queues.queues) {
-      SetIfChanged(queue_metrics[Queue::kQueueRecipients], q.name,
-                   static_cast<std::int64_t>(q.recipients));
-      SetIfChanged(queue_metrics[Queue::kQueueMessages], q.name,
-                   static_cast<std::int64_t>(q.messages));
-      SetIfChanged(queue_metrics[Queue::kQueueConnections], q.name,
-                   static_cast<std::int64_t>(q.connections));
-      const std::size_t slash = q.name.rfind('/');
-      Sums& v = by_vmta[slash == std::string::npos ? "" : q.name.substr(slash + 1)];
-      Sums& m = by_mode[q.paused ? "paused" : q.mode];
-      for (Sums* s : {&v, &m}) {
-        s->recipients += static_cast<std::int64_t>(q.recipients);
-        s->messages += static_cast<std::int64_t>(q.messages);
-        s->connections += static_cast<std::int64_t>(q.connections);
-      }
-    }
-    for (const auto& [vmta, s] : by_vmta) {
-      SetIfChanged(queue_metrics[Queue::kVmtaRecipients], vmta, s.recipients);
-      SetIfChanged(queue_metrics[Queue::kVmtaMessages], vmta, s.messages);
-      SetIfChanged(queue_metrics[Queue::kVmtaConnections], vmta, s.connections);
-    }
-    for (const auto& [mode, s] : by_mode) {
-      SetIfChanged(queue_metrics[Queue::kModeRecipients], mode, s.recipients);
-      SetIfChanged(queue_metrics[Queue::kModeMessages], mode, s.messages);
-    }
-
-    storage[Storage::kSpoolEntries].series().Set(static_cast<std::int64_t>(r.spool.entries));
-    storage[Storage::kSpoolBytes].series().Set(static_cast<std::int64_t>(r.spool.bytes));
-    storage[Storage::kSpoolHealthy].series().Set(r.spool.healthy ? 1 : 0);
-    storage[Storage::kSpoolDamaged].series().Set(static_cast<std::int64_t>(r.spool.damaged_total));
-    storage[Storage::kSpoolLiveBytes].series().Set(static_cast<std::int64_t>(r.spool.live_bytes));
-    storage[Storage::kSpoolCompactions].series().Set(
-        static_cast<std::int64_t>(r.spool.compactions));
-    storage[Storage::kSpoolCompactionCopied].series().Set(
-        static_cast<std::int64_t>(r.spool.compaction_bytes_copied));
-    storage[Storage::kSpoolCompactionReclaimed].series().Set(
-        static_cast<std::int64_t>(r.spool.compaction_bytes_reclaimed));
-    storage[Storage::kSpoolCompactionErrors].series().Set(
-        static_cast<std::int64_t>(r.spool.compaction_errors));
-    storage[Storage::kDnsCacheEntries].series().Set(static_cast<std::int64_t>(r.dns.cache_entries));
-    storage[Storage::kDnsCacheHits].series().Set(static_cast<std::int64_t>(r.dns.cache_hits));
-    storage[Storage::kDnsCacheMisses].series().Set(static_cast<std::int64_t>(r.dns.cache_misses));
-    storage[Storage::kDnsQueries].series().Set(static_cast<std::int64_t>(r.dns.queries));
-    storage[Storage::kDnsFailures].series().Set(static_cast<std::int64_t>(r.dns.failures));
-
-    using bus::Accounting;
-    auto set = [this](Accounting a, std::uint64_t v) {
-      accounting[a].series().Set(static_cast<std::int64_t>(v));
-    };
-    set(Accounting::kWritable, r.acct_writable ? 1 : 0);
-    set(Accounting::kBufferedBytes, r.acct_buffered_bytes);
-    set(Accounting::kWriteErrors, r.acct_write_errors);
-    set(Accounting::kHeldCompletions, t.held_completions);
-    set(Accounting::kDkimSigned, r.dkim.signed_messages);
-    set(Accounting::kDkimUnsignedNoKey, r.dkim.unsigned_no_key);
-    set(Accounting::kDkimSignFailures, r.dkim.sign_failures);
-
-    using bus::Interop;
-    auto set_interop = [this](Interop i, std::uint64_t v) {
-      interop[i].series().Set(static_cast<std::int64_t>(v));
-    };
-    set_interop(Interop::kTlsFallbacks, r.delivery.tls_fallbacks);
-    set_interop(Interop::kTlsFailuresRemembered, r.delivery.tls_failures_remembered);
-    set_interop(Interop::kConverted8Bit, r.mime.converted);
-    set_interop(Interop::kRefused8Bit, r.mime.refused);
-  }
-
   // Reads the daemon and keeps the queue snapshot (io thread).
   void Refresh() {
     if (!hooks.read) return;
     DaemonReadings readings = hooks.read();
-    Publish(readings);
+    metrics.Publish(readings);
     auto snapshot = std::make_shared<const queue::QueueSnapshot>(std::move(readings.queues));
     std::lock_guard lock(mu);
     queues = std::move(snapshot);
@@ -248,9 +128,16 @@ struct ManagementPlane::Impl {
   }
 
   void Route() {
+    RouteAccess();
+    RouteReads();
+    RouteControls();
+  }
+
+  // Every request: counted, then checked against http-access (403 before any handler runs).
+  void RouteAccess() {
     httplib::Server& s = *server;
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      mgmt[bus::Mgmt::kHttpRequests].series().Add(1);
+      metrics.mgmt.mgmt_http_requests_total.series().Add(1);
       std::shared_ptr<const config::Config> current;
       {
         std::lock_guard lock(mu);
@@ -259,7 +146,7 @@ struct ManagementPlane::Impl {
       const config::AccessLevel level = AccessFor(*current, req.remote_addr);
       const Need need = req.method == "GET" || req.method == "HEAD" ? Need::kMonitor : Need::kAdmin;
       if (Permits(level, need)) return httplib::Server::HandlerResponse::Unhandled;
-      mgmt[bus::Mgmt::kHttpDenied].series().Add(1);
+      metrics.mgmt.mgmt_http_denied_total.series().Add(1);
       SendError(res, 403,
                 std::string("access denied: ") + req.remote_addr + " has level '" +
                     AccessLevelName(level) + "' (http-access); " +
@@ -272,6 +159,11 @@ struct ManagementPlane::Impl {
                 res.status == 404 ? "no such endpoint: " + req.method + " " + req.path
                                   : "request failed");
     });
+  }
+
+  // GET: the console, liveness, readiness and the JSON documents (monitor level).
+  void RouteReads() {
+    httplib::Server& s = *server;
     s.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Cache-Control", "no-store");
       res.set_content(ConsoleHtml(), "text/html; charset=utf-8");
@@ -314,8 +206,13 @@ struct ManagementPlane::Impl {
       SendJson(res, 200, RenderVmtas(Inputs()));
     });
     s.Get("/counters.json", [this](const httplib::Request&, httplib::Response& res) {
-      SendJson(res, 200, RenderCounters(Inputs()));
+      SendJson(res, 200, RenderCounters(Inputs(/*with_bus=*/true)));
     });
+  }
+
+  // POST: the controls, run on the io thread (admin level).
+  void RouteControls() {
+    httplib::Server& s = *server;
     s.Post("/api/queue/pause", [this](const httplib::Request& req, httplib::Response& res) {
       QueueAction(req, res, "pause", hooks.pause);
     });
@@ -383,13 +280,13 @@ struct ManagementPlane::Impl {
       for (const auto& e : result.errors) OUTPOST_LOG(kError, "config") << "reload refused: " << e;
       OUTPOST_LOG(kError, "config") << "reload refused (" << result.errors.size()
                                     << " errors); the running configuration stays";
-      mgmt[bus::Mgmt::kReloadFailures].series().Add(1);
+      metrics.mgmt.config_reload_failures_total.series().Add(1);
       std::lock_guard lock(mu);
       last_reload_errors = result.errors;
       return result;
     }
     if (hooks.apply_config) hooks.apply_config(loaded.config);
-    mgmt[bus::Mgmt::kReloads].series().Add(1);
+    metrics.mgmt.config_reloads_total.series().Add(1);
     OUTPOST_LOG(kInfo, "config") << "configuration reloaded";
     result.ok = true;
     std::lock_guard lock(mu);

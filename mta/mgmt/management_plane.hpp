@@ -13,11 +13,12 @@
 //
 // Threads. cpp-httplib serves requests on its own thread pool. The scheduler (QueueManager) is
 // not thread-safe, so the plane never touches it from those threads: Tick(), called on the
-// io_context's thread once a second, reads the daemon (ControlHooks::read), publishes the readings
-// on the bus and keeps the queue snapshot for readers; control actions are posted to the
-// io_context and awaited with a timeout (a std::promise; a late answer is dropped safely). So a
-// read never waits for the scheduler: queue figures are at most one tick old (`queues_sampled_at`)
-// and control actions refresh them at once.
+// io_context's thread once a second, reads the daemon (ControlHooks::read), mirrors the readings
+// onto the bus (DaemonMetrics::Publish: the lists that low-level libraries declare beside their
+// Stats structs, daemon_metrics.hpp) and keeps the queue snapshot for readers; control actions are
+// posted to the io_context and awaited with a timeout (a std::promise; a late answer is dropped
+// safely). So a read never waits for the scheduler: queue figures are at most one tick old
+// (`queues_sampled_at`) and control actions refresh them at once.
 //
 // Reload. Reload() (io thread) loads the configuration file; with errors it changes nothing,
 // logs each error, counts config_reload_failures_total and returns the errors (the API answers
@@ -36,16 +37,9 @@
 #include <thread>
 #include <vector>
 
-#include "mta/bus/catalog.hpp"
 #include "mta/bus/process_sampler.hpp"
 #include "mta/config/config.hpp"
-#include "mta/delivery/mime_downgrade_deliverer.hpp"
-#include "mta/delivery/signing_deliverer.hpp"
-#include "mta/delivery/smtp_deliverer.hpp"
-#include "mta/dns/resolver.hpp"
-#include "mta/queue/queue_manager.hpp"
-#include "mta/smtp/smtp_server.hpp"
-#include "mta/spool/spool.hpp"
+#include "mta/mgmt/daemon_metrics.hpp"
 
 namespace httplib {
 class Server;
@@ -53,21 +47,7 @@ class Server;
 
 namespace outpost::mgmt {
 
-// What the daemon reports each tick (gathered on the io_context's thread).
-struct DaemonReadings {
-  smtp::ServerStats smtp;
-  spool::SpoolStats spool;
-  dns::ResolverStats dns;
-  queue::QueueSnapshot queues;
-  bool admitting = true;  // the queue's recipient ceiling is not reached
-  // The accounting files, summed over every <acct-file>.
-  bool acct_writable = true;  // nothing buffered: every record so far is in its file
-  std::uint64_t acct_buffered_bytes = 0;
-  std::uint64_t acct_write_errors = 0;
-  delivery::SigningStats dkim;
-  delivery::SmtpDelivererStats delivery;  // TLS fallbacks
-  delivery::MimeDowngradeStats mime;      // 8-bit conversions
-};
+// DaemonReadings (what the daemon reports each tick) is declared in daemon_metrics.hpp.
 
 // How the plane reaches the daemon. Every hook runs on the io_context's thread.
 struct ControlHooks {

@@ -1,8 +1,10 @@
 #include "mta/mgmt/status_json.hpp"
 
 #include <algorithm>
+#include <array>
 #include <ctime>
 #include <map>
+#include <utility>
 
 #include "mta/queue/queue_name.hpp"
 
@@ -11,9 +13,11 @@ namespace {
 
 using nlohmann::json;
 
-json WindowJson(const bus::BusSnapshot& bus, std::string_view name, std::string_view label = {}) {
-  const bus::WindowCounts w = bus.Windows(name, label);
-  return {{"total", bus.Value(name, label)},
+using Snap = bus::MetricSnapshot;
+
+json WindowJson(const Snap& metric, std::string_view label = {}) {
+  const bus::WindowCounts w = metric.Windows(label);
+  return {{"total", metric.Value(label)},
           {"last_1m", w.last_1m},
           {"last_5m", w.last_5m},
           {"last_1h", w.last_1h},
@@ -22,21 +26,44 @@ json WindowJson(const bus::BusSnapshot& bus, std::string_view name, std::string_
           {"rate_1h", static_cast<double>(w.last_1h) / 60.0}};
 }
 
-json TrafficJson(const bus::BusSnapshot& bus, const char* dir) {
-  const std::string prefix = std::string("traffic_") + dir + "_";
+// One direction's traffic: {"total"|"last_minute"|"last_hour": {messages, recipients, bytes}}.
+json TrafficJson(const Snap& messages, const Snap& recipients, const Snap& bytes) {
   json out = json::object();
   const std::pair<const char*, int> periods[] = {
       {"total", 0}, {"last_minute", 1}, {"last_hour", 2}};
+  const std::pair<const char*, const Snap*> whats[] = {
+      {"messages", &messages}, {"recipients", &recipients}, {"bytes", &bytes}};
   for (const auto& [period, which] : periods) {
     json p = json::object();
-    for (const char* what : {"messages", "recipients", "bytes"}) {
-      const std::string name = prefix + what + "_total";
-      const bus::WindowCounts w = bus.Windows(name);
-      p[what] = which == 0 ? bus.Value(name) : which == 1 ? w.last_1m : w.last_1h;
+    for (const auto& [what, metric] : whats) {
+      const bus::WindowCounts w = metric->Windows();
+      p[what] = which == 0 ? metric->Value() : which == 1 ? w.last_1m : w.last_1h;
     }
     out[period] = p;
   }
   return out;
+}
+
+// The four outcome families by one label (domain or vmta), in JSON field order.
+struct OutcomeFamilies {
+  std::array<std::pair<const char*, const Snap*>, 4> by_kind;
+  const Snap& delivered() const { return *by_kind[0].second; }
+  const Snap& deferred() const { return *by_kind[1].second; }
+  const Snap& bounced() const { return *by_kind[2].second; }
+};
+
+OutcomeFamilies ByDomain(const OutcomeMetrics::Snapshot& o) {
+  return {{{{"delivered", &o.domain_delivered_total},
+            {"deferred", &o.domain_deferred_total},
+            {"bounced", &o.domain_bounced_total},
+            {"queue_failures", &o.domain_queue_failures_total}}}};
+}
+
+OutcomeFamilies ByVmta(const OutcomeMetrics::Snapshot& o) {
+  return {{{{"delivered", &o.vmta_delivered_total},
+            {"deferred", &o.vmta_deferred_total},
+            {"bounced", &o.vmta_bounced_total},
+            {"queue_failures", &o.vmta_queue_failures_total}}}};
 }
 
 json QueueJson(const queue::QueueStats& q) {
@@ -74,7 +101,7 @@ struct Aggregate {
 };
 
 std::map<std::string, Aggregate> AggregateBy(const StatusInputs& in, bool by_domain,
-                                             const char* outcome_prefix) {
+                                             const OutcomeFamilies& families) {
   std::map<std::string, Aggregate> out;
   for (const auto& q : in.queues->queues) {
     auto key = queue::ParseQueueName(q.name);
@@ -89,55 +116,40 @@ std::map<std::string, Aggregate> AggregateBy(const StatusInputs& in, bool by_dom
     if (!q.last_error.empty()) a.last_error = q.last_error;
   }
   // Names that only the outcome counters know (e.g. queues already emptied) are listed too.
-  for (const char* what : {"delivered", "deferred", "bounced", "queue_failures"}) {
-    const bus::MetricSnapshot* m = in.bus.Find(std::string(outcome_prefix) + "_" + what + "_total");
-    if (m == nullptr) continue;
-    for (const auto& s : m->series) out.try_emplace(s.label);
+  for (const auto& [what, family] : families.by_kind) {
+    for (const auto& s : family->series) out.try_emplace(s.label);
   }
   return out;
 }
 
-json OutcomesJson(const StatusInputs& in, const std::string& prefix, const std::string& label) {
+json OutcomesJson(const OutcomeFamilies& families, const std::string& label) {
   json out = json::object();
-  for (const char* what : {"delivered", "deferred", "bounced", "queue_failures"}) {
-    out[what] = WindowJson(in.bus, prefix + "_" + what + "_total", label);
-  }
-  const auto d = in.bus.Windows(prefix + "_delivered_total", label);
-  const auto t = in.bus.Windows(prefix + "_deferred_total", label);
-  const auto b = in.bus.Windows(prefix + "_bounced_total", label);
+  for (const auto& [what, family] : families.by_kind) out[what] = WindowJson(*family, label);
+  const auto d = families.delivered().Windows(label);
+  const auto t = families.deferred().Windows(label);
+  const auto b = families.bounced().Windows(label);
   out["deferral_ratio_1h"] = Ratio(t.last_1h, d.last_1h + t.last_1h + b.last_1h);
   out["bounce_ratio_1h"] = Ratio(b.last_1h, d.last_1h + t.last_1h + b.last_1h);
   return out;
 }
 
-}  // namespace
-
-std::string IsoTime(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+// Totals over every domain: the per-domain families summed.
+json OutcomeTotalsJson(const OutcomeMetrics::Snapshot& o) {
+  json out = json::object();
+  for (const auto& [what, family] : ByDomain(o).by_kind) {
+    const bus::WindowCounts w = family->SumWindows();
+    out[what] = {{"total", family->Sum()},
+                 {"last_1m", w.last_1m},
+                 {"last_5m", w.last_5m},
+                 {"last_1h", w.last_1h}};
+  }
+  return out;
 }
 
-Readiness ReadinessOf(const StatusInputs& in) {
-  Readiness r;
-  const bus::MetricSnapshot* healthy = in.bus.Find("spool_healthy");
-  if (healthy != nullptr && in.bus.Value("spool_healthy") == 0) {
-    r.ready = false;
-    r.reasons.push_back("spool unhealthy: commits are refused (disk full or write errors)");
-  }
-  if (!in.admitting) {
-    r.ready = false;
-    r.reasons.push_back("queue full: max-queued-recipients reached, injections get 452");
-  }
-  return r;
-}
-
-json RenderStatus(const StatusInputs& in) {
-  const auto& bus = in.bus;
+// "queue" and "backoff_queues" of /status.json.
+std::pair<json, json> QueueSectionJson(const StatusInputs& in) {
   const auto& t = in.queues->totals;
+  const auto& families = in.metrics.queue_families;
   std::uint64_t paused = 0;
   json backoff = json::array();
   for (const auto& q : in.queues->queues) {
@@ -152,99 +164,131 @@ json RenderStatus(const StatusInputs& in) {
   }
   json by_mode = json::object();
   for (const char* mode : {"normal", "backoff", "paused"}) {
-    by_mode[mode] = {{"recipients", bus.Value("mode_recipients", mode)},
-                     {"messages", bus.Value("mode_messages", mode)}};
+    by_mode[mode] = {{"recipients", families.mode_recipients.Value(mode)},
+                     {"messages", families.mode_messages.Value(mode)}};
   }
-  const std::int64_t hits = bus.Value("dns_cache_hits_total");
-  const std::int64_t misses = bus.Value("dns_cache_misses_total");
+  json queue = {{"queues", t.queues},
+                {"recipients", t.recipients},
+                {"messages", t.messages},
+                {"active_recipients", t.active_recipients},
+                {"recipients_in_backoff", t.recipients_in_backoff},
+                {"queues_in_backoff", t.queues_in_backoff},
+                {"paused_queues", paused},
+                {"admission_refusals", t.admission_refusals},
+                {"mode_changes", t.mode_changes},
+                {"dsns", t.dsns},
+                {"by_mode", by_mode}};
+  return {std::move(queue), std::move(backoff)};
+}
+
+json ProcessJson(const bus::ProcessMetrics::Snapshot& p) {
+  return {{"rss_bytes", p.process_resident_memory_bytes.Value()},
+          {"swap_bytes", p.process_swap_bytes.Value()},
+          {"open_fds", p.process_open_fds.Value()},
+          {"max_fds", p.process_max_fds.Value()},
+          {"cpu_seconds", static_cast<double>(p.process_cpu_milliseconds_total.Value()) / 1000.0},
+          {"uptime_seconds", p.process_uptime_seconds.Value()},
+          {"invariant_violations", p.invariant_violations_total.Value()}};
+}
+
+json SpoolJson(const SpoolMetrics::Snapshot& s, const bus::ProcessMetrics::Snapshot& p) {
+  return {{"healthy", s.spool_healthy.Value() != 0},
+          {"entries", s.spool_entries.Value()},
+          {"live_bytes", s.spool_live_bytes.Value()},
+          {"bytes", s.spool_bytes.Value()},
+          {"compactions", s.spool_compactions_total.Value()},
+          {"compaction_bytes_copied", s.spool_compaction_copied_bytes_total.Value()},
+          {"bytes_reclaimed", s.spool_compaction_reclaimed_bytes_total.Value()},
+          {"compaction_errors", s.spool_compaction_errors_total.Value()},
+          {"damaged", s.spool_damaged_total.Value()},
+          {"disk_used_bytes", p.spool_disk_used_bytes.Value()},
+          {"disk_free_bytes", p.spool_disk_free_bytes.Value()}};
+}
+
+json DnsJson(const ResolverMetrics::Snapshot& d) {
+  const std::int64_t hits = d.dns_cache_hits_total.Value();
+  const std::int64_t misses = d.dns_cache_misses_total.Value();
+  return {{"cache_entries", d.dns_cache_entries.Value()},
+          {"cache_hits", hits},
+          {"cache_misses", misses},
+          {"hit_ratio", Ratio(hits, hits + misses)},
+          {"queries", d.dns_queries_total.Value()},
+          {"failures", d.dns_failures_total.Value()}};
+}
+
+// Not yet published (no tick has run): an absent reading counts as healthy / writable.
+bool NotZero(const Snap& metric) { return metric.series.empty() || metric.Value() != 0; }
+
+}  // namespace
+
+std::string IsoTime(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Readiness ReadinessOf(const StatusInputs& in) {
+  Readiness r;
+  if (!NotZero(in.metrics.spool.spool_healthy)) {
+    r.ready = false;
+    r.reasons.push_back("spool unhealthy: commits are refused (disk full or write errors)");
+  }
+  if (!in.admitting) {
+    r.ready = false;
+    r.reasons.push_back("queue full: max-queued-recipients reached, injections get 452");
+  }
+  return r;
+}
+
+json RenderStatus(const StatusInputs& in) {
+  const DaemonMetrics::Snapshot& m = in.metrics;
   const Readiness ready = ReadinessOf(in);
-  json outcomes = json::object();
-  for (const char* what : {"delivered", "deferred", "bounced", "queue_failures"}) {
-    // Totals over every domain: the per-domain families summed.
-    std::int64_t total = 0;
-    bus::WindowCounts w;
-    if (const bus::MetricSnapshot* m = bus.Find(std::string("domain_") + what + "_total")) {
-      for (const auto& s : m->series) {
-        total += s.value;
-        w.last_1m += s.windows.last_1m;
-        w.last_5m += s.windows.last_5m;
-        w.last_1h += s.windows.last_1h;
-      }
-    }
-    outcomes[what] = {
-        {"total", total}, {"last_1m", w.last_1m}, {"last_5m", w.last_5m}, {"last_1h", w.last_1h}};
-  }
+  auto [queue, backoff] = QueueSectionJson(in);
   return {
       {"schema", kStatusSchema},
       {"version", in.version},
       {"generated_at", IsoTime(in.now_unix)},
       {"queues_sampled_at", IsoTime(in.sampled_unix)},
-      {"uptime_seconds", bus.Value("process_uptime_seconds")},
+      {"uptime_seconds", m.process.process_uptime_seconds.Value()},
       {"ready", ready.ready},
       {"not_ready_reasons", ready.reasons},
       {"connections",
-       {{"smtp_in", bus.Value("connections_in")},
-        {"smtp_in_total", bus.Value("connections_in_total")},
-        {"smtp_out", t.connections}}},
-      {"traffic", {{"in", TrafficJson(bus, "in")}, {"out", TrafficJson(bus, "out")}}},
-      {"queue",
-       {{"queues", t.queues},
-        {"recipients", t.recipients},
-        {"messages", t.messages},
-        {"active_recipients", t.active_recipients},
-        {"recipients_in_backoff", t.recipients_in_backoff},
-        {"queues_in_backoff", t.queues_in_backoff},
-        {"paused_queues", paused},
-        {"admission_refusals", t.admission_refusals},
-        {"mode_changes", t.mode_changes},
-        {"dsns", t.dsns},
-        {"by_mode", by_mode}}},
-      {"outcomes", outcomes},
-      {"process",
-       {{"rss_bytes", bus.Value("process_resident_memory_bytes")},
-        {"swap_bytes", bus.Value("process_swap_bytes")},
-        {"open_fds", bus.Value("process_open_fds")},
-        {"max_fds", bus.Value("process_max_fds")},
-        {"cpu_seconds", static_cast<double>(bus.Value("process_cpu_milliseconds_total")) / 1000.0},
-        {"uptime_seconds", bus.Value("process_uptime_seconds")}}},
-      {"spool",
-       {{"healthy", bus.Value("spool_healthy") != 0},
-        {"entries", bus.Value("spool_entries")},
-        {"live_bytes", bus.Value("spool_live_bytes")},
-        {"bytes", bus.Value("spool_bytes")},
-        {"compactions", bus.Value("spool_compactions_total")},
-        {"compaction_bytes_copied", bus.Value("spool_compaction_copied_bytes_total")},
-        {"bytes_reclaimed", bus.Value("spool_compaction_reclaimed_bytes_total")},
-        {"compaction_errors", bus.Value("spool_compaction_errors_total")},
-        {"damaged", bus.Value("spool_damaged_total")},
-        {"disk_used_bytes", bus.Value("spool_disk_used_bytes")},
-        {"disk_free_bytes", bus.Value("spool_disk_free_bytes")}}},
+       {{"smtp_in", m.smtp.connections_in.Value()},
+        {"smtp_in_total", m.smtp.connections_in_total.Value()},
+        {"smtp_out", in.queues->totals.connections}}},
+      {"traffic",
+       {{"in", TrafficJson(m.smtp.traffic_in_messages_total, m.smtp.traffic_in_recipients_total,
+                           m.smtp.traffic_in_bytes_total)},
+        {"out",
+         TrafficJson(m.outcomes.traffic_out_messages_total, m.outcomes.traffic_out_recipients_total,
+                     m.outcomes.traffic_out_bytes_total)}}},
+      {"queue", std::move(queue)},
+      {"outcomes", OutcomeTotalsJson(m.outcomes)},
+      {"process", ProcessJson(m.process)},
+      {"spool", SpoolJson(m.spool, m.process)},
       {"accounting",
-       {{"writable", bus.Find("acct_writable") == nullptr || bus.Value("acct_writable") != 0},
-        {"buffered_bytes", bus.Value("acct_buffered_bytes")},
-        {"write_errors", bus.Value("acct_write_errors_total")},
-        {"held_recipients", bus.Value("acct_held_completions")}}},
+       {{"writable", NotZero(m.acct.acct_writable)},
+        {"buffered_bytes", m.acct.acct_buffered_bytes.Value()},
+        {"write_errors", m.acct.acct_write_errors_total.Value()},
+        {"held_recipients", m.queue_totals.acct_held_completions.Value()}}},
       {"dkim",
-       {{"signed", bus.Value("dkim_signed_total")},
-        {"unsigned_no_key", bus.Value("dkim_unsigned_no_key_total")},
-        {"sign_failures", bus.Value("dkim_sign_failures_total")}}},
+       {{"signed", m.dkim.dkim_signed_total.Value()},
+        {"unsigned_no_key", m.dkim.dkim_unsigned_no_key_total.Value()},
+        {"sign_failures", m.dkim.dkim_sign_failures_total.Value()}}},
       {"interop",
-       {{"tls_fallbacks", bus.Value("tls_fallbacks_total")},
-        {"tls_failures_remembered", bus.Value("tls_failures_remembered")},
-        {"converted_8bit", bus.Value("mime_8bit_converted_total")},
-        {"refused_8bit", bus.Value("mime_8bit_refused_total")}}},
-      {"dns",
-       {{"cache_entries", bus.Value("dns_cache_entries")},
-        {"cache_hits", hits},
-        {"cache_misses", misses},
-        {"hit_ratio", Ratio(hits, hits + misses)},
-        {"queries", bus.Value("dns_queries_total")},
-        {"failures", bus.Value("dns_failures_total")}}},
+       {{"tls_fallbacks", m.tls.tls_fallbacks_total.Value()},
+        {"tls_failures_remembered", m.tls.tls_failures_remembered.Value()},
+        {"converted_8bit", m.mime.mime_8bit_converted_total.Value()},
+        {"refused_8bit", m.mime.mime_8bit_refused_total.Value()}}},
+      {"dns", DnsJson(m.dns)},
       {"config",
-       {{"reloads", bus.Value("config_reloads_total")},
-        {"reload_failures", bus.Value("config_reload_failures_total")},
+       {{"reloads", m.mgmt.config_reloads_total.Value()},
+        {"reload_failures", m.mgmt.config_reload_failures_total.Value()},
         {"last_reload_errors", in.last_reload_errors}}},
-      {"backoff_queues", backoff},
+      {"backoff_queues", std::move(backoff)},
   };
 }
 
@@ -272,8 +316,9 @@ json RenderQueues(const StatusInputs& in, const QueueFilter& filter) {
 
 json RenderDomains(const StatusInputs& in) {
   json domains = json::array();
-  for (const auto& [name, a] : AggregateBy(in, /*by_domain=*/true, "domain")) {
-    json d = OutcomesJson(in, "domain", name);
+  const OutcomeFamilies families = ByDomain(in.metrics.outcomes);
+  for (const auto& [name, a] : AggregateBy(in, /*by_domain=*/true, families)) {
+    json d = OutcomesJson(families, name);
     d["domain"] = name;
     d["queues"] = a.queues;
     d["recipients"] = a.recipients;
@@ -289,8 +334,9 @@ json RenderDomains(const StatusInputs& in) {
 
 json RenderVmtas(const StatusInputs& in) {
   json vmtas = json::array();
-  for (const auto& [name, a] : AggregateBy(in, /*by_domain=*/false, "vmta")) {
-    json v = OutcomesJson(in, "vmta", name);
+  const OutcomeFamilies families = ByVmta(in.metrics.outcomes);
+  for (const auto& [name, a] : AggregateBy(in, /*by_domain=*/false, families)) {
+    json v = OutcomesJson(families, name);
     v["vmta"] = name;
     v["queues"] = a.queues;
     v["recipients"] = a.recipients;

@@ -1,8 +1,10 @@
-// The management API's JSON documents, rendered from plain inputs (a bus snapshot, a queue
-// snapshot and a few facts), so that rendering is tested against fixed inputs and the HTTP layer
-// only routes. The schema is versioned: every document carries "schema": "outpost.<doc>/v1";
-// docs/status-api.md documents every field with a JSON Schema that an integration test checks a
-// live answer against. A change that removes or retypes a field needs a new version.
+// The management API's JSON documents, rendered from plain inputs (the typed snapshot of the
+// daemon's metrics, a queue snapshot and a few facts), so that rendering is tested against fixed
+// inputs and the HTTP layer only routes. Fields are read from DaemonMetrics::Snapshot members
+// (daemon_metrics.hpp), never by metric name; only /counters.json walks the whole registry. The
+// schema is versioned: every document carries "schema": "outpost.<doc>/v1"; docs/status-api.md
+// documents every field with a JSON Schema that an integration test checks a live answer against. A
+// change that removes or retypes a field needs a new version.
 //
 // Rates are recipients (or messages) per minute over the window: rate_1m = last_1m,
 // rate_5m = last_5m / 5, rate_1h = last_1h / 60.
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "mta/bus/bus.hpp"
+#include "mta/mgmt/daemon_metrics.hpp"
 #include "mta/queue/queue_manager.hpp"
 
 namespace outpost::mgmt {
@@ -29,7 +32,8 @@ inline constexpr const char* kVmtasSchema = "outpost.vmtas/v1";
 inline constexpr const char* kCountersSchema = "outpost.counters/v1";
 
 struct StatusInputs {
-  bus::BusSnapshot bus;
+  DaemonMetrics::Snapshot metrics;  // every figure the documents show
+  bus::BusSnapshot bus;             // the whole registry: read by RenderCounters only
   std::shared_ptr<const queue::QueueSnapshot> queues;  // never null
   std::string version;
   std::int64_t now_unix = 0;

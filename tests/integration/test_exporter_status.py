@@ -45,6 +45,7 @@ CONTRACT = {
     "outpost_process_open_fds": None,
     "outpost_process_max_fds": None,
     "outpost_process_cpu_seconds_total": None,
+    "outpost_invariant_violations_total": None,
     "outpost_spool_entries": None,
     "outpost_spool_bytes": None,
     "outpost_spool_live_bytes": None,

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
-#include "mta/bus/catalog.hpp"
+#include "mta/bus/stats.hpp"
 
 namespace outpost::bus {
 namespace {
@@ -191,20 +191,98 @@ TEST(BusSnapshot, ConcurrentWritersAreCountedExactly) {
   EXPECT_EQ(snap.Windows("outcomes_total", "a.example").last_5m, kThreads * kPerThread / 2);
 }
 
-TEST(BusCatalog, NamesAreUniqueAcrossSubsystems) {
+// Counters fed from a producer's own running total: AdvanceTo adds the difference (windows
+// included) and never goes down; Mirror is Set on a gauge and AdvanceTo on a counter.
+struct AdvanceCase {
+  const char* label;
+  std::vector<std::int64_t> totals;
+  std::int64_t want_value;
+  std::int64_t want_last_1m;  // for the windowed metric
+};
+
+TEST(BusCounters, AdvanceToAddsTheDifferenceAndNeverGoesDown) {
+  const std::vector<AdvanceCase> cases = {
+      {"first reading counts whole", {5}, 5, 5},
+      {"increments", {5, 7, 12}, 12, 12},
+      {"same total adds nothing", {4, 4, 4}, 4, 4},
+      {"a lower total is ignored", {9, 3, 10}, 10, 10},
+      {"zero and negative do nothing", {0, -2}, 0, 0},
+  };
+  for (const auto& c : cases) {
+    SimulatedClock time;
+    Registry registry(time);
+    auto metrics = registry.Register(kTestMetrics);
+    for (std::int64_t t : c.totals) {
+      metrics[0]->series().AdvanceTo(t);
+      metrics[1]->series().Mirror(t);
+    }
+    EXPECT_EQ(metrics[0]->series().value(), c.want_value) << c.label;
+    EXPECT_EQ(metrics[0]->series().Windows().last_1m, c.want_last_1m) << c.label;
+    EXPECT_EQ(metrics[1]->series().value(), c.want_value) << c.label;
+  }
+}
+
+TEST(BusCounters, MirrorSetsGauges) {
   SimulatedClock time;
   Registry registry(time);
-  std::size_t declared = 0;
-  for (auto list :
-       {std::span<const Descriptor>(kTrafficMetrics), std::span<const Descriptor>(kOutcomeMetrics),
-        std::span<const Descriptor>(kQueueMetrics), std::span<const Descriptor>(kStorageMetrics),
-        std::span<const Descriptor>(kAccountingMetrics),
-        std::span<const Descriptor>(kInteropMetrics), std::span<const Descriptor>(kProcessMetrics),
-        std::span<const Descriptor>(kMgmtMetrics)}) {
-    registry.Register(list);
-    declared += list.size();
-  }
-  EXPECT_EQ(registry.Snapshot().metrics.size(), declared);
+  auto metrics = registry.Register(kTestMetrics);
+  auto depth = metrics[2]->With("q");
+  depth->Mirror(9);
+  depth->Mirror(2);
+  EXPECT_EQ(depth->value(), 2) << "a gauge may go down";
+}
+
+// One list yields descriptors, references and snapshots in step.
+#define TEST_LIST(X)                                     \
+  X(Gauge, test_depth, "", "items", "Depth.")            \
+  X(Counter, test_events_total, "", "events", "Events.") \
+  X(Windowed, test_by_domain_total, "domain", "events", "By domain.")
+OUTPOST_DEFINE_STATS(TestStats, TEST_LIST);
+
+#define TEST_SAMPLED_LIST(X)                             \
+  X(Gauge, sampled_healthy, healthy, "bool", "Healthy.") \
+  X(Counter, sampled_errors_total, errors, "errors", "Errors.")
+OUTPOST_DEFINE_SAMPLED_STATS(TestSampled, TEST_SAMPLED_LIST);
+
+TEST(BusStats, OneListYieldsNamesKindsAndReferences) {
+  SimulatedClock time;
+  Registry registry(time);
+  TestStats stats = TestStats::Register(registry);
+  EXPECT_EQ(stats.test_depth.descriptor().name, "test_depth");
+  EXPECT_EQ(stats.test_events_total.descriptor().type, MetricType::kCounter);
+  EXPECT_EQ(stats.test_by_domain_total.descriptor().label, "domain");
+  stats.test_depth.series().Set(4);
+  stats.test_events_total.series().Add(2);
+  stats.test_by_domain_total.Add("a.example", 3);
+  TestStats::Snapshot snap = stats.Take();
+  EXPECT_EQ(snap.test_depth.Value(), 4);
+  EXPECT_EQ(snap.test_events_total.Value(), 2);
+  EXPECT_EQ(snap.test_by_domain_total.Value("a.example"), 3);
+  EXPECT_EQ(snap.test_by_domain_total.Windows("a.example").last_1m, 3);
+  EXPECT_EQ(snap.test_by_domain_total.Sum(), 3);
+  TestStats again = TestStats::Register(registry);
+  EXPECT_EQ(&again.test_depth, &stats.test_depth) << "registering twice shares the metrics";
+  EXPECT_EQ(registry.Snapshot().metrics.size(), std::size(TestStats::kDescriptors));
+}
+
+TEST(BusStats, SampledListsMirrorTheSourceFields) {
+  struct Source {
+    bool healthy = true;
+    std::uint64_t errors = 0;
+  };
+  SimulatedClock time;
+  Registry registry(time);
+  TestSampled stats = TestSampled::Register(registry);
+  Source s;
+  s.errors = 3;
+  stats.Publish(s);
+  EXPECT_EQ(stats.Take().sampled_healthy.Value(), 1);
+  EXPECT_EQ(stats.Take().sampled_errors_total.Value(), 3);
+  s.healthy = false;
+  s.errors = 5;
+  stats.Publish(s);
+  EXPECT_EQ(stats.Take().sampled_healthy.Value(), 0);
+  EXPECT_EQ(stats.Take().sampled_errors_total.Value(), 5);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "common/clock.hpp"
+#include "common/invariant.hpp"
 
 namespace outpost::bus {
 namespace {
@@ -44,6 +45,8 @@ TEST(ProcessSampler, ReadsThisProcess) {
   EXPECT_GT(snap.Value("spool_disk_free_bytes"), 0);
   EXPECT_GT(snap.Value("spool_disk_used_bytes"), 0);
   EXPECT_EQ(snap.Value("process_uptime_seconds"), 42);
+  EXPECT_EQ(snap.Value("invariant_violations_total"),
+            static_cast<std::int64_t>(InvariantViolations()));
   // One more descriptor open must show.
   std::int64_t before = snap.Value("process_open_fds");
   int fd = ::dup(0);

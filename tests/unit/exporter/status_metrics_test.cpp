@@ -119,6 +119,7 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
       {"outpost_process_open_fds", "", "", 11},
       {"outpost_process_max_fds", "", "", 20000},
       {"outpost_process_cpu_seconds_total", "", "", 0.008},
+      {"outpost_invariant_violations_total", "", "", 0},
       {"outpost_spool_entries", "", "", 20},
       {"outpost_spool_bytes", "", "", 7730},
       {"outpost_spool_live_bytes", "", "", 3865},

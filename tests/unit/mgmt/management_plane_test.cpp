@@ -34,7 +34,7 @@ TEST(ManagementPlane, TickPublishesSpoolFiguresThatStatusRenders) {
   plane.Tick();
 
   StatusInputs in;
-  in.bus = registry.Snapshot();
+  in.metrics = DaemonMetrics::Register(registry).Take();
   in.queues = std::make_shared<queue::QueueSnapshot>();
   nlohmann::json spool = RenderStatus(in)["spool"];
   EXPECT_EQ(spool["entries"], 4);

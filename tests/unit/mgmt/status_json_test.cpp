@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.hpp"
-#include "mta/bus/catalog.hpp"
+#include "mta/mgmt/daemon_metrics.hpp"
 
 namespace outpost::mgmt {
 namespace {
@@ -23,25 +23,19 @@ queue::QueueStats Q(const std::string& name, const std::string& mode, std::uint6
 // A fixed world: three queues, some outcomes, a process and a spool.
 class StatusJsonTest : public ::testing::Test {
  protected:
-  StatusJsonTest() : registry_(time_) {
-    bus::Group<bus::Outcome> outcomes(registry_, bus::kOutcomeMetrics);
-    bus::Group<bus::Traffic> traffic(registry_, bus::kTrafficMetrics);
-    bus::Group<bus::Storage> storage(registry_, bus::kStorageMetrics);
-    bus::Group<bus::Process> process(registry_, bus::kProcessMetrics);
-    registry_.Register(bus::kQueueMetrics);
-    registry_.Register(bus::kMgmtMetrics);
-    outcomes[bus::Outcome::kDeliveredByDomain].Add("gmail.com", 90);
-    outcomes[bus::Outcome::kDeferredByDomain].Add("gmail.com", 10);
-    outcomes[bus::Outcome::kBouncedByDomain].Add("yahoo.com", 4);
-    outcomes[bus::Outcome::kDeliveredByVmta].Add("vmta1", 90);
-    outcomes[bus::Outcome::kDeferredByVmta].Add("vmta1", 10);
-    traffic[bus::Traffic::kInMessages].series().Add(100);
-    traffic[bus::Traffic::kConnectionsIn].series().Set(3);
-    storage[bus::Storage::kSpoolHealthy].series().Set(1);
-    storage[bus::Storage::kDnsCacheHits].series().Set(3);
-    storage[bus::Storage::kDnsCacheMisses].series().Set(1);
-    process[bus::Process::kRss].series().Set(12345678);
-    process[bus::Process::kCpuMillis].series().Set(2500);
+  StatusJsonTest() : registry_(time_), metrics_(DaemonMetrics::Register(registry_)) {
+    metrics_.outcomes.domain_delivered_total.Add("gmail.com", 90);
+    metrics_.outcomes.domain_deferred_total.Add("gmail.com", 10);
+    metrics_.outcomes.domain_bounced_total.Add("yahoo.com", 4);
+    metrics_.outcomes.vmta_delivered_total.Add("vmta1", 90);
+    metrics_.outcomes.vmta_deferred_total.Add("vmta1", 10);
+    metrics_.smtp.traffic_in_messages_total.series().Add(100);
+    metrics_.smtp.connections_in.series().Set(3);
+    metrics_.spool.spool_healthy.series().Set(1);
+    metrics_.dns.dns_cache_hits_total.series().Add(3);
+    metrics_.dns.dns_cache_misses_total.series().Add(1);
+    metrics_.process.process_resident_memory_bytes.series().Set(12345678);
+    metrics_.process.process_cpu_milliseconds_total.series().Add(2500);
     auto snap = std::make_shared<queue::QueueSnapshot>();
     snap->queues = {Q("gmail.com/vmta1", "backoff", 50, false, "421 4.7.28 slow down"),
                     Q("gmail.com/vmta2", "normal", 5, true), Q("yahoo.com/vmta1", "normal", 20)};
@@ -54,10 +48,11 @@ class StatusJsonTest : public ::testing::Test {
     in_.now_unix = 1735689600;
     in_.sampled_unix = 1735689599;
   }
-  void TakeSnapshot() { in_.bus = registry_.Snapshot(); }
+  void TakeSnapshot() { in_.metrics = metrics_.Take(); }
 
   SimulatedClock time_;
   bus::Registry registry_;
+  DaemonMetrics metrics_;
   StatusInputs in_;
 };
 

@@ -1,0 +1,34 @@
+// What the delivery agents contribute to the metrics bus: three lists, mapping bus metrics to the
+// fields of SigningStats (signing_deliverer.hpp: DKIM), SmtpDelivererStats (smtp_deliverer.hpp:
+// the plain-text fallback after failed TLS handshakes) and MimeDowngradeStats
+// (mime_downgrade_deliverer.hpp: 8-bit messages converted or refused for servers without
+// 8BITMIME), kept beside them so that a new figure and its metric are declared side by side. The
+// lists are plain macros: this header includes nothing and mta/delivery does not link the bus
+// (docs/architecture.md, "Management plane and metrics bus"); mgmt/daemon_metrics.hpp
+// instantiates them and mirrors the agents' Stats() once a second (mta/bus/stats.hpp explains the
+// entry shape: kind, bus name, source field, unit, help).
+//
+// Thread-safety: macros; no code.
+#pragma once
+
+// clang-format off
+#define OUTPOST_DKIM_METRICS(X)                                                                   \
+  X(Counter, dkim_signed_total, signed_messages, "messages",                                      \
+    "Transactions sent with a DKIM-Signature.")                                                   \
+  X(Counter, dkim_unsigned_no_key_total, unsigned_no_key, "messages",                             \
+    "Transactions sent unsigned: no domain-key for the From domain.")                             \
+  X(Counter, dkim_sign_failures_total, sign_failures, "messages",                                 \
+    "Transactions sent unsigned: the key did not fit or signing failed.")
+
+#define OUTPOST_TLS_METRICS(X)                                                                    \
+  X(Counter, tls_fallbacks_total, tls_fallbacks, "connections",                                   \
+    "Connections made in plain text because a TLS handshake failed at that server.")              \
+  X(Gauge, tls_failures_remembered, tls_failures_remembered, "servers",                           \
+    "Servers (name, address, port) skipping STARTTLS for now.")
+
+#define OUTPOST_MIME_METRICS(X)                                                                   \
+  X(Counter, mime_8bit_converted_total, converted, "messages",                                    \
+    "Transactions converted to 7-bit MIME for a server without 8BITMIME.")                        \
+  X(Counter, mime_8bit_refused_total, refused, "messages",                                        \
+    "Transactions bounced: 8-bit headers and a server without 8BITMIME (5.6.3).")
+// clang-format on

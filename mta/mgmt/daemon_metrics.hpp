@@ -1,0 +1,125 @@
+// Every metric outpostd puts on the bus, as one struct of typed groups, and the daemon's
+// once-a-second readings that feed the sampled ones.
+//
+// Where each list is declared (mta/bus/stats.hpp explains lists, shapes and generated structs):
+//   smtp      OUTPOST_SMTP_SERVER_METRICS   mta/smtp/smtp_server_metrics.hpp (sampled)
+//   spool     OUTPOST_SPOOL_METRICS         mta/spool/spool_metrics.hpp (sampled)
+//   dns       OUTPOST_RESOLVER_METRICS      mta/dns/resolver_metrics.hpp (sampled)
+//   dkim, tls, mime                         mta/delivery/delivery_metrics.hpp (sampled)
+//   queue_totals, queue_families            mta/mgmt/queue_metrics.hpp
+//   acct      OUTPOST_ACCT_METRICS          below (sampled from DaemonReadings)
+//   outcomes  OUTPOST_OUTCOME_METRICS       mta/mgmt/bus_accounting_sink.hpp (owned: the sink)
+//   process   OUTPOST_PROCESS_METRICS       mta/bus/process_sampler.hpp (owned: the sampler)
+//   mgmt      OUTPOST_MGMT_METRICS          below (owned: the management plane)
+// DaemonMetrics::Register() registers them all (the sink and the sampler register their own
+// lists too and share the same metrics); Publish() mirrors one DaemonReadings onto the sampled
+// groups; Take() is the typed snapshot the status API renders from (status_json.hpp), so no
+// reader looks a metric up by name.
+//
+// Thread-safety: DaemonMetrics is a set of references to thread-safe metrics; Publish() from one
+// thread (the io thread's tick), Take() from any.
+#pragma once
+
+#include <cstdint>
+
+#include "mta/bus/process_sampler.hpp"
+#include "mta/bus/stats.hpp"
+#include "mta/delivery/delivery_metrics.hpp"
+#include "mta/delivery/mime_downgrade_deliverer.hpp"
+#include "mta/delivery/signing_deliverer.hpp"
+#include "mta/delivery/smtp_deliverer.hpp"
+#include "mta/dns/resolver.hpp"
+#include "mta/dns/resolver_metrics.hpp"
+#include "mta/mgmt/bus_accounting_sink.hpp"
+#include "mta/mgmt/queue_metrics.hpp"
+#include "mta/queue/queue_manager.hpp"
+#include "mta/smtp/smtp_server.hpp"
+#include "mta/smtp/smtp_server_metrics.hpp"
+#include "mta/spool/spool.hpp"
+#include "mta/spool/spool_metrics.hpp"
+
+namespace outpost::mgmt {
+
+// What the daemon reports each tick (gathered on the io_context's thread).
+struct DaemonReadings {
+  smtp::ServerStats smtp;
+  spool::SpoolStats spool;
+  dns::ResolverStats dns;
+  queue::QueueSnapshot queues;
+  bool admitting = true;  // the queue's recipient ceiling is not reached
+  // The accounting files, summed over every <acct-file>.
+  bool acct_writable = true;  // nothing buffered: every record so far is in its file
+  std::uint64_t acct_buffered_bytes = 0;
+  std::uint64_t acct_write_errors = 0;
+  delivery::SigningStats dkim;
+  delivery::SmtpDelivererStats delivery;  // TLS fallbacks
+  delivery::MimeDowngradeStats mime;      // 8-bit conversions
+};
+
+}  // namespace outpost::mgmt
+
+// clang-format off
+// The accounting files (AccountingLog::Stats(), summed by the daemon into DaemonReadings).
+#define OUTPOST_ACCT_METRICS(X)                                                                   \
+  X(Gauge, acct_writable, acct_writable, "bool",                                                  \
+    "1 when every accounting record so far is in its file, 0 while some wait.")                   \
+  X(Gauge, acct_buffered_bytes, acct_buffered_bytes, "bytes",                                     \
+    "Accounting bytes waiting in memory for their file (disk full).")                             \
+  X(Counter, acct_write_errors_total, acct_write_errors, "errors",                                \
+    "Failed writes to accounting files since start.")
+
+// The management plane itself.
+#define OUTPOST_MGMT_METRICS(X)                                                                   \
+  X(Counter, config_reloads_total, "", "reloads", "Configuration reloads applied (SIGHUP or API).") \
+  X(Counter, config_reload_failures_total, "", "reloads",                                         \
+    "Reloads refused because the configuration had errors.")                                      \
+  X(Counter, mgmt_http_requests_total, "", "requests",                                            \
+    "Requests served by the management HTTP API.")                                                \
+  X(Counter, mgmt_http_denied_total, "", "requests",                                              \
+    "Management requests refused by http-access (403).")
+
+// The groups of DaemonMetrics: X(type, member). Order is registration order (/counters.json).
+#define OUTPOST_DAEMON_METRIC_GROUPS(X)                                                           \
+  X(OutcomeMetrics, outcomes)                                                                     \
+  X(SmtpServerMetrics, smtp)                                                                      \
+  X(QueueTotalsMetrics, queue_totals)                                                             \
+  X(QueueFamilyMetrics, queue_families)                                                           \
+  X(SpoolMetrics, spool)                                                                          \
+  X(ResolverMetrics, dns)                                                                         \
+  X(AcctMetrics, acct)                                                                            \
+  X(DkimMetrics, dkim)                                                                            \
+  X(TlsMetrics, tls)                                                                              \
+  X(MimeMetrics, mime)                                                                            \
+  X(MgmtMetrics, mgmt)                                                                            \
+  X(bus::ProcessMetrics, process)
+// clang-format on
+
+namespace outpost::mgmt {
+
+OUTPOST_DEFINE_SAMPLED_STATS(SmtpServerMetrics, OUTPOST_SMTP_SERVER_METRICS);
+OUTPOST_DEFINE_SAMPLED_STATS(SpoolMetrics, OUTPOST_SPOOL_METRICS);
+OUTPOST_DEFINE_SAMPLED_STATS(ResolverMetrics, OUTPOST_RESOLVER_METRICS);
+OUTPOST_DEFINE_SAMPLED_STATS(AcctMetrics, OUTPOST_ACCT_METRICS);
+OUTPOST_DEFINE_SAMPLED_STATS(DkimMetrics, OUTPOST_DKIM_METRICS);
+OUTPOST_DEFINE_SAMPLED_STATS(TlsMetrics, OUTPOST_TLS_METRICS);
+OUTPOST_DEFINE_SAMPLED_STATS(MimeMetrics, OUTPOST_MIME_METRICS);
+OUTPOST_DEFINE_STATS(MgmtMetrics, OUTPOST_MGMT_METRICS);
+
+#define OUTPOST_DAEMON_GROUP_REF(Type, member) Type member;
+#define OUTPOST_DAEMON_GROUP_SNAPSHOT(Type, member) Type::Snapshot member;
+struct DaemonMetrics {
+  OUTPOST_DAEMON_METRIC_GROUPS(OUTPOST_DAEMON_GROUP_REF)
+  struct Snapshot {
+    OUTPOST_DAEMON_METRIC_GROUPS(OUTPOST_DAEMON_GROUP_SNAPSHOT)
+  };
+
+  static DaemonMetrics Register(bus::Registry& registry);
+  Snapshot Take() const;
+  // Mirrors `readings` onto the sampled groups and the queue families (io thread, once a tick).
+  // The owned groups (outcomes, process, mgmt) are published by their producers.
+  void Publish(const DaemonReadings& readings) const;
+};
+#undef OUTPOST_DAEMON_GROUP_REF
+#undef OUTPOST_DAEMON_GROUP_SNAPSHOT
+
+}  // namespace outpost::mgmt

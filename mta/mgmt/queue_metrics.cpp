@@ -1,0 +1,52 @@
+#include "mta/mgmt/queue_metrics.hpp"
+
+#include <map>
+#include <string>
+
+namespace outpost::mgmt {
+namespace {
+
+// Sets a gauge only when its value changes, so that an unchanging labelled series ages and can
+// expire (Series::Set refreshes last_update).
+void SetIfChanged(bus::Metric& metric, const std::string& label, std::uint64_t value) {
+  const auto v = static_cast<std::int64_t>(value);
+  auto series = metric.With(label);
+  if (series->value() != v) series->Set(v);
+}
+
+struct Sums {
+  std::uint64_t recipients = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t connections = 0;
+};
+
+}  // namespace
+
+void PublishQueues(const QueueFamilyMetrics& metrics, const queue::QueueSnapshot& snapshot) {
+  std::map<std::string, Sums> by_vmta;
+  std::map<std::string, Sums> by_mode{{"normal", {}}, {"backoff", {}}, {"paused", {}}};
+  for (const auto& q : snapshot.queues) {
+    SetIfChanged(metrics.queue_recipients, q.name, q.recipients);
+    SetIfChanged(metrics.queue_messages, q.name, q.messages);
+    SetIfChanged(metrics.queue_connections, q.name, q.connections);
+    const std::size_t slash = q.name.rfind('/');
+    Sums& v = by_vmta[slash == std::string::npos ? "" : q.name.substr(slash + 1)];
+    Sums& m = by_mode[q.paused ? "paused" : q.mode];
+    for (Sums* s : {&v, &m}) {
+      s->recipients += q.recipients;
+      s->messages += q.messages;
+      s->connections += q.connections;
+    }
+  }
+  for (const auto& [vmta, s] : by_vmta) {
+    SetIfChanged(metrics.vmta_recipients, vmta, s.recipients);
+    SetIfChanged(metrics.vmta_messages, vmta, s.messages);
+    SetIfChanged(metrics.vmta_connections, vmta, s.connections);
+  }
+  for (const auto& [mode, s] : by_mode) {
+    SetIfChanged(metrics.mode_recipients, mode, s.recipients);
+    SetIfChanged(metrics.mode_messages, mode, s.messages);
+  }
+}
+
+}  // namespace outpost::mgmt
