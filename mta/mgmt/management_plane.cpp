@@ -9,6 +9,7 @@
 #include "mta/log/log.hpp"
 #include "mta/mgmt/access.hpp"
 #include "mta/mgmt/console.hpp"
+#include "mta/mgmt/pmta_pages.hpp"
 #include "mta/mgmt/status_json.hpp"
 
 namespace outpost::mgmt {
@@ -205,6 +206,7 @@ struct ManagementPlane::Impl {
     s.Get("/vmtas.json", [this](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, RenderVmtas(Inputs()));
     });
+    RegisterPmtaPages(s, [this] { return Inputs(); });  // PowerMTA's /status, /queues, ...
     s.Get("/counters.json", [this](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, RenderCounters(Inputs(/*with_bus=*/true)));
     });

@@ -1,16 +1,20 @@
-// outpostctl: the operator's command line, in the spirit of PowerMTA's `pmta` (verbs from
-// docs/powermta.md, "The operator commands"). It only talks HTTP to outpostd's management API
-// (docs/status-api.md); it never touches the spool or the config file.
+// outpostctl: the operator's command line, speaking PowerMTA's `pmta` (verbs from
+// docs/powermta.md, "The operator commands"; the side-by-side table is docs/pmta-compat.md). It
+// only talks HTTP to outpostd's management API (docs/status-api.md); it never touches the spool or
+// the config file.
 //
-//   outpostctl [--url URL] [--json] [--timeout SECONDS] COMMAND
+//   outpostctl [--url URL] [--json | --dom] [--timeout SECONDS] COMMAND
 //     show status | show queues [DOMAIN] [--mode=normal|backoff] [--vmta=VMTA] | show topqueues
-//     show domains | show vmtas | show counters
+//     show domains | show topdomains | show vmtas | show counters | show license
 //     pause queue Q | resume queue Q | set queue --mode=normal|backoff Q
 //     delete --queue=Q [--hold] | reload
 //
-// URL: --url, else $OUTPOST_URL, else http://127.0.0.1:8080. Output: aligned tables (or the
-// server's JSON with --json). Exit codes: 0 ok, 1 error reply from outpostd, 2 usage,
-// 3 outpostd not reachable, 4 access denied (http-access).
+// URL: --url, else $OUTPOST_URL, else http://127.0.0.1:8080. Output: aligned tables; --json: the
+// server's JSON (Outpost's schema where the command has one); --dom: PowerMTA's `--dom` lines
+// (`status.queue.smtp.rcp="42"`) from the PowerMTA pages. `show vmtas`, `show domains` and
+// `show topdomains` print PowerMTA's tables (pmta_view.hpp). Jobs (`show jobs`, `pause job`, ...)
+// and `show settings` are refused with "not yet" (exit 1). Exit codes: 0 ok, 1 error reply from
+// outpostd, 2 usage, 3 outpostd not reachable, 4 access denied (http-access).
 #include <httplib.h>
 
 #include <algorithm>
@@ -19,9 +23,12 @@
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "mta/outpostctl/pmta_view.hpp"
 
 namespace {
 
@@ -34,16 +41,19 @@ constexpr int kUnreachable = 3;
 constexpr int kDenied = 4;
 
 const char* kUsageText =
-    "usage: outpostctl [--url URL] [--json] [--timeout SECONDS] COMMAND\n"
+    "usage: outpostctl [--url URL] [--json | --dom] [--timeout SECONDS] COMMAND\n"
     "  show status\n"
     "  show queues [DOMAIN] [--mode=normal|backoff] [--vmta=VMTA]\n"
-    "  show topqueues\n"
-    "  show domains | show vmtas | show counters\n"
+    "  show topqueues [--maxitems=N] | show topdomains [--maxitems=N]\n"
+    "  show domains | show vmtas | show counters | show license\n"
     "  pause queue DOMAIN[/VMTA]\n"
     "  resume queue DOMAIN[/VMTA]\n"
     "  set queue --mode=normal|backoff DOMAIN[/VMTA]\n"
     "  delete --queue=DOMAIN[/VMTA] [--hold]\n"
     "  reload\n"
+    "  (not yet: show jobs, show settings, pause|resume job ID, delete --jobId=ID)\n"
+    "DOMAIN/* names every queue of DOMAIN. --json: the server's JSON; --dom: PowerMTA's\n"
+    "name=\"value\" lines (show status, queues, topqueues, domains, topdomains, vmtas).\n"
     "URL defaults to $OUTPOST_URL or http://127.0.0.1:8080.\n"
     "Exit codes: 0 ok, 1 error reply, 2 usage, 3 unreachable, 4 access denied.\n";
 
@@ -207,17 +217,6 @@ void PrintQueues(const json& q) {
             << " matching queues\n";
 }
 
-void PrintRates(const json& list, const char* key) {
-  Table t(
-      {key, "rcpts", "conns", "dlvd/1m", "dlvd/1h", "dfrd/1h", "bncd/1h", "dfr%", "last error"});
-  for (const auto& x : list) {
-    t.Add({Num(x[key]), Num(x["recipients"]), Num(x["connections"]), Num(x["delivered"]["last_1m"]),
-           Num(x["delivered"]["last_1h"]), Num(x["deferred"]["last_1h"]),
-           Num(x["bounced"]["last_1h"]), Percent(x["deferral_ratio_1h"]), Num(x["last_error"])});
-  }
-  std::cout << t.Render();
-}
-
 void PrintCounters(const json& c) {
   Table t({"metric", "label", "value", "last 1m", "last 1h"});
   for (const auto& m : c["metrics"]) {
@@ -235,7 +234,12 @@ struct Request {
   std::string path;
   httplib::Params params;
   std::string kind;  // what to print
+  std::size_t max_items = 0;
 };
+
+nlohmann::ordered_json Data(const std::string& body) {
+  return nlohmann::ordered_json::parse(body).at("data");
+}
 
 int Perform(const std::string& url, int timeout, bool as_json, const Request& r) {
   httplib::Client client(url);
@@ -286,10 +290,12 @@ int Perform(const std::string& url, int timeout, bool as_json, const Request& r)
       PrintStatus(body);
     } else if (r.kind == "queues") {
       PrintQueues(body);
-    } else if (r.kind == "domains") {
-      PrintRates(body["domains"], "domain");
-    } else if (r.kind == "vmtas") {
-      PrintRates(body["vmtas"], "vmta");
+    } else if (r.kind == "dom") {
+      std::cout << outpost::ctl::DomLines(Data(res->body));
+    } else if (r.kind == "pmta-domains") {
+      std::cout << outpost::ctl::DomainTable(Data(res->body), r.max_items);
+    } else if (r.kind == "pmta-vmtas") {
+      std::cout << outpost::ctl::VmtaTable(Data(res->body));
     } else if (r.kind == "counters") {
       PrintCounters(body);
     } else if (r.kind == "reload") {
@@ -314,97 +320,204 @@ bool Starts(const std::string& s, const std::string& prefix, std::string* rest) 
   return true;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string url = std::getenv("OUTPOST_URL") ? std::getenv("OUTPOST_URL") : "";
-  if (url.empty()) url = "http://127.0.0.1:8080";
+struct Options {
+  std::string url;
   bool as_json = false;
+  bool dom = false;
   int timeout = 10;
   std::vector<std::string> words;
-  std::string mode, vmta, queue_opt;
+  std::string mode, vmta, queue_opt, job_opt;
+  std::size_t max_items = 0;
   bool hold = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string v;
-    if (a == "--url" && i + 1 < argc) {
-      url = argv[++i];
-    } else if (Starts(a, "--url=", &v)) {
-      url = v;
-    } else if (a == "--json") {
-      as_json = true;
-    } else if (a == "--timeout" && i + 1 < argc) {
-      timeout = std::atoi(argv[++i]);
-    } else if (Starts(a, "--mode=", &v)) {
-      mode = v;
-    } else if (Starts(a, "--vmta=", &v)) {
-      vmta = v;
-    } else if (Starts(a, "--queue=", &v)) {
-      queue_opt = v;
-    } else if (a == "--hold") {
-      hold = true;
-    } else if (a == "-h" || a == "--help") {
-      std::fputs(kUsageText, stdout);
-      return kOk;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return Usage("unknown option " + a);
-    } else {
-      words.push_back(a);
-    }
-  }
-  if (timeout <= 0) return Usage("--timeout must be a positive number of seconds");
-  if (!mode.empty() && mode != "normal" && mode != "backoff") {
-    return Usage("--mode must be normal or backoff");
-  }
-  auto word = [&](std::size_t i) { return i < words.size() ? words[i] : std::string(); };
+};
+
+// PowerMTA names "every queue of a domain" DOMAIN/*; Outpost's API takes DOMAIN.
+std::string QueueArg(std::string q) {
+  if (q.size() > 2 && q.compare(q.size() - 2, 2, "/*") == 0) q.resize(q.size() - 2);
+  return q;
+}
+
+// Jobs are issue #19's next step (the scheduler does not track them yet).
+int NotYet(const std::string& what) {
+  std::fprintf(stderr,
+               "outpostctl: %s is not supported yet: outpostd does not track %s (issue #19); "
+               "see docs/pmta-compat.md\n",
+               what.c_str(),
+               what.find("settings") != std::string::npos
+                   ? "the resolved settings in its API"
+                   : "jobs in its scheduler; the job id is in the accounting file");
+  return kErrorReply;
+}
+
+// A PowerMTA page read as JSON, printed as `kind` (or as --dom lines).
+Request PmtaPage(const Options& o, const std::string& path, const std::string& kind) {
   Request r;
-  const std::string verb = word(0);
-  if (verb == "show") {
-    const std::string what = word(1);
-    if (what == "status" && words.size() == 2) {
-      r.path = "/status.json";
-      r.kind = "status";
-    } else if (what == "queues" && words.size() <= 3) {
-      r.path = "/queues.json";
-      r.kind = "queues";
-      if (!word(2).empty()) r.params.emplace("domain", word(2));
-      if (!mode.empty()) r.params.emplace("mode", mode);
-      if (!vmta.empty()) r.params.emplace("vmta", vmta);
-    } else if (what == "topqueues" && words.size() == 2) {
-      r.path = "/queues.json";
-      r.kind = "queues";
-      r.params.emplace("top", "20");
-    } else if ((what == "domains" || what == "vmtas" || what == "counters") && words.size() == 2) {
-      r.path = "/" + what + ".json";
-      r.kind = what;
-    } else {
-      return Usage(what.empty() ? "show what?" : "cannot show '" + what + "'");
+  r.path = path;
+  r.params.emplace("format", "json");
+  r.kind = o.dom ? "dom" : kind;
+  r.max_items = o.max_items;
+  return r;
+}
+
+// `show ...`: nullopt after printing usage (the exit code is in *rc).
+std::optional<Request> ParseShow(const Options& o, int* rc) {
+  auto word = [&o](std::size_t i) { return i < o.words.size() ? o.words[i] : std::string(); };
+  const std::string what = word(1);
+  const bool two = o.words.size() == 2;
+  Request r;
+  if (what == "status" && two) {
+    if (o.dom) return PmtaPage(o, "/status", "dom");
+    r.path = "/status.json";
+    r.kind = "status";
+  } else if (what == "queues" && o.words.size() <= 3) {
+    if (o.dom) {
+      r = PmtaPage(o, "/queues", "dom");
+      if (!word(2).empty()) r.params.emplace("queue", QueueArg(word(2)));
+      if (!o.mode.empty()) r.params.emplace("mode", o.mode);
+      if (o.max_items > 0) r.params.emplace("maxItems", std::to_string(o.max_items));
+      return r;
     }
-  } else if ((verb == "pause" || verb == "resume") && word(1) == "queue" && words.size() == 3) {
+    r.path = "/queues.json";
+    r.kind = "queues";
+    if (!word(2).empty()) r.params.emplace("domain", word(2));
+    if (!o.mode.empty()) r.params.emplace("mode", o.mode);
+    if (!o.vmta.empty()) r.params.emplace("vmta", o.vmta);
+  } else if (what == "topqueues" && two) {
+    const std::string top = std::to_string(o.max_items > 0 ? o.max_items : 20);
+    if (o.dom) {
+      r = PmtaPage(o, "/queues", "dom");
+      r.params.emplace("maxItems", top);
+      return r;
+    }
+    r.path = "/queues.json";
+    r.kind = "queues";
+    r.params.emplace("top", top);
+  } else if ((what == "domains" || what == "vmtas") && two && !o.as_json) {
+    return PmtaPage(o, "/" + what, "pmta-" + what);
+  } else if (what == "topdomains" && two) {
+    Options top = o;
+    if (top.max_items == 0) top.max_items = 20;
+    return PmtaPage(top, "/domains", "pmta-domains");
+  } else if ((what == "domains" || what == "vmtas" || what == "counters") && two) {
+    r.path = "/" + what + ".json";
+    r.kind = what;
+  } else if (what == "license" && two) {
+    std::cout << "Outpost needs no license key: nothing is licensed, counted or due to expire.\n";
+    *rc = kOk;
+    return std::nullopt;
+  } else if (what == "jobs" || what == "settings") {
+    *rc = NotYet(what == "jobs" ? "show jobs" : "show settings");
+    return std::nullopt;
+  } else {
+    *rc = Usage(what.empty() ? "show what?" : "cannot show '" + what + "'");
+    return std::nullopt;
+  }
+  return r;
+}
+
+// Every command: nullopt after printing usage or an answer that needs no server (*rc).
+std::optional<Request> ParseCommand(const Options& o, int* rc) {
+  auto word = [&o](std::size_t i) { return i < o.words.size() ? o.words[i] : std::string(); };
+  const std::string verb = word(0);
+  Request r;
+  if (verb == "show") return ParseShow(o, rc);
+  if ((verb == "pause" || verb == "resume" || verb == "delete") &&
+      (word(1) == "job" || !o.job_opt.empty())) {
+    *rc = NotYet(verb + " by job");
+    return std::nullopt;
+  }
+  if ((verb == "pause" || verb == "resume") && word(1) == "queue" && o.words.size() == 3) {
     r.method = "POST";
     r.path = "/api/queue/" + verb;
-    r.params.emplace("queue", word(2));
+    r.params.emplace("queue", QueueArg(word(2)));
     r.kind = verb;
-  } else if (verb == "set" && word(1) == "queue" && words.size() == 3) {
-    if (mode.empty()) return Usage("set queue needs --mode=normal|backoff");
+  } else if (verb == "set" && word(1) == "queue" && o.words.size() == 3) {
+    if (o.mode.empty()) {
+      *rc = Usage("set queue needs --mode=normal|backoff");
+      return std::nullopt;
+    }
     r.method = "POST";
     r.path = "/api/queue/mode";
-    r.params.emplace("queue", word(2));
-    r.params.emplace("mode", mode);
+    r.params.emplace("queue", QueueArg(word(2)));
+    r.params.emplace("mode", o.mode);
     r.kind = "mode";
-  } else if (verb == "delete" && words.size() == 1) {
-    if (queue_opt.empty()) return Usage("delete needs --queue=DOMAIN[/VMTA]");
+  } else if (verb == "delete" && o.words.size() == 1 && !o.queue_opt.empty()) {
     r.method = "POST";
     r.path = "/api/queue/delete";
-    r.params.emplace("queue", queue_opt);
-    if (hold) r.params.emplace("hold", "1");
+    r.params.emplace("queue", QueueArg(o.queue_opt));
+    if (o.hold) r.params.emplace("hold", "1");
     r.kind = "delete";
-  } else if (verb == "reload" && words.size() == 1) {
+  } else if (verb == "delete" && o.words.size() == 1) {
+    *rc = Usage("delete needs --queue=DOMAIN[/VMTA]");
+    return std::nullopt;
+  } else if (verb == "reload" && o.words.size() == 1) {
     r.method = "POST";
     r.path = "/api/reload";
     r.kind = "reload";
   } else {
-    return Usage(verb.empty() ? "" : "unknown command: " + verb);
+    *rc = Usage(verb.empty() ? "" : "unknown command: " + verb);
+    return std::nullopt;
   }
-  return Perform(url, timeout, as_json, r);
+  return r;
+}
+
+// Options anywhere on the line; the rest are the command's words. nullopt: exit with *rc.
+std::optional<Options> ParseOptions(int argc, char** argv, int* rc) {
+  Options o;
+  o.url = std::getenv("OUTPOST_URL") ? std::getenv("OUTPOST_URL") : "";
+  if (o.url.empty()) o.url = "http://127.0.0.1:8080";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string v;
+    if (a == "--url" && i + 1 < argc) {
+      o.url = argv[++i];
+    } else if (Starts(a, "--url=", &v)) {
+      o.url = v;
+    } else if (a == "--json") {
+      o.as_json = true;
+    } else if (a == "--dom") {
+      o.dom = true;
+    } else if (a == "--timeout" && i + 1 < argc) {
+      o.timeout = std::atoi(argv[++i]);
+    } else if (Starts(a, "--mode=", &v)) {
+      o.mode = v;
+    } else if (Starts(a, "--vmta=", &v)) {
+      o.vmta = v;
+    } else if (Starts(a, "--queue=", &v)) {
+      o.queue_opt = v;
+    } else if (Starts(a, "--jobId=", &v) || Starts(a, "--job=", &v)) {
+      o.job_opt = v;
+    } else if (Starts(a, "--maxitems=", &v) || Starts(a, "--maxItems=", &v)) {
+      o.max_items = std::strtoul(v.c_str(), nullptr, 10);
+    } else if (a == "--hold") {
+      o.hold = true;
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsageText, stdout);
+      *rc = kOk;
+      return std::nullopt;
+    } else if (a.size() > 1 && a[0] == '-') {
+      *rc = Usage("unknown option " + a);
+      return std::nullopt;
+    } else {
+      o.words.push_back(a);
+    }
+  }
+  if (o.timeout <= 0) *rc = Usage("--timeout must be a positive number of seconds");
+  if (!o.mode.empty() && o.mode != "normal" && o.mode != "backoff") {
+    *rc = Usage("--mode must be normal or backoff");
+  }
+  if (o.as_json && o.dom) *rc = Usage("--json and --dom exclude each other");
+  if (*rc != kOk) return std::nullopt;
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rc = kOk;
+  const std::optional<Options> options = ParseOptions(argc, argv, &rc);
+  if (!options) return rc;
+  const std::optional<Request> request = ParseCommand(*options, &rc);
+  if (!request) return rc;
+  return Perform(options->url, options->timeout, options->as_json, *request);
 }

@@ -1,0 +1,177 @@
+#include "mta/mgmt/pmta_pages.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/clock.hpp"
+#include "mta/bus/catalog.hpp"
+
+namespace outpost::mgmt {
+namespace {
+
+queue::QueueStats Q(const std::string& name, const std::string& mode, std::uint64_t rcpts,
+                    std::uint64_t conns, bool paused = false, const std::string& error = "") {
+  queue::QueueStats q;
+  q.name = name;
+  q.mode = mode;
+  q.recipients = rcpts;
+  q.messages = rcpts;
+  q.connections = conns;
+  q.paused = paused;
+  q.last_error = error;
+  return q;
+}
+
+// Three queues over two domains and two vmtas, traffic both ways, a spool and a DNS cache.
+class PmtaPagesTest : public ::testing::Test {
+ protected:
+  PmtaPagesTest() : registry_(time_) {
+    bus::Group<bus::Traffic> traffic(registry_, bus::kTrafficMetrics);
+    bus::Group<bus::Storage> storage(registry_, bus::kStorageMetrics);
+    bus::Group<bus::Process> process(registry_, bus::kProcessMetrics);
+    registry_.Register(bus::kQueueMetrics);
+    traffic[bus::Traffic::kInMessages].series().Add(10);
+    traffic[bus::Traffic::kInRecipients].series().Add(30);
+    traffic[bus::Traffic::kInBytes].series().Add(20480);
+    traffic[bus::Traffic::kOutRecipients].series().Add(7);
+    traffic[bus::Traffic::kConnectionsIn].series().Set(4);
+    storage[bus::Storage::kSpoolEntries].series().Set(9);
+    storage[bus::Storage::kSpoolLiveBytes].series().Set(4096);
+    storage[bus::Storage::kDnsCacheEntries].series().Set(12);
+    process[bus::Process::kUptime].series().Set(100);
+    auto snap = std::make_shared<queue::QueueSnapshot>();
+    snap->queues = {Q("gmail.com/vmta1", "backoff", 5, 1, false, "421 <slow> & \"later\""),
+                    Q("gmail.com/vmta2", "normal", 50, 2, true),
+                    Q("yahoo.com/vmta1", "normal", 20, 0)};
+    snap->totals.queues = 3;
+    snap->totals.recipients = 75;
+    snap->totals.connections = 3;
+    in_.queues = snap;
+    in_.version = "9.9.9";
+    in_.now_unix = 1735689600;
+    in_.bus = registry_.Snapshot();
+  }
+
+  SimulatedClock time_;
+  bus::Registry registry_;
+  StatusInputs in_;
+};
+
+TEST_F(PmtaPagesTest, StatusHasPowerMtasNestingAndOurFigures) {
+  const auto s = PmtaStatusTree(in_)["status"];
+  EXPECT_EQ(s["version"], "Outpost 9.9.9");
+  EXPECT_EQ(s["startTime"], "2024-12-31T23:58:20Z");
+  EXPECT_EQ(s["traffic"]["total"]["in"]["rcp"], 30);
+  EXPECT_EQ(s["traffic"]["total"]["in"]["msg"], 10);
+  EXPECT_EQ(s["traffic"]["total"]["in"]["kb"], 20);
+  EXPECT_EQ(s["traffic"]["lastMin"]["in"]["rcp"], 30);
+  EXPECT_EQ(s["traffic"]["lastHr"]["out"]["rcp"], 7);
+  EXPECT_EQ(s["traffic"]["topPerHr"]["in"]["rcp"], 0);
+  EXPECT_EQ(s["conn"]["smtpIn"]["cur"], 4);
+  EXPECT_EQ(s["conn"]["smtpOut"]["cur"], 3);
+  EXPECT_EQ(s["queue"]["smtp"]["rcp"], 75);
+  EXPECT_EQ(s["queue"]["smtp"]["dom"], 2);
+  EXPECT_EQ(s["queue"]["smtp"]["kb"], 4);
+  for (const char* method : {"pipe", "discard", "file", "gmImprinter"}) {
+    EXPECT_EQ(s["queue"][method]["rcp"], 0) << method;
+  }
+  EXPECT_EQ(s["spool"]["files"]["total"], 9);
+  EXPECT_EQ(s["dns"]["hosts"], 12);
+}
+
+TEST_F(PmtaPagesTest, DomainsAndVmtasAreSummedAndLargestFirst) {
+  const auto d = PmtaDomainsTree(in_)["domain"];
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0]["name"], "gmail.com");
+  EXPECT_EQ(d[0]["rcp"], 55);
+  EXPECT_EQ(d[0]["conn"], 3);
+  EXPECT_EQ(d[0]["vmtas"], 2);
+  EXPECT_EQ(d[0]["pausedQueues"], 1);
+  EXPECT_EQ(d[0]["backoffQueues"], 1);
+  EXPECT_EQ(d[1]["name"], "yahoo.com");
+  EXPECT_EQ(d[1]["rcp"], 20);
+
+  const auto v = PmtaVmtasTree(in_)["vmta"];
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0]["name"], "vmta2");
+  EXPECT_EQ(v[0]["rcp"], 50);
+  EXPECT_EQ(v[1]["name"], "vmta1");
+  EXPECT_EQ(v[1]["rcp"], 25);
+  EXPECT_EQ(v[1]["dom"], 2);
+  EXPECT_EQ(v[1]["conn"], 1);
+}
+
+TEST_F(PmtaPagesTest, QueuesFilterSortAndLimit) {
+  PmtaQueueFilter all;
+  auto q = PmtaQueuesTree(in_, all)["queue"];
+  ASSERT_EQ(q.size(), 3u);
+  EXPECT_EQ(q[0]["name"], "gmail.com/vmta2");
+  EXPECT_EQ(q[0]["paused"], "yes");
+  EXPECT_EQ(q[0]["domain"], "gmail.com");
+  EXPECT_EQ(q[0]["vmta"], "vmta2");
+
+  PmtaQueueFilter f;
+  f.queue = "gmail.com";
+  EXPECT_EQ(PmtaQueuesTree(in_, f)["queue"].size(), 2u);
+  f.queue = "*/vmta1";
+  f.sort = "name";
+  q = PmtaQueuesTree(in_, f)["queue"];
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0]["name"], "gmail.com/vmta1");
+  f = {};
+  f.mode = "backoff";
+  EXPECT_EQ(PmtaQueuesTree(in_, f)["queue"].size(), 1u);
+  f = {};
+  f.paused = "no";
+  EXPECT_EQ(PmtaQueuesTree(in_, f)["queue"].size(), 2u);
+  f = {};
+  f.max_items = 1;
+  EXPECT_EQ(PmtaQueuesTree(in_, f)["queue"].size(), 1u);
+}
+
+TEST_F(PmtaPagesTest, XmlWrapsInRspDataRepeatsListsAndEscapes) {
+  const std::string xml = PmtaXml(PmtaQueuesTree(in_, {}));
+  EXPECT_EQ(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rsp>\n  <data>\n", 0), 0u)
+      << xml;
+  EXPECT_NE(xml.find("    <queue>\n      <name>gmail.com/vmta2</name>\n"), std::string::npos);
+  std::size_t count = 0;
+  for (std::size_t at = xml.find("<queue>"); at != std::string::npos;
+       at = xml.find("<queue>", at + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 3u);
+  EXPECT_NE(xml.find("<lastError>421 &lt;slow&gt; &amp; &quot;later&quot;</lastError>"),
+            std::string::npos);
+  EXPECT_NE(xml.find("</data>\n</rsp>\n"), std::string::npos);
+
+  const std::string status = PmtaXml(PmtaStatusTree(in_));
+  EXPECT_NE(status.find("<smtpIn>\n          <cur>4</cur>"), std::string::npos) << status;
+}
+
+TEST_F(PmtaPagesTest, JsonIsTheSameTreeUnderData) {
+  const auto doc = nlohmann::json::parse(PmtaJson(PmtaStatusTree(in_)));
+  EXPECT_EQ(doc["data"]["status"]["queue"]["smtp"]["rcp"], 75);
+  StatusInputs nothing;
+  nothing.queues = std::make_shared<queue::QueueSnapshot>();
+  const auto empty = nlohmann::json::parse(PmtaJson(PmtaVmtasTree(nothing)));
+  EXPECT_TRUE(empty["data"]["vmta"].is_array());
+  EXPECT_TRUE(empty["data"]["vmta"].empty());
+}
+
+TEST(PmtaPages, ErrorsInBothFormats) {
+  EXPECT_EQ(nlohmann::json::parse(PmtaError(PmtaFormat::kJson, "no <jobs>"))["error"], "no <jobs>");
+  EXPECT_NE(PmtaError(PmtaFormat::kXml, "no <jobs>").find("<error>no &lt;jobs&gt;</error>"),
+            std::string::npos);
+}
+
+TEST(PmtaPages, Glob) {
+  EXPECT_TRUE(PmtaGlob("*", "a/b"));
+  EXPECT_TRUE(PmtaGlob("gmail.com/*", "gmail.com/vmta1"));
+  EXPECT_TRUE(PmtaGlob("*/vmta1", "yahoo.com/vmta1"));
+  EXPECT_TRUE(PmtaGlob("g*l.com/v*1", "gmail.com/vmta1"));
+  EXPECT_FALSE(PmtaGlob("*/vmta1", "yahoo.com/vmta12"));
+  EXPECT_FALSE(PmtaGlob("gmail.com", "gmail.com/vmta1"));
+  EXPECT_TRUE(PmtaGlob("", ""));
+}
+
+}  // namespace
+}  // namespace outpost::mgmt
