@@ -9,7 +9,7 @@ evaluates alert-rules/outpost.rules.yml (time-scaled: windows and for: / 30). Th
 * every dashboard query that filters on $instance, run with one node's instance, returns that
   node's series and no other's;
 * the Gmail deferral alert fires for node 0 and for no other node, while nodes 1 and 2 do have a
-  Gmail deferral ratio (0) to judge by;
+  Gmail deferral ratio (about 0) to judge by;
 * the fleet view: the whole fleet's queue is one series equal to the sum of the nodes' queues,
   the worst node's Gmail deferral ratio is node 0's, and the fleet's own ratio (all nodes'
   deferrals / all attempts) lies strictly between 0 and that worst ratio.
@@ -122,7 +122,8 @@ def test_deferral_alert_fires_for_the_deferring_node_only(fleet):
         60, "a Gmail deferral ratio for every node")
     assert ratios[bad.instance] > 0.15
     for n in good:
-        assert ratios[n.instance] == 0.0
+        # 0 unless a delivery timed out on a loaded machine; either way under every threshold.
+        assert ratios[n.instance] < 0.03
     firing = values_by_instance(fleet, alert)
     assert set(firing) == {bad.instance}
     pending_or_firing = values_by_instance(
