@@ -27,22 +27,26 @@ Tree Flow(std::int64_t rcp, std::int64_t msg, std::int64_t bytes) {
 
 // traffic/{total,lastHr,lastMin}/{in,out}/{rcp,msg,kb}; the peak periods PowerMTA keeps
 // (topPerHr, topPerMin) are not measured by Outpost: zeros.
-Tree Traffic(const bus::BusSnapshot& bus) {
-  auto flow = [&bus](const char* dir, int which) {
+Tree Traffic(const DaemonMetrics::Snapshot& m) {
+  using Snap = bus::MetricSnapshot;
+  const Snap* in[3] = {&m.smtp.traffic_in_recipients_total, &m.smtp.traffic_in_messages_total,
+                       &m.smtp.traffic_in_bytes_total};
+  const Snap* out[3] = {&m.outcomes.traffic_out_recipients_total,
+                        &m.outcomes.traffic_out_messages_total,
+                        &m.outcomes.traffic_out_bytes_total};
+  auto flow = [](const Snap* const(&metrics)[3], int which) {
     std::int64_t v[3];
-    const char* what[] = {"recipients", "messages", "bytes"};
     for (int i = 0; i < 3; ++i) {
-      const std::string name = std::string("traffic_") + dir + "_" + what[i] + "_total";
-      const bus::WindowCounts w = bus.Windows(name);
-      v[i] = which == 0 ? bus.Value(name) : which == 1 ? w.last_1h : w.last_1m;
+      const bus::WindowCounts w = metrics[i]->Windows();
+      v[i] = which == 0 ? metrics[i]->Value() : which == 1 ? w.last_1h : w.last_1m;
     }
     return Flow(v[0], v[1], v[2]);
   };
   Tree t;
   const std::pair<const char*, int> periods[] = {{"total", 0}, {"lastHr", 1}, {"lastMin", 2}};
   for (const auto& [period, which] : periods) {
-    t[period]["in"] = flow("in", which);
-    t[period]["out"] = flow("out", which);
+    t[period]["in"] = flow(in, which);
+    t[period]["out"] = flow(out, which);
   }
   for (const char* peak : {"topPerHr", "topPerMin"}) {
     t[peak]["in"] = Flow(0, 0, 0);
@@ -166,9 +170,9 @@ bool PmtaGlob(const std::string& pattern, const std::string& name) {
 }
 
 Tree PmtaStatusTree(const StatusInputs& in) {
-  const auto& bus = in.bus;
+  const DaemonMetrics::Snapshot& m = in.metrics;
   const auto& totals = in.queues->totals;
-  const std::int64_t uptime = bus.Value("process_uptime_seconds");
+  const std::int64_t uptime = m.process.process_uptime_seconds.Value();
   std::set<std::string> domains;
   for (const auto& q : in.queues->queues) {
     auto key = queue::ParseQueueName(q.name);
@@ -178,23 +182,23 @@ Tree PmtaStatusTree(const StatusInputs& in) {
   s["version"] = "Outpost " + in.version;
   s["startTime"] = IsoTime(in.now_unix - uptime);
   s["uptime"] = uptime;
-  s["traffic"] = Traffic(bus);
-  s["conn"]["smtpIn"] = Conn(bus.Value("connections_in"));
+  s["traffic"] = Traffic(m);
+  s["conn"]["smtpIn"] = Conn(m.smtp.connections_in.Value());
   s["conn"]["smtpOut"] = Conn(static_cast<std::int64_t>(totals.connections));
   Tree smtp;
   smtp["rcp"] = totals.recipients;
   smtp["dom"] = domains.size();
   // Queued bytes: the spool's live bytes (every stored message still owed a delivery).
-  smtp["kb"] = Kb(bus.Value("spool_live_bytes"));
+  smtp["kb"] = Kb(m.spool.spool_live_bytes.Value());
   s["queue"]["smtp"] = smtp;
   // Outpost delivers by SMTP only: the other delivery methods' queues are always empty.
   for (const char* method : {"pipe", "discard", "file", "gmImprinter"}) {
     s["queue"][method] = {{"rcp", 0}, {"dom", 0}, {"kb", 0}};
   }
-  const std::int64_t entries = bus.Value("spool_entries");
+  const std::int64_t entries = m.spool.spool_entries.Value();
   s["spool"]["files"] = {{"total", entries}, {"inUse", entries}, {"recycled", 0}};
   s["spool"]["initPct"] = 100;  // recovery finishes before outpostd serves this page
-  s["dns"] = {{"hosts", bus.Value("dns_cache_entries")}, {"pending", 0}};
+  s["dns"] = {{"hosts", m.dns.dns_cache_entries.Value()}, {"pending", 0}};
   Tree tree;
   tree["status"] = std::move(s);
   return tree;

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.hpp"
-#include "mta/bus/catalog.hpp"
+#include "mta/mgmt/daemon_metrics.hpp"
 
 namespace outpost::mgmt {
 namespace {
@@ -24,20 +24,16 @@ queue::QueueStats Q(const std::string& name, const std::string& mode, std::uint6
 // Three queues over two domains and two vmtas, traffic both ways, a spool and a DNS cache.
 class PmtaPagesTest : public ::testing::Test {
  protected:
-  PmtaPagesTest() : registry_(time_) {
-    bus::Group<bus::Traffic> traffic(registry_, bus::kTrafficMetrics);
-    bus::Group<bus::Storage> storage(registry_, bus::kStorageMetrics);
-    bus::Group<bus::Process> process(registry_, bus::kProcessMetrics);
-    registry_.Register(bus::kQueueMetrics);
-    traffic[bus::Traffic::kInMessages].series().Add(10);
-    traffic[bus::Traffic::kInRecipients].series().Add(30);
-    traffic[bus::Traffic::kInBytes].series().Add(20480);
-    traffic[bus::Traffic::kOutRecipients].series().Add(7);
-    traffic[bus::Traffic::kConnectionsIn].series().Set(4);
-    storage[bus::Storage::kSpoolEntries].series().Set(9);
-    storage[bus::Storage::kSpoolLiveBytes].series().Set(4096);
-    storage[bus::Storage::kDnsCacheEntries].series().Set(12);
-    process[bus::Process::kUptime].series().Set(100);
+  PmtaPagesTest() : registry_(time_), metrics_(DaemonMetrics::Register(registry_)) {
+    metrics_.smtp.traffic_in_messages_total.series().Add(10);
+    metrics_.smtp.traffic_in_recipients_total.series().Add(30);
+    metrics_.smtp.traffic_in_bytes_total.series().Add(20480);
+    metrics_.outcomes.traffic_out_recipients_total.series().Add(7);
+    metrics_.smtp.connections_in.series().Set(4);
+    metrics_.spool.spool_entries.series().Set(9);
+    metrics_.spool.spool_live_bytes.series().Set(4096);
+    metrics_.dns.dns_cache_entries.series().Set(12);
+    metrics_.process.process_uptime_seconds.series().Set(100);
     auto snap = std::make_shared<queue::QueueSnapshot>();
     snap->queues = {Q("gmail.com/vmta1", "backoff", 5, 1, false, "421 <slow> & \"later\""),
                     Q("gmail.com/vmta2", "normal", 50, 2, true),
@@ -48,11 +44,12 @@ class PmtaPagesTest : public ::testing::Test {
     in_.queues = snap;
     in_.version = "9.9.9";
     in_.now_unix = 1735689600;
-    in_.bus = registry_.Snapshot();
+    in_.metrics = metrics_.Take();
   }
 
   SimulatedClock time_;
   bus::Registry registry_;
+  DaemonMetrics metrics_;
   StatusInputs in_;
 };
 
