@@ -243,12 +243,12 @@ struct ManagementPlane::Impl {
         return;
       }
       Control(req, res, [this, name, hold]() -> std::pair<int, nlohmann::json> {
-        std::string error;
-        const int n = hooks.remove(name, hold, &error);
-        if (n < 0) {
-          const int status = error.find("not supported") != std::string::npos ? 501 : 404;
-          return {status, RenderError(status, error)};
+        const ActionResult result = hooks.remove(name, hold);
+        if (result.error != ActionResult::Error::kNone) {
+          const int status = result.error == ActionResult::Error::kNotSupported ? 501 : 404;
+          return {status, RenderError(status, result.message)};
         }
+        const int n = result.affected;
         OUTPOST_LOG(kInfo, "mgmt")
             << "deleted " << n << " recipients of queue " << name << " by operator";
         return {200, {{"ok", true}, {"action", "delete"}, {"queue", name}, {"recipients", n}}};

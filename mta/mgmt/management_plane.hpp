@@ -49,15 +49,29 @@ namespace outpost::mgmt {
 
 // DaemonReadings (what the daemon reports each tick) is declared in daemon_metrics.hpp.
 
+// What a control action did: how many recipients or queues it affected, or why it could not act
+// (the HTTP layer maps the kind to a status code; the message is said to the operator).
+struct ActionResult {
+  enum class Error { kNone, kNoMatch, kNotSupported };
+  Error error = Error::kNone;
+  int affected = 0;
+  std::string message;
+
+  static ActionResult Done(int affected) { return {Error::kNone, affected, {}}; }
+  static ActionResult Failed(Error error, std::string message) {
+    return {error, 0, std::move(message)};
+  }
+};
+
 // How the plane reaches the daemon. Every hook runs on the io_context's thread.
 struct ControlHooks {
   std::function<DaemonReadings()> read;
   std::function<int(const std::string& queue)> pause;
   std::function<int(const std::string& queue)> resume;
   std::function<int(const std::string& queue, queue::QueueMode mode)> set_mode;
-  // Deletes the queue's mail; returns the recipients deleted, or -1 with `error` set (an error
-  // saying "not supported", e.g. hold=1, answers 501; any other 404). Empty: the API answers 501.
-  std::function<int(const std::string& queue, bool hold, std::string* error)> remove;
+  // Deletes the queue's mail: the recipients deleted, kNoMatch (404) when no queue matches,
+  // kNotSupported (501) for what this build cannot do (hold=1). Empty: the API answers 501.
+  std::function<ActionResult(const std::string& queue, bool hold)> remove;
   std::function<config::LoadResult()> load_config;
   std::function<void(std::shared_ptr<const config::Config>)> apply_config;
 };

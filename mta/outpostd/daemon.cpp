@@ -375,14 +375,17 @@ mgmt::ControlHooks Daemon::MakeHooks() {
   hooks.set_mode = [this](const std::string& q, queue::QueueMode m) {
     return queues_->SetMode(q, m);
   };
-  hooks.remove = [this](const std::string& q, bool hold, std::string* error) {
+  hooks.remove = [this](const std::string& q, bool hold) {
+    using mgmt::ActionResult;
     if (hold) {
-      *error =
-          "hold=1 is not supported: this build has no hold store; delete without hold "
-          "bounces the queued recipients";
-      return -1;
+      return ActionResult::Failed(ActionResult::Error::kNotSupported,
+                                  "hold=1 is not supported: this build has no hold store; delete "
+                                  "without hold bounces the queued recipients");
     }
-    return queues_->Delete(q, error);
+    std::string error;
+    const int deleted = queues_->Delete(q, &error);
+    if (deleted < 0) return ActionResult::Failed(ActionResult::Error::kNoMatch, error);
+    return ActionResult::Done(deleted);
   };
   hooks.load_config = [this] { return LoadForReload(); };
   hooks.apply_config = [this](std::shared_ptr<const config::Config> reloaded) {
