@@ -307,4 +307,5 @@ def test_manifest_has_no_tabs_and_no_host_paths(name):
     with open(name) as f:
         text = f.read()
     assert "\t" not in text
-    assert "hostPath" not in text and "../shared" not in text
+    # Nothing from the node's disk and no path outside the repository (a parent directory).
+    assert "hostPath" not in text and "../" not in text
