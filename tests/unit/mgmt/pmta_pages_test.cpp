@@ -4,22 +4,10 @@
 
 #include "common/clock.hpp"
 #include "mta/mgmt/daemon_metrics.hpp"
+#include "tests/unit/mgmt/queue_stats_for_test.hpp"
 
 namespace outpost::mgmt {
 namespace {
-
-queue::QueueStats Q(const std::string& name, const std::string& mode, std::uint64_t rcpts,
-                    std::uint64_t conns, bool paused = false, const std::string& error = "") {
-  queue::QueueStats q;
-  q.name = name;
-  q.mode = mode;
-  q.recipients = rcpts;
-  q.messages = rcpts;
-  q.connections = conns;
-  q.paused = paused;
-  q.last_error = error;
-  return q;
-}
 
 // Three queues over two domains and two vmtas, traffic both ways, a spool and a DNS cache.
 class PmtaPagesTest : public ::testing::Test {
@@ -35,9 +23,10 @@ class PmtaPagesTest : public ::testing::Test {
     metrics_.dns.dns_cache_entries.series().Set(12);
     metrics_.process.process_uptime_seconds.series().Set(100);
     auto snap = std::make_shared<queue::QueueSnapshot>();
-    snap->queues = {Q("gmail.com/vmta1", "backoff", 5, 1, false, "421 <slow> & \"later\""),
-                    Q("gmail.com/vmta2", "normal", 50, 2, true),
-                    Q("yahoo.com/vmta1", "normal", 20, 0)};
+    snap->queues = {
+        QueueStatsFor("gmail.com/vmta1", "backoff", 5, 1, false, "421 <slow> & \"later\""),
+        QueueStatsFor("gmail.com/vmta2", "normal", 50, 2, true),
+        QueueStatsFor("yahoo.com/vmta1", "normal", 20, 0)};
     snap->totals.queues = 3;
     snap->totals.recipients = 75;
     snap->totals.connections = 3;

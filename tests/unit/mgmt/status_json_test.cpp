@@ -4,21 +4,10 @@
 
 #include "common/clock.hpp"
 #include "mta/mgmt/daemon_metrics.hpp"
+#include "tests/unit/mgmt/queue_stats_for_test.hpp"
 
 namespace outpost::mgmt {
 namespace {
-
-queue::QueueStats Q(const std::string& name, const std::string& mode, std::uint64_t rcpts,
-                    bool paused = false, const std::string& error = "") {
-  queue::QueueStats q;
-  q.name = name;
-  q.mode = mode;
-  q.recipients = rcpts;
-  q.messages = rcpts;
-  q.paused = paused;
-  q.last_error = error;
-  return q;
-}
 
 // A fixed world: three queues, some outcomes, a process and a spool.
 class StatusJsonTest : public ::testing::Test {
@@ -37,8 +26,10 @@ class StatusJsonTest : public ::testing::Test {
     metrics_.process.process_resident_memory_bytes.series().Set(12345678);
     metrics_.process.process_cpu_milliseconds_total.series().Add(2500);
     auto snap = std::make_shared<queue::QueueSnapshot>();
-    snap->queues = {Q("gmail.com/vmta1", "backoff", 50, false, "421 4.7.28 slow down"),
-                    Q("gmail.com/vmta2", "normal", 5, true), Q("yahoo.com/vmta1", "normal", 20)};
+    snap->queues = {
+        QueueStatsFor("gmail.com/vmta1", "backoff", 50, 0, false, "421 4.7.28 slow down"),
+        QueueStatsFor("gmail.com/vmta2", "normal", 5, 0, true),
+        QueueStatsFor("yahoo.com/vmta1", "normal", 20, 0)};
     snap->totals.queues = 3;
     snap->totals.recipients = 75;
     snap->totals.connections = 7;
