@@ -29,7 +29,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack as stackmod  # noqa: E402
-from stack import Proc, StackError, wait_for  # noqa: E402
+from stack import StackError, wait_for  # noqa: E402
 
 ROOT = stackmod.ROOT
 NODE_ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
@@ -46,7 +46,7 @@ class Node:
         return f"{self.address}:{self.metrics_port}"
 
 
-class Fleet:
+class Fleet(stackmod.Workspace):
     def __init__(self, addresses=NODE_ADDRESSES, workdir=None, time_factor=30, load_rate=15,
                  bin_dir=None):
         self.bin_dir = bin_dir or os.environ.get("OUTPOST_BIN", os.path.join(ROOT, "build/bin"))
@@ -61,19 +61,6 @@ class Fleet:
         self.sims = {}
         self.prometheus_port = None
         self.refuser = None
-
-    def path(self, *parts):
-        return os.path.join(self.dir, *parts)
-
-    def binary(self, name):
-        p = os.path.join(self.bin_dir, name)
-        if not os.access(p, os.X_OK):
-            raise StackError(f"{p} is not built (cmake --build build --target {name})")
-        return p
-
-    def _start(self, name, args):
-        self.procs[name] = Proc(name, args, self.path(f"{name}.log"))
-        return self.procs[name]
 
     # ---- components --------------------------------------------------------------------------
     def start_sim(self, name, deferring):

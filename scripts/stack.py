@@ -232,7 +232,25 @@ class Proc:
         self.log.close()
 
 
-class Stack:
+class Workspace:
+    """A working directory (self.dir) holding the logs of the programs started from self.bin_dir
+    (kept in self.procs by name). Shared by Stack and scripts/fleet.py's Fleet."""
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def binary(self, name):
+        p = os.path.join(self.bin_dir, name)
+        if not os.access(p, os.X_OK):
+            raise StackError(f"{p} is not built (cmake --build build --target {name})")
+        return p
+
+    def _start(self, name, args):
+        self.procs[name] = Proc(name, args, self.path(f"{name}.log"))
+        return self.procs[name]
+
+
+class Stack(Workspace):
     """The processes of one stack. Not thread-safe: one owner starts and stops it."""
 
     def __init__(self, bin_dir=None, workdir=None, ports=None, time_factor=30,
@@ -258,18 +276,6 @@ class Stack:
         self.sim_smtp_port = None
 
     # ---- helpers -----------------------------------------------------------------------------
-    def path(self, *parts):
-        return os.path.join(self.dir, *parts)
-
-    def binary(self, name):
-        p = os.path.join(self.bin_dir, name)
-        if not os.access(p, os.X_OK):
-            raise StackError(f"{p} is not built (cmake --build build --target {name})")
-        return p
-
-    def _start(self, name, args):
-        self.procs[name] = Proc(name, args, self.path(f"{name}.log"))
-        return self.procs[name]
 
     def _check_ports(self):
         """Fixed ports must be free; 0 becomes a free port now for the programs that need one."""
