@@ -106,17 +106,20 @@ const VirtualMtaPool* Config::FindVirtualMtaPool(const std::string& name) const 
 const DomainPolicy* Config::FindDomainPolicy(const std::string& domain) const {
   std::string key = Lower(domain);
   if (!key.empty() && key.back() == '.') key.pop_back();
+  auto global = [](const DomainPolicy& d) {
+    return d.virtual_mta.empty() && d.virtual_mta_pool.empty();
+  };
   for (const DomainPolicy& d : domains) {
-    if (d.match == key) return &d;
+    if (global(d) && d.match == key) return &d;
   }
   for (const DomainPolicy& d : domains) {
-    if (d.match.size() < 2 || d.match[0] != '$') continue;
+    if (!global(d) || d.match.size() < 2 || d.match[0] != '$') continue;
     auto it = domain_macros.find(d.match.substr(1));
     if (it == domain_macros.end()) continue;
     if (std::find(it->second.begin(), it->second.end(), key) != it->second.end()) return &d;
   }
   for (const DomainPolicy& d : domains) {
-    if (d.match == "*") return &d;
+    if (global(d) && d.match == "*") return &d;
   }
   return nullptr;
 }

@@ -128,6 +128,8 @@ struct SourceHost {
 struct VirtualMta {
   std::string name;
   std::vector<SourceHost> source_hosts;  // smtp-source-host ADDR NAME (one or more)
+  int max_smtp_out = 0;                  // max-smtp-out N: its connections, all domains (0: none)
+  std::vector<DomainKey> domain_keys;    // its own DKIM keys, before the global domain-key ones
 };
 
 // <virtual-mta-pool NAME>
@@ -159,9 +161,13 @@ struct BounceCategoryPattern {
 };
 
 // <domain NAME>, <domain *>, <domain $macro>: per-destination delivery policy. Unset fields fall
-// back to <domain *> and then to the built-in defaults (PowerMTA's, see docs/config.md).
+// back to <domain *> and then to the built-in defaults (PowerMTA's, see docs/config.md). A section
+// nested in <virtual-mta NAME> or <virtual-mta-pool NAME> names its owner and applies only to mail
+// through that virtual MTA (or the pool's members); queue::MergeDomainPolicy gives the order.
 struct DomainPolicy {
-  std::string match;  // "gmail.com", "*", "$hotmail"
+  std::string match;             // "gmail.com", "*", "$hotmail"
+  std::string virtual_mta;       // owner <virtual-mta>, "" when not nested in one
+  std::string virtual_mta_pool;  // owner <virtual-mta-pool>, "" when not nested in one
   std::optional<int> max_smtp_out;
   std::optional<Rate> max_connect_rate;
   std::optional<Rate> max_msg_rate;
@@ -228,6 +234,7 @@ struct Config {
   Seconds dns_cache_ttl{3600};                   // dns-cache-ttl DURATION (TTL cap)
   int max_smtp_in = 1000;                        // max-smtp-in N (all clients)
   int max_smtp_in_per_ip = 100;                  // max-smtp-in-per-ip N
+  int total_max_smtp_out = 0;                    // total-max-smtp-out N (0: no limit)
   std::uint64_t max_message_size = 50ull << 20;  // max-message-size SIZE (global default)
   int max_rcpt_per_message = 1000;               // max-rcpt-per-message N (RCPT beyond: 452 4.5.3)
   std::string smtp_server_tls_certificate;       // PEM file
@@ -268,7 +275,8 @@ struct Config {
   const SmtpUser* FindSmtpUser(const std::string& name) const;
   const VirtualMta* FindVirtualMta(const std::string& name) const;
   const VirtualMtaPool* FindVirtualMtaPool(const std::string& name) const;
-  // The <domain> that applies to `domain`: exact, then macro membership, then `*` (may be null).
+  // The global <domain> that applies to `domain`: exact, then macro membership, then `*` (may be
+  // null). Sections nested in a virtual MTA or pool are not global and never returned.
   const DomainPolicy* FindDomainPolicy(const std::string& domain) const;
   // The level http-access grants `client` (most specific rule wins). With no http-access lines
   // at all, 127.0.0.1 and ::1 are monitor and everyone else none.

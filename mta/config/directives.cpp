@@ -82,7 +82,8 @@ Result SetHttpAccess(ParseContext& c, const std::string& v) {
   return std::nullopt;
 }
 
-Result SetDomainKey(ParseContext& c, const std::string& v) {
+// SELECTOR,DOMAIN,KEYFILE into `out`, the key file checked.
+Result ParseDomainKey(ParseContext& c, const std::string& v, std::vector<DomainKey>& out) {
   std::vector<std::string> parts = SplitList(v);
   if (parts.size() != 3 || parts[0].empty() || !IsHostName(parts[1]) || parts[2].empty()) {
     return std::string();
@@ -101,8 +102,16 @@ Result SetDomainKey(ParseContext& c, const std::string& v) {
   if (access(key.key_file.c_str(), R_OK) != 0) {
     return "key file '" + key.key_file + "' is not readable by this user";
   }
-  c.config->domain_keys.push_back(key);
+  out.push_back(key);
   return std::nullopt;
+}
+
+Result SetDomainKey(ParseContext& c, const std::string& v) {
+  return ParseDomainKey(c, v, c.config->domain_keys);
+}
+
+Result SetVmtaDomainKey(ParseContext& c, const std::string& v) {
+  return ParseDomainKey(c, v, c.config->virtual_mtas[c.index].domain_keys);
 }
 
 Result SetDomainMacro(ParseContext& c, const std::string& v) {
@@ -169,6 +178,18 @@ Result SetBackoffToNormalAfter(ParseContext& c, const std::string& v) {
   if (!d) return std::string();
   c.config->domains[c.index].backoff_to_normal_after = *d;
   return std::nullopt;
+}
+
+// mx-rollup decides which queue a recipient domain uses before a virtual MTA's policy is known:
+// it is global only.
+Result SetMxRollup(ParseContext& c, const std::string& v) {
+  const DomainPolicy& d = c.config->domains[c.index];
+  if (!d.virtual_mta.empty() || !d.virtual_mta_pool.empty()) {
+    return std::string(
+        "mx-rollup shares one queue among domains for every virtual MTA; set it in a global "
+        "<domain> section, not in one inside <virtual-mta> or <virtual-mta-pool>");
+  }
+  return SetHostName<&DomainPolicy::mx_rollup>(c, v);
 }
 
 Result SetRoute(ParseContext& c, const std::string& v) {
@@ -251,7 +272,7 @@ Result SetRecords(ParseContext& c, const std::string& v) {
 // ---- Section openers. ----
 
 Result OpenVirtualMta(ParseContext& c, const std::string& arg, std::string* key) {
-  c.config->virtual_mtas.push_back(VirtualMta{Lower(arg), {}});
+  c.config->virtual_mtas.emplace_back().name = Lower(arg);
   c.index = c.config->virtual_mtas.size() - 1;
   *key = Lower(arg);
   if (!IsToken(arg)) return std::string(kExpName);
@@ -269,11 +290,19 @@ Result OpenVirtualMtaPool(ParseContext& c, const std::string& arg, std::string* 
 Result OpenDomain(ParseContext& c, const std::string& arg, std::string* key) {
   std::string match = Lower(arg);
   if (match.size() > 1 && match.back() == '.') match.pop_back();
-  c.config->domains.emplace_back();
+  DomainPolicy& d = c.config->domains.emplace_back();
   c.index = c.config->domains.size() - 1;
-  c.config->domains.back().match = match;
-  c.config->domains.back().line = c.line;
+  d.match = match;
+  d.line = c.line;
   *key = match;
+  // Nested: the owner's name keeps it apart from a global section for the same domain.
+  if (c.parent == Scope::kVirtualMta) {
+    d.virtual_mta = c.config->virtual_mtas[c.parent_index].name;
+    *key = "in virtual-mta " + d.virtual_mta + " " + match;
+  } else if (c.parent == Scope::kVirtualMtaPool) {
+    d.virtual_mta_pool = c.config->virtual_mta_pools[c.parent_index].name;
+    *key = "in virtual-mta-pool " + d.virtual_mta_pool + " " + match;
+  }
   if (match == "*") return std::nullopt;
   if (match.size() > 1 && match[0] == '$' && IsToken(match)) {
     c.references.push_back({Reference::kMacro, match.substr(1), c.line, "domain"});
@@ -374,6 +403,10 @@ const std::vector<DirectiveSpec> kGlobal = {
      "PowerMTA's name for the cap on all inbound SMTP connections together: the same setting as "
      "max-smtp-in (give one or the other).",
      I::kDaemon, SetInt<&Config::max_smtp_in, 1, 1000000>, kExpInt, false, "max-smtp-in"},
+    {"total-max-smtp-out", "total-max-smtp-out N", "0 (no limit)",
+     "Most simultaneous outbound connections of outpostd, all virtual MTAs and destinations "
+     "together. A queue that would exceed it waits for a connection to close.",
+     I::kDaemon, SetInt<&Config::total_max_smtp_out, 0, 1000000>, kExpInt},
     {"max-smtp-in-per-ip", "max-smtp-in-per-ip N", "100",
      "Most simultaneous inbound SMTP connections from one client address.", I::kDaemon,
      SetInt<&Config::max_smtp_in_per_ip, 1, 1000000>, kExpInt},
@@ -446,6 +479,17 @@ const std::vector<DirectiveSpec> kVirtualMta = {
     {"smtp-source-host", "smtp-source-host ADDR HOSTNAME", "none (the system's default address)",
      "Bind outbound connections to local address ADDR and say HOSTNAME in EHLO. Repeatable.",
      I::kDaemon, SetSourceHost, "expected ADDR HOSTNAME like 192.0.2.10 mta1.example.com", true},
+    {"max-smtp-out", "max-smtp-out N", "0 (no limit of its own)",
+     "Most simultaneous outbound connections of this virtual MTA, to all destinations together "
+     "(each destination's own max-smtp-out still applies within it). A connection counts from "
+     "its opening until its socket is closed.",
+     I::kDaemon, SetInt<&VirtualMta::max_smtp_out, 0, 1000000>, kExpInt},
+    {"domain-key", "domain-key SELECTOR,DOMAIN,KEYFILE", "none (the global domain-key ones)",
+     "A DKIM private key (PEM) for DOMAIN under SELECTOR, used instead of the global domain-key "
+     "for DOMAIN when mail goes through this virtual MTA. Repeatable; the file must exist and be "
+     "readable when the config is loaded.",
+     I::kDaemon, SetVmtaDomainKey,
+     "expected SELECTOR,DOMAIN,KEYFILE like s1,example.com,/etc/outpost/dkim/s1.pem", true},
 };
 
 const std::vector<DirectiveSpec> kVirtualMtaPool = {
@@ -512,7 +556,7 @@ const std::vector<DirectiveSpec> kDomain = {
     {"mx-rollup", "mx-rollup NAME", "none",
      "Share the queue NAME/vmta among the domains using this policy whose MX host set equals "
      "NAME's (e.g. gmail.com, in <domain *>, for every domain whose MX is Google's).",
-     I::kDaemon, SetHostName<&DomainPolicy::mx_rollup>, "expected a queue name like gmail.com"},
+     I::kDaemon, SetMxRollup, "expected a queue name like gmail.com"},
     {"dkim-sign", "dkim-sign BOOL", "no",
      "Sign mail to this destination with the matching domain-key.", I::kDaemon,
      SetBool<&DomainPolicy::dkim_sign>, kExpBool},
@@ -616,10 +660,12 @@ const std::vector<ScopeSpec> kScopes = {
      "AUTH.",
      OpenSmtpUser, &SmtpUserDirectives()},
     {Scope::kVirtualMta, "virtual-mta", "NAME", "<virtual-mta>",
-     "A sending identity: local source address(es) and EHLO name(s).", OpenVirtualMta,
-     &kVirtualMta},
+     "A sending identity: local source address(es) and EHLO name(s), its own connection total "
+     "and DKIM keys, and <domain> sections nested in it (destination policy for its mail only).",
+     OpenVirtualMta, &kVirtualMta},
     {Scope::kVirtualMtaPool, "virtual-mta-pool", "NAME", "<virtual-mta-pool>",
-     "A set of virtual MTAs used in turn; selectable wherever a virtual MTA is.",
+     "A set of virtual MTAs used in turn; selectable wherever a virtual MTA is. <domain> "
+     "sections nested in it apply to mail through its members.",
      OpenVirtualMtaPool, &kVirtualMtaPool},
     {Scope::kDomain, "domain", "NAME | * | $MACRO", "<domain>",
      "Delivery policy for a destination domain, for every domain of a macro, or the defaults "

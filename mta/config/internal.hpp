@@ -58,6 +58,10 @@ struct ParseContext {
   std::string base_dir;  // relative paths resolve against it ("" = leave relative)
   int line = 0;
   std::size_t index = 0;  // index of the current section's object in its Config vector
+  // While a section nested in another opens (<domain> in <virtual-mta> or <virtual-mta-pool>):
+  // the enclosing section's scope and index. kGlobal when the section opens at the top level.
+  Scope parent = Scope::kGlobal;
+  std::size_t parent_index = 0;
   std::vector<Reference> references;
   std::map<std::string, int> global_lines;  // canonical global directive -> its line
   std::vector<ConfigError>* errors = nullptr;

@@ -4,9 +4,11 @@
 // directive up in the scope tables of directives*.cpp, and collects every error with its file and
 // line. After everything is read, checks.cpp checks what needs the whole configuration.
 //
-// Recovery keeps one mistake one error: a section Outpost does not know (or a section nested where
-// Outpost does not nest them) is reported once and its contents are skipped without further
-// messages, and it is never registered, so a later legitimate section is not its "duplicate".
+// Sections do not nest, except <domain> inside <virtual-mta> and <virtual-mta-pool>
+// (per-virtual-MTA destination policy). Recovery keeps one mistake one error: a section Outpost
+// does not know (or a section nested where Outpost does not nest them) is reported once and its
+// contents are skipped without further messages, and it is never registered, so a later legitimate
+// section is not its "duplicate".
 #include <glob.h>
 #include <unistd.h>
 
@@ -237,26 +239,31 @@ class Parser {
     const ScopeSpec* spec = FindSection(frame.tag);
     if (spec == nullptr) {
       ctx_.Error(line_no, UnknownSectionMessage(frame.tag));
-    } else if (stack_.size() > 1) {
+    } else if (stack_.size() > 1 && !NestsIn(*spec, parent)) {
       ctx_.Error(line_no, NestedMessage(frame, parent));
     } else {
       frame.spec = spec;
+      const bool nested = stack_.size() > 1;
+      ctx_.parent = nested ? parent.spec->scope : Scope::kGlobal;
+      ctx_.parent_index = nested ? parent.index : 0;
       Open(frame, line_no);
+      ctx_.parent = Scope::kGlobal;
     }
     stack_.push_back(std::move(frame));
   }
 
+  // The one nesting the language has: <domain> inside <virtual-mta> or <virtual-mta-pool>.
+  static bool NestsIn(const ScopeSpec& spec, const Frame& parent) {
+    return spec.scope == Scope::kDomain && parent.spec != nullptr &&
+           (parent.spec->scope == Scope::kVirtualMta ||
+            parent.spec->scope == Scope::kVirtualMtaPool);
+  }
+
   static std::string NestedMessage(const Frame& frame, const Frame& parent) {
-    if (frame.tag == "domain" && parent.spec != nullptr &&
-        (parent.spec->scope == Scope::kVirtualMta ||
-         parent.spec->scope == Scope::kVirtualMtaPool)) {
-      return "a <domain> section inside " + parent.Describe() +
-             " (per-virtual-MTA domain settings, as PowerMTA allows) is not supported by "
-             "Outpost yet; its contents are skipped (see docs/config.md)";
-    }
     return "section <" + Shown(frame.tag) + "> cannot be inside " + parent.Describe() +
            " opened at line " + std::to_string(parent.line) +
-           "; sections do not nest (its contents are skipped)";
+           "; only <domain> nests, inside <virtual-mta> or <virtual-mta-pool> (its contents are "
+           "skipped)";
   }
 
   void Open(Frame& frame, int line_no) {

@@ -20,7 +20,7 @@ namespace {
 constexpr unsigned G = kPmtaGlobal;
 constexpr unsigned S = kPmtaSource;
 constexpr unsigned D = kPmtaDomain;
-constexpr unsigned V = kPmtaVirtualMta;
+[[maybe_unused]] constexpr unsigned V = kPmtaVirtualMta;
 constexpr unsigned U = kPmtaSmtpUser;
 constexpr unsigned A = kPmtaAcctFile;
 constexpr unsigned P = kPmtaSpool;
@@ -39,7 +39,6 @@ const std::vector<PowerMtaName> kDirectives = {
     {"postmaster", G, nullptr},
     {"sync-msg-create", G, nullptr},
     {"sync-msg-update", G, nullptr},
-    {"total-max-smtp-out", G, nullptr},
     {"relay-domain", G, nullptr},
     {"relay-address", G, nullptr},
     {"pickup", G, nullptr},
@@ -71,10 +70,6 @@ const std::vector<PowerMtaName> kDirectives = {
     {"suppress-local-dsn", S, nullptr},
     // <smtp-user>.
     {"authentication-method", U, nullptr},
-    // <virtual-mta> and <domain>: names Outpost implements elsewhere, with another meaning here
-    // (so no "move it to ..." advice is given for them).
-    {"domain-key", V, nullptr},
-    {"max-smtp-out", V, nullptr},
     // <domain>.
     {"max-rcpt-per-message", D, nullptr},
     {"max-errors-per-connection", D, nullptr},

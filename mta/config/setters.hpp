@@ -49,6 +49,10 @@ inline SmtpUser& Target<SmtpUser>(ParseContext& c) {
   return c.config->smtp_users[c.index];
 }
 template <>
+inline VirtualMta& Target<VirtualMta>(ParseContext& c) {
+  return c.config->virtual_mtas[c.index];
+}
+template <>
 inline DomainPolicy& Target<DomainPolicy>(ParseContext& c) {
   return c.config->domains[c.index];
 }

@@ -4,6 +4,7 @@
 
 #include "mta/log/log.hpp"
 #include "mta/queue/domain_policy.hpp"
+#include "mta/queue/queue_name.hpp"
 
 namespace outpost::delivery {
 
@@ -23,9 +24,14 @@ void SigningDeliverer::SetConfig(std::shared_ptr<const config::Config> config,
 
 void SigningDeliverer::Connect(const queue::ConnectRequest& request,
                                std::function<void(queue::ConnectOutcome)> done) {
-  inner_.Connect(request, [this, domain = request.domain,
+  std::optional<queue::QueueKey> key = queue::ParseQueueName(request.queue);
+  inner_.Connect(request, [this, domain = request.domain, vmta = key ? key->vmta : std::string(),
                            done = std::move(done)](queue::ConnectOutcome outcome) {
-    if (outcome.status == queue::ConnectStatus::kOk) connections_[outcome.id].domain = domain;
+    if (outcome.status == queue::ConnectStatus::kOk) {
+      Destination& destination = connections_[outcome.id];
+      destination.domain = domain;
+      destination.vmta = vmta;
+    }
     done(std::move(outcome));
   });
 }
@@ -56,7 +62,8 @@ const SigningDeliverer::Destination& SigningDeliverer::Refresh(Destination& dest
   destination.sign = false;
   destination.policy = {};
   if (!config_) return destination;
-  queue::EffectiveDomainPolicy merged = queue::MergeDomainPolicy(*config_, destination.domain);
+  queue::EffectiveDomainPolicy merged =
+      queue::MergeDomainPolicy(*config_, destination.domain, destination.vmta);
   destination.sign = merged.dkim_sign && signers_ != nullptr;
   // dkim::PolicyFrom parses the option texts (already validated by the config loader).
   config::DomainPolicy options;
@@ -73,7 +80,8 @@ std::shared_ptr<const std::string> SigningDeliverer::Sign(const Destination& des
   const std::string from_domain = dkim::FromDomain(*data);
   std::string why;
   std::shared_ptr<const dkim::Signer> signer =
-      from_domain.empty() ? nullptr : signers_->Find(from_domain, destination.policy, &why);
+      from_domain.empty() ? nullptr
+                          : signers_->Find(from_domain, destination.policy, &why, destination.vmta);
   if (!signer) {
     // Find() says "no domain-key for ..." when the domain has no key; anything else means a key
     // exists but this destination's policy cannot use it.

@@ -2,11 +2,11 @@
 // the production Deliverer (SmtpDeliverer) puts it on the wire.
 //
 // What it does: Connect() remembers each connection's destination domain (the queue's recipient
-// domain). Send() merges that domain's <domain> policy (MergeDomainPolicy: exact > macro > * >
-// defaults, field by field); with `dkim-sign yes` it asks the SignerCache for the signer of the
-// message's From: domain (dkim::FromDomain) under the merged dkim-* options, prepends the
-// DKIM-Signature field to a copy of the data and forwards that copy. Otherwise the batch goes
-// through unchanged. Connect/Close/ResolveMxHosts are forwarded as they are.
+// domain) and virtual MTA (from the queue name). Send() merges that domain's <domain> policy for
+// that virtual MTA (MergeDomainPolicy: its own sections first); with `dkim-sign yes` it asks the
+// SignerCache for the signer of the From: domain (dkim::FromDomain) and that virtual MTA under
+// the merged dkim-* options, prepends the DKIM-Signature field to a copy of the data and forwards
+// that copy. Otherwise the batch goes through unchanged; Connect/Close/ResolveMxHosts as they are.
 //
 // Invariants:
 // * The signature covers exactly the bytes the inner Deliverer sends: the data is the spool's
@@ -83,6 +83,7 @@ class SigningDeliverer final : public queue::Deliverer {
   // A connection's destination and its merged dkim-* policy under configuration `generation`.
   struct Destination {
     std::string domain;
+    std::string vmta;              // the queue's virtual MTA ("" when the queue name has none)
     std::uint64_t generation = 0;  // 0: not merged yet
     bool sign = false;
     dkim::DomainSignPolicy policy;

@@ -652,18 +652,32 @@ DomainSignPolicy PolicyFrom(const config::DomainPolicy* policy) {
   return p;
 }
 
-SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
-  BuildResult result;
-  auto cache = std::make_shared<SignerCache>();
-  for (const config::DomainKey& dk : config.domain_keys) {
+// keys_ is keyed by "VMTA/DOMAIN": "/DOMAIN" for a global domain-key.
+std::string SignerCache::KeyName(const std::string& vmta, const std::string& domain) {
+  return vmta + "/" + LowerString(domain);
+}
+
+void SignerCache::Load(const std::string& vmta, const std::vector<config::DomainKey>& keys,
+                       std::vector<config::ConfigError>& errors) {
+  for (const config::DomainKey& dk : keys) {
     KeyLoadResult loaded = LoadSigningKey(dk.key_file);
     if (!loaded.key) {
-      result.errors.push_back(
+      errors.push_back(
           {dk.file, dk.line, "domain-key " + dk.selector + "," + dk.domain + ": " + loaded.error});
       continue;
     }
-    std::string domain = LowerString(dk.domain);
-    cache->keys_.emplace(domain, Key{dk, std::move(loaded.key)});  // first one wins
+    keys_.emplace(KeyName(vmta, dk.domain), Key{dk, std::move(loaded.key)});  // first one wins
+  }
+}
+
+SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
+  BuildResult result;
+  auto cache = std::make_shared<SignerCache>();
+  cache->Load("", config.domain_keys, result.errors);
+  bool any_key = !config.domain_keys.empty();
+  for (const config::VirtualMta& v : config.virtual_mtas) {
+    cache->Load(v.name, v.domain_keys, result.errors);
+    any_key = any_key || !v.domain_keys.empty();
   }
 
   std::string main_file = config.files.empty() ? std::string() : config.files.front();
@@ -672,7 +686,7 @@ SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
     auto error = [&](const std::string& message) {
       result.errors.push_back({main_file, d.line, "<domain " + d.match + ">: " + message});
     };
-    if (config.domain_keys.empty()) {
+    if (!any_key) {
       if (d.dkim_sign.value_or(false)) error("dkim-sign yes but no domain-key is configured");
       continue;
     }
@@ -689,7 +703,7 @@ SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
     }
     if (!policy.identity.empty()) {
       bool any = std::any_of(cache->keys_.begin(), cache->keys_.end(), [&](const auto& k) {
-        return IdentityWithinDomain(policy.identity, k.first);
+        return IdentityWithinDomain(policy.identity, LowerString(k.second.directive.domain));
       });
       if (!any)
         error("dkim-identity '" + policy.identity + "' is not within any domain-key's domain");
@@ -700,17 +714,18 @@ SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
 }
 
 std::shared_ptr<const Signer> SignerCache::Find(const std::string& domain,
-                                                const DomainSignPolicy& policy,
-                                                std::string* error) const {
+                                                const DomainSignPolicy& policy, std::string* error,
+                                                const std::string& vmta) const {
   std::string d = LowerString(domain);
-  auto k = keys_.find(d);
+  auto k = vmta.empty() ? keys_.end() : keys_.find(KeyName(vmta, d));  // the virtual MTA's own
+  if (k == keys_.end()) k = keys_.find(KeyName("", d));
   if (k == keys_.end()) {
     if (error) *error = "no domain-key for '" + d + "'";
     return nullptr;
   }
-  std::string cache_key = d + '|' + (policy.algorithm ? AlgorithmName(*policy.algorithm) : "") +
-                          '|' + CanonName(policy.header_canon) + '|' +
-                          CanonName(policy.body_canon) + '|' + policy.identity;
+  std::string cache_key =
+      k->first + '|' + (policy.algorithm ? AlgorithmName(*policy.algorithm) : "") + '|' +
+      CanonName(policy.header_canon) + '|' + CanonName(policy.body_canon) + '|' + policy.identity;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto found = signers_.find(cache_key);

@@ -225,8 +225,8 @@ DomainSignPolicy PolicyFrom(const config::DomainPolicy* policy);
 // The domain of the first From: address ("joe@Example.COM" -> "example.com"), or empty.
 std::string FromDomain(std::string_view message);
 
-// Every domain-key's key, loaded and checked, with Signers prepared on first use per (signing
-// domain, policy) and kept. Thread-safe: Find() may be called from any thread.
+// Every domain-key's key (global, and each <virtual-mta>'s own), loaded and checked; Signers are
+// made on first use per (key, policy) and kept. Thread-safe: Find() may be called from any thread.
 class SignerCache {
  public:
   struct BuildResult {
@@ -238,10 +238,13 @@ class SignerCache {
   static BuildResult Build(const config::Config& config);
 
   // The signer for mail whose signing domain (the From: domain, see FromDomain) is `domain`,
-  // under `policy`. Null when no domain-key covers the domain, or when the policy cannot apply to
-  // its key (an algorithm of another type, an identity outside the domain); `error` says which.
+  // sent through virtual MTA `vmta`, under `policy`: the virtual MTA's own domain-key for the
+  // domain when it has one, else the global one. Null when no domain-key covers the domain, or
+  // when the policy cannot apply to its key (an algorithm of another type, an identity outside the
+  // domain); `error` says which.
   std::shared_ptr<const Signer> Find(const std::string& domain, const DomainSignPolicy& policy,
-                                     std::string* error = nullptr) const;
+                                     std::string* error = nullptr,
+                                     const std::string& vmta = "") const;
 
   std::size_t key_count() const { return keys_.size(); }
 
@@ -250,7 +253,10 @@ class SignerCache {
     config::DomainKey directive;
     std::shared_ptr<const SigningKey> key;
   };
-  std::map<std::string, Key> keys_;  // by lower-case domain
+  static std::string KeyName(const std::string& vmta, const std::string& domain);
+  void Load(const std::string& vmta, const std::vector<config::DomainKey>& keys,
+            std::vector<config::ConfigError>& errors);
+  std::map<std::string, Key> keys_;  // by "VMTA/domain" (lower case; "/domain" when global)
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::shared_ptr<const Signer>> signers_;  // by domain + policy
 };

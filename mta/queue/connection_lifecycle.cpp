@@ -39,6 +39,7 @@ void QueueManager::Impl::StartConnect(Queue& q, std::uint32_t source) {
   c.source = source;
   c.state = ConnState::kConnecting;
   ++q.sources[source].connections;
+  caps.Opened(q.key.vmta);
   q.connections.push_back(c);
   ConnectRequest request;
   request.queue = q.name;
@@ -354,6 +355,7 @@ void QueueManager::Impl::CloseConnection(Queue& q, std::size_t i) {
 
 void QueueManager::Impl::ForgetConnection(Queue& q, std::size_t i) {
   --q.sources[q.connections[i].source].connections;
+  for (std::uint32_t waiting : caps.Closed(q.key.vmta)) MarkDirty(*queues[waiting]);
   q.connections[i] = std::move(q.connections.back());
   q.connections.pop_back();
 }

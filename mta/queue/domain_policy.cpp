@@ -39,23 +39,44 @@ void ApplyTimeout(const std::vector<const config::DomainPolicy*>& sections,
 
 }  // namespace
 
-EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std::string& domain) {
+std::vector<const config::DomainPolicy*> DomainSections(const config::Config& config,
+                                                        const std::string& domain,
+                                                        const std::string& vmta) {
   const std::string key = Normalize(domain);
-  std::vector<const config::DomainPolicy*> sections;
-  for (const config::DomainPolicy& d : config.domains) {
-    if (d.match == key) sections.push_back(&d);
-  }
-  for (const config::DomainPolicy& d : config.domains) {
-    if (d.match.size() < 2 || d.match[0] != '$') continue;
+  // How closely a section matches `key`: 0 exactly, 1 by macro, 2 as `*`; -1 not at all.
+  auto level = [&](const config::DomainPolicy& d) {
+    if (d.match == key) return 0;
+    if (d.match == "*") return 2;
+    if (d.match.size() < 2 || d.match[0] != '$') return -1;
     auto it = config.domain_macros.find(d.match.substr(1));
-    if (it == config.domain_macros.end()) continue;
-    if (std::find(it->second.begin(), it->second.end(), key) != it->second.end()) {
-      sections.push_back(&d);
-    }
-  }
+    if (it == config.domain_macros.end()) return -1;
+    return std::find(it->second.begin(), it->second.end(), key) != it->second.end() ? 1 : -1;
+  };
+  // Whose section it is, for mail through `vmta`: 0 the virtual MTA's own, 1 a pool's it is a
+  // member of, 2 global; -1 another virtual MTA's or pool's.
+  auto layer = [&](const config::DomainPolicy& d) {
+    if (!d.virtual_mta.empty()) return d.virtual_mta == vmta ? 0 : -1;
+    if (d.virtual_mta_pool.empty()) return 2;
+    const config::VirtualMtaPool* pool = config.FindVirtualMtaPool(d.virtual_mta_pool);
+    if (pool == nullptr || vmta.empty()) return -1;
+    return std::find(pool->members.begin(), pool->members.end(), vmta) != pool->members.end() ? 1
+                                                                                              : -1;
+  };
+  std::vector<std::pair<int, const config::DomainPolicy*>> ranked;
   for (const config::DomainPolicy& d : config.domains) {
-    if (d.match == "*") sections.push_back(&d);
+    const int l = level(d), o = layer(d);
+    if (l >= 0 && o >= 0) ranked.emplace_back(l * 3 + o, &d);
   }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const config::DomainPolicy*> sections;
+  for (const auto& [rank, d] : ranked) sections.push_back(d);
+  return sections;
+}
+
+EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std::string& domain,
+                                        const std::string& vmta) {
+  const std::vector<const config::DomainPolicy*> sections = DomainSections(config, domain, vmta);
 
   using P = config::DomainPolicy;
   EffectiveDomainPolicy out;

@@ -1,9 +1,14 @@
 // The effective delivery policy of a destination: every <domain> directive resolved to a value.
 //
-// config::Config::FindDomainPolicy() returns one section; PowerMTA semantics are field by field:
-// the exact <domain NAME> section first, then a <domain $MACRO> section whose macro lists the
-// domain, then <domain *>, then the built-in defaults (docs/powermta.md). A
-// backoff-* limit that no section sets falls back to the (merged) normal limit.
+// config::Config::FindDomainPolicy() returns one section; PowerMTA semantics are field by field,
+// and a <domain> section may be nested in a <virtual-mta> or a <virtual-mta-pool> (it then applies
+// only to mail through that virtual MTA, or through the pool's members). For mail to D through
+// virtual MTA V, each field takes its value from the first section that sets it, in this order:
+//   1-3. <domain D> in <virtual-mta V>, in a pool V is a member of, then the global <domain D>;
+//   4-6. the same three for a <domain $MACRO> whose macro lists D;
+//   7-9. the same three for <domain *>;
+// then the built-in defaults (docs/config.md, "Which <domain> applies"). Pools are taken in file
+// order. A backoff-* limit that no section sets falls back to the (merged) normal limit.
 //
 // Thread-safety: pure functions over immutable values.
 #pragma once
@@ -54,8 +59,14 @@ struct EffectiveDomainPolicy {
   std::optional<std::string> dkim_identity;
 };
 
-// Field-by-field merge for `domain` (lower-cased, trailing dot ignored): exact > macro > * >
-// defaults.
-EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std::string& domain);
+// The sections that apply to mail to `domain` (lower-cased, trailing dot ignored) through virtual
+// MTA `vmta` ("" or a name with no sections: global ones only), most specific first.
+std::vector<const config::DomainPolicy*> DomainSections(const config::Config& config,
+                                                        const std::string& domain,
+                                                        const std::string& vmta = "");
+
+// Field-by-field merge of DomainSections() over the built-in defaults.
+EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std::string& domain,
+                                        const std::string& vmta = "");
 
 }  // namespace outpost::queue

@@ -44,6 +44,7 @@ QueueManager::Impl::Impl(std::shared_ptr<const config::Config> config_in,
             PlaceParked(dest, std::move(parked));
           }),
       epoch(clock.Now().mono) {
+  caps.SetConfig(*config);
   // Default: run posted work on the next RunDue() round (same thread only).
   completion.SetPoster([this](std::function<void()> task) { completions.push_back(task); });
 }
@@ -85,7 +86,7 @@ void QueueManager::Impl::FreeMessage(std::uint32_t index) {
 
 // ---- queues ----------------------------------------------------------------------------------
 void QueueManager::Impl::ApplyPolicy(Queue& q) {
-  q.policy = MergeDomainPolicy(*config, q.policy_domain);
+  q.policy = MergeDomainPolicy(*config, q.policy_domain, q.key.vmta);
   q.weight = static_cast<std::uint32_t>(std::clamp(q.policy.queue_priority, 0, 100)) + 1;
   const bool backoff = q.mode == QueueMode::kBackoff;
   q.connect_rate.SetRate(backoff ? q.policy.backoff_max_connect_rate : q.policy.max_connect_rate);
@@ -104,7 +105,7 @@ Queue& QueueManager::Impl::FindOrCreateQueue(const QueueKey& key, const std::str
   q->mx_domain = mx_domain;
   q->policy_domain = mx_domain;
   q->stats.name = name;
-  q->policy = MergeDomainPolicy(*config, mx_domain);
+  q->policy = MergeDomainPolicy(*config, mx_domain, key.vmta);
   q->weight = static_cast<std::uint32_t>(std::clamp(q->policy.queue_priority, 0, 100)) + 1;
   q->pass = virtual_pass;
   q->connect_rate = Gcra(q->policy.max_connect_rate);
@@ -371,6 +372,10 @@ bool QueueManager::Impl::OpenConnection(Queue& q, const Instant& now, WakeAt& wa
     }
   }
   if (!source) return false;
+  if (!caps.Allows(q.key.vmta)) {  // its virtual MTA's or outpostd's total: woken by a close
+    if (caps.Wait(q.index)) ReleaseIdleSlots(q, now);
+    return false;
+  }
   if (!q.connect_rate.TryTake(now.mono)) {
     wake_at.Want(q.connect_rate.NextAllowed(now.mono));
     return false;
@@ -380,15 +385,29 @@ bool QueueManager::Impl::OpenConnection(Queue& q, const Instant& now, WakeAt& wa
   return true;
 }
 
+// A queue waits for a connection slot (connection_caps.hpp): the idle connections with nothing
+// to send that hold one — of its virtual MTA, or of any when outpostd's total is full — give it
+// back now instead of at their idle timeout.
+void QueueManager::Impl::ReleaseIdleSlots(const Queue& waiting, const Instant& now) {
+  const std::uint32_t now_due = DueSeconds(now.mono);
+  for (auto& other : queues) {
+    if (other.get() == &waiting || HasReadyWork(*other, now_due)) continue;
+    if (other->key.vmta != waiting.key.vmta && !caps.TotalFull()) continue;
+    for (std::size_t i = 0; i < other->connections.size(); ++i) {
+      if (other->connections[i].state == ConnState::kIdle) CloseConnection(*other, i);
+    }
+  }
+}
+
 // Idle connections with nothing to send (`work` false) are closed after the idle timeout, at
-// once when the queue is paused.
+// once when the queue is paused or another queue waits for a connection slot.
 void QueueManager::Impl::CloseIdleConnections(Queue& q, const Instant& now, bool work,
                                               WakeAt& wake_at) {
   for (std::size_t i = 0; i < q.connections.size();) {
     Connection& c = q.connections[i];
     if (c.state == ConnState::kIdle && !work) {
       MonoTime deadline = c.idle_since + options.idle_connection_timeout;
-      if (now.mono >= deadline || q.paused) {
+      if (now.mono >= deadline || q.paused || caps.HasWaiting()) {
         CloseConnection(q, i);
         continue;
       }
@@ -669,6 +688,7 @@ void QueueManager::SetConfig(std::shared_ptr<const config::Config> config) {
   impl_->classifier = std::make_unique<delivery::ReplyClassifier>(*impl_->config);
   impl_->selector.SetConfig(*impl_->config);
   impl_->rollup.SetConfig(impl_->config);
+  impl_->caps.SetConfig(*impl_->config);
   for (auto& q : impl_->queues) {
     impl_->ApplyPolicy(*q);
     impl_->MarkDirty(*q);

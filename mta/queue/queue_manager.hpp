@@ -22,7 +22,9 @@
 // 1000 queues): 50.7 B of RSS per recipient at 1 recipient per message, 58 B at 10 per message
 // spread over 10 queues (target: 128 B; PowerMTA about 1.4 KB).
 //
-// Shaping, per queue (mode-dependent: backoff-* while in backoff): max-smtp-out (connections
+// Shaping, per queue, by its policy — the destination's <domain> sections merged with those nested
+// in its virtual MTA and the MTA's pools (domain_policy.hpp), so two virtual MTAs sending to one
+// domain are shaped apart (mode-dependent: backoff-* while in backoff): max-smtp-out (connections
 // opening, open, or closing — a connection counts until the Deliverer reports its socket closed,
 // QUIT included, so a successor never overlaps it on our side), max-connect-rate and max-msg-rate
 // (GCRA, gcra.hpp; max-msg-rate counts attempted recipients), max-msg-per-connection (then the
@@ -30,6 +32,10 @@
 // source-ip-max-smtp-out (counted like max-smtp-out) and source-ip-max-msg-rate. An idle
 // connection stays open for idle_connection_timeout even when its queue is empty, so a queue that
 // drains for a moment (a relay keeping up with its input) reuses it instead of reconnecting.
+//
+// Above the queues (connection_caps.hpp): a virtual MTA's own `max-smtp-out` (its connections to
+// all destinations) and `total-max-smtp-out` (all of outpostd's); a queue refused a slot by either
+// waits, and every close wakes the waiting queues.
 //
 // mx-rollup. A domain D whose policy says `mx-rollup NAME` shares the queue `NAME/vmta` iff D's MX
 // host set (Deliverer::ResolveMxHosts: names, preferences ignored) equals NAME's; when NAME is not

@@ -38,6 +38,7 @@
 
 #include "mta/delivery/reply_classifier.hpp"
 #include "mta/queue/completion.hpp"
+#include "mta/queue/connection_caps.hpp"
 #include "mta/queue/domain_policy.hpp"
 #include "mta/queue/gcra.hpp"
 #include "mta/queue/mx_rollup.hpp"
@@ -118,7 +119,8 @@ struct Queue {
   QueueKey key;
   std::string name;
   std::string mx_domain;      // a recipient domain of the queue, for the MX lookup
-  std::string policy_domain;  // whose merged <domain> policy the queue uses (fixed)
+  std::string policy_domain;  // whose merged <domain> policy the queue uses (fixed), with the
+                              // sections of key.vmta and its pools (domain_policy.hpp)
   EffectiveDomainPolicy policy;
   std::deque<FreshEntry> fresh;
   std::vector<RetryEntry> retry;  // heap (RetryLater)
@@ -191,7 +193,8 @@ struct QueueManager::Impl {
   Deliverer& deliverer;
   std::unique_ptr<delivery::ReplyClassifier> classifier;
   VmtaSelector selector;
-  MxRollup rollup;  // recipient domain -> queue destination (mx_rollup.hpp)
+  MxRollup rollup;      // recipient domain -> queue destination (mx_rollup.hpp)
+  ConnectionCaps caps;  // a virtual MTA's max-smtp-out, total-max-smtp-out (connection_caps.hpp)
   MonoTime epoch;
   std::function<void()> wake;
 
@@ -258,6 +261,7 @@ struct QueueManager::Impl {
   bool SendOnIdle(Queue& q, Connection& idle, const Instant& now, WakeAt& wake_at);
   bool OpenConnection(Queue& q, const Instant& now, WakeAt& wake_at);
   void CloseIdleConnections(Queue& q, const Instant& now, bool work, WakeAt& wake_at);
+  void ReleaseIdleSlots(const Queue& waiting, const Instant& now);
   std::vector<BatchEntry> FormBatch(Queue& q, const Instant& now, std::uint32_t limit);
   void SweepExpired(Queue& q, const Instant& now);
 

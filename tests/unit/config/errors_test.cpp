@@ -134,12 +134,13 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"tag_without_bracket", "<domain a.com\n", 1, "does not end with '>'"},
         ErrorCase{"unknown_section", "<domian a.com>\nmax-smtp-out 1\n</domian>\n", 1,
                   "unknown section <domian> (did you mean 'domain'?)"},
-        ErrorCase{"nested_section", "<virtual-mta v>\n<domain a.com>\n</domain>\n</virtual-mta>\n",
-                  2, "a <domain> section inside <virtual-mta v> (per-virtual-MTA domain settings"},
+        ErrorCase{"nested_section",
+                  "<virtual-mta v>\n<smtp-user u>\n</smtp-user>\n</virtual-mta>\n", 2,
+                  "section <smtp-user> cannot be inside <virtual-mta v>"},
         ErrorCase{"nested_other_section",
                   "<source 0/0>\n<acct-file a.csv>\nrecords d\n</acct-file>\n</source>\n", 2,
-                  "section <acct-file> cannot be inside <source 0/0> opened at line 3; sections "
-                  "do not nest"},
+                  "section <acct-file> cannot be inside <source 0/0> opened at line 3; only "
+                  "<domain> nests"},
         ErrorCase{"bad_section_argument", "<source 1.2.3>\n</source>\n", 1,
                   "bad argument '1.2.3' for <source>"},
         // Duplicates.
@@ -160,9 +161,11 @@ INSTANTIATE_TEST_SUITE_P(
                   "macro 'm' is already defined at line 3"},
         // Wrong scope.
         ErrorCase{"domain_directive_global", "max-smtp-out 5\n", 1,
-                  "'max-smtp-out' is not allowed in the global scope; it belongs in <domain>"},
+                  "'max-smtp-out' is not allowed in the global scope; it belongs in <virtual-mta> "
+                  "or <domain>"},
         ErrorCase{"domain_directive_in_source", "<source 1.2.3.4>\nmax-smtp-out 1\n</source>\n", 2,
-                  "'max-smtp-out' is not allowed in <source>; it belongs in <domain>"},
+                  "'max-smtp-out' is not allowed in <source>; it belongs in <virtual-mta> or "
+                  "<domain>"},
         ErrorCase{"global_directive_in_domain", "<domain a.com>\nspool /x\n</domain>\n", 2,
                   "'spool' is not allowed in <domain>; it belongs in the global scope"},
         // Cross-references, checked after the whole file.

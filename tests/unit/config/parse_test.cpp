@@ -33,6 +33,7 @@ dns-cache-size 5000
 dns-cache-ttl 30m
 max-smtp-in 200
 max-smtp-in-per-ip 20
+total-max-smtp-out 300
 max-message-size 20M
 max-rcpt-per-message 500
 smtp-server-tls-certificate tls/cert.pem
@@ -74,6 +75,11 @@ queue-cache-size 100000
 <virtual-mta vmta1>
   smtp-source-host 127.0.0.2 mta1.example.com
   smtp-source-host 127.0.0.3 mta1b.example.com
+  max-smtp-out 40
+  domain-key s2,Example.com,keys/s1.pem
+  <domain gmail.com>
+    max-msg-rate 100/h
+  </domain>
 </virtual-mta>
 <virtual-mta VMTA2>
   smtp-source-host 127.0.0.4 mta2.example.com
@@ -241,6 +247,18 @@ TEST_F(FullConfigTest, VirtualMtasAndPools) {
   ASSERT_NE(pool, nullptr);
   EXPECT_EQ(pool->members, (std::vector<std::string>{"vmta1", "vmta2"}));
   EXPECT_EQ(c_->FindVirtualMtaPool("vmta1"), nullptr);
+  EXPECT_EQ(v1->max_smtp_out, 40);
+  EXPECT_EQ(c_->FindVirtualMta("vmta2")->max_smtp_out, 0);  // no cap of its own
+  ASSERT_EQ(v1->domain_keys.size(), 1u);
+  EXPECT_EQ(v1->domain_keys[0].selector, "s2");
+  EXPECT_EQ(v1->domain_keys[0].domain, "example.com");
+  EXPECT_EQ(v1->domain_keys[0].key_file, dir_.path() + "/keys/s1.pem");
+  EXPECT_EQ(c_->total_max_smtp_out, 300);
+  // The nested section belongs to vmta1 and is not the global gmail.com policy.
+  const DomainPolicy* gmail = c_->FindDomainPolicy("gmail.com");
+  ASSERT_NE(gmail, nullptr);
+  EXPECT_TRUE(gmail->virtual_mta.empty());
+  EXPECT_EQ(gmail->max_msg_rate, (Rate{800, Seconds(3600)}));
 }
 
 TEST_F(FullConfigTest, DomainPolicy) {
@@ -321,6 +339,7 @@ TEST(Defaults, MinimalConfigKeepsBuiltInDefaults) {
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.max_smtp_in, 1000);
   EXPECT_EQ(c.max_smtp_in_per_ip, 100);
+  EXPECT_EQ(c.total_max_smtp_out, 0);
   EXPECT_EQ(c.max_message_size, 50ull << 20);
   EXPECT_EQ(c.max_rcpt_per_message, 1000);
   EXPECT_EQ(c.smtp_in_command_timeout, Seconds(300));

@@ -57,19 +57,20 @@ INSTANTIATE_TEST_SUITE_P(
         MessageCase{"dk_sign_not_dkim_sign", "<domain *>\ndk-sign yes\n</domain>\n", 2,
                     "PowerMTA directive not supported", "did you mean"},
         MessageCase{"docs_pointer", "run-as-root no\n", 1, "docs/config.md"},
-        MessageCase{"vmta_max_smtp_out_no_move_advice",
-                    "<virtual-mta v1>\nmax-smtp-out 5\n</virtual-mta>\n", 2,
-                    "not supported by Outpost in <virtual-mta> (Outpost has it in <domain>, where "
-                    "it does not do the same)",
-                    "belongs in"},
-        MessageCase{"vmta_domain_key_no_move_advice",
-                    "<virtual-mta v1>\ndomain-key s,a.com,/k.pem\n</virtual-mta>\n", 2,
-                    "PowerMTA directive not supported by Outpost in <virtual-mta>", "belongs in"},
+        MessageCase{"vmta_max_smtp_out_bad_value",
+                    "<virtual-mta v1>\nmax-smtp-out many\n</virtual-mta>\n", 2,
+                    "bad value 'many' for 'max-smtp-out': expected a whole number from 0 to"},
+        MessageCase{"vmta_domain_key_missing_file",
+                    "<virtual-mta v1>\ndomain-key s,a.com,/nonexistent/k.pem\n</virtual-mta>\n", 2,
+                    "key file '/nonexistent/k.pem' does not exist"},
+        MessageCase{"total_max_smtp_out_bad_value", "total-max-smtp-out -1\n", 1,
+                    "bad value '-1' for 'total-max-smtp-out'"},
         MessageCase{"domain_max_rcpt_per_message_no_move_advice",
                     "<domain *>\nmax-rcpt-per-message 50\n</domain>\n", 2,
                     "not supported by Outpost in <domain>", "belongs in"},
         MessageCase{"move_advice_kept_when_meaning_kept",
-                    "<source 0/0>\nmax-smtp-out 5\n</source>\n", 2, "it belongs in <domain>"},
+                    "<source 0/0>\nmax-smtp-out 5\n</source>\n", 2,
+                    "it belongs in <virtual-mta> or <domain>"},
         MessageCase{"typo_of_powermta_name_says_so",
                     "<domain *>\nbounce-upon-no-mxx yes\n</domain>\n", 2,
                     "did you mean 'bounce-upon-no-mx'? It is a PowerMTA name"},
@@ -84,10 +85,30 @@ INSTANTIATE_TEST_SUITE_P(
                     1, "issue #17"},
         MessageCase{"records_rb_issue_17", "<acct-file a.csv>\nrecords d,b,rb\n</acct-file>\n", 2,
                     "issue #17"},
-        MessageCase{"nested_domain_once",
+        MessageCase{"nested_domain_error_is_not_a_duplicate_later",
                     "<virtual-mta v1>\n<domain *>\nmax-msg-rate 10/h\nbogus 1\n</domain>\n"
                     "</virtual-mta>\n<domain *>\nmax-smtp-out 2\n</domain>\n",
-                    2, "per-virtual-MTA domain settings", "duplicate"},
+                    4, "unknown directive 'bogus'", "duplicate"},
+        MessageCase{"nested_domain_twice_in_one_vmta",
+                    "<virtual-mta v1>\n<domain a.test>\n</domain>\n<domain A.test.>\n</domain>\n"
+                    "</virtual-mta>\n",
+                    4, "duplicate section <domain A.test.>"},
+        MessageCase{"nested_domain_twice_in_one_pool",
+                    "<virtual-mta v1>\n</virtual-mta>\n<virtual-mta-pool p>\nvirtual-mta v1\n"
+                    "<domain *>\n</domain>\n<domain *>\n</domain>\n</virtual-mta-pool>\n",
+                    7, "duplicate section <domain *>"},
+        MessageCase{"domain_does_not_nest_in_nested_domain",
+                    "<virtual-mta v1>\n<domain *>\n<domain a.test>\nmax-smtp-out 2\n</domain>\n"
+                    "</domain>\n</virtual-mta>\n",
+                    3, "only <domain> nests, inside <virtual-mta> or <virtual-mta-pool>"},
+        MessageCase{"source_does_not_nest_in_vmta",
+                    "<virtual-mta v1>\n<source 0/0>\nsmtp-service yes\n</source>\n"
+                    "</virtual-mta>\n",
+                    2, "cannot be inside <virtual-mta v1>"},
+        MessageCase{"mx_rollup_is_global_only",
+                    "<virtual-mta v1>\n<domain *>\nmx-rollup gmail.com\n</domain>\n"
+                    "</virtual-mta>\n",
+                    3, "set it in a global <domain> section"},
         MessageCase{"long_value_cut",
                     "<domain *>\nmax-smtp-out <html>xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
                     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -166,6 +187,36 @@ TEST(PowerMtaLanguage, SummaryCountsDirectivesSectionsAndFiles) {
   EXPECT_EQ(r.summary.sections, 1);
   EXPECT_EQ(r.summary.files, 1);
   EXPECT_EQ(SummaryLine(r), "3 directives and 1 section read from 1 file: 0 errors, 0 notices");
+}
+
+// ---- <domain> inside <virtual-mta> and <virtual-mta-pool> ----
+
+TEST(PowerMtaNested, DomainSectionsKnowTheirOwnerAndStayApartFromGlobalOnes) {
+  TempDir dir;
+  dir.Write("vmta-domains.conf", "<domain gmail.com>\n  max-msg-rate 2/h\n</domain>\n");
+  std::string main = dir.Write(
+      "main.conf", std::string(kMinimal) +
+                       "<virtual-mta v1>\n  smtp-source-host 127.0.0.2 v1.test\n"
+                       "  <domain gmail.com>\n    max-smtp-out 1\n  </domain>\n"
+                       "  smtp-source-host 127.0.0.3 v1b.test\n</virtual-mta>\n"
+                       "<virtual-mta v2>\n  include vmta-domains.conf\n</virtual-mta>\n"
+                       "<virtual-mta-pool p>\n  virtual-mta v1\n"
+                       "  <domain *>\n    retry-after 3m\n  </domain>\n</virtual-mta-pool>\n"
+                       "<domain gmail.com>\n  max-smtp-out 9\n</domain>\n");
+  LoadResult r = LoadConfig(main);
+  ASSERT_TRUE(r.config) << All(r.errors);
+  const std::vector<DomainPolicy>& d = r.config->domains;
+  ASSERT_EQ(d.size(), 4u);
+  EXPECT_EQ(d[0].virtual_mta, "v1");
+  EXPECT_EQ(d[0].max_smtp_out, 1);
+  EXPECT_EQ(d[1].virtual_mta, "v2");  // from the file included inside <virtual-mta v2>
+  EXPECT_EQ(d[1].max_msg_rate, (Rate{2, Seconds(3600)}));
+  EXPECT_EQ(d[2].virtual_mta_pool, "p");
+  EXPECT_TRUE(d[2].virtual_mta.empty());
+  EXPECT_TRUE(d[3].virtual_mta.empty() && d[3].virtual_mta_pool.empty());
+  // The virtual MTA's own directives after its nested section still go to it.
+  EXPECT_EQ(r.config->virtual_mtas[0].source_hosts.size(), 2u);
+  EXPECT_EQ(r.config->FindDomainPolicy("gmail.com")->max_smtp_out, 9);
 }
 
 // ---- include ----

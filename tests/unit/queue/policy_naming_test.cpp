@@ -152,6 +152,145 @@ TEST(MergeTest, RollupNameComesFromThePolicy) {
   EXPECT_EQ(MergeDomainPolicy(*config, "example.org").mx_rollup, "");
 }
 
+// <domain> sections nested in <virtual-mta> and <virtual-mta-pool>: for mail to D through V, each
+// field comes from the first of V's, V's pools', the global section, for D exactly, then by macro,
+// then `*`. Each field below is set so that exactly one layer should win it.
+const char* kLayers = R"(
+domain-macro big big.test,huge.test
+<virtual-mta v1>
+  smtp-source-host 127.0.0.2 v1.test
+  <domain big.test>
+    max-smtp-out 11
+  </domain>
+  <domain $big>
+    max-smtp-out 14
+    max-msg-per-connection 4
+  </domain>
+  <domain *>
+    max-smtp-out 17
+    max-msg-per-connection 7
+    retry-after 7m
+  </domain>
+</virtual-mta>
+<virtual-mta v2>
+  smtp-source-host 127.0.0.3 v2.test
+</virtual-mta>
+<virtual-mta v3>
+  smtp-source-host 127.0.0.4 v3.test
+</virtual-mta>
+<virtual-mta-pool p>
+  virtual-mta v1
+  virtual-mta v2
+  <domain big.test>
+    max-smtp-out 12
+    max-connect-rate 12/s
+  </domain>
+  <domain *>
+    max-smtp-out 18
+    bounce-after 18h
+  </domain>
+</virtual-mta-pool>
+<domain big.test>
+  max-smtp-out 13
+  max-msg-rate 13/h
+</domain>
+<domain $big>
+  max-smtp-out 15
+  max-msg-per-connection 5
+</domain>
+<domain *>
+  max-smtp-out 19
+  retry-after 19m
+</domain>
+)";
+
+struct LayerCase {
+  std::string label;
+  std::string vmta;
+  std::string domain;
+  int max_smtp_out;
+  config::Rate max_connect_rate;
+  config::Rate max_msg_rate;
+  int max_msg_per_connection;
+  seconds retry_after;
+  seconds bounce_after;
+};
+
+class VmtaLayerTest : public ::testing::TestWithParam<LayerCase> {};
+
+TEST_P(VmtaLayerTest, MostSpecificSectionOfTheVirtualMtaFirst) {
+  static const auto config = Parse(kLayers);
+  const LayerCase& c = GetParam();
+  EffectiveDomainPolicy p = MergeDomainPolicy(*config, c.domain, c.vmta);
+  EXPECT_EQ(p.max_smtp_out, c.max_smtp_out);
+  EXPECT_EQ(p.max_connect_rate, c.max_connect_rate);
+  EXPECT_EQ(p.max_msg_rate, c.max_msg_rate);
+  EXPECT_EQ(p.max_msg_per_connection, c.max_msg_per_connection);
+  EXPECT_EQ(p.retry_after, std::vector<seconds>{c.retry_after});
+  EXPECT_EQ(p.bounce_after, c.bounce_after);
+}
+
+const seconds kDefaultBounce(4 * 86400 + 12 * 3600);
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, VmtaLayerTest,
+    ::testing::Values(
+        // v1: its own exact section, its pool's exact, the global exact, its own macro and *,
+        // its pool's *: each wins the field the more specific ones leave unset.
+        LayerCase{"vmta_exact_then_pool_then_global",
+                  "v1",
+                  "big.test",
+                  11,
+                  {12, seconds(1)},
+                  {13, seconds(3600)},
+                  4,
+                  seconds(420),
+                  seconds(18 * 3600)},
+        LayerCase{"pool_member_without_own_sections",
+                  "v2",
+                  "big.test",
+                  12,
+                  {12, seconds(1)},
+                  {13, seconds(3600)},
+                  5,
+                  seconds(1140),
+                  seconds(18 * 3600)},
+        LayerCase{"vmta_in_no_pool_gets_global_only",
+                  "v3",
+                  "big.test",
+                  13,
+                  kUnlimited,
+                  {13, seconds(3600)},
+                  5,
+                  seconds(1140),
+                  kDefaultBounce},
+        LayerCase{"no_vmta_gets_global_only",
+                  "",
+                  "big.test",
+                  13,
+                  kUnlimited,
+                  {13, seconds(3600)},
+                  5,
+                  seconds(1140),
+                  kDefaultBounce},
+        LayerCase{"vmta_macro_before_global_macro", "v1", "huge.test", 14, kUnlimited, kUnlimited,
+                  4, seconds(420), seconds(18 * 3600)},
+        LayerCase{"vmta_star_before_pool_and_global_star", "v1", "other.test", 17, kUnlimited,
+                  kUnlimited, 7, seconds(420), seconds(18 * 3600)},
+        LayerCase{"pool_star_before_global_star", "v2", "other.test", 18, kUnlimited, kUnlimited, 0,
+                  seconds(1140), seconds(18 * 3600)},
+        LayerCase{"unknown_vmta_gets_global_only", "nope", "other.test", 19, kUnlimited, kUnlimited,
+                  0, seconds(1140), kDefaultBounce}),
+    [](const ::testing::TestParamInfo<LayerCase>& info) { return info.param.label; });
+
+TEST(VmtaLayerTest, GlobalLookupIgnoresNestedSections) {
+  auto config = Parse(kLayers);
+  const config::DomainPolicy* d = config->FindDomainPolicy("other.test");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->max_smtp_out, 19);
+  EXPECT_TRUE(d->virtual_mta.empty());
+}
+
 struct DomainCase {
   std::string label;
   std::string address;
