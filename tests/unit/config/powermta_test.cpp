@@ -56,7 +56,7 @@ INSTANTIATE_TEST_SUITE_P(
                     "did you mean"},
         MessageCase{"dk_sign_not_dkim_sign", "<domain *>\ndk-sign yes\n</domain>\n", 2,
                     "PowerMTA directive not supported", "did you mean"},
-        MessageCase{"docs_pointer", "run-as-root no\n", 1, "docs/config.md"},
+        MessageCase{"docs_pointer", "sync-msg-update no\n", 1, "docs/config.md"},
         MessageCase{"vmta_max_smtp_out_no_move_advice",
                     "<virtual-mta v1>\nmax-smtp-out 5\n</virtual-mta>\n", 2,
                     "not supported by Outpost in <virtual-mta> (Outpost has it in <domain>, where "
@@ -76,8 +76,8 @@ INSTANTIATE_TEST_SUITE_P(
         MessageCase{"typo_still_suggested", "<domain *>\nmax-smtp-ot 5\n</domain>\n", 2,
                     "(did you mean 'max-smtp-out'?)"},
         MessageCase{"powermta_section",
-                    "<pattern-list p>\nmail-from /x/ virtual-mta=v\n</pattern-list>\n", 1,
-                    "<pattern-list> is a PowerMTA section not supported by Outpost"},
+                    "<rewrite-list r>\nmail-from /x/ y@z.test\n</rewrite-list>\n", 1,
+                    "<rewrite-list> is a PowerMTA section not supported by Outpost"},
         MessageCase{"return_path_sections_issue_17",
                     "<bounce-processor>\n<address-list>\ndomain a.com\n</address-list>\n"
                     "</bounce-processor>\n",
