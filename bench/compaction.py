@@ -63,6 +63,8 @@ http-mgmt-port 127.0.0.1:0
 spool {work}/spool
 log-file {work}/outpostd.log
 spool-min-free 256M
+# Its files are in the work directory of whoever runs it, so it keeps that user.
+run-as-root yes
 spool-segment-size 16M
 spool-compaction-threshold {threshold}
 spool-compaction-rate {rate}

@@ -91,6 +91,8 @@ host-name node{node.index}.outpost.localhost
 log-file {d}/outpostd-operational.log
 spool-min-free 64M
 dns-server 127.0.0.1:{dns_port}
+# Its files are in the work directory of whoever runs it, so it keeps that user.
+run-as-root yes
 
 <source 127.0.0.0/8>
   always-allow-relaying yes

@@ -324,6 +324,8 @@ host-name outpost.localhost
 log-file {self.path('outpostd-operational.log')}
 spool-min-free 64M
 dns-server 127.0.0.1:{dns_port}
+# Its files are in the work directory of whoever runs it, so it keeps that user.
+run-as-root yes
 
 <source 127.0.0.1>
   always-allow-relaying yes

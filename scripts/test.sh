@@ -24,6 +24,9 @@ sanitized_integration() {  # BUILD_DIR OPTIONS_VAR OPTIONS [WRAPPER...]
   local dir=$1 var=$2 opts=$3 logs
   shift 3
   logs=$(mktemp -d)
+  # outpostd started as root drops to an unprivileged user (run-as-root no): it must still be able
+  # to write its report there.
+  chmod 1777 "$logs"
   env OUTPOST_SANITIZER_LOG_DIR="$logs" PYTHONPATH="$PWD/tests/integration" \
     PYTEST_ADDOPTS="-p harness.sanitizer_reports" \
     "$var=$opts:log_path=$logs/report" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan" \

@@ -50,6 +50,11 @@ void CheckReference(const ParseContext& ctx, const Reference& r) {
       if (!found) error("'source " + r.name + "': no <source " + r.name + "> is defined");
       break;
     }
+    case Reference::kRoutePatternList:
+      if (c.FindPatternList(r.name) == nullptr) {
+        error("'pattern-list " + r.name + "': no <pattern-list " + r.name + "> is defined");
+      }
+      break;
     case Reference::kMacro:
       if (c.domain_macros.count(r.name) == 0) {
         error("<domain $" + r.name + ">: no 'domain-macro " + r.name + "' is defined");

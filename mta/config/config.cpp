@@ -45,6 +45,22 @@ void Apply(const SourcePolicy& layer, EffectiveSourcePolicy& out) {
   if (layer.remove_received_headers) out.remove_received_headers = *layer.remove_received_headers;
   if (layer.add_message_id_header) out.add_message_id_header = *layer.add_message_id_header;
   if (layer.add_date_header) out.add_date_header = *layer.add_date_header;
+  if (layer.pattern_list) out.pattern_list = *layer.pattern_list;
+  if (layer.jobid_header) out.jobid_header = *layer.jobid_header;
+  if (layer.retain_x_job) out.retain_x_job = *layer.retain_x_job;
+  if (layer.retain_x_virtual_mta) out.retain_x_virtual_mta = *layer.retain_x_virtual_mta;
+  if (layer.process_x_envid) out.process_x_envid = *layer.process_x_envid;
+  if (layer.log_data) out.log_data = *layer.log_data;
+  if (layer.allow_starttls) out.allow_starttls = *layer.allow_starttls;
+  if (layer.require_starttls_before_auth) {
+    out.require_starttls_before_auth = *layer.require_starttls_before_auth;
+  }
+  if (layer.allow_unencrypted_plain_auth) {
+    out.allow_unencrypted_plain_auth = *layer.allow_unencrypted_plain_auth;
+  }
+  if (layer.smtp_max_auth_failure_rate) {
+    out.smtp_max_auth_failure_rate = *layer.smtp_max_auth_failure_rate;
+  }
   for (const std::string& name : layer.remove_headers) {
     if (std::find(out.remove_headers.begin(), out.remove_headers.end(), name) ==
         out.remove_headers.end()) {
@@ -99,6 +115,14 @@ const VirtualMtaPool* Config::FindVirtualMtaPool(const std::string& name) const 
   std::string key = Lower(name);
   for (const VirtualMtaPool& p : virtual_mta_pools) {
     if (p.name == key) return &p;
+  }
+  return nullptr;
+}
+
+const PatternList* Config::FindPatternList(const std::string& name) const {
+  std::string key = Lower(name);
+  for (const PatternList& l : pattern_lists) {
+    if (l.name == key) return &l;
   }
   return nullptr;
 }

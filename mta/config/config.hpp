@@ -90,6 +90,16 @@ struct SourcePolicy {
   std::optional<bool> add_message_id_header;     // default true
   std::optional<bool> add_date_header;           // default false
   std::vector<std::string> remove_headers;       // lower-case field names; lists add up
+  std::optional<std::string> pattern_list;       // <pattern-list NAME> routing this source's mail
+  std::optional<std::string> jobid_header;       // lower-case; default "x-job"
+  std::optional<bool> retain_x_job;              // default false
+  std::optional<bool> retain_x_virtual_mta;      // default false
+  std::optional<bool> process_x_envid;           // default false
+  std::optional<bool> log_data;                  // default false
+  std::optional<bool> allow_starttls;            // default true
+  std::optional<bool> require_starttls_before_auth;  // default false
+  std::optional<bool> allow_unencrypted_plain_auth;  // default false
+  std::optional<Rate> smtp_max_auth_failure_rate;    // default: the global max-auth-failures-per-ip
 };
 
 // The effective (merged) policy for one client, with defaults filled in.
@@ -110,6 +120,18 @@ struct EffectiveSourcePolicy {
   bool add_message_id_header = true;
   bool add_date_header = false;
   std::vector<std::string> remove_headers;  // every matching source's list, added up
+  std::string pattern_list;                 // "" = none
+  std::string jobid_header = "x-job";       // the header the job id comes from (process-x-job)
+  bool retain_x_job = false;
+  bool retain_x_virtual_mta = false;
+  bool process_x_envid = false;
+  bool log_data = false;
+  bool allow_starttls = true;
+  bool require_starttls_before_auth = false;
+  bool allow_unencrypted_plain_auth = false;
+  std::optional<Rate> smtp_max_auth_failure_rate;  // unset: max-auth-failures-per-ip per window
+  // AUTH PLAIN/LOGIN may be used before STARTTLS.
+  bool AuthInClear() const { return allow_unencrypted_plain_auth && !require_starttls_before_auth; }
 };
 
 // <smtp-user NAME>: an AUTH identity, bound to a named source.
@@ -151,6 +173,22 @@ struct SmtpPattern {
 struct SmtpPatternList {
   std::string name;
   std::vector<SmtpPattern> patterns;
+};
+
+// A line of a <pattern-list>: `mail-from|rcpt-to|header NAME /regex/[i] virtual-mta=NAME`.
+struct RoutePattern {
+  enum class Subject { kMailFrom, kRcptTo, kHeader } subject = Subject::kMailFrom;
+  std::string header;  // lower-case field name, for kHeader
+  std::string regex;   // ECMAScript, searched for anywhere in the value (no implied anchors)
+  bool icase = false;
+  std::string virtual_mta;  // the <virtual-mta> or <virtual-mta-pool> it routes to
+  int line = 0;
+};
+
+// <pattern-list NAME>: routes a source's mail to a virtual MTA by sender, recipient or header.
+struct PatternList {
+  std::string name;
+  std::vector<RoutePattern> patterns;  // in file order; the first that matches decides
 };
 
 // <bounce-category-patterns>: `/regex/ category` lines, tried before the default rules.
@@ -226,9 +264,11 @@ struct Config {
   std::vector<HttpAccessRule> http_access;    // http-access CIDR LEVEL (repeatable)
   std::vector<DomainKey> domain_keys;         // domain-key SELECTOR,DOMAIN,KEYFILE (repeatable)
   std::map<std::string, std::vector<std::string>> domain_macros;  // domain-macro NAME d1,d2
-  std::string host_name;                         // host-name NAME; default: gethostname()
-  std::string log_file;                          // log-file PATH; empty = stderr
-  std::string log_level = "info";                // log-level debug|info|warning|error
+  std::string host_name;           // host-name NAME; default: gethostname()
+  std::string log_file;            // log-file PATH; empty = stderr
+  std::string log_level = "info";  // log-level debug|info|warning|error
+  bool run_as_root = false;        // run-as-root BOOL: keep root after start-up
+  std::string postmaster;          // postmaster ADDRESS: DSNs' From:; "" = MAILER-DAEMON@host-name
   std::optional<ListenAddress> dns_server;       // dns-server ADDR:PORT
   std::uint64_t dns_cache_size = 100000;         // dns-cache-size N (entries)
   Seconds dns_cache_ttl{3600};                   // dns-cache-ttl DURATION (TTL cap)
@@ -263,6 +303,7 @@ struct Config {
   std::vector<VirtualMtaPool> virtual_mta_pools;
   std::vector<DomainPolicy> domains;
   std::vector<SmtpPatternList> smtp_pattern_lists;
+  std::vector<PatternList> pattern_lists;
   std::vector<BounceCategoryPattern> bounce_category_patterns;
   std::vector<AcctFile> acct_files;
 
@@ -275,6 +316,7 @@ struct Config {
   const SmtpUser* FindSmtpUser(const std::string& name) const;
   const VirtualMta* FindVirtualMta(const std::string& name) const;
   const VirtualMtaPool* FindVirtualMtaPool(const std::string& name) const;
+  const PatternList* FindPatternList(const std::string& name) const;
   // The global <domain> that applies to `domain`: exact, then macro membership, then `*` (may be
   // null). Sections nested in a virtual MTA or pool are not global and never returned.
   const DomainPolicy* FindDomainPolicy(const std::string& domain) const;

@@ -133,6 +133,21 @@ Result SetDomainMacro(ParseContext& c, const std::string& v) {
   return std::nullopt;
 }
 
+// postmaster LOCAL@DOMAIN: a plain address (no display name, no brackets, no quoting).
+Result SetPostmaster(ParseContext& c, const std::string& v) {
+  const std::size_t at = v.rfind('@');
+  if (at == std::string::npos || at == 0) return std::string();
+  for (char ch : v.substr(0, at)) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 33 || u > 126 || std::string_view("<>()[]\\,;:@\"").find(ch) != std::string::npos) {
+      return std::string();
+    }
+  }
+  if (!IsHostName(v.substr(at + 1))) return std::string();
+  c.config->postmaster = v;
+  return std::nullopt;
+}
+
 Result SetDnsServer(ParseContext& c, const std::string& v) {
   auto a = ParseListenAddress(v, false);
   if (!a) {
@@ -386,6 +401,15 @@ const std::vector<DirectiveSpec> kGlobal = {
     {"log-level", "log-level debug|info|warning|error", "info",
      "The least severe level written to the log.", I::kDaemon,
      SetChoice<&Config::log_level, kLogLevels>, "expected debug, info, warning or error"},
+    {"postmaster", "postmaster ADDRESS", "MAILER-DAEMON@ the host-name",
+     "The address outpostd's delivery status notifications (bounces) come from, and the one "
+     "their text gives for help; their envelope sender stays empty (<>).",
+     I::kDaemon, SetPostmaster, "expected an address like postmaster@example.com"},
+    {"run-as-root", "run-as-root BOOL", "no",
+     "Started as root, outpostd binds its ports and opens its spool, log and accounting files, "
+     "then switches to the unprivileged user `outpost` (`nobody` where there is none); `yes` "
+     "keeps root.",
+     I::kDaemon, SetBool<&Config::run_as_root>, kExpBool},
     {"dns-server", "dns-server ADDR[:PORT]", "none (the system resolver's servers)",
      "Ask this DNS server for MX and address records (tests point it at a local server).",
      I::kDaemon, SetDnsServer, "expected ADDR[:PORT] like 127.0.0.1:53 or [::1]:5353"},
@@ -677,6 +701,10 @@ const std::vector<ScopeSpec> kScopes = {
     {Scope::kBounceCategoryPatterns, "bounce-category-patterns", "", "<bounce-category-patterns>",
      "Site-specific bounce classification rules.", OpenBounceCategoryPatterns,
      &kBounceCategoryPatterns},
+    {Scope::kPatternList, "pattern-list", "NAME", "<pattern-list>",
+     "Named list of routing rules: the virtual MTA a source's mail goes through, chosen by its "
+     "sender, its recipient or a header. A <source> uses it with `pattern-list NAME`.",
+     OpenPatternList, &PatternListDirectives()},
     {Scope::kAcctFile, "acct-file", "PATH", "<acct-file>",
      "An accounting CSV file, its record types and its rotation.", OpenAcctFile, &kAcctFile},
     {Scope::kSpool, "spool", "PATH", "<spool>",

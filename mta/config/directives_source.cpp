@@ -1,5 +1,5 @@
-// The <source>, <smtp-user> and <spool> parts of the directive tables: injection policy per
-// client, AUTH identities, and the section form of the spool directory.
+// The <source>, <smtp-user>, <pattern-list> and <spool> parts of the directive tables: injection
+// policy per client, AUTH identities, routing rules, and the section form of the spool directory.
 //
 // Thread-safety: immutable tables built at first use.
 #include <limits>
@@ -56,6 +56,67 @@ Result SetDeliverOnly(ParseContext&, const std::string& v) {
         "Outpost has one spool, which always takes new mail: 'deliver-only yes' is not "
         "supported");
   }
+  return std::nullopt;
+}
+
+Result SetSourcePatternList(ParseContext& c, const std::string& v) {
+  if (!IsToken(v)) return std::string();
+  c.config->sources[c.index].pattern_list = Lower(v);
+  c.references.push_back({Reference::kRoutePatternList, Lower(v), c.line, "pattern-list"});
+  return std::nullopt;
+}
+
+// The rest of a <pattern-list> line: `/REGEX/[i] virtual-mta=NAME`.
+Result AddRoutePattern(ParseContext& c, RoutePattern p, std::string_view rest) {
+  std::size_t end = 0;
+  if (!SplitRegex(rest, &p.regex, &p.icase, &end)) return std::string();
+  if (auto err = CheckRegex(p.regex, p.icase)) return err;
+  const std::string action = Trim(rest.substr(end));
+  constexpr std::string_view kAction = "virtual-mta=";
+  if (Lower(action).rfind(kAction, 0) != 0 || !IsToken(action.substr(kAction.size()))) {
+    return "expected virtual-mta=NAME after the /regex/ (the action Outpost implements), not '" +
+           Shown(action) + "'";
+  }
+  p.virtual_mta = Lower(action.substr(kAction.size()));
+  p.line = c.line;
+  c.references.push_back({Reference::kVmtaOrPool, p.virtual_mta, c.line, "virtual-mta="});
+  c.config->pattern_lists[c.index].patterns.push_back(std::move(p));
+  return std::nullopt;
+}
+
+Result SetMailFromPattern(ParseContext& c, const std::string& v) {
+  RoutePattern p;
+  p.subject = RoutePattern::Subject::kMailFrom;
+  return AddRoutePattern(c, std::move(p), v);
+}
+
+Result SetRcptToPattern(ParseContext& c, const std::string& v) {
+  RoutePattern p;
+  p.subject = RoutePattern::Subject::kRcptTo;
+  return AddRoutePattern(c, std::move(p), v);
+}
+
+// header NAME /REGEX/[i] virtual-mta=NAME
+Result SetHeaderPattern(ParseContext& c, const std::string& v) {
+  const std::size_t space = v.find_first_of(" \t");
+  if (space == std::string::npos) return std::string();
+  RoutePattern p;
+  p.subject = RoutePattern::Subject::kHeader;
+  p.header = Lower(v.substr(0, space));
+  for (char ch : p.header) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 33 || u > 126 || ch == ':') return "'" + Shown(p.header) + "' is not a header name";
+  }
+  return AddRoutePattern(c, std::move(p), Trim(std::string_view(v).substr(space)));
+}
+
+// jobid-header NAME: a header field name (printable ASCII without ':').
+Result SetJobIdHeader(ParseContext& c, const std::string& v) {
+  for (char ch : v) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 33 || u > 126 || ch == ':') return std::string();
+  }
+  c.config->sources[c.index].jobid_header = Lower(v);
   return std::nullopt;
 }
 
@@ -116,6 +177,60 @@ const std::vector<DirectiveSpec> kSource = {
      "Repeatable; the lists add up.",
      I::kDaemon, SetRemoveHeader, "expected header field names like X-Mailer,X-Originating-IP",
      true},
+    {"jobid-header", "jobid-header NAME", "X-Job",
+     "With process-x-job, the header field the job id (accounting `jobId`) is read from. A "
+     "field other than X-Job stays in the message.",
+     I::kDaemon, SetJobIdHeader, "expected a header field name like X-Mailer-RecptId"},
+    {"retain-x-job", "retain-x-job BOOL", "no",
+     "Keep the X-Job header in these clients' messages (otherwise it is removed).", I::kDaemon,
+     SetBool<&SourcePolicy::retain_x_job>, kExpBool},
+    {"retain-x-virtual-mta", "retain-x-virtual-mta BOOL", "no",
+     "Keep the X-Virtual-MTA header in these clients' messages (otherwise it is removed).",
+     I::kDaemon, SetBool<&SourcePolicy::retain_x_virtual_mta>, kExpBool},
+    {"process-x-envid", "process-x-envid BOOL", "no",
+     "Take the envelope id (DSN ENVID, accounting `envId`) from an X-EnvID header when MAIL FROM "
+     "gave none; the header is removed.",
+     I::kDaemon, SetBool<&SourcePolicy::process_x_envid>, kExpBool},
+    {"log-data", "log-data BOOL", "no",
+     "Log the start of each message these clients send (its first lines, bounded), at info "
+     "level, after the end of DATA.",
+     I::kDaemon, SetBool<&SourcePolicy::log_data>, kExpBool},
+    {"allow-starttls", "allow-starttls BOOL", "yes",
+     "Offer STARTTLS to these clients (when a certificate is configured); `no` neither offers "
+     "nor accepts it.",
+     I::kDaemon, SetBool<&SourcePolicy::allow_starttls>, kExpBool},
+    {"require-starttls-before-auth", "require-starttls-before-auth BOOL", "no",
+     "These clients must use STARTTLS before AUTH, even where allow-unencrypted-plain-auth "
+     "allows AUTH in clear.",
+     I::kDaemon, SetBool<&SourcePolicy::require_starttls_before_auth>, kExpBool},
+    {"allow-unencrypted-plain-auth", "allow-unencrypted-plain-auth BOOL", "no",
+     "Offer and accept AUTH PLAIN and LOGIN without TLS (the password then crosses the network "
+     "in clear).",
+     I::kDaemon, SetBool<&SourcePolicy::allow_unencrypted_plain_auth>, kExpBool},
+    {"smtp-max-auth-failure-rate", "smtp-max-auth-failure-rate RATE",
+     "the global "
+     "max-auth-failures-per-ip per auth-failure-window",
+     "At most this many failed AUTHs per period from one of these clients' addresses; past it, "
+     "AUTH is refused (454) for one period. `unlimited` lifts the cap.",
+     I::kDaemon, SetRate<&SourcePolicy::smtp_max_auth_failure_rate>, kExpRate},
+    {"pattern-list", "pattern-list NAME", "none",
+     "Route these clients' mail with the rules of <pattern-list NAME> (see there); a message "
+     "no rule matches keeps the virtual MTA it would have had.",
+     I::kDaemon, SetSourcePatternList, "expected the name of a <pattern-list>"},
+};
+
+const std::vector<DirectiveSpec> kPatternList = {
+    {"mail-from", "mail-from /REGEX/[i] virtual-mta=NAME", "none",
+     "Mail whose envelope sender (MAIL FROM, without angle brackets) contains a match for REGEX "
+     "goes through virtual MTA (or pool) NAME. Repeatable; lines are tried in order.",
+     I::kDaemon, SetMailFromPattern, "expected /REGEX/ virtual-mta=NAME", true},
+    {"rcpt-to", "rcpt-to /REGEX/[i] virtual-mta=NAME", "none",
+     "A recipient (RCPT TO) that contains a match for REGEX goes through NAME. Repeatable.",
+     I::kDaemon, SetRcptToPattern, "expected /REGEX/ virtual-mta=NAME", true},
+    {"header", "header NAME /REGEX/[i] virtual-mta=NAME", "none",
+     "Mail whose header field NAME (its first occurrence, unfolded) contains a match for REGEX "
+     "goes through the virtual MTA. Repeatable.",
+     I::kDaemon, SetHeaderPattern, "expected HEADER-NAME /REGEX/ virtual-mta=NAME", true},
 };
 
 const std::vector<DirectiveSpec> kSmtpUser = {
@@ -160,6 +275,14 @@ Result OpenSmtpUser(ParseContext& c, const std::string& arg, std::string* key) {
   return std::nullopt;
 }
 
+Result OpenPatternList(ParseContext& c, const std::string& arg, std::string* key) {
+  c.config->pattern_lists.push_back(PatternList{Lower(arg), {}});
+  c.index = c.config->pattern_lists.size() - 1;
+  *key = Lower(arg);
+  if (!IsToken(arg)) return std::string(kExpName);
+  return std::nullopt;
+}
+
 // <spool PATH>: the section form of `spool PATH`.
 Result OpenSpool(ParseContext& c, const std::string& arg, std::string* key) {
   *key = arg;
@@ -176,5 +299,6 @@ Result OpenSpool(ParseContext& c, const std::string& arg, std::string* key) {
 const std::vector<DirectiveSpec>& SourceDirectives() { return kSource; }
 const std::vector<DirectiveSpec>& SmtpUserDirectives() { return kSmtpUser; }
 const std::vector<DirectiveSpec>& SpoolDirectives() { return kSpool; }
+const std::vector<DirectiveSpec>& PatternListDirectives() { return kPatternList; }
 
 }  // namespace outpost::config::detail

@@ -41,11 +41,12 @@ enum class Scope {
   kBounceCategoryPatterns,
   kAcctFile,
   kSpool,
+  kPatternList,
 };
 
 // A pending cross-reference, checked once the whole file is read.
 struct Reference {
-  enum Kind { kPatternList, kVmtaOrPool, kVmta, kNamedSource, kMacro } kind;
+  enum Kind { kPatternList, kVmtaOrPool, kVmta, kNamedSource, kMacro, kRoutePatternList } kind;
   std::string name;
   int line = 0;
   std::string directive;  // for the message

@@ -179,8 +179,10 @@ class Parser {
 
   void Line(const std::string& raw, int line_no) {
     const Frame& top = stack_.back();
-    bool pattern_scope = top.spec != nullptr && (top.spec->scope == Scope::kSmtpPatternList ||
-                                                 top.spec->scope == Scope::kBounceCategoryPatterns);
+    bool pattern_scope =
+        top.spec != nullptr && (top.spec->scope == Scope::kSmtpPatternList ||
+                                top.spec->scope == Scope::kBounceCategoryPatterns ||
+                                top.spec->scope == Scope::kPatternList);
     std::string text = Trim(StripComment(raw, pattern_scope));
     if (pending_line_ != 0) {
       if (text.empty()) return;  // a comment or blank line inside a continued list

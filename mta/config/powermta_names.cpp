@@ -35,8 +35,6 @@ constexpr const char* kVendorCloud =
 // Grouped by scope within each group only for reading; lookup is linear (start-up only).
 const std::vector<PowerMtaName> kDirectives = {
     // Global.
-    {"run-as-root", G, nullptr},
-    {"postmaster", G, nullptr},
     {"sync-msg-create", G, nullptr},
     {"sync-msg-update", G, nullptr},
     {"relay-domain", G, nullptr},
@@ -52,21 +50,11 @@ const std::vector<PowerMtaName> kDirectives = {
     {"dummy-smtp-blackhole", G, nullptr},
     {"enable-signals", G, kVendorCloud},
     // <source>.
-    {"log-data", S, nullptr},
-    {"allow-unencrypted-plain-auth", S, nullptr},
-    {"allow-starttls", S, nullptr},
-    {"require-starttls-before-auth", S, nullptr},
     {"date-header-time", S, nullptr},
-    {"jobid-header", S, nullptr},
-    {"retain-x-job", S, nullptr},
-    {"retain-x-virtual-mta", S, nullptr},
-    {"process-x-envid", S, nullptr},
     {"process-x-dkim-options", S, nullptr},
     {"verp-default", S, nullptr},
     {"always-allow-api-submission", S, nullptr},
-    {"smtp-max-auth-failure-rate", S, nullptr},
     {"rewrite-list", S, nullptr},
-    {"pattern-list", S, nullptr},
     {"suppress-local-dsn", S, nullptr},
     // <smtp-user>.
     {"authentication-method", U, nullptr},
@@ -141,13 +129,9 @@ const std::vector<PowerMtaName> kDirectives = {
 };
 
 const std::vector<PowerMtaName> kSections = {
-    {"pattern-list", 0, nullptr},
-    {"mx-rollup-list", 0, nullptr},
-    {"rewrite-list", 0, nullptr},
-    {"bounce-processor", 0, kReturnPath},
-    {"feedback-loop-processor", 0, kReturnPath},
-    {"address-list", 0, kReturnPath},
-    {"signals", 0, kVendorCloud},
+    {"mx-rollup-list", 0, nullptr},       {"rewrite-list", 0, nullptr},
+    {"bounce-processor", 0, kReturnPath}, {"feedback-loop-processor", 0, kReturnPath},
+    {"address-list", 0, kReturnPath},     {"signals", 0, kVendorCloud},
 };
 
 const PowerMtaName* Find(const std::vector<PowerMtaName>& table, const std::string& name) {

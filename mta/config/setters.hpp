@@ -236,6 +236,8 @@ Result SetChoice(ParseContext& c, const std::string& v) {
 const std::vector<DirectiveSpec>& SourceDirectives();
 const std::vector<DirectiveSpec>& SmtpUserDirectives();
 const std::vector<DirectiveSpec>& SpoolDirectives();
+const std::vector<DirectiveSpec>& PatternListDirectives();
+Result OpenPatternList(ParseContext& c, const std::string& arg, std::string* key);
 Result OpenSource(ParseContext& c, const std::string& arg, std::string* key);
 Result OpenSmtpUser(ParseContext& c, const std::string& arg, std::string* key);
 Result OpenSpool(ParseContext& c, const std::string& arg, std::string* key);

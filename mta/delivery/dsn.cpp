@@ -95,7 +95,9 @@ std::string BuildDsn(const DsnInput& input, std::int64_t now_unix) {
 
   std::string m;
   m.reserve(2048 + headers.size());
-  m += "From: Mail Delivery System <MAILER-DAEMON@" + mta + ">\r\n";
+  const std::string postmaster = Clean(input.postmaster, 300);
+  m += "From: Mail Delivery System <" + (postmaster.empty() ? "MAILER-DAEMON@" + mta : postmaster) +
+       ">\r\n";
   m += "To: <" + Clean(input.original_sender, 400) + ">\r\n";
   m += "Subject: " + SubjectFor(input.recipients) + "\r\n";
   m += "Date: " + date + "\r\n";
@@ -116,6 +118,9 @@ std::string BuildDsn(const DsnInput& input, std::int64_t now_unix) {
   m += "This is the mail system at host " + mta + ".\r\n\r\n";
   m += "Your message could not be delivered to one or more recipients, or its delivery is\r\n";
   m += "delayed. The details are below.\r\n\r\n";
+  if (!postmaster.empty()) {
+    m += "For help, write to the postmaster of this mail system: <" + postmaster + ">.\r\n\r\n";
+  }
   for (const DsnRecipient& r : input.recipients) {
     std::string line = "<" + Clean(r.address, 400) + ">: " + Clean(r.action, 20);
     if (!r.expired_after.empty()) {

@@ -3,13 +3,14 @@
 //
 // BuildDsn() is pure: it formats a complete message (header section + body, CRLF line ends) from
 // its input and the time `now_unix`, with no I/O and no clock. The message is
-//   From: Mail Delivery System <MAILER-DAEMON@reporting_mta>, To: <original_sender>,
+//   From: Mail Delivery System <postmaster, or MAILER-DAEMON@reporting_mta>, To: <original_sender>,
 //   Subject: Delivery Status Notification (Failure) — "(Delay)" when no recipient failed and one
 //   is delayed, "(Success)" when all were delivered/relayed/expanded —, Date, Message-ID,
 //   Auto-Submitted: auto-replied, MIME-Version: 1.0,
 //   Content-Type: multipart/report; report-type=delivery-status; boundary="..."
 // with three parts: text/plain (what happened, per recipient: the action and the diagnostic; for
-// an expired recipient who deferred it, with what reply, and after how long it expired),
+// an expired recipient who deferred it, with what reply, and after how long it expired; with a
+// postmaster, the address to write to for help),
 // message/delivery-status
 // (Reporting-MTA: dns; ..., X-Outpost-Queue-ID, Original-Envelope-Id when known, Arrival-Date,
 // then per recipient Final-Recipient: rfc822; ..., Action, Status, Remote-MTA: dns; ... when
@@ -46,6 +47,7 @@ struct DsnRecipient {
 
 struct DsnInput {
   std::string reporting_mta;  // this MTA's host name
+  std::string postmaster;     // the From: address (`postmaster`); "" = MAILER-DAEMON@reporting_mta
   std::string queue_id;
   std::string original_envelope_id;  // ENVID, or ""
   std::string original_sender;       // never empty (see above)

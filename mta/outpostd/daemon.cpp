@@ -27,6 +27,7 @@
 #include "mta/log/log.hpp"
 #include "mta/mgmt/bus_accounting_sink.hpp"
 #include "mta/mgmt/management_plane.hpp"
+#include "mta/outpostd/privileges.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
 #include "mta/smtp/smtp_server.hpp"
@@ -172,7 +173,9 @@ class Daemon {
   bool OpenStorage();        // spool (locked), accounting files
   bool StartDelivery();      // DNS, deliverers, bus, scheduler; recovery; the spool's committer
   bool StartListeners();     // SMTP
-  bool StartManagement();    // HTTP API and console, the port file
+  bool StartManagement();    // HTTP API and console
+  bool DropPrivileges();     // run-as-root: give up root now that everything is bound and open
+  bool AnnounceReady();      // the port file
   void StartHousekeeping();  // the one-second tick and the signals
   mgmt::DaemonReadings Read();
   mgmt::ControlHooks MakeHooks();
@@ -289,6 +292,7 @@ bool Daemon::StartDelivery() {
     char name[256] = {};
     if (::gethostname(name, sizeof name - 1) == 0) queue_options_.host_name = name;
   }
+  queue_options_.postmaster = config_->postmaster;
   queue_options_.max_queued_recipients = config_->max_queued_recipients;
   if (config_->queue_cache_size != 0) {
     queue_options_.max_active_recipients = config_->queue_cache_size;
@@ -410,6 +414,22 @@ bool Daemon::StartManagement() {
     }
     OUTPOST_LOG(kInfo, "main") << "management http bound " << plane_->BoundAddress();
   }
+  return true;
+}
+
+bool Daemon::DropPrivileges() {
+  PrivilegeResult result = ApplyRunAsRoot(*config_, options_.config_path);
+  if (!result.ok) {
+    OUTPOST_LOG(kError, "main") << result.error;
+    return false;
+  }
+  for (const std::string& warning : result.warnings) OUTPOST_LOG(kWarning, "main") << warning;
+  OUTPOST_LOG(kInfo, "main") << result.summary;
+  return true;
+}
+
+// Written last, so that a port file means the daemon is serving as the user it will stay.
+bool Daemon::AnnounceReady() {
   if (!options_.port_file.empty() &&
       !WritePortFile(options_.port_file, server_->BoundAddresses(), plane_->BoundAddress())) {
     OUTPOST_LOG(kError, "main") << "cannot write port file " << options_.port_file;
@@ -462,7 +482,7 @@ void Daemon::StartHousekeeping() {
 
 int Daemon::Run() {
   if (!LoadConfiguration() || !OpenStorage() || !StartDelivery() || !StartListeners() ||
-      !StartManagement()) {
+      !StartManagement() || !DropPrivileges() || !AnnounceReady()) {
     return 1;
   }
   StartHousekeeping();

@@ -3,7 +3,8 @@
 //
 // Start-up order: load config -> open log -> open spool (exclusive lock) -> recovery (every
 // intact entry back in memory, damaged ones set aside and reported) -> open accounting files ->
-// bind listeners -> write the port file -> serve. A failure at any step is a clean fatal exit
+// bind listeners and the management port -> give up root unless run-as-root yes (privileges.hpp)
+// -> write the port file -> serve. A failure at any step is a clean fatal exit
 // with a message naming what failed.
 //
 // Signals: SIGTERM/SIGINT stop gracefully (stop accepting, flush accounting, stop the spool);

@@ -74,11 +74,12 @@ delivery::DsnRecipient DomainFailedReport(const std::string& address, const std:
 }
 
 Completion::Completion(OutcomeSink& sink, spool::Spool& spool, const Clock& clock,
-                       std::string reporting_mta)
+                       std::string reporting_mta, std::string postmaster)
     : sink_(sink),
       spool_(spool),
       clock_(clock),
       reporting_mta_(std::move(reporting_mta)),
+      postmaster_(std::move(postmaster)),
       post_([](std::function<void()> task) { task(); }) {}
 
 void Completion::Write(const Outcome& outcome) {
@@ -136,6 +137,7 @@ void Completion::CommitDsn(const std::string& queue, spool::SpoolId original,
   }
   delivery::DsnInput input;
   input.reporting_mta = reporting_mta_;
+  input.postmaster = postmaster_;
   input.queue_id = env.id;
   input.original_envelope_id = env.env_id;
   input.original_sender = env.mail_from;

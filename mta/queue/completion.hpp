@@ -95,10 +95,11 @@ class Completion {
   // Runs `task` on the scheduler's thread (QueueManager::Poster).
   using Poster = std::function<void(std::function<void()>)>;
 
-  // `reporting_mta`: this MTA's host name, the DSNs' Reporting-MTA and HELO. The default poster
-  // runs the task at once (only valid when the spool answers on the scheduler's thread).
+  // `reporting_mta`: this MTA's host name, the DSNs' Reporting-MTA and HELO; `postmaster`: their
+  // From: address ("" = MAILER-DAEMON@reporting_mta). The default poster runs the task at once
+  // (only valid when the spool answers on the scheduler's thread).
   Completion(OutcomeSink& sink, spool::Spool& spool, const Clock& clock,
-             std::string reporting_mta = "localhost");
+             std::string reporting_mta = "localhost", std::string postmaster = "");
 
   void SetPoster(Poster post) { post_ = std::move(post); }
 
@@ -138,6 +139,7 @@ class Completion {
   spool::Spool& spool_;
   const Clock& clock_;
   std::string reporting_mta_;
+  std::string postmaster_;
   Poster post_;
   std::vector<HeldMark> held_;
   MonoTime next_check_{};

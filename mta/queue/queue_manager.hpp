@@ -107,6 +107,7 @@ namespace outpost::queue {
 
 struct QueueManagerOptions {
   std::string host_name = "localhost";              // DSN reporting MTA; EHLO of the default vmta
+  std::string postmaster;                           // DSN From: ("" = MAILER-DAEMON@host_name)
   std::uint64_t max_queued_recipients = 0;          // admission ceiling; 0 = none
   std::uint64_t max_active_recipients = 100000;     // recipients in transactions at once
   std::chrono::seconds idle_connection_timeout{5};  // an idle connection with nothing to send

@@ -78,20 +78,25 @@ HeaderResult ProcessHeaders(const TraceInfo& trace, std::string& message,
   Field current;
   bool in_field = false;
 
+  auto keep_value = [&](std::optional<std::string>& slot, std::size_t end) {
+    if (!slot) slot = CleanValue(msg.substr(current.value_begin, end - current.value_begin));
+  };
   auto finish_field = [&](std::size_t end) {
     if (!in_field) return;
     current.end = end;
     in_field = false;
     const bool is_vmta = IEquals(current.name, "X-Virtual-MTA");
-    const bool is_job = IEquals(current.name, "X-Job");
-    if (is_vmta || is_job) {
-      std::optional<std::string>& slot = is_vmta ? result.x_virtual_mta : result.x_job;
-      if (!slot) slot = CleanValue(msg.substr(current.value_begin, end - current.value_begin));
-      removed.push_back(current);
-    } else if (options.remove_received && IEquals(current.name, "Received")) {
-      removed.push_back(current);
-    } else if (std::any_of(options.remove.begin(), options.remove.end(),
-                           [&](const std::string& n) { return IEquals(current.name, n); })) {
+    const bool is_x_job = IEquals(current.name, "X-Job");
+    const bool is_envid = options.process_x_envid && IEquals(current.name, "X-EnvID");
+    if (is_vmta) keep_value(result.x_virtual_mta, end);
+    if (IEquals(current.name, options.job_header)) keep_value(result.job, end);
+    if (is_envid) keep_value(result.x_envid, end);
+    const bool removed_field =
+        (is_vmta && !options.retain_x_virtual_mta) || (is_x_job && !options.retain_x_job) ||
+        is_envid || (options.remove_received && IEquals(current.name, "Received")) ||
+        std::any_of(options.remove.begin(), options.remove.end(),
+                    [&](const std::string& n) { return IEquals(current.name, n); });
+    if (removed_field) {
       removed.push_back(current);
     } else if (IEquals(current.name, "Message-ID")) {
       has_message_id = true;

@@ -15,10 +15,12 @@
 // * With add_date, adds `Date: <time of reception>` when the message has no Date.
 // * With remove_received, removes the Received: fields the message arrived with (the one added
 //   here is not among them); every field named in `remove` is removed too.
-// * X-Virtual-MTA and X-Job are always removed (every occurrence, folded continuation lines
-//   included) so they never reach receivers; their unfolded, trimmed values (first occurrence) are
-//   returned for the caller to use when the source allows it. Control characters are dropped from
-//   the values and they are capped at kMaxHeaderValue octets.
+// * X-Virtual-MTA and X-Job are removed (every occurrence, folded continuation lines included) so
+//   they never reach receivers, unless retain_x_virtual_mta / retain_x_job keep them; with
+//   process_x_envid, X-EnvID is removed too. The unfolded, trimmed values (first occurrence) of
+//   X-Virtual-MTA, of the job header (X-Job, or the jobid-header field, which is never removed for
+//   being it) and of X-EnvID are returned for the caller to use when the source allows it.
+//   Control characters are dropped from the values and they are capped at kMaxHeaderValue octets.
 //
 // The header section ends at the first empty line, or at the first line that is neither a field
 // ("name:" with a printable name) nor a continuation. A field name followed by spaces before the
@@ -52,12 +54,17 @@ struct HeaderOptions {
   bool remove_received = false;
   bool add_message_id = true;
   bool add_date = false;
-  std::vector<std::string> remove;  // field names, any case
+  std::vector<std::string> remove;    // field names, any case
+  std::string job_header = "X-Job";   // where `job` is read from (jobid-header)
+  bool retain_x_job = false;          // retain-x-job
+  bool retain_x_virtual_mta = false;  // retain-x-virtual-mta
+  bool process_x_envid = false;       // process-x-envid: read and remove X-EnvID
 };
 
 struct HeaderResult {
   std::optional<std::string> x_virtual_mta;
-  std::optional<std::string> x_job;
+  std::optional<std::string> job;      // the value of job_header
+  std::optional<std::string> x_envid;  // with process_x_envid
   bool message_id_added = false;
 };
 

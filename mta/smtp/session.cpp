@@ -79,9 +79,49 @@ std::string EncodeBase64(std::string_view data) {
 }
 
 Session::Session(SessionOptions options) : options_(std::move(options)) {
+  if (!options_.routes) options_.routes = std::make_shared<PatternRoutes>(*options_.config);
   base_policy_ = options_.config->SourcePolicyFor(options_.client_ip);
-  policy_ = base_policy_;
+  SetPolicy(base_policy_);
   client_ip_text_ = options_.client_ip.ToString();
+}
+
+// smtp-max-auth-failure-rate of the client's source, else the global max-auth-failures-per-ip
+// per auth-failure-window. The address's own source decides (a failed AUTH has no user).
+Session::AuthFailureCap Session::AuthFailureCapFor() const {
+  const config::Config& cfg = *options_.config;
+  if (!base_policy_.smtp_max_auth_failure_rate) {
+    return {cfg.max_auth_failures_per_ip, cfg.auth_failure_window.count()};
+  }
+  const config::Rate& rate = *base_policy_.smtp_max_auth_failure_rate;
+  const auto most = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
+  return {static_cast<int>(rate.count < most ? rate.count : most), rate.per.count()};
+}
+
+// log-data: the first lines of the message as it arrived, bounded by kLogDataLines and
+// kLogDataBytes; control characters other than tab are shown as '?'.
+void Session::LogData() const {
+  const std::string_view data(data_);
+  const std::string_view head = data.substr(0, kLogDataBytes);
+  std::size_t pos = 0;
+  for (std::size_t lines = 0; pos < head.size() && lines < kLogDataLines; ++lines) {
+    std::size_t eol = head.find("\r\n", pos);
+    if (eol == std::string_view::npos) eol = head.size();
+    std::string line(head.substr(pos, eol - pos));
+    for (char& ch : line) {
+      const auto u = static_cast<unsigned char>(ch);
+      if ((u < 0x20 && ch != '\t') || u == 0x7f) ch = '?';
+    }
+    OUTPOST_LOG(kInfo, "smtp") << options_.peer << " data: " << line;
+    pos = eol + 2;
+  }
+  OUTPOST_LOG(kInfo, "smtp") << options_.peer << " data: (" << data.size() << " octets"
+                             << (pos < data.size() ? ", the rest not logged)" : ")");
+}
+
+void Session::SetPolicy(config::EffectiveSourcePolicy policy) {
+  policy_ = std::move(policy);
+  route_list_ =
+      policy_.pattern_list.empty() ? nullptr : options_.routes->Find(policy_.pattern_list);
 }
 
 std::uint64_t Session::max_message_size() const {
@@ -112,6 +152,7 @@ void Session::ResetTransaction() {
   env_id_.clear();
   body_8bit_ = false;
   recipients_.clear();
+  route_signature_ = RouteList::kNoMatch;
   data_.clear();
   data_reader_.reset();
 }
@@ -221,8 +262,8 @@ Action Session::Ehlo(const Command& cmd, std::string& out) {
                                                : size_limit));
   lines.emplace_back("8BITMIME");
   lines.emplace_back("ENHANCEDSTATUSCODES");
-  if (options_.tls_available && !tls_) lines.emplace_back("STARTTLS");
-  if (tls_ && auth_user_.empty()) lines.emplace_back("AUTH PLAIN LOGIN");
+  if (options_.tls_available && !tls_ && policy_.allow_starttls) lines.emplace_back("STARTTLS");
+  if ((tls_ || policy_.AuthInClear()) && auth_user_.empty()) lines.emplace_back("AUTH PLAIN LOGIN");
   AppendMultilineReply(out, 250, lines);
   return Action::kContinue;
 }
@@ -263,6 +304,16 @@ Action Session::Rcpt(const Command& cmd, std::string& out) {
   if (!CanAccept(recipients_.size() + 1)) {
     AppendReply(out, 452, "4.3.1", "Insufficient system storage");
     return Action::kContinue;
+  }
+  if (route_list_ != nullptr) {
+    const std::size_t signature = route_list_->Signature(mail_from_, cmd.address);
+    if (!recipients_.empty() && signature != route_signature_) {
+      AppendReply(out, 452, "4.5.3",
+                  "Recipient is routed through another virtual MTA; send it in another "
+                  "transaction");
+      return Action::kContinue;
+    }
+    route_signature_ = signature;
   }
   recipients_.push_back(cmd.address);
   AppendReply(out, 250, "2.1.5", "Recipient OK");
@@ -306,6 +357,15 @@ Action Session::OnDataEnd(std::string& out) {
     }
   }
   data_reader_.reset();
+  if (policy_.log_data) LogData();
+  std::optional<std::string> routed;
+  if (route_list_ != nullptr) {
+    // On the message as it arrived: header rules see the fields remove-header takes away.
+    routed = route_list_->Route(mail_from_, recipients_.front(), [this](const std::string& name) {
+      std::string value = HeaderValue(data_, name);
+      return value.empty() ? std::nullopt : std::optional<std::string>(value);
+    });
+  }
 
   spool::Envelope& env = pending_.envelope;
   env = spool::Envelope{};
@@ -333,9 +393,14 @@ Action Session::OnDataEnd(std::string& out) {
   header_options.add_message_id = policy_.add_message_id_header;
   header_options.add_date = policy_.add_date_header;
   header_options.remove = policy_.remove_headers;
+  header_options.job_header = policy_.jobid_header;
+  header_options.retain_x_job = policy_.retain_x_job;
+  header_options.retain_x_virtual_mta = policy_.retain_x_virtual_mta;
+  header_options.process_x_envid = policy_.process_x_envid;
   HeaderResult headers = ProcessHeaders(trace, data_, header_options);
+  if (env.env_id.empty() && headers.x_envid) env.env_id = headers.x_envid->substr(0, kMaxEnvId);
 
-  env.vmta = policy_.default_virtual_mta;
+  env.vmta = routed.value_or(policy_.default_virtual_mta);
   if (policy_.process_x_virtual_mta && headers.x_virtual_mta && !headers.x_virtual_mta->empty()) {
     const std::string& name = *headers.x_virtual_mta;
     if (options_.config->FindVirtualMta(name) == nullptr &&
@@ -349,7 +414,7 @@ Action Session::OnDataEnd(std::string& out) {
     }
     env.vmta = name;
   }
-  if (policy_.process_x_job && headers.x_job) env.job_id = *headers.x_job;
+  if (policy_.process_x_job && headers.job) env.job_id = *headers.job;
   pending_.data = std::move(data_);
   ResetTransaction();
   return Action::kCommit;
@@ -378,7 +443,9 @@ Action Session::OnCommitResult(spool::CommitStatus status, std::string& out) {
 
 Action Session::StartTls(std::string& out) {
   if (tls_) return Fail(out, 503, "5.5.1", "TLS already active");
-  if (!options_.tls_available) return Fail(out, 502, "5.5.1", "STARTTLS not available");
+  if (!options_.tls_available || !policy_.allow_starttls) {
+    return Fail(out, 502, "5.5.1", "STARTTLS not available");
+  }
   AppendReply(out, 220, "2.0.0", "Ready to start TLS");
   return Action::kStartTls;
 }
@@ -390,21 +457,21 @@ void Session::OnTlsEstablished(std::string_view protocol_and_cipher) {
   helo_.clear();
   esmtp_ = false;
   auth_user_.clear();
-  policy_ = base_policy_;
+  SetPolicy(base_policy_);
   tls_ = true;
 }
 
 Action Session::Auth(const Command& cmd, std::string& out) {
   if (helo_.empty() || !esmtp_) return Fail(out, 503, "5.5.1", "Send EHLO first");
-  if (!tls_) {
+  if (!tls_ && !policy_.AuthInClear()) {
     return Fail(out, 538, "5.7.11", "Encryption required for requested authentication mechanism");
   }
   if (!auth_user_.empty()) return Fail(out, 503, "5.5.1", "Already authenticated");
   if (in_mail_) return Fail(out, 503, "5.5.1", "AUTH not allowed during a mail transaction");
-  const config::Config& cfg = *options_.config;
+  const AuthFailureCap cap = AuthFailureCapFor();
   if (options_.auth_failures_by_ip != nullptr &&
-      options_.auth_failures_by_ip->Blocked(options_.client_ip, cfg.max_auth_failures_per_ip,
-                                            cfg.auth_failure_window.count(), options_.now())) {
+      options_.auth_failures_by_ip->Blocked(options_.client_ip, cap.max_failures, cap.window,
+                                            options_.now())) {
     // No password is checked: a guesser that reconnects gets nowhere until the window passes.
     OUTPOST_LOG(kWarning, "smtp") << options_.peer
                                   << " AUTH refused: too many failures from this address";
@@ -486,9 +553,9 @@ Action Session::FinishAuth(std::string_view user, std::string_view password, std
     reply_delay_ = options_.config->smtp_in_auth_failure_delay;
     if (options_.counters) ++options_.counters->auth_failures;
     if (options_.auth_failures_by_ip != nullptr) {
-      const config::Config& cfg = *options_.config;
-      options_.auth_failures_by_ip->RecordFailure(options_.client_ip, cfg.max_auth_failures_per_ip,
-                                                  cfg.auth_failure_window.count(), options_.now());
+      const AuthFailureCap cap = AuthFailureCapFor();
+      options_.auth_failures_by_ip->RecordFailure(options_.client_ip, cap.max_failures, cap.window,
+                                                  options_.now());
     }
     std::string safe_user;
     for (char c : user.substr(0, 64)) {
@@ -505,7 +572,7 @@ Action Session::FinishAuth(std::string_view user, std::string_view password, std
   }
   auth_user_ = account->name;
   if (!account->source.empty()) {
-    policy_ = options_.config->NamedSourcePolicy(account->source, base_policy_);
+    SetPolicy(options_.config->NamedSourcePolicy(account->source, base_policy_));
   }
   OUTPOST_LOG(kInfo, "smtp") << options_.peer << " AUTH ok user=" << auth_user_;
   AppendReply(out, 235, "2.7.0", "Authentication successful");

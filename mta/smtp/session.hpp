@@ -10,20 +10,26 @@
 // Relaying denied: Outpost has no local domains, so every recipient is a relay). Address-literal
 // recipients (`user@[192.0.2.1]`) are always refused with 550 5.7.1 (conservative: delivery does
 // not route to literals). After AUTH the user's named source (e.g. {auth}) is layered over it.
-// AUTH PLAIN/LOGIN is offered and accepted only under TLS (otherwise 538 5.7.11); failures answer
+// STARTTLS is offered when a certificate is configured and the source has allow-starttls (the
+// default). AUTH PLAIN/LOGIN is offered and accepted only under TLS (otherwise 538 5.7.11), unless
+// the source has allow-unencrypted-plain-auth and not require-starttls-before-auth; failures answer
 // 535 5.7.8 after smtp-in-auth-failure-delay (TakeReplyDelay() tells the I/O layer to hold the
 // reply and the session's later input that long), and after kMaxAuthFailures the session ends
 // with 421 4.7.0. Across sessions, an AuthFailureTracker (SessionOptions::auth_failures_by_ip)
-// counts failures per client address: past max-auth-failures-per-ip within auth-failure-window,
+// counts failures per client address: past max-auth-failures-per-ip within auth-failure-window
+// (or the source's smtp-max-auth-failure-rate),
 // AUTH gets 454 4.7.0 without a password check (other commands are served). Out-of-order commands:
 // 503 5.5.1. Every 5xx answer to the client counts as an error; past smtp-in-max-errors the
-// session ends with 421 4.7.0. More than max-rcpt-per-message recipients: 452 4.5.3. The spool's
+// session ends with 421 4.7.0. More than max-rcpt-per-message recipients: 452 4.5.3; so is a
+// recipient the source's pattern-list would route differently from the transaction's first one
+// (pattern_routes.hpp). The virtual MTA of a message: X-Virtual-MTA (with process-x-virtual-mta),
+// else the pattern-list's choice, else default-virtual-mta. The spool's
 // health and the AdmissionCheck are consulted on each RCPT and before 354 (452 4.3.1).
 //
-// After DATA: bare CR/LF 550 5.6.11, too big 552 5.3.4, line over 998 octets 554 5.6.0, unknown
-// X-Virtual-MTA 550 5.7.1; otherwise the message (headers processed, see message_headers.hpp) is
-// handed to the I/O layer to commit (Action::kCommit) and OnCommitResult() answers 250 or
-// 452 4.3.1.
+// With log-data, the start of each message is logged (LogData). After DATA: bare CR/LF 550 5.6.11,
+// too big 552 5.3.4, line over 998 octets 554 5.6.0, unknown X-Virtual-MTA 550 5.7.1; otherwise the
+// message (headers processed, see message_headers.hpp) is handed to the I/O layer to commit
+// (Action::kCommit) and OnCommitResult() answers 250 or 452 4.3.1.
 //
 // Thread-safety: not thread-safe (one per connection, used from one thread).
 #pragma once
@@ -44,12 +50,16 @@
 #include "mta/smtp/auth_failure_tracker.hpp"
 #include "mta/smtp/command_parser.hpp"
 #include "mta/smtp/data_reader.hpp"
+#include "mta/smtp/pattern_routes.hpp"
 #include "mta/spool/spool.hpp"
 
 namespace outpost::smtp {
 
 inline constexpr int kMaxAuthFailures = 3;
 inline constexpr std::size_t kMaxAuthLine = 12288;  // RFC 4954 section 4
+// log-data: how much of a message is logged.
+inline constexpr std::size_t kLogDataLines = 50;
+inline constexpr std::size_t kLogDataBytes = 4096;
 
 // Shared counters a server aggregates over its sessions (atomics: read from any thread).
 struct SessionCounters {
@@ -69,6 +79,7 @@ struct SessionOptions {
   std::function<std::int64_t()> now;                  // UNIX seconds; required
   SessionCounters* counters = nullptr;                // optional
   AuthFailureTracker* auth_failures_by_ip = nullptr;  // optional; shared by the sessions
+  std::shared_ptr<const PatternRoutes> routes;        // config's <pattern-list>s; null: built here
 };
 
 enum class Action {
@@ -133,10 +144,18 @@ class Session {
   void ResetTransaction();
   std::string ClientLiteral() const;
   std::string Protocol() const;
+  void SetPolicy(config::EffectiveSourcePolicy policy);
+  struct AuthFailureCap {
+    int max_failures;     // 0: no cap
+    std::int64_t window;  // seconds
+  };
+  AuthFailureCap AuthFailureCapFor() const;
+  void LogData() const;
 
   SessionOptions options_;
   config::EffectiveSourcePolicy base_policy_;
   config::EffectiveSourcePolicy policy_;
+  const RouteList* route_list_ = nullptr;  // the policy's pattern-list, if any
   std::string client_ip_text_;
   std::string helo_;
   bool esmtp_ = false;
@@ -154,6 +173,7 @@ class Session {
   std::string env_id_;
   bool body_8bit_ = false;
   std::vector<std::string> recipients_;
+  std::size_t route_signature_ = RouteList::kNoMatch;  // the recipients' (pattern_routes.hpp)
   std::string data_;
   std::optional<DataReader> data_reader_;
   spool::SpoolMessage pending_;

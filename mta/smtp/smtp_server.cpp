@@ -129,9 +129,19 @@ struct ServerState {
   spool::Spool& spool;
   acct::AccountingLog* accounting;
 
-  mutable std::mutex config_mu;  // guards config and tls
+  mutable std::mutex config_mu;  // guards config, tls and routes
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<const PatternRoutes> routes;  // config's <pattern-list>s, compiled once
+
+  // The compiled pattern lists of `of` (those of the current config, or built for an older one).
+  std::shared_ptr<const PatternRoutes> RoutesFor(const config::Config& of) const {
+    {
+      std::lock_guard<std::mutex> lock(config_mu);
+      if (routes && routes->source() == &of) return routes;
+    }
+    return std::make_shared<const PatternRoutes>(of);
+  }
 
   AcceptedHandler on_accepted;
   AdmissionCheck admission;
@@ -274,6 +284,7 @@ SessionOptions MakeSessionOptions(ServerState& st, Connection& c,
   options.now = UnixNow;
   options.counters = &st.counters;
   options.auth_failures_by_ip = &st.auth_failures_by_ip;
+  options.routes = st.RoutesFor(*options.config);
   return options;
 }
 
@@ -553,6 +564,7 @@ SmtpServer::SmtpServer(asio::io_context& io, std::shared_ptr<const config::Confi
                        spool::Spool& spool, acct::AccountingLog* accounting)
     : impl_(std::make_unique<Impl>()) {
   impl_->state = std::make_shared<ServerState>(io, spool, accounting);
+  impl_->state->routes = std::make_shared<const PatternRoutes>(*config);
   impl_->state->config = std::move(config);
 }
 
@@ -631,8 +643,10 @@ void SmtpServer::SetConfig(std::shared_ptr<const config::Config> config) {
   if (!error.empty()) {
     OUTPOST_LOG(kError, "smtp") << "reload: " << error << " (keeping the previous TLS setup)";
   }
+  auto routes = std::make_shared<const PatternRoutes>(*config);
   ServerState& st = *impl_->state;
   std::lock_guard<std::mutex> lock(st.config_mu);
+  st.routes = std::move(routes);
   st.config = std::move(config);
   if (error.empty()) st.tls = std::move(tls);
 }

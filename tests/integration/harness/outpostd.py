@@ -5,6 +5,7 @@ fixed sleep.
 """
 import json
 import os
+import pwd
 import select
 import signal
 import socket
@@ -35,6 +36,37 @@ def wait_for(predicate, timeout=20.0, what="condition"):
         # Block on nothing for a short interval: select() with no fds is a bounded wait for the
         # next poll, not a sleep that tests rely on for timing.
         select.select([], [], [], 0.02)
+
+
+def daemon_user():
+    """The user outpostd started as root becomes after start-up (run-as-root no, its default):
+    `outpost`, else `nobody` (mta/outpostd/privileges.hpp)."""
+    for name in ("outpost", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            pass
+    return None
+
+
+def give_to_daemon_user(directory):
+    """Started as root, outpostd gives up root once its ports are bound; like an installation's
+    /var/spool/outpost, its work directory must then belong to the user it becomes, and the
+    directories above it must let that user through (pytest's temp root is mode 0700: it gets
+    search permission for others, as /var/spool has). Nothing to do when the tests do not run as
+    root."""
+    user = daemon_user()
+    if os.geteuid() != 0 or user is None:
+        return
+    for top, dirs, files in os.walk(directory):
+        for name in [top] + [os.path.join(top, n) for n in dirs + files]:
+            os.lchown(name, user.pw_uid, user.pw_gid)
+    parent = os.path.dirname(os.path.abspath(directory))
+    while parent != "/":
+        mode = os.stat(parent).st_mode
+        if not mode & 0o001:
+            os.chmod(parent, (mode & 0o7777) | 0o001)
+        parent = os.path.dirname(parent)
 
 
 def make_tls_cert(directory):
@@ -112,6 +144,7 @@ class OutpostD:
     def start(self, timeout=20.0):
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
+        give_to_daemon_user(self.dir)
         self.proc = subprocess.Popen([binary("outpostd"), "--config", self.config_path,
                                       "--port-file", self.port_file],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -222,6 +222,28 @@ TEST(BuildDsn, ExpiredRecipientSaysWhy) {
   }
 }
 
+// postmaster: the From: address and the text part's help line; none without it.
+TEST(BuildDsn, PostmasterIsTheSenderAndTheContact) {
+  DsnInput in = SampleInput();
+  in.postmaster = "abuse-desk@example.com";
+  const std::string m = BuildDsn(in, 1763805900);
+  EXPECT_NE(m.find("From: Mail Delivery System <abuse-desk@example.com>\r\n"), std::string::npos);
+  EXPECT_EQ(m.find("MAILER-DAEMON"), std::string::npos);
+  Parsed p = ParseMime(m);
+  ASSERT_EQ(p.parts.size(), 3u);
+  EXPECT_NE(p.parts[0].body.find("write to the postmaster of this mail system: "
+                                 "<abuse-desk@example.com>"),
+            std::string::npos)
+      << p.parts[0].body;
+  const std::string plain = BuildDsn(SampleInput(), 1763805900);
+  EXPECT_EQ(plain.find("write to the postmaster"), std::string::npos);
+  // A header cannot be smuggled in through the address.
+  in.postmaster = "a@example.com>\r\nBcc: victim@example.org";
+  for (const std::string& line : SplitCrlf(BuildDsn(in, 1))) {
+    EXPECT_NE(line.rfind("Bcc:", 0), 0u) << line;
+  }
+}
+
 TEST(BuildDsn, NoInjection) {
   DsnInput in = SampleInput();
   in.original_sender = "evil@example.com>\r\nBcc: victim@example.org";

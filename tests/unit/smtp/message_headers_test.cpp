@@ -84,7 +84,7 @@ TEST(MessageHeadersTest, Table) {
     ASSERT_EQ(message.rfind(received, 0), 0u) << message;
     EXPECT_EQ(message.substr(received.size()), c.expect_after_received);
     EXPECT_EQ(r.x_virtual_mta, c.vmta);
-    EXPECT_EQ(r.x_job, c.job);
+    EXPECT_EQ(r.job, c.job);
     EXPECT_EQ(r.message_id_added, c.message_id_added);
   }
 }
@@ -128,6 +128,50 @@ TEST(MessageHeadersTest, OptionsTable) {
     std::string expect = c.expect;
     if (expect.rfind("RECEIVED", 0) == 0) expect = FormatReceived(Trace()) + expect.substr(8);
     EXPECT_EQ(message, expect);
+  }
+}
+
+// jobid-header, retain-x-job, retain-x-virtual-mta, process-x-envid.
+TEST(MessageHeadersTest, XHeaderOptionsTable) {
+  struct XCase {
+    std::string label;
+    std::string job_header;
+    bool retain_job, retain_vmta, envid;
+    std::string expect;  // the header section after processing (no Received:, no Message-ID:)
+    std::optional<std::string> job, vmta, x_envid;
+  };
+  const std::string in =
+      "X-Virtual-MTA: v1\r\nX-Job: j1\r\nX-Mailer-RecptId: r 7\r\nX-EnvID: env-9\r\n"
+      "Message-ID: <m@x>\r\n\r\nb\r\n";
+  const std::vector<XCase> cases = {
+      {"defaults", "X-Job", false, false, false,
+       "X-Mailer-RecptId: r 7\r\nX-EnvID: env-9\r\nMessage-ID: <m@x>\r\n", "j1", "v1",
+       std::nullopt},
+      {"retain both", "X-Job", true, true, false, in.substr(0, in.size() - 5), "j1", "v1",
+       std::nullopt},
+      {"job from another field, kept", "x-mailer-recptid", false, false, false,
+       "X-Mailer-RecptId: r 7\r\nX-EnvID: env-9\r\nMessage-ID: <m@x>\r\n", "r 7", "v1",
+       std::nullopt},
+      {"job from message-id, kept", "Message-ID", false, false, false,
+       "X-Mailer-RecptId: r 7\r\nX-EnvID: env-9\r\nMessage-ID: <m@x>\r\n", "<m@x>", "v1",
+       std::nullopt},
+      {"x-envid read and removed", "X-Job", false, false, true,
+       "X-Mailer-RecptId: r 7\r\nMessage-ID: <m@x>\r\n", "j1", "v1", "env-9"},
+  };
+  for (const XCase& c : cases) {
+    SCOPED_TRACE(c.label);
+    HeaderOptions options;
+    options.add_received = false;
+    options.job_header = c.job_header;
+    options.retain_x_job = c.retain_job;
+    options.retain_x_virtual_mta = c.retain_vmta;
+    options.process_x_envid = c.envid;
+    std::string message = in;
+    const HeaderResult r = ProcessHeaders(Trace(), message, options);
+    EXPECT_EQ(message, c.expect + "\r\nb\r\n");
+    EXPECT_EQ(r.job, c.job);
+    EXPECT_EQ(r.x_virtual_mta, c.vmta);
+    EXPECT_EQ(r.x_envid, c.x_envid);
   }
 }
 

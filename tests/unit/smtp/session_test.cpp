@@ -233,6 +233,27 @@ TEST(SessionTest, Scenarios) {
        false,
        {{"EHLO c", "250-"}, {"MAIL FROM:<>", "250 "}, {"RCPT TO:<a@y.example>", "452 4.3.1"}},
        false},
+      {"allow-starttls no",
+       [](config::Config& c) { c.sources[1].allow_starttls = false; },
+       "127.0.0.1",
+       true,
+       {{"EHLO c", "250-", Action::kContinue, "250 ENHANCEDSTATUSCODES\r\n"},
+        {"STARTTLS", "502 5.5.1"}}},
+      {"allow-unencrypted-plain-auth",
+       [](config::Config& c) { c.sources[0].allow_unencrypted_plain_auth = true; },
+       "192.0.2.9",
+       true,
+       {{"EHLO c", "250-", Action::kContinue, "250 AUTH PLAIN LOGIN"},
+        {"AUTH PLAIN " + Plain("alice", "s3cret"), "235 2.7.0"}}},
+      {"require-starttls-before-auth wins",
+       [](config::Config& c) {
+         c.sources[0].allow_unencrypted_plain_auth = true;
+         c.sources[0].require_starttls_before_auth = true;
+       },
+       "192.0.2.9",
+       true,
+       {{"EHLO c", "250-", Action::kContinue, "250 STARTTLS"},
+        {"AUTH PLAIN " + Plain("alice", "s3cret"), "538 5.7.11"}}},
       {"starttls unavailable",
        nullptr,
        "127.0.0.1",
@@ -375,6 +396,130 @@ TEST(SessionTest, XHeadersIgnoredWhenSourceDisallows) {
   EXPECT_EQ(m.data.find("X-Virtual-MTA"), std::string::npos);  // removed anyway
   EXPECT_EQ(m.data.find("X-Job"), std::string::npos);
   EXPECT_EQ(m.data.find("127.0.0.1"), std::string::npos);  // hide-message-source
+}
+
+// <pattern-list>: the first matching line routes; recipients routed differently from the
+// transaction's first one get 452 4.5.3; X-Virtual-MTA still wins; default-virtual-mta otherwise.
+std::shared_ptr<config::Config> RoutedConfig() {
+  using Subject = config::RoutePattern::Subject;
+  auto c = BaseConfig();
+  c->virtual_mtas.push_back(config::VirtualMta{"news", {}});
+  c->virtual_mtas.push_back(config::VirtualMta{"google", {}});
+  c->virtual_mtas.push_back(config::VirtualMta{"tx", {}});
+  config::PatternList list{"routing", {}};
+  list.patterns.push_back({Subject::kMailFrom, "", "@news\\.example$", false, "news", 1});
+  list.patterns.push_back({Subject::kHeader, "x-campaign", "^TRANS", true, "tx", 2});
+  list.patterns.push_back({Subject::kRcptTo, "", "@gmail\\.com", false, "google", 3});
+  c->pattern_lists.push_back(list);
+  c->sources[1].pattern_list = "routing";
+  c->sources[1].default_virtual_mta = "vmta1";
+  return c;
+}
+
+std::string RoutedVmta(const std::vector<std::string>& lines, const std::string& data,
+                       std::string* last_reply = nullptr) {
+  auto session = MakeSession(RoutedConfig(), "127.0.0.1");
+  Line(*session, "EHLO client.example");
+  for (const std::string& line : lines) {
+    std::string out;
+    session->OnLine(line, out);
+    if (last_reply != nullptr) *last_reply = out;
+  }
+  EXPECT_EQ(Line(*session, "DATA"), Action::kReadData);
+  session->data_reader().Feed(data + "\r\n.\r\n");
+  std::string out;
+  EXPECT_EQ(session->OnDataEnd(out), Action::kCommit) << out;
+  return session->TakeMessage().envelope.vmta;
+}
+
+TEST(SessionTest, PatternListRoutes) {
+  const std::string plain = "Subject: s\r\n\r\nbody";
+  EXPECT_EQ(RoutedVmta({"MAIL FROM:<a@news.example>", "RCPT TO:<b@gmail.com>"}, plain), "news");
+  EXPECT_EQ(RoutedVmta({"MAIL FROM:<a@shop.example>", "RCPT TO:<b@gmail.com>"},
+                       "X-Campaign: transactional 7\r\n\r\nbody"),
+            "tx");
+  EXPECT_EQ(RoutedVmta({"MAIL FROM:<a@shop.example>", "RCPT TO:<b@gmail.com>"}, plain), "google");
+  EXPECT_EQ(RoutedVmta({"MAIL FROM:<a@shop.example>", "RCPT TO:<b@yahoo.com>"}, plain), "vmta1");
+  EXPECT_EQ(RoutedVmta({"MAIL FROM:<a@shop.example>", "RCPT TO:<b@gmail.com>"},
+                       "X-Virtual-MTA: news\r\n\r\nbody"),
+            "news");
+  // A recipient routed otherwise waits for another transaction; one routed alike joins.
+  std::string reply;
+  EXPECT_EQ(
+      RoutedVmta({"MAIL FROM:<a@shop.example>", "RCPT TO:<b@gmail.com>", "RCPT TO:<c@yahoo.com>"},
+                 plain, &reply),
+      "google");
+  EXPECT_EQ(reply.rfind("452 4.5.3 ", 0), 0u) << reply;
+  EXPECT_EQ(
+      RoutedVmta({"MAIL FROM:<a@shop.example>", "RCPT TO:<b@yahoo.com>", "RCPT TO:<c@yahoo.com>"},
+                 plain, &reply),
+      "vmta1");
+  EXPECT_EQ(reply.rfind("250 ", 0), 0u) << reply;
+  // The sender decides before any recipient line: all recipients are alike.
+  EXPECT_EQ(
+      RoutedVmta({"MAIL FROM:<a@news.example>", "RCPT TO:<b@gmail.com>", "RCPT TO:<c@yahoo.com>"},
+                 plain, &reply),
+      "news");
+  EXPECT_EQ(reply.rfind("250 ", 0), 0u) << reply;
+}
+
+// smtp-max-auth-failure-rate of the client's source replaces max-auth-failures-per-ip.
+TEST(SessionTest, SourceAuthFailureRate) {
+  auto c = BaseConfig();
+  c->max_auth_failures_per_ip = 10;
+  config::SourcePolicy limited = AddressSource("192.0.2.0/24");
+  limited.smtp_max_auth_failure_rate = config::Rate{1, config::Seconds(3600)};
+  c->sources.push_back(limited);
+  AuthFailureTracker tracker;
+  auto start = [&](const char* ip) {
+    SessionOptions o;
+    o.config = c;
+    o.client_ip = *IpAddress::Parse(ip);
+    o.tls_available = true;
+    o.new_queue_id = [] { return std::string("QID0000000000003"); };
+    o.now = [] { return std::int64_t{1700000000}; };
+    o.auth_failures_by_ip = &tracker;
+    auto session = std::make_unique<Session>(std::move(o));
+    session->OnTlsEstablished("TLSv1.3 test");
+    Line(*session, "EHLO c");
+    return session;
+  };
+  auto first = start("192.0.2.9");
+  std::string out;
+  first->OnLine("AUTH PLAIN " + Plain("alice", "wrong"), out);
+  EXPECT_EQ(out.rfind("535 5.7.8", 0), 0u) << out;
+  auto second = start("192.0.2.9");
+  out.clear();
+  second->OnLine("AUTH PLAIN " + Plain("alice", "s3cret"), out);
+  EXPECT_EQ(out.rfind("454 4.7.0", 0), 0u) << out;  // blocked for the hour after one failure
+  // 127.0.0.1's sources have no rate: the global cap (10) applies.
+  auto local = start("127.0.0.1");
+  out.clear();
+  local->OnLine("AUTH PLAIN " + Plain("alice", "wrong"), out);
+  auto local2 = start("127.0.0.1");
+  out.clear();
+  local2->OnLine("AUTH PLAIN " + Plain("alice", "s3cret"), out);
+  EXPECT_EQ(out.rfind("235 2.7.0", 0), 0u) << out;
+}
+
+// process-x-envid: X-EnvID gives the envelope id unless MAIL FROM had ENVID=.
+TEST(SessionTest, EnvelopeIdFromHeader) {
+  auto c = BaseConfig();
+  c->sources[1].process_x_envid = true;
+  for (const auto& [mail, want] : std::vector<std::pair<std::string, std::string>>{
+           {"MAIL FROM:<a@x.example>", "hdr-1"}, {"MAIL FROM:<a@x.example> ENVID=p1", "p1"}}) {
+    auto session = MakeSession(c, "127.0.0.1");
+    Line(*session, "EHLO client.example");
+    Line(*session, mail);
+    Line(*session, "RCPT TO:<b@y.example>");
+    ASSERT_EQ(Line(*session, "DATA"), Action::kReadData);
+    session->data_reader().Feed("X-EnvID: hdr-1\r\nSubject: s\r\n\r\nbody\r\n.\r\n");
+    std::string out;
+    ASSERT_EQ(session->OnDataEnd(out), Action::kCommit);
+    const spool::SpoolMessage m = session->TakeMessage();
+    EXPECT_EQ(m.envelope.env_id, want);
+    EXPECT_EQ(m.data.find("X-EnvID"), std::string::npos);
+  }
 }
 
 TEST(SessionTest, CountersAndAdmission) {
