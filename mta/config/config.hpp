@@ -54,6 +54,15 @@ struct ListenAddress {
   std::uint16_t port = 0;
 };
 
+// One entry of a <domain>'s smtp-hosts (or its `route DOMAIN`): a host to connect to instead of
+// the domain's MX hosts, or another domain whose MX hosts to use.
+struct SmtpHost {
+  std::string host;                   // "192.0.2.1" (written [192.0.2.1]), a host name, or a domain
+  std::optional<std::uint16_t> port;  // absent: default-smtp-port
+  bool lookup_mx = false;             // lookup-mx:DOMAIN, or route DOMAIN: that domain's MX hosts
+  bool operator==(const SmtpHost&) const = default;
+};
+
 enum class AccessLevel { kNone, kMonitor, kAdmin };
 
 struct HttpAccessRule {
@@ -218,7 +227,7 @@ struct DomainPolicy {
   std::optional<Rate> backoff_max_connect_rate;
   std::optional<Rate> backoff_max_msg_rate;
   std::optional<int> backoff_max_msg_per_connection;
-  std::optional<Seconds> backoff_retry_after;
+  std::optional<std::vector<Seconds>> backoff_retry_after;
   std::optional<Seconds> backoff_to_normal_after;  // absent: never
   std::optional<bool> backoff_to_normal_after_delivery;
   std::optional<int> source_ip_max_smtp_out;
@@ -240,6 +249,19 @@ struct DomainPolicy {
   std::optional<Seconds> data_send_timeout;              // data-send-timeout
   std::optional<Seconds> smtp_data_termination_timeout;  // smtp-data-termination-timeout
   std::optional<int> queue_priority;                     // 0..100
+  // What some replies and failures mean (docs/config.md, "Outcomes").
+  std::optional<int> max_errors_per_connection;  // 0: unlimited
+  std::optional<bool> bounce_upon_no_mx;
+  std::optional<bool> bounce_upon_5xx_greeting;
+  std::optional<bool> smtp_421_means_mx_unavailable;
+  std::optional<bool> smtp_553_means_invalid_mailbox;
+  std::optional<bool> bounce_upon_transfer_failure;
+  std::optional<bool> assume_delivery_upon_data_termination_timeout;
+  // How to deliver (docs/config.md, "Transport").
+  std::optional<std::vector<SmtpHost>> smtp_hosts;  // smtp-hosts, or route DOMAIN
+  std::optional<int> mx_connection_attempts;        // 0: every address
+  std::optional<bool> ignore_8bitmime;
+  std::optional<std::string> delivery_type;  // type: smtp | discard
   int line = 0;
 };
 

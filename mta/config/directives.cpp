@@ -207,10 +207,82 @@ Result SetMxRollup(ParseContext& c, const std::string& v) {
   return SetHostName<&DomainPolicy::mx_rollup>(c, v);
 }
 
+// N, or `unlimited` (stored as 0: no limit).
+Result SetMaxErrorsPerConnection(ParseContext& c, const std::string& v) {
+  if (Lower(Trim(v)) == "unlimited") {
+    c.config->domains[c.index].max_errors_per_connection = 0;
+    return std::nullopt;
+  }
+  if (SetInt<&DomainPolicy::max_errors_per_connection, 0, 1000000>(c, v)) {
+    return std::string("expected a whole number from 0 to 1000000 or 'unlimited'");
+  }
+  return std::nullopt;
+}
+
+// One smtp-hosts entry: lookup-mx:DOMAIN, [ADDR], [ADDR]:PORT, HOST or HOST:PORT.
+std::optional<SmtpHost> ParseSmtpHost(const std::string& item) {
+  SmtpHost h;
+  const std::string lower = Lower(item);
+  if (lower.rfind("lookup-mx:", 0) == 0) {
+    h.host = lower.substr(10);
+    h.lookup_mx = true;
+    if (!IsHostName(h.host)) return std::nullopt;
+    return h;
+  }
+  if (auto a = ParseHostPort(item, false, /*hostname_ok=*/true)) {
+    if (a->port == 0) return std::nullopt;
+    h.host = a->host;
+    h.port = a->port;
+    return h;
+  }
+  if (lower.size() > 2 && lower.front() == '[' && lower.back() == ']') {
+    auto ip = IpAddress::Parse(lower.substr(1, lower.size() - 2));
+    if (!ip) return std::nullopt;
+    h.host = ip->ToString();
+    return h;
+  }
+  if (!IsHostName(lower)) return std::nullopt;
+  h.host = lower;
+  return h;
+}
+
+Result SetSmtpHosts(ParseContext& c, const std::string& v) {
+  std::vector<SmtpHost> hosts;
+  std::string list = v;
+  std::replace(list.begin(), list.end(), ' ', ',');
+  std::replace(list.begin(), list.end(), '\t', ',');
+  for (const std::string& item : SplitList(list)) {
+    if (item.empty()) continue;
+    auto h = ParseSmtpHost(item);
+    if (!h) return "'" + item + "' is not [ADDR][:PORT], HOST[:PORT] or lookup-mx:DOMAIN";
+    hosts.push_back(*h);
+  }
+  if (hosts.empty()) return std::string();
+  c.config->domains[c.index].smtp_hosts = hosts;
+  return std::nullopt;
+}
+
+// route [ADDR]:PORT | HOST:PORT (connect there) or route DOMAIN (that domain's MX hosts).
 Result SetRoute(ParseContext& c, const std::string& v) {
-  auto a = ParseHostPort(v, false, /*hostname_ok=*/true);
-  if (!a || a->port == 0) return std::string();
-  c.config->domains[c.index].route = *a;
+  if (auto a = ParseHostPort(v, false, /*hostname_ok=*/true)) {
+    if (a->port == 0) return std::string();
+    c.config->domains[c.index].route = *a;
+    return std::nullopt;
+  }
+  const std::string domain = Lower(Trim(v));
+  if (!IsHostName(domain)) return std::string();
+  c.config->domains[c.index].smtp_hosts = std::vector<SmtpHost>{{domain, std::nullopt, true}};
+  return std::nullopt;
+}
+
+Result SetDeliveryType(ParseContext& c, const std::string& v) {
+  const std::string type = Lower(Trim(v));
+  if (type == "file" || type == "pipe" || type == "http-delivery") {
+    return "delivery type '" + type +
+           "' is a PowerMTA delivery type not supported by Outpost (smtp and discard are)";
+  }
+  if (type != "smtp" && type != "discard") return std::string();
+  c.config->domains[c.index].delivery_type = type;
   return std::nullopt;
 }
 
@@ -562,9 +634,10 @@ const std::vector<DirectiveSpec> kDomain = {
     {"backoff-max-msg-per-connection", "backoff-max-msg-per-connection N", "max-msg-per-connection",
      "max-msg-per-connection while the queue is in backoff mode.", I::kDaemon,
      SetInt<&DomainPolicy::backoff_max_msg_per_connection, 0, 100000000>, kExpInt},
-    {"backoff-retry-after", "backoff-retry-after DURATION", "1h",
-     "retry-after while the queue is in backoff mode.", I::kDaemon,
-     SetDuration<&DomainPolicy::backoff_retry_after, 1>, kExpDuration},
+    {"backoff-retry-after", "backoff-retry-after DURATION[,DURATION...]", "1h",
+     "retry-after while the queue is in backoff mode; a list gives successive waits, the last "
+     "one repeating.",
+     I::kDaemon, SetDurationList<&DomainPolicy::backoff_retry_after>, kExpDurationList},
     {"backoff-to-normal-after", "backoff-to-normal-after DURATION|never", "never",
      "Return from backoff to normal mode after this long in backoff.", I::kDaemon,
      SetBackoffToNormalAfter, "expected a duration like 30m, 1h or 'never'"},
@@ -596,10 +669,35 @@ const std::vector<DirectiveSpec> kDomain = {
     {"dkim-identity", "dkim-identity IDENTITY", "none (no i= tag)",
      "The DKIM i= tag, e.g. @example.com.", I::kDaemon, SetText<&DomainPolicy::dkim_identity>,
      "expected an identity like @example.com"},
-    {"route", "route HOST:PORT", "none (deliver to the domain's MX hosts)",
-     "Send this destination's mail to HOST:PORT instead of its MX hosts (smart host, tests). "
-     "HOST is an address, `[ADDR]` or a host name; IPv6 is written `[::1]:2525`.",
-     I::kDaemon, SetRoute, "expected HOST:PORT like [127.0.0.1]:2526 or smtp.example.com:25"},
+    {"route", "route HOST:PORT | route DOMAIN", "none (deliver to the domain's MX hosts)",
+     "Send this destination's mail to HOST:PORT instead of its MX hosts (smart host, tests), or "
+     "to the MX hosts of another DOMAIN (`route yahoo.com`). HOST is an address, `[ADDR]` or a "
+     "host name; IPv6 is written `[::1]:2525`.",
+     I::kDaemon, SetRoute,
+     "expected HOST:PORT like [127.0.0.1]:2526 or smtp.example.com:25, or a domain name"},
+    {"smtp-hosts", "smtp-hosts HOST[,HOST...]", "none (the domain's MX hosts)",
+     "Deliver to these hosts, tried in order, instead of the domain's MX hosts. Each is "
+     "`[ADDR]`, `[ADDR]:PORT`, `HOST`, `HOST:PORT` or `lookup-mx:DOMAIN` (that domain's MX "
+     "hosts); without a port, default-smtp-port.",
+     I::kDaemon, SetSmtpHosts,
+     "expected hosts like [192.0.2.1]:2525, mx.example.com, lookup-mx:example.net"},
+    {"mx-connection-attempts", "mx-connection-attempts N", "0 (every address)",
+     "Most MX addresses one connection attempt tries before it counts as failed (a tq record "
+     "and the retry interval); 0 tries every address of every MX host.",
+     I::kDaemon, SetInt<&DomainPolicy::mx_connection_attempts, 0, 1000>, kExpInt},
+    {"ignore-8bitmime", "ignore-8bitmime BOOL", "no",
+     "Act as if the receiving server did not offer 8BITMIME: 8-bit messages are converted to "
+     "7-bit (quoted-printable) before they are sent, and BODY=8BITMIME is never said.",
+     I::kDaemon, SetBool<&DomainPolicy::ignore_8bitmime>, kExpBool},
+    {"type", "type smtp|discard", "smtp",
+     "How this destination's mail is delivered: smtp, or discard (no connection; every "
+     "recipient is counted delivered with a d record saying so).",
+     I::kDaemon, SetDeliveryType, "expected smtp or discard"},
+    {"max-rcpt-per-message", "max-rcpt-per-message N", "1000",
+     "PowerMTA's name, in <domain>, for max-rcpt-per-transaction: a message with more "
+     "recipients for this destination is sent in several transactions (give one or the other).",
+     I::kDaemon, SetInt<&DomainPolicy::max_rcpt_per_transaction, 1, 100000>, kExpInt, false,
+     "max-rcpt-per-transaction"},
     {"default-smtp-port", "default-smtp-port PORT", "25", "The port used to connect to MX hosts.",
      I::kDaemon, SetInt<&DomainPolicy::default_smtp_port, 1, 65535>, kExpInt},
     {"use-starttls", "use-starttls BOOL", "yes",
@@ -634,6 +732,36 @@ const std::vector<DirectiveSpec> kDomain = {
      "(recipients being attempted at once) is full: its freed room goes to the waiting queues "
      "in proportion to priority + 1, so 0 is served less, never starved.",
      I::kDaemon, SetInt<&DomainPolicy::queue_priority, 0, 100>, kExpInt},
+    {"max-errors-per-connection", "max-errors-per-connection N|unlimited", "unlimited",
+     "Close a connection once this many recipients were refused on it (4xx or 5xx to RCPT, or "
+     "the message refused for them); the rest are sent on a new connection.",
+     I::kDaemon, SetMaxErrorsPerConnection, "expected a whole number or 'unlimited'"},
+    {"bounce-upon-no-mx", "bounce-upon-no-mx BOOL", "no",
+     "Bounce (bad-domain) the recipients of a domain that has no MX record, instead of "
+     "delivering to its address record (or retrying when it has none).",
+     I::kDaemon, SetBool<&DomainPolicy::bounce_upon_no_mx>, kExpBool},
+    {"bounce-upon-5xx-greeting", "bounce-upon-5xx-greeting BOOL", "yes",
+     "A 5xx greeting (or 5xx to EHLO and HELO) bounces the domain's queued recipients. With no, "
+     "it is a temporary failure: the next MX is tried and the queue retries.",
+     I::kDaemon, SetBool<&DomainPolicy::bounce_upon_5xx_greeting>, kExpBool},
+    {"smtp-421-means-mx-unavailable", "smtp-421-means-mx-unavailable BOOL", "no",
+     "A 421 reply during a transaction closes the connection and its recipients are retried at "
+     "once on a connection to the next MX host (the one that said 421 is tried last for a "
+     "retry interval).",
+     I::kDaemon, SetBool<&DomainPolicy::smtp_421_means_mx_unavailable>, kExpBool},
+    {"smtp-553-means-invalid-mailbox", "smtp-553-means-invalid-mailbox BOOL", "yes",
+     "A 553 reply to RCPT without an enhanced status code counts as 5.1.1: bounceCat "
+     "bad-mailbox.",
+     I::kDaemon, SetBool<&DomainPolicy::smtp_553_means_invalid_mailbox>, kExpBool},
+    {"bounce-upon-transfer-failure", "bounce-upon-transfer-failure BOOL", "no",
+     "When the connection breaks while the message body is being sent (after 354), bounce the "
+     "message's recipients at once instead of retrying (no duplicate or partial copies).",
+     I::kDaemon, SetBool<&DomainPolicy::bounce_upon_transfer_failure>, kExpBool},
+    {"assume-delivery-upon-data-termination-timeout",
+     "assume-delivery-upon-data-termination-timeout BOOL", "no",
+     "When the reply to the final dot does not come within smtp-data-termination-timeout, count "
+     "the recipients delivered (d record) instead of retrying (no duplicates).",
+     I::kDaemon, SetBool<&DomainPolicy::assume_delivery_upon_data_termination_timeout>, kExpBool},
 };
 
 const std::vector<DirectiveSpec> kSmtpPatternList = {

@@ -32,6 +32,14 @@ constexpr const char* kReturnPath =
 constexpr const char* kVendorCloud =
     "a vendor-cloud integration (the vendor's event upload service) with no meaning for Outpost";
 
+constexpr const char* kNoChunking =
+    "Outpost never sends with CHUNKING (BDAT), so 'yes' is what it always does; the directive is "
+    "refused so that 'no' is not silently ignored";
+
+constexpr const char* kFileType =
+    "it belongs to 'type file', which Outpost does not support ('type smtp' and 'type discard' "
+    "are)";
+
 // Grouped by scope within each group only for reading; lookup is linear (start-up only).
 const std::vector<PowerMtaName> kDirectives = {
     // Global.
@@ -59,27 +67,15 @@ const std::vector<PowerMtaName> kDirectives = {
     // <smtp-user>.
     {"authentication-method", U, nullptr},
     // <domain>.
-    {"max-rcpt-per-message", D, nullptr},
-    {"max-errors-per-connection", D, nullptr},
     {"dk-sign", D, nullptr},
-    {"bounce-upon-no-mx", D, nullptr},
-    {"assume-delivery-upon-data-termination-timeout", D, nullptr},
-    {"bounce-upon-5xx-greeting", D, nullptr},
     {"bounce-upon-pix-transfer-failure", D, nullptr},
-    {"bounce-upon-transfer-failure", D, nullptr},
-    {"smtp-421-means-mx-unavailable", D, nullptr},
-    {"smtp-553-means-invalid-mailbox", D, nullptr},
     {"replace-smtp-421-service-response", D, nullptr},
-    {"smtp-hosts", D, nullptr},
-    {"mx-connection-attempts", D, nullptr},
-    {"ignore-8bitmime", D, nullptr},
-    {"ignore-chunking", D, nullptr},
+    {"ignore-chunking", D, kNoChunking},
     {"ignore-pipelining", D, nullptr},
     {"ignore-dsn", D, nullptr},
     {"deliver-local-dsn", D, nullptr},
-    {"type", D, nullptr},
-    {"file-format", D, nullptr},
-    {"file-destination", D, nullptr},
+    {"file-format", D, kFileType},
+    {"file-destination", D, kFileType},
     {"queue-to", D, nullptr},
     {"reroute-to-virtual-mta", D, nullptr},
     {"backoff-reroute-to-virtual-mta", D, nullptr},

@@ -362,7 +362,7 @@ struct SmtpClientConnection::Impl {
       std::string keyword = Upper(l.substr(0, l.find(' ')));
       if (keyword == "PIPELINING") pipelining = true;
       if (keyword == "SIZE") size = true;
-      if (keyword == "8BITMIME") eight_bit = true;
+      if (keyword == "8BITMIME") eight_bit = !options.ignore_8bitmime;
       if (keyword == "DSN") dsn = true;
       if (keyword == "STARTTLS") starttls = true;
     }
@@ -640,11 +640,18 @@ struct SmtpClientConnection::Impl {
       co_return res;
     }
     res.data_reply = Reply{};  // 354 is not the outcome; the reply to the final dot is
-    if (!co_await WriteBody(data)) co_return lost();
-    if (!co_await ReadInto(res.data_reply, options.timeouts.data_termination,
-                           "waiting for the reply to the final dot")) {
+    if (!co_await WriteBody(data)) {
+      res.transfer_failed = true;
       co_return lost();
     }
+    ReadOutcome end = co_await ReadReply(options.timeouts.data_termination,
+                                         "waiting for the reply to the final dot");
+    if (!end.ok()) {
+      (end.timed_out ? res.final_reply_timed_out : res.transfer_failed) = true;
+      co_return lost();
+    }
+    res.data_reply = end.reply;
+    NoteReply(res.data_reply);
     co_return res;
   }
 

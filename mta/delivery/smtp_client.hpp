@@ -89,6 +89,7 @@ struct ClientOptions {
   std::string ehlo_name;       // vmta host name
   bool use_starttls = true;
   bool require_starttls = false;
+  bool ignore_8bitmime = false;  // ignore-8bitmime: act as if the server did not offer 8BITMIME
   ClientTimeouts timeouts;
 };
 
@@ -115,6 +116,11 @@ struct TransactionResult {
   Reply mail_reply;
   std::vector<Reply> rcpt_replies;  // one per recipient, in order
   Reply data_reply;                 // the reply after the final dot (or to DATA when refused)
+  // Set with connection_lost: the connection broke after DATA's 354, while the body was sent or
+  // before the reply to the final dot (the receiver may hold a partial or whole copy)...
+  bool transfer_failed = false;
+  // ... or the whole body was sent and no reply to the final dot came within data_termination.
+  bool final_reply_timed_out = false;
   // The outcome for recipient i: the RCPT reply when it was not positive, else the DATA reply
   // (or MAIL's when MAIL failed). Code 0 when the connection was lost before an answer.
   Reply OutcomeFor(std::size_t i) const;

@@ -131,97 +131,167 @@ asio::awaitable<dns::AddressResult> SmtpDeliverer::LookupAddress(std::string hos
 
 void SmtpDeliverer::Connect(const queue::ConnectRequest& request,
                             std::function<void(queue::ConnectOutcome)> done) {
+  if (request.discard) {
+    queue::ConnectOutcome ok;
+    ok.status = queue::ConnectStatus::kOk;
+    ok.id = next_id_++;
+    ok.remote_mta = "discard";
+    discards_.insert(ok.id);
+    asio::post(io_,
+               [done = std::move(done), ok = std::move(ok)]() mutable { done(std::move(ok)); });
+    return;
+  }
   asio::co_spawn(io_, ConnectTask(request, std::move(done)), asio::detached);
+}
+
+// The MX targets of `request`: its route, or the domain's MX hosts. False when the outcome is
+// final (DNS said the domain cannot receive mail, or a temporary DNS failure): `outcome` says why.
+asio::awaitable<bool> SmtpDeliverer::FindTargets(const queue::ConnectRequest& request,
+                                                 std::vector<Target>& targets,
+                                                 queue::ConnectOutcome& outcome) {
+  if (request.route) {
+    targets.push_back({StripBrackets(request.route->host), request.route->port});
+    co_return true;
+  }
+  if (!request.smtp_hosts.empty()) co_return co_await HostTargets(request, targets, outcome);
+  dns::MxResult mx = co_await LookupMx(request.domain);
+  if (mx.status == dns::Status::kNxDomain || mx.status == dns::Status::kNullMx) {
+    outcome.status = queue::ConnectStatus::kPermFail;
+    outcome.error = request.domain + ": " + dns::StatusName(mx.status) +
+                    (mx.error.empty() ? "" : " (" + mx.error + ")");
+    co_return false;
+  }
+  if (mx.status != dns::Status::kOk) {
+    outcome.error = "MX lookup for " + request.domain + " failed: " + mx.error;
+    co_return false;
+  }
+  if (mx.implicit && request.bounce_upon_no_mx) {
+    outcome.status = queue::ConnectStatus::kPermFail;
+    outcome.error = request.domain + ": no MX record (bounce-upon-no-mx)";
+    co_return false;
+  }
+  for (const dns::MxHost& h : mx.hosts) targets.push_back({h.host, request.port});
+  co_return true;
+}
+
+// smtp-hosts (or route DOMAIN): the hosts in order, a lookup-mx:DOMAIN entry giving that
+// domain's MX hosts. A DNS failure there is temporary: the recipients' own domain is not at fault.
+asio::awaitable<bool> SmtpDeliverer::HostTargets(const queue::ConnectRequest& request,
+                                                 std::vector<Target>& targets,
+                                                 queue::ConnectOutcome& outcome) {
+  for (const config::SmtpHost& h : request.smtp_hosts) {
+    const std::uint16_t port = h.port.value_or(request.port);
+    if (!h.lookup_mx) {
+      targets.push_back({h.host, port});
+      continue;
+    }
+    dns::MxResult mx = co_await LookupMx(h.host);
+    if (mx.status != dns::Status::kOk) {
+      outcome.error = "MX lookup for " + h.host +
+                      " failed: " + (mx.error.empty() ? dns::StatusName(mx.status) : mx.error);
+      continue;
+    }
+    for (const dns::MxHost& m : mx.hosts) targets.push_back({m.host, port});
+  }
+  co_return !targets.empty();
+}
+
+// One connection attempt to `address` of `target` (with the opportunistic TLS fallback). True when
+// the outcome is final: connected (outcome kOk, the connection kept) or a 5xx greeting that
+// bounces (bounce-upon-5xx-greeting); else `outcome` holds this failure and the caller goes on.
+asio::awaitable<bool> SmtpDeliverer::TryAddress(const queue::ConnectRequest& request,
+                                                const delivery::ClientOptions& options,
+                                                const Target& target, const std::string& address,
+                                                queue::ConnectOutcome& outcome) {
+  auto connection = std::make_unique<delivery::SmtpClientConnection>(io_.get_executor());
+  delivery::ClientOptions attempt = options;
+  // require-starttls never reads nor writes the memory: its failures stand.
+  const bool opportunistic = options.use_starttls && !options.require_starttls;
+  const TlsServerKey server{HostKey(target.host), address, target.port};
+  if (opportunistic && tls_failures_.Failed(server)) {
+    attempt.use_starttls = false;
+    ++tls_fallbacks_;
+    OUTPOST_LOG(kWarning, "delivery")
+        << request.queue << ": sending in plain text to " << server.Text()
+        << " (its TLS handshake failed within the last hour; STARTTLS skipped)";
+  }
+  delivery::ConnectResult result = co_await connection->Connect(address, target.port, attempt);
+  if (!result.ok() && result.tls_handshake_failed && opportunistic) {
+    // Opportunistic TLS: the message goes in plain text rather than waiting for a retry.
+    RememberTlsFailure(server);
+    ++tls_fallbacks_;
+    OUTPOST_LOG(kWarning, "delivery")
+        << request.queue << ": " << result.error << " at " << server.Text()
+        << "; retrying in plain text (STARTTLS skipped there for 1h)";
+    attempt.use_starttls = false;
+    connection = std::make_unique<delivery::SmtpClientConnection>(io_.get_executor());
+    result = co_await connection->Connect(address, target.port, attempt);
+  }
+  outcome.remote_mta = target.host + " (" + address + ")";
+  outcome.remote_address = address;
+  if (!result.ok()) {
+    outcome.error = result.error;
+    outcome.reply = result.reply;
+    const bool bounce = result.failure == delivery::ConnectFailure::kGreeting &&
+                        result.reply.Permanent() && request.bounce_upon_5xx_greeting;
+    if (bounce) outcome.status = queue::ConnectStatus::kPermFail;
+    co_return bounce;
+  }
+  outcome.status = queue::ConnectStatus::kOk;
+  outcome.id = next_id_++;
+  outcome.reply = delivery::Reply{};
+  outcome.error.clear();
+  outcome.local_address = connection->local_address();
+  outcome.esmtp_available = connection->esmtp_available();
+  connections_.emplace(outcome.id, std::move(connection));
+  co_return true;
 }
 
 asio::awaitable<void> SmtpDeliverer::ConnectTask(queue::ConnectRequest request,
                                                  std::function<void(queue::ConnectOutcome)> done) {
-  struct Target {
-    std::string host;
-    std::uint16_t port;
-  };
   std::vector<Target> targets;
   queue::ConnectOutcome outcome;
   outcome.status = queue::ConnectStatus::kTempFail;
-  if (request.route) {
-    targets.push_back({StripBrackets(request.route->host), request.route->port});
-  } else {
-    dns::MxResult mx = co_await LookupMx(request.domain);
-    if (mx.status == dns::Status::kNxDomain || mx.status == dns::Status::kNullMx) {
-      outcome.status = queue::ConnectStatus::kPermFail;
-      outcome.error = request.domain + ": " + dns::StatusName(mx.status) +
-                      (mx.error.empty() ? "" : " (" + mx.error + ")");
-      done(std::move(outcome));
-      co_return;
-    }
-    if (mx.status != dns::Status::kOk) {
-      outcome.error = "MX lookup for " + request.domain + " failed: " + mx.error;
-      done(std::move(outcome));
-      co_return;
-    }
-    for (const dns::MxHost& h : mx.hosts) targets.push_back({h.host, request.port});
+  if (!co_await FindTargets(request, targets, outcome)) {
+    done(std::move(outcome));
+    co_return;
   }
   delivery::ClientOptions options = options_.base;
   options.source_address = request.source_address;
   options.ehlo_name = request.ehlo_name;
   options.use_starttls = request.use_starttls;
   options.require_starttls = request.require_starttls;
+  options.ignore_8bitmime = request.ignore_8bitmime;
   options.timeouts = request.timeouts;
-  for (const Target& target : targets) {
-    std::vector<std::string> addresses;
-    if (IsAddress(target.host)) {
-      addresses.push_back(target.host);
-    } else {
-      dns::AddressResult a = co_await LookupAddress(target.host);
-      if (a.status != dns::Status::kOk) {
-        outcome.error = "address lookup for " + target.host +
-                        " failed: " + (a.error.empty() ? dns::StatusName(a.status) : a.error);
-        continue;
+  const auto& avoid = request.avoid_addresses;
+  int attempts = 0;  // mx-connection-attempts bounds it
+  // Pass 0: every address but the avoided ones, in MX order; pass 1: the avoided ones.
+  for (int pass = 0; pass < (avoid.empty() ? 1 : 2); ++pass) {
+    for (const Target& target : targets) {
+      std::vector<std::string> addresses;
+      if (IsAddress(target.host)) {
+        addresses.push_back(target.host);
+      } else {
+        dns::AddressResult a = co_await LookupAddress(target.host);
+        if (a.status != dns::Status::kOk) {
+          outcome.error = "address lookup for " + target.host +
+                          " failed: " + (a.error.empty() ? dns::StatusName(a.status) : a.error);
+          continue;
+        }
+        addresses = a.addresses;
       }
-      addresses = a.addresses;
-    }
-    for (const std::string& address : addresses) {
-      auto connection = std::make_unique<delivery::SmtpClientConnection>(io_.get_executor());
-      delivery::ClientOptions attempt = options;
-      // require-starttls never reads nor writes the memory: its failures stand.
-      const bool opportunistic = options.use_starttls && !options.require_starttls;
-      const TlsServerKey server{HostKey(target.host), address, target.port};
-      if (opportunistic && tls_failures_.Failed(server)) {
-        attempt.use_starttls = false;
-        ++tls_fallbacks_;
-        OUTPOST_LOG(kWarning, "delivery")
-            << request.queue << ": sending in plain text to " << server.Text()
-            << " (its TLS handshake failed within the last hour; STARTTLS skipped)";
+      for (const std::string& address : addresses) {
+        const bool avoided = std::find(avoid.begin(), avoid.end(), address) != avoid.end();
+        if (avoided != (pass == 1)) continue;
+        if (co_await TryAddress(request, options, target, address, outcome)) {
+          done(std::move(outcome));
+          co_return;
+        }
+        if (++attempts == request.max_addresses) {
+          done(std::move(outcome));
+          co_return;
+        }
       }
-      delivery::ConnectResult result = co_await connection->Connect(address, target.port, attempt);
-      if (!result.ok() && result.tls_handshake_failed && opportunistic) {
-        // Opportunistic TLS: the message goes in plain text rather than waiting for a retry.
-        RememberTlsFailure(server);
-        ++tls_fallbacks_;
-        OUTPOST_LOG(kWarning, "delivery")
-            << request.queue << ": " << result.error << " at " << server.Text()
-            << "; retrying in plain text (STARTTLS skipped there for 1h)";
-        attempt.use_starttls = false;
-        connection = std::make_unique<delivery::SmtpClientConnection>(io_.get_executor());
-        result = co_await connection->Connect(address, target.port, attempt);
-      }
-      if (!result.ok()) {
-        outcome.error = result.error;
-        outcome.reply = result.reply;
-        outcome.remote_mta = target.host + " (" + address + ")";
-        outcome.remote_address = address;
-        continue;
-      }
-      queue::ConnectOutcome ok;
-      ok.status = queue::ConnectStatus::kOk;
-      ok.id = next_id_++;
-      ok.remote_mta = target.host + " (" + address + ")";
-      ok.remote_address = address;
-      ok.local_address = connection->local_address();
-      ok.esmtp_available = connection->esmtp_available();
-      connections_.emplace(ok.id, std::move(connection));
-      done(std::move(ok));
-      co_return;
     }
   }
   if (outcome.error.empty()) outcome.error = "no mail exchanger for " + request.domain;
@@ -230,6 +300,18 @@ asio::awaitable<void> SmtpDeliverer::ConnectTask(queue::ConnectRequest request,
 
 void SmtpDeliverer::Send(queue::ConnectionId connection, queue::BatchRequest batch,
                          std::function<void(queue::BatchOutcome)> done) {
+  if (discards_.count(connection) != 0) {
+    // type discard: every recipient "accepted", by us, and the message dropped.
+    const delivery::Reply discarded{250, "2.0.0", "discarded (type discard)"};
+    queue::BatchOutcome outcome;
+    outcome.result.mail_reply = discarded;
+    outcome.result.rcpt_replies.assign(batch.recipients.size(), discarded);
+    outcome.result.data_reply = discarded;
+    asio::post(io_, [done = std::move(done), outcome = std::move(outcome)]() mutable {
+      done(std::move(outcome));
+    });
+    return;
+  }
   auto it = connections_.find(connection);
   // The scheduler sends only on connections this deliverer reported open and has not closed.
   if (!OUTPOST_INVARIANT(it != connections_.end(), "a transaction's connection is open")) {
@@ -289,6 +371,7 @@ void SmtpDeliverer::ResolveMxHosts(const std::string& domain,
 }
 
 void SmtpDeliverer::Close(queue::ConnectionId connection, std::function<void()> closed) {
+  discards_.erase(connection);
   auto it = connections_.find(connection);
   if (it == connections_.end()) {
     asio::post(io_, std::move(closed));

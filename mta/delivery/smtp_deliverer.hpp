@@ -1,11 +1,16 @@
 // The production Deliverer: DNS + the SMTP client.
 //
 // Connect(): with a `route`, connect there (a host name is resolved to addresses; DNS is skipped
-// for an address). Otherwise ask the resolver for the domain's MX hosts (preference order), then
-// each host's addresses, and try them in order at `default-smtp-port` until one connection works
-// (binding the vmta's source address, saying its EHLO name). NXDOMAIN or a null MX is kPermFail
-// (the queue bounces with bad-domain); a DNS temporary failure or every address failing is
-// kTempFail with the last error (the queue writes a tq record and waits a retry interval).
+// for an address); with `smtp_hosts` (smtp-hosts, route DOMAIN), those hosts in order, a
+// lookup-mx entry standing for that domain's MX hosts. Otherwise ask the resolver for the domain's
+// MX hosts (preference order), then each host's addresses, and try them in order at
+// `default-smtp-port` until one connection works (binding the vmta's source address, saying its
+// EHLO name), at most `max_addresses` of them (mx-connection-attempts). Addresses in
+// `avoid_addresses` (they said 421) are tried after all others. NXDOMAIN, a null MX, no MX record
+// under bounce-upon-no-mx and a 5xx greeting under bounce-upon-5xx-greeting are kPermFail (the
+// queue bounces); a DNS temporary failure or every address failing is kTempFail with the last
+// error (the queue writes a tq record and waits a retry interval). `discard` (type discard) opens
+// nothing: Connect() succeeds at once and Send() answers every recipient 250 "discarded".
 // ResolveMxHosts() asks the same resolver (and its cache) for mx-rollup's host sets.
 // Send() runs one transaction (SmtpClientConnection::Send); Close() says QUIT in the background
 // (when the connection is still usable, e.g. not after a 421), closes gracefully (half-close, read
@@ -35,6 +40,8 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "mta/delivery/smtp_client.hpp"
@@ -74,8 +81,19 @@ class SmtpDeliverer final : public queue::Deliverer {
   SmtpDelivererStats Stats() const;
 
  private:
+  struct Target {
+    std::string host;
+    std::uint16_t port;
+  };
   asio::awaitable<void> ConnectTask(queue::ConnectRequest request,
                                     std::function<void(queue::ConnectOutcome)> done);
+  asio::awaitable<bool> FindTargets(const queue::ConnectRequest& request,
+                                    std::vector<Target>& targets, queue::ConnectOutcome& outcome);
+  asio::awaitable<bool> HostTargets(const queue::ConnectRequest& request,
+                                    std::vector<Target>& targets, queue::ConnectOutcome& outcome);
+  asio::awaitable<bool> TryAddress(const queue::ConnectRequest& request,
+                                   const delivery::ClientOptions& options, const Target& target,
+                                   const std::string& address, queue::ConnectOutcome& outcome);
   asio::awaitable<void> SendTask(delivery::SmtpClientConnection* connection,
                                  queue::BatchRequest batch,
                                  std::function<void(queue::BatchOutcome)> done);
@@ -98,6 +116,7 @@ class SmtpDeliverer final : public queue::Deliverer {
   queue::ConnectionId next_id_ = 1;
   std::unordered_map<queue::ConnectionId, std::unique_ptr<delivery::SmtpClientConnection>>
       connections_;
+  std::unordered_set<queue::ConnectionId> discards_;  // type discard "connections"
 };
 
 }  // namespace outpost::delivery

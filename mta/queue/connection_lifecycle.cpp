@@ -30,6 +30,49 @@ delivery::BounceCategory CategoryOfDeferral(const delivery::ReplyClassifier& cla
                          : classifier.BounceCategory(reply);
 }
 
+// What recipient i's reply means under the queue's policy: a reply's class, except that a body
+// transfer cut off may bounce (bounce-upon-transfer-failure) and an unanswered final dot may count
+// as delivered (assume-delivery-upon-data-termination-timeout).
+OutcomeKind KindOf(const EffectiveDomainPolicy& policy, const delivery::TransactionResult& result,
+                   const delivery::Reply& reply) {
+  if (reply.Positive()) return OutcomeKind::kDelivered;
+  if (reply.Permanent()) return OutcomeKind::kBounced;
+  if (reply.code != 0) return OutcomeKind::kDeferred;
+  if (result.final_reply_timed_out && policy.assume_delivery_upon_data_termination_timeout) {
+    return OutcomeKind::kDelivered;
+  }
+  if (result.transfer_failed && policy.bounce_upon_transfer_failure) return OutcomeKind::kBounced;
+  return OutcomeKind::kDeferred;
+}
+
+// A bounce's category: the classifier's, except a 553 to RCPT without an enhanced code under
+// smtp-553-means-invalid-mailbox (an invalid mailbox, 5.1.1) and a transfer cut off (no reply).
+delivery::BounceCategory BouncedCategory(const delivery::ReplyClassifier& classifier,
+                                         const EffectiveDomainPolicy& policy,
+                                         const delivery::TransactionResult& result, std::size_t i,
+                                         const delivery::Reply& reply) {
+  if (reply.code == 0) return delivery::BounceCategory::kBadConnection;
+  const bool rcpt_553 = i < result.rcpt_replies.size() && result.rcpt_replies[i].code == 553 &&
+                        result.rcpt_replies[i].enhanced.empty();
+  if (rcpt_553 && policy.smtp_553_means_invalid_mailbox) {
+    return delivery::BounceCategory::kBadMailbox;
+  }
+  return classifier.BounceCategory(reply);
+}
+
+// The DSN report of a recipient bounced without a reply (bounce-upon-transfer-failure).
+delivery::DsnRecipient TransferFailedReport(const std::string& address,
+                                            const delivery::Reply& reply,
+                                            const std::string& remote_mta) {
+  const LastDeferral why = DeferralOf(reply, remote_mta);
+  delivery::DsnRecipient d;
+  d.address = address;
+  d.status = "5.4.2";
+  d.diagnostic = why.diagnostic;
+  d.remote_mta = why.remote_mta;
+  return d;
+}
+
 }  // namespace
 
 void QueueManager::Impl::StartConnect(Queue& q, std::uint32_t source) {
@@ -51,6 +94,13 @@ void QueueManager::Impl::StartConnect(Queue& q, std::uint32_t source) {
   request.use_starttls = q.policy.use_starttls;
   request.require_starttls = q.policy.require_starttls;
   request.timeouts = q.policy.client_timeouts;
+  request.bounce_upon_no_mx = q.policy.bounce_upon_no_mx;
+  request.bounce_upon_5xx_greeting = q.policy.bounce_upon_5xx_greeting;
+  request.avoid_addresses = AvoidedMx(q, clock.Now().mono);
+  request.smtp_hosts = q.policy.smtp_hosts;
+  request.max_addresses = q.policy.mx_connection_attempts;
+  request.ignore_8bitmime = q.policy.ignore_8bitmime;
+  request.discard = q.policy.discard;
   const std::uint32_t queue_index = q.index;
   const std::uint64_t serial = c.serial;
   deliverer.Connect(request, [this, queue_index, serial](ConnectOutcome outcome) {
@@ -216,7 +266,8 @@ void QueueManager::Impl::OnSent(InFlight& flight, BatchOutcome outcome) {
     if (!replies.back().Positive() && replies.back().code != 0) negative.push_back(replies.back());
   }
   CheckPatterns(q, negative, now.mono);
-  AttemptResult result = RecordReplies(q, flight, replies, info, now);
+  if (known) c->errors += static_cast<std::uint32_t>(negative.size());
+  AttemptResult result = RecordReplies(q, flight, replies, outcome.result, info, now);
   const bool delivered = result.delivered;
   FinishAttempt(q, flight, std::move(result), now);
   if (delivered && q.mode == QueueMode::kBackoff && q.policy.backoff_to_normal_after_delivery) {
@@ -230,18 +281,18 @@ void QueueManager::Impl::OnSent(InFlight& flight, BatchOutcome outcome) {
 // (rescheduled, or expired into the DSN; deleted when its queue was deleted meanwhile).
 AttemptResult QueueManager::Impl::RecordReplies(Queue& q, const InFlight& flight,
                                                 const std::vector<delivery::Reply>& replies,
+                                                const delivery::TransactionResult& sent,
                                                 const ConnectOutcome& info, const Instant& now) {
   const std::int64_t now_unix = now.unix_seconds();
   const std::uint32_t m = flight.entries.front().msg;
+  const bool retry_at_once = MxSaid421(q, sent, info, now.mono);
   AttemptResult result;
   for (std::size_t i = 0; i < flight.entries.size(); ++i) {
     const BatchEntry& e = flight.entries[i];
     const delivery::Reply& reply = replies[i];
     const std::string& address = flight.envelope.recipients[e.rcpt];  // StartSend checked
     const std::uint8_t attempts = static_cast<std::uint8_t>(std::min<int>(e.attempts + 1, 255));
-    OutcomeKind kind = reply.Positive()    ? OutcomeKind::kDelivered
-                       : reply.Permanent() ? OutcomeKind::kBounced
-                                           : OutcomeKind::kDeferred;
+    const OutcomeKind kind = KindOf(q.policy, sent, reply);
     Outcome o = BaseOutcome(kind, q, flight.envelope, address, now_unix, flight.size);
     o.spool_id = messages[m].id;
     o.attempts = attempts;
@@ -253,10 +304,11 @@ AttemptResult QueueManager::Impl::RecordReplies(Queue& q, const InFlight& flight
       result.delivered = true;
       result.finals.push_back(e.rcpt);
     } else if (kind == OutcomeKind::kBounced) {
-      o.category = classifier->BounceCategory(reply);
+      o.category = BouncedCategory(*classifier, q.policy, sent, i, reply);
       ++q.stats.bounced;
-      result.failed.push_back(
-          FailedRecipient{e.rcpt, RefusedReport(address, reply, info.remote_mta)});
+      result.failed.push_back(FailedRecipient{
+          e.rcpt, reply.code != 0 ? RefusedReport(address, reply, info.remote_mta)
+                                  : TransferFailedReport(address, reply, info.remote_mta)});
     } else if (flight.deletions != q.deletions) {
       // Deferred, but its queue was deleted while it was in flight: deleted now, as the
       // queued ones were (one record, no retry).
@@ -273,7 +325,7 @@ AttemptResult QueueManager::Impl::RecordReplies(Queue& q, const InFlight& flight
         result.expired.push_back(e.rcpt);
         result.expired_why.push_back(q.last_deferral);
       } else {
-        Reschedule(q, m, e.rcpt, attempts, now);
+        Reschedule(q, m, e.rcpt, attempts, now, retry_at_once && reply.code == 421);
       }
     }
     completion.Write(o);
@@ -281,11 +333,33 @@ AttemptResult QueueManager::Impl::RecordReplies(Queue& q, const InFlight& flight
   return result;
 }
 
-// A deferred recipient goes to the scheduled tier after its retry delay, never past expiry (it
-// is then bounced when it comes due).
+bool QueueManager::Impl::MxSaid421(Queue& q, const delivery::TransactionResult& result,
+                                   const ConnectOutcome& info, MonoTime now) {
+  if (!q.policy.smtp_421_means_mx_unavailable || info.remote_address.empty()) return false;
+  bool said = result.mail_reply.code == 421 || result.data_reply.code == 421;
+  for (const delivery::Reply& r : result.rcpt_replies) said = said || r.code == 421;
+  if (!said) return false;
+  const MonoTime until = now + RetryDelay(1, q.policy, q.mode);
+  std::erase_if(q.unavailable_mx, [&](const auto& e) { return e.first == info.remote_address; });
+  q.unavailable_mx.emplace_back(info.remote_address, until);
+  OUTPOST_LOG(kInfo, "queue") << q.name << ": " << info.remote_mta
+                              << " said 421; trying the other MX hosts first";
+  return true;
+}
+
+std::vector<std::string> QueueManager::Impl::AvoidedMx(Queue& q, MonoTime now) {
+  std::erase_if(q.unavailable_mx, [&](const auto& e) { return e.second <= now; });
+  std::vector<std::string> out;
+  for (const auto& [address, until] : q.unavailable_mx) out.push_back(address);
+  return out;
+}
+
+// A deferred recipient goes to the scheduled tier after its retry delay (`at_once`: now), never
+// past expiry (it is then bounced when it comes due).
 void QueueManager::Impl::Reschedule(Queue& q, std::uint32_t m, std::uint32_t rcpt,
-                                    std::uint8_t attempts, const Instant& now) {
-  MonoTime due = now.mono + RetryDelay(attempts, q.policy, q.mode);
+                                    std::uint8_t attempts, const Instant& now, bool at_once) {
+  MonoTime due = now.mono;
+  if (!at_once) due += RetryDelay(attempts, q.policy, q.mode);
   const std::int64_t left = ExpiresAt(messages[m].time_queued, q.policy) - now.unix_seconds();
   due = std::min(due, now.mono + std::chrono::seconds(std::max<std::int64_t>(left, 0)));
   q.retry.push_back(RetryEntry{DueCeil(due), m, rcpt, attempts});
@@ -316,8 +390,10 @@ void QueueManager::Impl::ReleaseConnection(Queue& q, std::size_t index, const Ba
   Connection& c = q.connections[index];
   ++c.messages;
   const int limit = MaxMsgPerConnection(q);
+  const int max_errors = q.policy.max_errors_per_connection;
   if (!outcome.connection_usable || outcome.result.connection_lost ||
-      (limit > 0 && c.messages >= static_cast<std::uint32_t>(limit)) || stopped) {
+      (limit > 0 && c.messages >= static_cast<std::uint32_t>(limit)) ||
+      (max_errors > 0 && c.errors >= static_cast<std::uint32_t>(max_errors)) || stopped) {
     CloseConnection(q, index);
   } else {
     c.state = ConnState::kIdle;

@@ -39,18 +39,26 @@ struct ConnectRequest {
   std::string queue;                           // "domain/vmta", for logs
   std::string domain;                          // a recipient domain of the queue: MX lookup target
   std::optional<config::ListenAddress> route;  // skip DNS, connect here
-  std::uint16_t port = 25;                     // default-smtp-port for MX hosts
-  std::string source_address;                  // vmta's smtp-source-host address ("" = any)
-  std::string ehlo_name;                       // vmta's smtp-source-host name
+  std::vector<config::SmtpHost> smtp_hosts;    // else these hosts (in order), when not empty
+  int max_addresses = 0;                       // mx-connection-attempts (0: every address)
+  bool discard = false;        // type discard: no network; every recipient "delivered" (250)
+  std::uint16_t port = 25;     // default-smtp-port for MX hosts
+  std::string source_address;  // vmta's smtp-source-host address ("" = any)
+  std::string ehlo_name;       // vmta's smtp-source-host name
   bool use_starttls = true;
   bool require_starttls = false;
-  delivery::ClientTimeouts timeouts;  // the domain's connect/greeting/command/data timeouts
+  delivery::ClientTimeouts timeouts;     // the domain's connect/greeting/command/data timeouts
+  bool bounce_upon_no_mx = false;        // no MX record: kPermFail (not the implicit MX)
+  bool bounce_upon_5xx_greeting = true;  // a 5xx greeting/EHLO/HELO: kPermFail at once
+  bool ignore_8bitmime = false;
+  // MX addresses tried only after all others (they said 421; smtp-421-means-mx-unavailable).
+  std::vector<std::string> avoid_addresses;
 };
 
 enum class ConnectStatus {
   kOk,
   kTempFail,  // every MX/address failed, DNS temporary failure: a tq record, retry later
-  kPermFail,  // the domain cannot receive mail (NXDOMAIN, null MX): bounce
+  kPermFail,  // the domain cannot receive mail (NXDOMAIN, null MX, a 5xx greeting): bounce
 };
 
 struct ConnectOutcome {

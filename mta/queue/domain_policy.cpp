@@ -99,6 +99,7 @@ EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std:
   Apply(sections, &P::backoff_max_msg_rate, out.backoff_max_msg_rate);
   Apply(sections, &P::backoff_max_msg_per_connection, out.backoff_max_msg_per_connection);
   Apply(sections, &P::backoff_retry_after, out.backoff_retry_after);
+  if (out.backoff_retry_after.empty()) out.backoff_retry_after.push_back(config::Seconds(3600));
   out.backoff_to_normal_after = First(sections, &P::backoff_to_normal_after);
   Apply(sections, &P::backoff_to_normal_after_delivery, out.backoff_to_normal_after_delivery);
   Apply(sections, &P::source_ip_max_smtp_out, out.source_ip_max_smtp_out);
@@ -114,6 +115,18 @@ EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std:
   ApplyTimeout(sections, &P::data_send_timeout, out.client_timeouts.data_send);
   ApplyTimeout(sections, &P::smtp_data_termination_timeout, out.client_timeouts.data_termination);
   Apply(sections, &P::queue_priority, out.queue_priority);
+  Apply(sections, &P::max_errors_per_connection, out.max_errors_per_connection);
+  Apply(sections, &P::bounce_upon_no_mx, out.bounce_upon_no_mx);
+  Apply(sections, &P::bounce_upon_5xx_greeting, out.bounce_upon_5xx_greeting);
+  Apply(sections, &P::smtp_421_means_mx_unavailable, out.smtp_421_means_mx_unavailable);
+  Apply(sections, &P::smtp_553_means_invalid_mailbox, out.smtp_553_means_invalid_mailbox);
+  Apply(sections, &P::bounce_upon_transfer_failure, out.bounce_upon_transfer_failure);
+  Apply(sections, &P::assume_delivery_upon_data_termination_timeout,
+        out.assume_delivery_upon_data_termination_timeout);
+  Apply(sections, &P::smtp_hosts, out.smtp_hosts);
+  Apply(sections, &P::mx_connection_attempts, out.mx_connection_attempts);
+  Apply(sections, &P::ignore_8bitmime, out.ignore_8bitmime);
+  out.discard = First(sections, &P::delivery_type).value_or("smtp") == "discard";
   Apply(sections, &P::dkim_sign, out.dkim_sign);
   out.dkim_algorithm = First(sections, &P::dkim_algorithm);
   out.dkim_headers_canon = First(sections, &P::dkim_headers_canon);

@@ -37,7 +37,7 @@ struct EffectiveDomainPolicy {
   config::Rate backoff_max_connect_rate;
   config::Rate backoff_max_msg_rate;
   int backoff_max_msg_per_connection = 0;
-  config::Seconds backoff_retry_after{3600};
+  std::vector<config::Seconds> backoff_retry_after{config::Seconds(3600)};
   std::optional<config::Seconds> backoff_to_normal_after;  // nullopt: never
   bool backoff_to_normal_after_delivery = false;
   int source_ip_max_smtp_out = 0;  // 0: no per-address limit
@@ -51,6 +51,19 @@ struct EffectiveDomainPolicy {
   // smtp-data-termination-timeout (defaults in ClientTimeouts).
   delivery::ClientTimeouts client_timeouts;
   int queue_priority = 50;
+  // What some replies and failures mean (PowerMTA's defaults).
+  int max_errors_per_connection = 0;  // 0: unlimited
+  bool bounce_upon_no_mx = false;
+  bool bounce_upon_5xx_greeting = true;
+  bool smtp_421_means_mx_unavailable = false;
+  bool smtp_553_means_invalid_mailbox = true;
+  bool bounce_upon_transfer_failure = false;
+  bool assume_delivery_upon_data_termination_timeout = false;
+  // How to deliver.
+  std::vector<config::SmtpHost> smtp_hosts;  // empty: the domain's MX hosts (or `route`)
+  int mx_connection_attempts = 0;            // 0: every address
+  bool ignore_8bitmime = false;
+  bool discard = false;  // type discard
   // DKIM (the signer, signing_deliverer.hpp, reads these; dkim::PolicyFrom parses the text).
   bool dkim_sign = false;
   std::optional<std::string> dkim_algorithm;  // nullopt: the key's own type

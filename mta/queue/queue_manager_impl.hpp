@@ -103,6 +103,7 @@ struct Connection {
   std::uint32_t source = 0;  // index into Queue::sources
   ConnState state = ConnState::kConnecting;
   std::uint32_t messages = 0;
+  std::uint32_t errors = 0;  // recipients refused on it (max-errors-per-connection)
   MonoTime idle_since{};
   ConnectOutcome info;
 };
@@ -147,6 +148,8 @@ struct Queue {
   // The queue's last deferral (a 4xx or a connection failure): what the DSN of a recipient that
   // expires without an attempt of its own says (see LastDeferral, completion.hpp).
   LastDeferral last_deferral;
+  // MX addresses that said 421, tried last until the time given (smtp-421-means-mx-unavailable).
+  std::vector<std::pair<std::string, MonoTime>> unavailable_mx;
   QueueStats stats;
 };
 
@@ -288,9 +291,15 @@ struct QueueManager::Impl {
   void OnSent(InFlight& flight, BatchOutcome outcome);
   AttemptResult RecordReplies(Queue& q, const InFlight& flight,
                               const std::vector<delivery::Reply>& replies,
-                              const ConnectOutcome& info, const Instant& now);
+                              const delivery::TransactionResult& result, const ConnectOutcome& info,
+                              const Instant& now);
+  // smtp-421-means-mx-unavailable: true when a reply of the transaction was a 421 and the
+  // queue's policy says so; the connection's MX address is then tried last for a retry interval.
+  bool MxSaid421(Queue& q, const delivery::TransactionResult& result, const ConnectOutcome& info,
+                 MonoTime now);
+  std::vector<std::string> AvoidedMx(Queue& q, MonoTime now);
   void Reschedule(Queue& q, std::uint32_t m, std::uint32_t rcpt, std::uint8_t attempts,
-                  const Instant& now);
+                  const Instant& now, bool at_once = false);
   void FinishAttempt(Queue& q, const InFlight& flight, AttemptResult result, const Instant& now);
   void ReleaseConnection(Queue& q, std::size_t index, const BatchOutcome& outcome, MonoTime now);
   void CloseConnection(Queue& q, std::size_t i);

@@ -215,7 +215,8 @@ void QueueManager::Impl::DropUnreadable(Queue& q, std::uint32_t m,
   Finalize(q, m, rcpts, false);
 }
 
-// Bounces the queued recipients of `domain` (it cannot receive mail: NXDOMAIN, null MX). In a
+// Bounces the queued recipients of `domain` (it cannot receive mail: NXDOMAIN, null MX, no MX
+// under bounce-upon-no-mx, a 5xx greeting under bounce-upon-5xx-greeting). In a
 // rolled-up queue the other domains' recipients stay; if `domain` was the queue's MX lookup
 // target, one of theirs becomes it. Envelopes are read from the spool to learn the domains.
 void QueueManager::Impl::BounceDomain(Queue& q, const std::string& domain,
@@ -284,10 +285,16 @@ void QueueManager::Impl::BounceDomain(Queue& q, const std::string& domain,
                               messages[m].size);
       o.spool_id = messages[m].id;
       o.error = outcome.error;
-      o.category = delivery::BounceCategory::kBadDomain;
+      // A refusal at the greeting (bounce-upon-5xx-greeting) is classified like any reply.
+      o.reply = outcome.reply;
+      FillConnection(o, outcome);
+      o.category = outcome.reply.code != 0 ? classifier->BounceCategory(outcome.reply)
+                                           : delivery::BounceCategory::kBadDomain;
       completion.Write(o);
       ++q.stats.bounced;
-      failed.push_back(FailedRecipient{r, DomainFailedReport(address, outcome.error)});
+      failed.push_back(FailedRecipient{
+          r, outcome.reply.code != 0 ? RefusedReport(address, outcome.reply, outcome.remote_mta)
+                                     : DomainFailedReport(address, outcome.error)});
     }
     groups.emplace_back(m, std::move(failed));
   }

@@ -10,10 +10,11 @@ const char* QueueModeName(QueueMode mode) {
 
 config::Seconds RetryDelay(std::uint32_t attempts, const EffectiveDomainPolicy& policy,
                            QueueMode mode) {
-  if (mode == QueueMode::kBackoff) return policy.backoff_retry_after;
-  if (policy.retry_after.empty()) return config::Seconds(600);
+  const std::vector<config::Seconds>& list =
+      mode == QueueMode::kBackoff ? policy.backoff_retry_after : policy.retry_after;
+  if (list.empty()) return config::Seconds(mode == QueueMode::kBackoff ? 3600 : 600);
   const std::size_t n = std::max<std::uint32_t>(attempts, 1) - 1;
-  return policy.retry_after[std::min(n, policy.retry_after.size() - 1)];
+  return list[std::min(n, list.size() - 1)];
 }
 
 std::int64_t ExpiresAt(std::int64_t time_queued, const EffectiveDomainPolicy& policy) {

@@ -3,7 +3,8 @@
 //
 // Normal mode: retry-after is a list; after attempt n (1-based) the wait is list[n-1], the last
 // entry repeating ("10m,20m,1h" gives 10m, 20m, 1h, 1h, ...). Backoff mode: backoff-retry-after,
-// always. Expiry is separate (bounce-after counts from time_queued): see ExpiresAt().
+// a list read the same way. Expiry is separate (bounce-after counts from time_queued): see
+// ExpiresAt().
 //
 // Thread-safety: pure functions.
 #pragma once

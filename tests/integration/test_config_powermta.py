@@ -48,7 +48,7 @@ def test_unsupported_powermta_directives_are_named_then_summarized(tmp_path):
                     "  </domain>\n"                          # 8
                     "</virtual-mta>\n"                       # 9
                     "<domain *>\n"                           # 10
-                    "  max-errors-per-connection 10\n"       # 11
+                    "  max-data-volume-rate 10M/h\n"         # 11
                     "</domain>\n"                            # 12
                     "include missing/*.conf\n")              # 13
     code, _, err = check(path)
@@ -56,7 +56,7 @@ def test_unsupported_powermta_directives_are_named_then_summarized(tmp_path):
     lines = err.strip().splitlines()
     assert f"{path}:3: 'sync-msg-create' is a PowerMTA directive not supported by Outpost" in err
     assert f"{path}:6:" not in err  # a <domain> inside <virtual-mta> is accepted
-    assert f"{path}:11: 'max-errors-per-connection' is a PowerMTA directive" in err
+    assert f"{path}:11: 'max-data-volume-rate' is a PowerMTA directive" in err
     assert "did you mean" not in err and "duplicate" not in err, err
     assert f"{path}:13: include 'missing/*.conf' matched no file (notice)" in err
     assert lines[-1].endswith("read from 1 file: 2 errors, 1 notice"), lines[-1]

@@ -107,7 +107,7 @@ queue-cache-size 100000
   backoff-max-connect-rate 1/m
   backoff-max-msg-rate 100/h
   backoff-max-msg-per-connection 10
-  backoff-retry-after 30m
+  backoff-retry-after 30m,2h
   backoff-to-normal-after 1h
   backoff-to-normal-after-delivery yes
   source-ip-max-smtp-out 3
@@ -277,7 +277,7 @@ TEST_F(FullConfigTest, DomainPolicy) {
   EXPECT_EQ(g->backoff_max_connect_rate, (Rate{1, Seconds(60)}));
   EXPECT_EQ(g->backoff_max_msg_rate, (Rate{100, Seconds(3600)}));
   EXPECT_EQ(g->backoff_max_msg_per_connection, 10);
-  EXPECT_EQ(g->backoff_retry_after, Seconds(1800));
+  EXPECT_EQ(g->backoff_retry_after, (std::vector<Seconds>{Seconds(1800), Seconds(7200)}));
   EXPECT_EQ(g->backoff_to_normal_after, Seconds(3600));
   EXPECT_EQ(g->backoff_to_normal_after_delivery, true);
   EXPECT_EQ(g->source_ip_max_smtp_out, 3);

@@ -74,7 +74,7 @@ TEST_P(MergeTest, FieldByField) {
   EXPECT_EQ(p.backoff_max_msg_rate, c.backoff_max_msg_rate) << c.label;
   EXPECT_EQ(p.retry_after, c.retry_after) << c.label;
   EXPECT_EQ(p.bounce_after, c.bounce_after) << c.label;
-  EXPECT_EQ(p.backoff_retry_after, c.backoff_retry_after) << c.label;
+  EXPECT_EQ(p.backoff_retry_after, std::vector<seconds>{c.backoff_retry_after}) << c.label;
   EXPECT_EQ(p.max_rcpt_per_transaction, c.max_rcpt_per_transaction) << c.label;
 }
 
@@ -136,7 +136,19 @@ TEST(MergeTest, BuiltInDefaultsWithoutAnySection) {
   EXPECT_EQ(p.max_msg_per_connection, 0);
   EXPECT_EQ(p.max_rcpt_per_transaction, 1000);
   EXPECT_EQ(p.retry_after, std::vector<seconds>{seconds(600)});
-  EXPECT_EQ(p.backoff_retry_after, seconds(3600));
+  EXPECT_EQ(p.backoff_retry_after, std::vector<seconds>{seconds(3600)});
+  // What replies and failures mean, and how to deliver: PowerMTA's defaults.
+  EXPECT_EQ(p.max_errors_per_connection, 0);
+  EXPECT_FALSE(p.bounce_upon_no_mx);
+  EXPECT_TRUE(p.bounce_upon_5xx_greeting);
+  EXPECT_FALSE(p.smtp_421_means_mx_unavailable);
+  EXPECT_TRUE(p.smtp_553_means_invalid_mailbox);
+  EXPECT_FALSE(p.bounce_upon_transfer_failure);
+  EXPECT_FALSE(p.assume_delivery_upon_data_termination_timeout);
+  EXPECT_TRUE(p.smtp_hosts.empty());
+  EXPECT_EQ(p.mx_connection_attempts, 0);
+  EXPECT_FALSE(p.ignore_8bitmime);
+  EXPECT_FALSE(p.discard);
   EXPECT_EQ(p.bounce_after, seconds(4 * 86400 + 12 * 3600));
   EXPECT_FALSE(p.backoff_to_normal_after.has_value());
   EXPECT_FALSE(p.backoff_to_normal_after_delivery);

@@ -25,7 +25,7 @@ TEST_P(RetryScheduleTest, WholeSchedule) {
   const ScheduleCase& c = GetParam();
   EffectiveDomainPolicy policy;
   policy.retry_after = c.retry_after;
-  policy.backoff_retry_after = c.backoff_retry_after;
+  policy.backoff_retry_after = {c.backoff_retry_after};
   std::vector<seconds> got;
   for (std::uint32_t attempt = 1; attempt <= c.expected.size(); ++attempt) {
     got.push_back(RetryDelay(attempt, policy, c.mode));
@@ -52,6 +52,17 @@ INSTANTIATE_TEST_SUITE_P(
                      {m30, m30, m30, m30}},
         ScheduleCase{"empty_list_falls_back_to_default", {}, h1, QueueMode::kNormal, {m10, m10}}),
     [](const ::testing::TestParamInfo<ScheduleCase>& info) { return info.param.label; });
+
+// backoff-retry-after takes a list as retry-after does: successive waits, the last repeating.
+TEST(RetryScheduleTest, BackoffListLastRepeats) {
+  EffectiveDomainPolicy policy;
+  policy.backoff_retry_after = {seconds(60), seconds(300)};
+  std::vector<seconds> got;
+  for (std::uint32_t attempt = 1; attempt <= 3; ++attempt) {
+    got.push_back(RetryDelay(attempt, policy, QueueMode::kBackoff));
+  }
+  EXPECT_EQ(got, (std::vector<seconds>{seconds(60), seconds(300), seconds(300)}));
+}
 
 TEST(RetryScheduleTest, AttemptZeroIsTreatedAsFirst) {
   EffectiveDomainPolicy policy;
