@@ -237,13 +237,30 @@ class Parser {
     const ScopeSpec* spec = FindSection(frame.tag);
     if (spec == nullptr) {
       ctx_.Error(line_no, UnknownSectionMessage(frame.tag));
-    } else if (stack_.size() > 1) {
+    } else if (stack_.size() > 1 && !MayNest(*spec, parent)) {
       ctx_.Error(line_no, NestedMessage(frame, parent));
+    } else if (stack_.size() == 1 && !spec->parents.empty()) {
+      ctx_.Error(line_no, "section <" + frame.tag + "> belongs inside " + ParentList(*spec) +
+                              " (its contents are skipped)");
     } else {
+      if (stack_.size() > 1) ctx_.index = parent.index;  // a nested section's opener sees it
       frame.spec = spec;
       Open(frame, line_no);
     }
     stack_.push_back(std::move(frame));
+  }
+
+  static bool MayNest(const ScopeSpec& spec, const Frame& parent) {
+    return parent.spec != nullptr && std::find(spec.parents.begin(), spec.parents.end(),
+                                               parent.spec->scope) != spec.parents.end();
+  }
+
+  static std::string ParentList(const ScopeSpec& spec) {
+    std::string list;
+    for (Scope p : spec.parents) {
+      list += (list.empty() ? "<" : " or <") + std::string(ScopeFor(p).tag) + ">";
+    }
+    return list;
   }
 
   static std::string NestedMessage(const Frame& frame, const Frame& parent) {

@@ -25,10 +25,6 @@ constexpr unsigned U = kPmtaSmtpUser;
 constexpr unsigned A = kPmtaAcctFile;
 constexpr unsigned P = kPmtaSpool;
 
-constexpr const char* kReturnPath =
-    "bounce and feedback-loop processing belong to the return-path work (issue #17); until it "
-    "lands Outpost does not read inbound reports";
-
 constexpr const char* kVendorCloud =
     "a vendor-cloud integration (the vendor's event upload service) with no meaning for Outpost";
 
@@ -40,7 +36,6 @@ const std::vector<PowerMtaName> kDirectives = {
     {"sync-msg-create", G, nullptr},
     {"sync-msg-update", G, nullptr},
     {"total-max-smtp-out", G, nullptr},
-    {"relay-domain", G, nullptr},
     {"relay-address", G, nullptr},
     {"pickup", G, nullptr},
     {"http-redirect-to-https", G, nullptr},
@@ -149,9 +144,6 @@ const std::vector<PowerMtaName> kSections = {
     {"pattern-list", 0, nullptr},
     {"mx-rollup-list", 0, nullptr},
     {"rewrite-list", 0, nullptr},
-    {"bounce-processor", 0, kReturnPath},
-    {"feedback-loop-processor", 0, kReturnPath},
-    {"address-list", 0, kReturnPath},
     {"signals", 0, kVendorCloud},
 };
 
