@@ -102,12 +102,36 @@ def test_reports_become_rb_and_f_records(tmp_path):
         kept = wait_for(lambda: list(kept_dir.glob("*.eml")), timeout=30, what="the kept reply")
         assert len(kept) == 1
         assert "moved house" in kept[0].read_text()
-        assert "not a bounce report Outpost understands" in mta.log_text()
+        wait_for(lambda: "not a bounce report Outpost understands" in mta.log_text(),
+                 timeout=30, what="the log line of the kept reply")
 
         # `records` selects: the main file (d,b,t,tq,r) has the r records and no rb/f.
         main_types = {r["type"] for r in mta.acct_records()}
         assert "r" in main_types and "rb" not in main_types and "f" not in main_types
 
+        assert mta.stop() == 0
+        messages, summary = mta.list_spool()
+        assert summary["messages"] == 0, messages
+
+
+def test_reports_in_the_spool_are_read_at_start(tmp_path):
+    """A report accepted while no processor was configured (the relay-domain mail was queued
+    like other mail) is taken from the spool by the processor after a restart with one."""
+    rp_acct = tmp_path / "returnpath.csv"
+    workdir = tmp_path / "mta"
+    workdir.mkdir()
+    before = "relay-domain bounce.sender.example\n"
+    with OutpostD(extra_config=before, workdir=str(workdir)) as mta:
+        text = (DATA / "postfix-dsn.eml").read_text()
+        assert _send_from_outside(
+            mta, "", "bounces+ann=receiver.example@bounce.sender.example", text) == {}
+        assert mta.stop() == 0
+    assert not _records(rp_acct)
+    with OutpostD(extra_config=CONFIG.format(path=rp_acct), workdir=str(workdir)) as mta:
+        rb = wait_for(lambda: [r for r in _records(rp_acct) if r["type"] == "rb"], timeout=30,
+                      what="the rb record of the recovered report")
+        assert [r["rcpt"] for r in rb] == ["ann@receiver.example"]
+        assert rb[0]["bounceCat"] == "bad-mailbox"
         assert mta.stop() == 0
         messages, summary = mta.list_spool()
         assert summary["messages"] == 0, messages
