@@ -135,3 +135,28 @@ def test_reports_in_the_spool_are_read_at_start(tmp_path):
         assert mta.stop() == 0
         messages, summary = mta.list_spool()
         assert summary["messages"] == 0, messages
+
+
+def test_live_postfix_bounce_reaches_outpostd(tmp_path):
+    """A real Postfix bounces a message (error transport: 5.1.1) and sends its DSN to outpostd's
+    relay-domain (relayhost); the DSN becomes an rb record naming the recipient and job."""
+    from harness.postfix import Postfix, require_postfix
+    require_postfix()
+    rp_acct = tmp_path / "returnpath.csv"
+    with OutpostD(extra_config=CONFIG.format(path=rp_acct)) as mta:
+        extra = ("transport_maps = inline:{ {ann@postfix.test = error:5.1.1 User unknown} }\n"
+                 f"relayhost = [127.0.0.1]:{mta.port}\n"
+                 "smtp_tls_security_level = none\n"
+                 "smtpd_reject_unlisted_recipient = no\n")
+        with Postfix(domains=["postfix.test"], main_cf=extra) as pf:
+            with smtplib.SMTP("127.0.0.1", pf.port, timeout=10) as c:
+                c.sendmail("bounces+ann=postfix.test@bounce.sender.example", ["ann@postfix.test"],
+                           "From: news@sender.example\r\nTo: ann@postfix.test\r\n"
+                           "Subject: live\r\nX-Job: live-job\r\n\r\nhello\r\n")
+            rb = wait_for(lambda: [r for r in _records(rp_acct) if r["type"] == "rb"],
+                          timeout=60, what="the rb record of Postfix's DSN")
+        assert rb[0]["rcpt"] == "ann@postfix.test"
+        assert rb[0]["dsnStatus"].startswith("5.1.1")
+        assert rb[0]["bounceCat"] == "bad-mailbox"
+        assert rb[0]["jobId"] == "live-job"
+        assert rb[0]["orig"] == "bounces+ann=postfix.test@bounce.sender.example"
