@@ -45,6 +45,8 @@ std::string_view RecordTypeCode(RecordType type) {
       return "r";
     case RecordType::kFeedback:
       return "f";
+    case RecordType::kRemoteBounce:
+      return "rb";
   }
   return "?";
 }
@@ -56,6 +58,7 @@ std::optional<RecordType> ParseRecordType(std::string_view code) {
   if (code == "tq") return RecordType::kTransientQueue;
   if (code == "r") return RecordType::kReceived;
   if (code == "f") return RecordType::kFeedback;
+  if (code == "rb") return RecordType::kRemoteBounce;
   return std::nullopt;
 }
 

@@ -3,21 +3,31 @@
 // The format is PowerMTA's (docs/powermta.md, "The accounting file"): RFC 4180 CSV, CRLF line
 // ends, a header line naming the columns on every file (first column always `type`). Record
 // types: d delivered, b bounced, t transient failure, tq transient failure of a whole queue, r
-// received, f feedback loop.
+// received, f feedback loop, rb remote bounce.
 //
 // Thread-safety: everything here is stateless or immutable.
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace outpost::acct {
 
-enum class RecordType { kDelivered, kBounced, kTransient, kTransientQueue, kReceived, kFeedback };
+enum class RecordType {
+  kDelivered,
+  kBounced,
+  kTransient,
+  kTransientQueue,
+  kReceived,
+  kFeedback,
+  kRemoteBounce,  // a bounce that came back later by mail (the return path)
+};
+inline constexpr std::size_t kRecordTypeCount = 7;
 
-// "d", "b", "t", "tq", "r", "f".
+// "d", "b", "t", "tq", "r", "f", "rb".
 std::string_view RecordTypeCode(RecordType type);
 std::optional<RecordType> ParseRecordType(std::string_view code);
 

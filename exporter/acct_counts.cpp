@@ -12,7 +12,8 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 constexpr std::array<std::string_view, AcctCounts::kTypes> kTypeLabels = {
-    "delivered", "bounced", "deferred", "queue_failure", "received", "feedback_loop"};
+    "delivered", "bounced",       "deferred",     "queue_failure",
+    "received",  "feedback_loop", "remote_bounce"};
 
 // PowerMTA's bounce categories (docs/powermta.md) plus "success"; index 0 is "other".
 constexpr std::array<std::string_view, 18> kCategories = {"other",

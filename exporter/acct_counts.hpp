@@ -74,7 +74,7 @@ struct CountsLimits {
 
 class AcctCounts {
  public:
-  static constexpr std::size_t kTypes = 6;  // acct::RecordType order
+  static constexpr std::size_t kTypes = acct::kRecordTypeCount;  // acct::RecordType order
   static constexpr std::array<double, 16> kDelayBuckets = {
       1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600};
   static constexpr std::array<double, 10> kSizeBuckets = {

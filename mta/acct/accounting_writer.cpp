@@ -298,7 +298,7 @@ class WriterImpl final : public AccountingWriter {
 
   const config::AcctFile file_;
   bool filter_ = false;
-  bool allowed_[6] = {};
+  bool allowed_[kRecordTypeCount] = {};
   std::string stem_, ext_, rotate_dir_;
 
   mutable std::mutex mu_;

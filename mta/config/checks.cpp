@@ -63,6 +63,19 @@ void CheckReference(const ParseContext& ctx, const Reference& r) {
   }
 }
 
+// A report processor without any address takes no mail: most likely a forgotten <address-list>.
+void CheckProcessor(ParseContext& ctx, const SectionOrigins& origins, const std::string& main_file,
+                    const std::optional<ReportProcessor>& processor, Scope scope) {
+  if (!processor) return;
+  const AddressList& list = processor->address_list;
+  if (!list.domains.empty() || !list.addresses.empty()) return;
+  auto [file, line] = Origin(origins, scope, scope == Scope::kBounceProcessor ? 0 : 1, main_file);
+  ctx.ErrorAt(file, line,
+              "<" + std::string(ScopeFor(scope).tag) +
+                  "> has no <address-list> with a 'domain' or 'address' line: it would read no "
+                  "mail");
+}
+
 }  // namespace
 
 void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
@@ -96,6 +109,8 @@ void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
                       "> has the name of a <virtual-mta>; the names must differ");
     }
   }
+  CheckProcessor(ctx, origins, main_file, c.bounce_processor, Scope::kBounceProcessor);
+  CheckProcessor(ctx, origins, main_file, c.feedback_loop_processor, Scope::kFeedbackLoopProcessor);
   for (const Reference& r : ctx.references) CheckReference(ctx, r);
   if (c.host_name.empty()) {
     char buf[256] = {};

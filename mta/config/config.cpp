@@ -103,6 +103,22 @@ const SmtpUser* Config::FindSmtpUser(const std::string& name) const {
   return nullptr;
 }
 
+bool Config::IsRelayDomain(std::string_view domain) const {
+  std::string key = Lower(domain);
+  if (!key.empty() && key.back() == '.') key.pop_back();
+  return std::find(relay_domains.begin(), relay_domains.end(), key) != relay_domains.end();
+}
+
+bool AddressList::Matches(const std::string& lower_recipient) const {
+  if (std::find(addresses.begin(), addresses.end(), lower_recipient) != addresses.end()) {
+    return true;
+  }
+  const std::size_t at = lower_recipient.rfind('@');
+  if (at == std::string::npos) return false;
+  const std::string domain = lower_recipient.substr(at + 1);
+  return std::find(domains.begin(), domains.end(), domain) != domains.end();
+}
+
 const VirtualMta* Config::FindVirtualMta(const std::string& name) const {
   std::string key = Lower(name);
   for (const VirtualMta& v : virtual_mtas) {

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/cidr.hpp"
@@ -276,6 +277,22 @@ struct AcctFile {
   int line = 0;
 };
 
+// <address-list> inside a report processor: the recipients whose mail it takes.
+struct AddressList {
+  std::vector<std::string> domains;    // domain D (lower-case): every address at D
+  std::vector<std::string> addresses;  // address A (lower-case): that address only
+  bool Matches(const std::string& lower_recipient) const;
+};
+
+// <bounce-processor> or <feedback-loop-processor>: mail to its address list is read as a report
+// (a delivery-status report, or a feedback-loop complaint) instead of being delivered.
+struct ReportProcessor {
+  AddressList address_list;
+  bool deliver_matched_email = false;    // also deliver a report that was understood
+  bool deliver_unmatched_email = false;  // deliver (instead of keep) one that was not
+  int line = 0;
+};
+
 struct Config {
   std::vector<std::string> files;  // the file and its includes, for messages
 
@@ -329,6 +346,12 @@ struct Config {
   std::vector<BounceCategoryPattern> bounce_category_patterns;
   std::vector<AcctFile> acct_files;
 
+  // The return path (docs/config.md, "The return path"): relay-domain D (repeatable) accepts
+  // mail for D from any client; the processors read reports sent to their address lists.
+  std::vector<std::string> relay_domains;  // lower-case
+  std::optional<ReportProcessor> bounce_processor;
+  std::optional<ReportProcessor> feedback_loop_processor;
+
   // The effective <source> rules for a client address: matching address sources merged from least
   // to most specific (most specific wins per field), over the built-in defaults.
   EffectiveSourcePolicy SourcePolicyFor(const IpAddress& client) const;
@@ -336,6 +359,8 @@ struct Config {
   EffectiveSourcePolicy NamedSourcePolicy(const std::string& name,
                                           EffectiveSourcePolicy base) const;
   const SmtpUser* FindSmtpUser(const std::string& name) const;
+  // Is `domain` (any case) one of the relay-domain lines?
+  bool IsRelayDomain(std::string_view domain) const;
   const VirtualMta* FindVirtualMta(const std::string& name) const;
   const VirtualMtaPool* FindVirtualMtaPool(const std::string& name) const;
   const PatternList* FindPatternList(const std::string& name) const;

@@ -342,12 +342,7 @@ Result SetDeleteAfter(ParseContext& c, const std::string& v) {
 Result SetRecords(ParseContext& c, const std::string& v) {
   std::vector<std::string> records;
   for (const std::string& r : SplitList(Lower(v))) {
-    if (r == "rb") {
-      return std::string(
-          "record type rb (remote bounces, read from inbound bounce reports) belongs to the "
-          "return-path work (issue #17), which Outpost does not have yet");
-    }
-    if (r != "d" && r != "b" && r != "t" && r != "tq" && r != "r" && r != "f") {
+    if (r != "d" && r != "b" && r != "t" && r != "tq" && r != "r" && r != "f" && r != "rb") {
       return std::string();
     }
     records.push_back(r);
@@ -569,6 +564,11 @@ const std::vector<DirectiveSpec> kGlobal = {
      "Most queued recipients held in memory; the rest stay on the spool until there is room.",
      I::kDaemon, SetInt<&Config::queue_cache_size, 0, std::numeric_limits<long long>::max()>,
      kExpInt},
+    {"relay-domain", "relay-domain DOMAIN", "none",
+     "Accept mail for DOMAIN from any client, also one not allowed to relay (mail for other "
+     "domains stays refused with 550 5.7.1). Repeatable. Mail for DOMAIN that no report "
+     "processor's <address-list> takes is delivered like other mail.",
+     I::kDaemon, SetRelayDomain, "expected a domain name like bounce.example.com", true},
 };
 
 const std::vector<DirectiveSpec> kVirtualMta = {
@@ -783,8 +783,8 @@ const std::vector<DirectiveSpec> kBounceCategoryPatterns = {
 
 const std::vector<DirectiveSpec> kAcctFile = {
     {"records", "records TYPE,TYPE,...", "all types",
-     "The record types written to this file: d, b, t, tq, r, f.", I::kDaemon, SetRecords,
-     "expected a comma-separated list of record types from d, b, t, tq, r, f"},
+     "The record types written to this file: d, b, t, tq, r, f, rb.", I::kDaemon, SetRecords,
+     "expected a comma-separated list of record types from d, b, t, tq, r, f, rb"},
     {"move-interval", "move-interval DURATION", "none (no rotation by time)",
      "Rotate the file this often (the old one is moved aside with a time stamp in its name).",
      I::kDaemon, SetDuration<&AcctFile::move_interval, 1>, kExpDuration},
@@ -840,6 +840,23 @@ const std::vector<ScopeSpec> kScopes = {
      "has one spool directory: `spool` and `<spool>` together, or two `<spool>` sections, are "
      "an error.",
      OpenSpool, &SpoolDirectives()},
+    {Scope::kBounceProcessor, "bounce-processor", "", "<bounce-processor>",
+     "Mail to its <address-list> is read as a bounce report (RFC 3464 or a plain-text bounce) "
+     "and recorded as an `rb` accounting record instead of being delivered.",
+     OpenBounceProcessor, &ProcessorDirectives()},
+    {Scope::kFeedbackLoopProcessor, "feedback-loop-processor", "", "<feedback-loop-processor>",
+     "Mail to its <address-list> is read as a feedback-loop complaint (RFC 5965 ARF) and "
+     "recorded as an `f` accounting record instead of being delivered.",
+     OpenFeedbackLoopProcessor, &ProcessorDirectives()},
+    {Scope::kAddressList,
+     "address-list",
+     "",
+     "<address-list>",
+     "Inside <bounce-processor> or <feedback-loop-processor>: the recipients whose mail that "
+     "processor reads.",
+     OpenAddressList,
+     &AddressListDirectives(),
+     {Scope::kBounceProcessor, Scope::kFeedbackLoopProcessor}},
 };
 
 }  // namespace

@@ -42,6 +42,9 @@ enum class Scope {
   kAcctFile,
   kSpool,
   kPatternList,
+  kBounceProcessor,
+  kFeedbackLoopProcessor,
+  kAddressList,  // only inside a processor
 };
 
 // A pending cross-reference, checked once the whole file is read.
@@ -113,6 +116,8 @@ struct ScopeSpec {
   const char* doc;
   Opener open;
   const std::vector<DirectiveSpec>* directives;
+  // Sections that may enclose this one; empty: top level only (sections do not nest otherwise).
+  std::vector<Scope> parents = {};
 };
 
 const std::vector<ScopeSpec>& Scopes();

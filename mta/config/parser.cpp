@@ -241,8 +241,11 @@ class Parser {
     const ScopeSpec* spec = FindSection(frame.tag);
     if (spec == nullptr) {
       ctx_.Error(line_no, UnknownSectionMessage(frame.tag));
-    } else if (stack_.size() > 1 && !NestsIn(*spec, parent)) {
+    } else if (stack_.size() > 1 && !NestsIn(*spec, parent) && !MayNest(*spec, parent)) {
       ctx_.Error(line_no, NestedMessage(frame, parent));
+    } else if (stack_.size() == 1 && !spec->parents.empty()) {
+      ctx_.Error(line_no, "section <" + frame.tag + "> belongs inside " + ParentList(*spec) +
+                              " (its contents are skipped)");
     } else {
       frame.spec = spec;
       const bool nested = stack_.size() > 1;
@@ -261,11 +264,25 @@ class Parser {
             parent.spec->scope == Scope::kVirtualMtaPool);
   }
 
+  // Sections that declare their parents (ScopeSpec::parents) nest only there.
+  static bool MayNest(const ScopeSpec& spec, const Frame& parent) {
+    return parent.spec != nullptr && std::find(spec.parents.begin(), spec.parents.end(),
+                                               parent.spec->scope) != spec.parents.end();
+  }
+
+  static std::string ParentList(const ScopeSpec& spec) {
+    std::string list;
+    for (Scope p : spec.parents) {
+      list += (list.empty() ? "<" : " or <") + std::string(ScopeFor(p).tag) + ">";
+    }
+    return list;
+  }
+
   static std::string NestedMessage(const Frame& frame, const Frame& parent) {
     return "section <" + Shown(frame.tag) + "> cannot be inside " + parent.Describe() +
            " opened at line " + std::to_string(parent.line) +
-           "; only <domain> nests, inside <virtual-mta> or <virtual-mta-pool> (its contents are "
-           "skipped)";
+           "; only <domain> nests, inside <virtual-mta> or <virtual-mta-pool>, and <address-list>, "
+           "inside a processor (its contents are skipped)";
   }
 
   void Open(Frame& frame, int line_no) {

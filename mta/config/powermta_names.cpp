@@ -25,10 +25,6 @@ constexpr unsigned U = kPmtaSmtpUser;
 constexpr unsigned A = kPmtaAcctFile;
 constexpr unsigned P = kPmtaSpool;
 
-constexpr const char* kReturnPath =
-    "bounce and feedback-loop processing belong to the return-path work (issue #17); until it "
-    "lands Outpost does not read inbound reports";
-
 constexpr const char* kVendorCloud =
     "a vendor-cloud integration (the vendor's event upload service) with no meaning for Outpost";
 
@@ -45,7 +41,6 @@ const std::vector<PowerMtaName> kDirectives = {
     // Global.
     {"sync-msg-create", G, nullptr},
     {"sync-msg-update", G, nullptr},
-    {"relay-domain", G, nullptr},
     {"relay-address", G, nullptr},
     {"pickup", G, nullptr},
     {"http-redirect-to-https", G, nullptr},
@@ -125,9 +120,9 @@ const std::vector<PowerMtaName> kDirectives = {
 };
 
 const std::vector<PowerMtaName> kSections = {
-    {"mx-rollup-list", 0, nullptr},       {"rewrite-list", 0, nullptr},
-    {"bounce-processor", 0, kReturnPath}, {"feedback-loop-processor", 0, kReturnPath},
-    {"address-list", 0, kReturnPath},     {"signals", 0, kVendorCloud},
+    {"mx-rollup-list", 0, nullptr},
+    {"rewrite-list", 0, nullptr},
+    {"signals", 0, kVendorCloud},
 };
 
 const PowerMtaName* Find(const std::vector<PowerMtaName>& table, const std::string& name) {

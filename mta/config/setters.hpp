@@ -242,4 +242,12 @@ Result OpenSource(ParseContext& c, const std::string& arg, std::string* key);
 Result OpenSmtpUser(ParseContext& c, const std::string& arg, std::string* key);
 Result OpenSpool(ParseContext& c, const std::string& arg, std::string* key);
 
+// The return path's tables, openers and the global relay-domain (directives_returnpath.cpp).
+const std::vector<DirectiveSpec>& ProcessorDirectives();
+const std::vector<DirectiveSpec>& AddressListDirectives();
+Result SetRelayDomain(ParseContext& c, const std::string& v);
+Result OpenBounceProcessor(ParseContext& c, const std::string& arg, std::string* key);
+Result OpenFeedbackLoopProcessor(ParseContext& c, const std::string& arg, std::string* key);
+Result OpenAddressList(ParseContext& c, const std::string& arg, std::string* key);
+
 }  // namespace outpost::config::detail

@@ -51,6 +51,10 @@ struct DaemonReadings {
   bool acct_writable = true;  // nothing buffered: every record so far is in its file
   std::uint64_t acct_buffered_bytes = 0;
   std::uint64_t acct_write_errors = 0;
+  // The return path (returnpath::ProcessorStats, both processors summed).
+  std::uint64_t returnpath_understood = 0;
+  std::uint64_t returnpath_unmatched = 0;
+  std::uint64_t returnpath_records = 0;
   delivery::SigningStats dkim;
   delivery::SmtpDelivererStats delivery;  // TLS fallbacks
   delivery::MimeDowngradeStats mime;      // 8-bit conversions
@@ -66,7 +70,13 @@ struct DaemonReadings {
   X(Gauge, acct_buffered_bytes, acct_buffered_bytes, "bytes",                                     \
     "Accounting bytes waiting in memory for their file (disk full).")                             \
   X(Counter, acct_write_errors_total, acct_write_errors, "errors",                                \
-    "Failed writes to accounting files since start.")
+    "Failed writes to accounting files since start.")                                             \
+  X(Counter, returnpath_reports_understood_total, returnpath_understood, "reports",               \
+    "Bounce and feedback-loop reports read and recorded since start.")                            \
+  X(Counter, returnpath_reports_unmatched_total, returnpath_unmatched, "reports",                 \
+    "Mail to a bounce or feedback-loop address not understood as a report (kept or delivered).")  \
+  X(Counter, returnpath_records_total, returnpath_records, "records",                             \
+    "rb and f accounting records written since start.")
 
 // The management plane itself.
 #define OUTPOST_MGMT_METRICS(X)                                                                   \

@@ -30,6 +30,7 @@
 #include "mta/outpostd/privileges.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
+#include "mta/returnpath/processor.hpp"
 #include "mta/smtp/smtp_server.hpp"
 #include "mta/spool/spool.hpp"
 
@@ -208,6 +209,8 @@ class Daemon {
   queue::QueueManagerOptions queue_options_;
   std::optional<queue::QueueManager> queues_;
   std::optional<queue::QueueRunner> runner_;
+  // The return path: reports sent to a processor's addresses are read and recorded, not queued.
+  std::optional<returnpath::Processor> returnpath_;
 
   std::optional<smtp::SmtpServer> server_;
   std::optional<mgmt::ManagementPlane> plane_;
@@ -220,6 +223,7 @@ Daemon::~Daemon() {
   // Every step is safe when its part was never started or is already stopped.
   if (plane_) plane_->Stop();
   if (server_) server_->Stop();
+  if (returnpath_) returnpath_->Stop();
   if (accounting_) accounting_->Flush();
   if (spool_) spool_->Stop();
   if (config_) {
@@ -300,18 +304,37 @@ bool Daemon::StartDelivery() {
   queues_.emplace(config_, queue_options_, clock_, *spool_, *bus_sink_, *deliverer_);
   runner_.emplace(io_, *queues_);
 
-  // Recovery: every intact entry goes back to its queues (scheduled tier, due now).
-  LogRecovery(
-      spool_->Recover([this](spool::RecoveredMessage&& message) { queues_->Recover(message); }));
+  returnpath::Processor::Hooks hooks;
+  hooks.post = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
+  hooks.deliver = [this](spool::RecoveredMessage&& message) { queues_->Recover(message); };
+  hooks.now = [this] { return clock_.Now().unix_seconds(); };
+  returnpath_.emplace(config_, *spool_, *accounting_, config_->spool_dir + "/returnpath-unmatched",
+                      std::move(hooks));
+
+  // Recovery: every intact entry goes back to its queues (scheduled tier, due now), or to the
+  // return path once the spool runs.
+  std::vector<spool::RecoveredMessage> reports;
+  LogRecovery(spool_->Recover([&](spool::RecoveredMessage&& message) {
+    if (returnpath::HasReportRecipient(*config_, message.envelope, &message.done_recipients)) {
+      reports.push_back(std::move(message));
+    } else {
+      queues_->Recover(message);
+    }
+  }));
   spool_->Start();
+  for (const spool::RecoveredMessage& m : reports) {
+    returnpath_->Take(m.id, m.envelope, m.data_size, &m.done_recipients);
+  }
   return true;
 }
 
 bool Daemon::StartListeners() {
   server_.emplace(io_, config_, *spool_, accounting_.get());
   server_->SetAdmissionCheck([this](std::size_t recipients) { return queues_->Admit(recipients); });
-  server_->SetAcceptedHandler([this](spool::SpoolId id, const spool::Envelope& envelope,
-                                     std::uint64_t size) { queues_->Enqueue(id, envelope, size); });
+  server_->SetAcceptedHandler(
+      [this](spool::SpoolId id, const spool::Envelope& envelope, std::uint64_t size) {
+        if (!returnpath_->Take(id, envelope, size)) queues_->Enqueue(id, envelope, size);
+      });
   std::string error;
   if (!server_->Start(&error)) {
     OUTPOST_LOG(kError, "main") << "cannot start SMTP listener: " << error;
@@ -337,6 +360,10 @@ mgmt::DaemonReadings Daemon::Read() {
     r.acct_buffered_bytes += w.buffered_bytes;
     r.acct_write_errors += w.write_errors;
   }
+  const returnpath::ProcessorStats rp = returnpath_->Stats();
+  r.returnpath_understood = rp.understood[0] + rp.understood[1];
+  r.returnpath_unmatched = rp.unmatched[0] + rp.unmatched[1];
+  r.returnpath_records = rp.records;
   r.acct_writable = accounting_->Durable();
   r.dkim = signing_deliverer_->Stats();
   r.delivery = smtp_deliverer_->Stats();

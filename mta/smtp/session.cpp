@@ -286,9 +286,16 @@ Action Session::Mail(const Command& cmd, std::string& out) {
   return Action::kContinue;
 }
 
+// relay-domain (the return path): mail for these domains is accepted from any client.
+bool Session::IsForRelayDomain(const std::string& address) const {
+  const std::size_t at = address.rfind('@');
+  return at != std::string::npos &&
+         options_.config->IsRelayDomain(std::string_view(address).substr(at + 1));
+}
+
 Action Session::Rcpt(const Command& cmd, std::string& out) {
   if (!in_mail_) return Fail(out, 503, "5.5.1", "Need MAIL before RCPT");
-  if (!policy_.always_allow_relaying) {
+  if (!policy_.always_allow_relaying && !IsForRelayDomain(cmd.address)) {
     if (options_.counters) ++options_.counters->relay_denied;
     OUTPOST_LOG(kInfo, "smtp") << options_.peer << " relaying denied: from=<" << mail_from_
                                << "> to=<" << cmd.address << ">";

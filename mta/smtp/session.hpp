@@ -7,7 +7,8 @@
 //
 // Policy: the client's EffectiveSourcePolicy decides smtp-service (554 5.7.1 at the greeting),
 // require-auth (530 5.7.0 at MAIL), always-allow-relaying (otherwise every RCPT gets 550 5.7.1
-// Relaying denied: Outpost has no local domains, so every recipient is a relay). Address-literal
+// Relaying denied, except a recipient at a relay-domain, which any client may send to: the
+// return path's bounce and feedback-loop addresses). Address-literal
 // recipients (`user@[192.0.2.1]`) are always refused with 550 5.7.1 (conservative: delivery does
 // not route to literals). After AUTH the user's named source (e.g. {auth}) is layered over it.
 // STARTTLS is offered when a certificate is configured and the source has allow-starttls (the
@@ -141,6 +142,7 @@ class Session {
   // Appends an error reply; counts it (5xx) and ends the session past the limits.
   Action Fail(std::string& out, int code, std::string_view enhanced, std::string_view text);
   bool CanAccept(std::size_t recipients) const;
+  bool IsForRelayDomain(const std::string& address) const;
   void ResetTransaction();
   std::string ClientLiteral() const;
   std::string Protocol() const;

@@ -161,14 +161,17 @@ TEST_F(AcctTest, RecordsFilter) {
     std::vector<std::string> kept;
   };
   const Case cases[] = {
-      {"empty keeps all", {}, {"d", "b", "t", "tq", "r", "f"}},
+      {"empty keeps all", {}, {"d", "b", "t", "tq", "r", "f", "rb"}},
       {"d,b only", {"d", "b"}, {"d", "b"}},
+      {"rb is not b", {"b", "f"}, {"b", "f"}},
+      {"the return path's", {"rb", "f"}, {"f", "rb"}},
       {"t is not tq", {"t"}, {"t"}},
       {"r only", {"r"}, {"r"}},
   };
-  const RecordType all[] = {RecordType::kDelivered, RecordType::kBounced,
-                            RecordType::kTransient, RecordType::kTransientQueue,
-                            RecordType::kReceived,  RecordType::kFeedback};
+  const RecordType all[] = {RecordType::kDelivered,   RecordType::kBounced,
+                            RecordType::kTransient,   RecordType::kTransientQueue,
+                            RecordType::kReceived,    RecordType::kFeedback,
+                            RecordType::kRemoteBounce};
   for (const Case& c : cases) {
     fs::remove(file_.path);
     file_.records = c.records;
@@ -179,7 +182,7 @@ TEST_F(AcctTest, RecordsFilter) {
     std::vector<std::string> got;
     for (std::size_t i = 1; i < rows.size(); ++i) got.push_back(rows[i][0]);
     EXPECT_EQ(got, c.kept) << c.label;
-    EXPECT_EQ(w->Stats().records_filtered, 6 - c.kept.size()) << c.label;
+    EXPECT_EQ(w->Stats().records_filtered, std::size(all) - c.kept.size()) << c.label;
   }
 }
 

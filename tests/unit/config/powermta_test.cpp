@@ -79,12 +79,6 @@ INSTANTIATE_TEST_SUITE_P(
         MessageCase{"powermta_section",
                     "<rewrite-list r>\nmail-from /x/ y@z.test\n</rewrite-list>\n", 1,
                     "<rewrite-list> is a PowerMTA section not supported by Outpost"},
-        MessageCase{"return_path_sections_issue_17",
-                    "<bounce-processor>\n<address-list>\ndomain a.com\n</address-list>\n"
-                    "</bounce-processor>\n",
-                    1, "issue #17"},
-        MessageCase{"records_rb_issue_17", "<acct-file a.csv>\nrecords d,b,rb\n</acct-file>\n", 2,
-                    "issue #17"},
         MessageCase{"nested_domain_error_is_not_a_duplicate_later",
                     "<virtual-mta v1>\n<domain *>\nmax-msg-rate 10/h\nbogus 1\n</domain>\n"
                     "</virtual-mta>\n<domain *>\nmax-smtp-out 2\n</domain>\n",

@@ -89,6 +89,18 @@ TEST(AcctLineParser, HeaderDecidesColumnsWithUnknownAndImprintedColumns) {
   EXPECT_EQ(rec.size, 77);
 }
 
+// The return path's records (#17): rb is its own type (counted as remote_bounce), f feedback.
+TEST(AcctLineParser, RemoteBounceAndFeedbackTypes) {
+  AcctLineParser p;
+  ParsedRecord rec;
+  ASSERT_EQ(p.Parse("type,timeLogged,rcpt,bounceCat\n", rec).kind, LineKind::kHeader);
+  ASSERT_EQ(p.Parse("rb,1763805603,ann@gmail.com,bad-mailbox\n", rec).kind, LineKind::kRecord);
+  EXPECT_EQ(rec.type, acct::RecordType::kRemoteBounce);
+  EXPECT_EQ(rec.rcpt, "ann@gmail.com");
+  ASSERT_EQ(p.Parse("f,1763805603,bob@yahoo.com,\n", rec).kind, LineKind::kRecord);
+  EXPECT_EQ(rec.type, acct::RecordType::kFeedback);
+}
+
 struct TimeCase {
   const char* label;
   const char* text;
