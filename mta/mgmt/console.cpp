@@ -84,6 +84,11 @@ const char* ConsoleHtml() {
       <th class="num">Delivered/min (5m)</th><th class="num">Deferred/min (5m)</th>
       <th class="num">Bounced/min (5m)</th><th class="num">Deferral ratio (1h)</th>
       <th>Last error</th></tr></thead><tbody></tbody></table></section>
+  <section><h2>Jobs</h2>
+    <table id="jobs"><thead><tr><th>Job</th><th>State</th><th class="num">Queued</th>
+      <th class="num">Messages</th><th class="num">Delivered</th><th class="num">Deferred</th>
+      <th class="num">Bounced</th><th class="num">Deleted</th></tr></thead>
+      <tbody></tbody></table></section>
 </main>
 <script>
 "use strict";
@@ -182,11 +187,18 @@ function showDomains(d) {
     { text: fixed(x.deferral_ratio_1h * 100, 1) + "%", cls: "num" },
     { text: x.last_error, cls: "err", title: x.last_error }]));
 }
+function showJobs(j) {
+  fill("jobs", j.jobs.slice(0, 20).map(x => [
+    { text: x.id }, { text: x.paused ? "paused" : "running", cls: x.paused ? "paused" : "" },
+    num(x.recipients), num(x.messages), num(x.delivered), num(x.deferred), num(x.bounced),
+    num(x.deleted)]));
+}
 async function refresh() {
   try {
-    const [s, q, v, d] = await Promise.all([get("/status.json"), get("/queues.json?top=20"),
-                                            get("/vmtas.json"), get("/domains.json")]);
-    showStatus(s); showQueues(q); showVmtas(v); showDomains(d);
+    const [s, q, v, d, j] = await Promise.all([get("/status.json"), get("/queues.json?top=20"),
+                                               get("/vmtas.json"), get("/domains.json"),
+                                               get("/jobs.json")]);
+    showStatus(s); showQueues(q); showVmtas(v); showDomains(d); showJobs(j);
     set("error", "");
   } catch (e) {
     set("error", "cannot read outpostd: " + e.message);

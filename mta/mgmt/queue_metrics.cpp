@@ -1,6 +1,8 @@
 #include "mta/mgmt/queue_metrics.hpp"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 
 namespace outpost::mgmt {
@@ -19,6 +21,32 @@ struct Sums {
   std::uint64_t messages = 0;
   std::uint64_t connections = 0;
 };
+
+// The kTopJobs jobs with most recipients queued by name, the others as "other"; a series of an
+// earlier tick that is no longer among them goes to 0.
+void PublishJobs(bus::Metric& metric, const queue::QueueSnapshot& snapshot) {
+  std::vector<const queue::JobStats*> active;
+  for (const auto& j : snapshot.jobs) {
+    if (j.recipients > 0) active.push_back(&j);
+  }
+  std::sort(active.begin(), active.end(), [](const auto* a, const auto* b) {
+    return a->recipients != b->recipients ? a->recipients > b->recipients : a->id < b->id;
+  });
+  std::set<std::string> shown{"other"};
+  std::uint64_t other = 0;
+  for (std::size_t i = 0; i < active.size(); ++i) {
+    if (i < kTopJobs && active[i]->id != "other") {
+      SetIfChanged(metric, active[i]->id, active[i]->recipients);
+      shown.insert(active[i]->id);
+    } else {
+      other += active[i]->recipients;
+    }
+  }
+  SetIfChanged(metric, "other", other);
+  for (const auto& s : metric.Snapshot().series) {
+    if (!shown.contains(s.label)) SetIfChanged(metric, s.label, 0);
+  }
+}
 
 }  // namespace
 
@@ -47,6 +75,7 @@ void PublishQueues(const QueueFamilyMetrics& metrics, const queue::QueueSnapshot
     SetIfChanged(metrics.mode_recipients, mode, s.recipients);
     SetIfChanged(metrics.mode_messages, mode, s.messages);
   }
+  PublishJobs(metrics.job_recipients, snapshot);
 }
 
 }  // namespace outpost::mgmt

@@ -349,6 +349,35 @@ json RenderVmtas(const StatusInputs& in) {
   return {{"schema", kVmtasSchema}, {"generated_at", IsoTime(in.now_unix)}, {"vmtas", vmtas}};
 }
 
+std::vector<const queue::JobStats*> JobsByQueued(const queue::QueueSnapshot& snapshot) {
+  std::vector<const queue::JobStats*> out;
+  out.reserve(snapshot.jobs.size());
+  for (const auto& j : snapshot.jobs) out.push_back(&j);
+  std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) {
+    return a->recipients != b->recipients ? a->recipients > b->recipients : a->id < b->id;
+  });
+  return out;
+}
+
+json RenderJobs(const StatusInputs& in) {
+  json jobs = json::array();
+  for (const queue::JobStats* j : JobsByQueued(*in.queues)) {
+    jobs.push_back({{"id", j->id},
+                    {"paused", j->paused},
+                    {"recipients", j->recipients},
+                    {"messages", j->messages},
+                    {"received", j->received},
+                    {"delivered", j->delivered},
+                    {"deferred", j->deferred},
+                    {"bounced", j->bounced},
+                    {"expired", j->expired},
+                    {"deleted", j->deleted},
+                    {"first_seen", IsoTime(j->first_seen_unix)},
+                    {"last_seen", IsoTime(j->last_seen_unix)}});
+  }
+  return {{"schema", kJobsSchema}, {"generated_at", IsoTime(in.now_unix)}, {"jobs", jobs}};
+}
+
 json RenderCounters(const StatusInputs& in) {
   json metrics = json::array();
   for (const auto& m : in.bus.metrics) {

@@ -34,7 +34,8 @@ QueueManager::Impl::Impl(std::shared_ptr<const config::Config> config_in,
       options(std::move(options_in)),
       clock(clock_in),
       spool(spool_in),
-      completion(sink_in, spool_in, clock_in, options.host_name),
+      job_sink(jobs, sink_in),
+      completion(job_sink, spool_in, clock_in, options.host_name),
       deliverer(deliverer_in),
       classifier(std::make_unique<delivery::ReplyClassifier>(*config)),
       selector(*config),
@@ -129,7 +130,9 @@ Queue& QueueManager::Impl::FindOrCreateQueue(const QueueKey& key, const std::str
 // now.
 void QueueManager::Impl::AddToQueue(Queue& q, std::uint32_t m, std::uint32_t rcpt, bool as_retry,
                                     MonoTime now) {
-  if (as_retry) {
+  if (jobs.Paused(messages[m].job)) {
+    q.held.push_back(RetryEntry{DueSeconds(now), m, rcpt, 0});
+  } else if (as_retry) {
     q.retry.push_back(RetryEntry{DueSeconds(now), m, rcpt, 0});
     std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
   } else {
@@ -177,6 +180,7 @@ void QueueManager::Impl::Intake(spool::SpoolId id, const spool::Envelope& env, s
   rec.id = id;
   rec.time_queued = static_cast<std::uint32_t>(std::max<std::int64_t>(0, env.time_queued));
   rec.size = static_cast<std::uint32_t>(std::min<std::uint64_t>(size, 0xffffffffu));
+  rec.job = jobs.Intern(env.job_id, clock.Now().unix_seconds());
   if (env.mail_from.empty()) rec.flags |= kNullSender;
   ++live_messages;
 
@@ -210,10 +214,12 @@ void QueueManager::Impl::Intake(spool::SpoolId id, const spool::Envelope& env, s
   messages[m].remaining = pending;
   queued += pending;
   if (pending == 0) {
+    jobs.Finished(messages[m].job, 0, false);  // a job with nothing queued may be forgotten
     spool.MarkMessageDone(id);
     FreeMessage(m);
     return;
   }
+  jobs.Accepted(messages[m].job, pending, clock.Now().unix_seconds());
   if (per_queue.size() == 1 && !parked) {
     messages[m].flags |= kSingleQueue;
   } else {
@@ -718,6 +724,7 @@ QueueSnapshot QueueManager::Snapshot() const {
   t.dsns = impl_->dsns;
   t.admission_refusals = impl_->admission_refusals;
   t.held_completions = impl_->completion.held();
+  snap.jobs = impl_->jobs.Snapshot();
   return snap;
 }
 
