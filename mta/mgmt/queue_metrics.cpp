@@ -20,6 +20,7 @@ struct Sums {
   std::uint64_t recipients = 0;
   std::uint64_t messages = 0;
   std::uint64_t connections = 0;
+  std::uint64_t oldest_age_seconds = 0;
 };
 
 // The kTopJobs jobs with most recipients queued by name, the others as "other"; a series of an
@@ -64,12 +65,14 @@ void PublishQueues(const QueueFamilyMetrics& metrics, const queue::QueueSnapshot
       s->recipients += q.recipients;
       s->messages += q.messages;
       s->connections += q.connections;
+      s->oldest_age_seconds = std::max(s->oldest_age_seconds, q.oldest_age_seconds);
     }
   }
   for (const auto& [vmta, s] : by_vmta) {
     SetIfChanged(metrics.vmta_recipients, vmta, s.recipients);
     SetIfChanged(metrics.vmta_messages, vmta, s.messages);
     SetIfChanged(metrics.vmta_connections, vmta, s.connections);
+    SetIfChanged(metrics.vmta_oldest_age_seconds, vmta, s.oldest_age_seconds);
   }
   for (const auto& [mode, s] : by_mode) {
     SetIfChanged(metrics.mode_recipients, mode, s.recipients);

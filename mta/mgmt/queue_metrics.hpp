@@ -30,7 +30,9 @@
   X(Counter, admission_refusals_total, admission_refusals, "refusals",                            \
     "Injections refused because the queue ceiling was reached.")                                  \
   X(Gauge, acct_held_completions, held_completions, "recipients",                                 \
-    "Finished recipients kept in the spool until their record is written.")
+    "Finished recipients kept in the spool until their record is written.")                      \
+  X(Gauge, queue_oldest_age_seconds, oldest_age_seconds, "seconds",                               \
+    "Time in queue of the oldest recipient waiting in any queue (0: none).")
 
 #define OUTPOST_QUEUE_FAMILY_METRICS(X)                                                           \
   X(Gauge, queue_recipients, "queue", "recipients", "Recipients queued, per queue (domain/vmta).") \
@@ -41,6 +43,8 @@
   X(Gauge, vmta_messages, "vmta", "messages", "Messages queued, per virtual MTA.")                \
   X(Gauge, vmta_connections, "vmta", "connections",                                               \
     "Outbound connections open or opening, per virtual MTA.")                                     \
+  X(Gauge, vmta_oldest_age_seconds, "vmta", "seconds",                                            \
+    "Time in queue of the oldest recipient waiting, per virtual MTA (0: none).")                  \
   X(Gauge, mode_recipients, "mode", "recipients",                                                 \
     "Recipients queued, per queue mode (normal, backoff; paused queues count as paused).")        \
   X(Gauge, mode_messages, "mode", "messages", "Messages queued, per queue mode.")               \

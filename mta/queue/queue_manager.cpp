@@ -480,6 +480,18 @@ void QueueManager::Impl::SweepExpired(Queue& q, const Instant& now) {
   }
 }
 
+std::uint32_t QueueManager::Impl::OldestQueued(const Queue& q) const {
+  std::uint32_t oldest = 0;
+  auto see = [&](std::uint32_t m) {
+    const std::uint32_t t = messages[m].time_queued;
+    if (oldest == 0 || t < oldest) oldest = t;
+  };
+  for (const FreshEntry& e : q.fresh) see(e.msg);
+  for (const RetryEntry& e : q.retry) see(e.msg);
+  for (const RetryEntry& e : q.held) see(e.msg);
+  return oldest;
+}
+
 // ---- the active set's weighted fair share ----------------------------------------------------
 // Start-time fair queuing over the queues that want a share of the active set. A queue that
 // puts n recipients in a transaction advances its pass by n * kPassScale / weight; while others
@@ -698,8 +710,14 @@ void QueueManager::Stop() {
 QueueSnapshot QueueManager::Snapshot() const {
   QueueSnapshot snap;
   QueueTotals& t = snap.totals;
+  const std::int64_t now_unix = impl_->clock.Now().unix_seconds();
   for (const auto& q : impl_->queues) {
     QueueStats s = q->stats;
+    if (const std::uint32_t oldest = impl_->OldestQueued(*q); oldest != 0) {
+      s.oldest_age_seconds =
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_unix - oldest));
+      t.oldest_age_seconds = std::max(t.oldest_age_seconds, s.oldest_age_seconds);
+    }
     s.mode = QueueModeName(q->mode);
     s.connections = q->connections.size();
     t.connections += s.connections;

@@ -126,6 +126,9 @@ struct QueueStats {
   std::uint64_t expired = 0;
   std::uint64_t connect_failures = 0;
   std::uint64_t mode_changes = 0;
+  // Time in queue of its oldest recipient waiting (fresh, for a retry or held; not one in a
+  // transaction): now - time queued of its message, 0 when none waits.
+  std::uint64_t oldest_age_seconds = 0;
   std::string last_error;
 };
 
@@ -147,6 +150,7 @@ struct QueueTotals {
   // Finished recipients kept in the spool until their final records are in the accounting file
   // (accounting disk full; see OutcomeSink::Durable).
   std::uint64_t held_completions = 0;
+  std::uint64_t oldest_age_seconds = 0;  // the largest of the queues' oldest_age_seconds
 };
 
 struct QueueSnapshot {

@@ -66,6 +66,12 @@ def test_pause_resume_delete_by_job(tmp_path):
             assert jobs["spring"].findtext("paused") == "yes"
             assert int(jobs["spring"].findtext("rcp")) == 2
             assert int(jobs["summer"].findtext("delivered")) == 1
+            # Queue age: the held recipients wait, so the oldest waiting one ages (per queue and
+            # overall); the queues it left empty say 0.
+            wait_for(lambda: c.get("/status.json")[1]["queue"]["oldest_age_seconds"] >= 1, 10,
+                     "the held mail ages")
+            ages = {q["name"]: q["oldest_age_seconds"] for q in c.get("/queues.json")[1]["queues"]}
+            assert ages["example.net/{default}"] >= 1 and ages["example.org/{default}"] >= 1
 
             rc, out, err = ctl(c.url, "resume", "job", "spring")
             assert rc == 0 and "(2 recipients)" in out, err
@@ -87,6 +93,7 @@ def test_pause_resume_delete_by_job(tmp_path):
             assert {r["rcpt"] for r in records(d, "b")} == {"a1@example.net", "a2@example.net"}
             assert {r["jobId"] for r in records(d, "b")} == {"autumn"}
             wait_for(lambda: c.get("/status.json")[1]["queue"]["recipients"] == 0, 10, "empty")
+            assert c.get("/status.json")[1]["queue"]["oldest_age_seconds"] == 0
             status, body = c.get("/jobs.json")
             jsonschema.validate(body, doc_schemas()["jobs"])  # docs/status-api.md
             autumn = next(j for j in body["jobs"] if j["id"] == "autumn")

@@ -1,5 +1,6 @@
 // Jobs: the interning table (retention of finished jobs) and the scheduler's per-job counters,
-// pause, resume and delete, over fakes and a simulated clock.
+// pause, resume and delete; and queue age (the oldest waiting recipient), over fakes and a
+// simulated clock.
 #include "mta/queue/jobs.hpp"
 
 #include <gtest/gtest.h>
@@ -201,6 +202,38 @@ TEST(SchedulerJobsTest, ADeferralInFlightWhenItsJobIsDeletedIsDeleted) {
   ASSERT_EQ(h.sink.Of(RecordType::kBounced).size(), 1u);
   EXPECT_EQ(h.sink.Of(RecordType::kTransient).size(), 0u);
   EXPECT_EQ(h.manager->queued_recipients(), 0u);
+}
+
+std::uint64_t AgeOf(const QueueSnapshot& snap, const std::string& queue) {
+  for (const QueueStats& q : snap.queues) {
+    if (q.name == queue) return q.oldest_age_seconds;
+  }
+  ADD_FAILURE() << "no queue " << queue;
+  return 0;
+}
+
+// The oldest waiting recipient's time in queue, per queue and overall; a recipient held by a
+// paused job counts, one delivered does not.
+TEST(QueueAgeTest, OldestWaitingRecipientPerQueueAndOverall) {
+  Harness h("");
+  h.deliverer.reply_for = [](const std::string& rcpt) {
+    return rcpt.starts_with("later") ? testing::MakeReply(451, "4.3.0", "later")
+                                     : testing::MakeReply(250, "2.0.0", "ok");
+  };
+  EXPECT_EQ(h.manager->Snapshot().totals.oldest_age_seconds, 0u);
+  InjectJob(h, "a", {"later@example.net", "now@example.org"});
+  h.RunFor(seconds(1));
+  h.clock.Advance(std::chrono::minutes(30));
+  h.manager->PauseJob("b");
+  InjectJob(h, "b", {"held@example.org"});
+  h.RunFor(seconds(100));
+  const QueueSnapshot snap = h.manager->Snapshot();
+  EXPECT_EQ(snap.totals.oldest_age_seconds, 1801u + 100u);
+  EXPECT_EQ(AgeOf(snap, "example.net/{default}"), 1901u);
+  EXPECT_EQ(AgeOf(snap, "example.org/{default}"), 100u) << "the held recipient";
+  h.manager->ResumeJob("b");
+  h.RunFor(seconds(1));
+  EXPECT_EQ(AgeOf(h.manager->Snapshot(), "example.org/{default}"), 0u) << "delivered";
 }
 
 }  // namespace
