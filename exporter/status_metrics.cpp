@@ -11,7 +11,7 @@ namespace outpost::exporter {
 using prometheus::MetricType;
 using Json = nlohmann::json;
 
-const std::array<StatusScalar, 34> kStatusScalars = {{
+const std::array<StatusScalar, 35> kStatusScalars = {{
     {"outpost_uptime_seconds", "outpostd uptime.", MetricType::Gauge, {"uptime_seconds"}},
     {"outpost_queue_recipients",
      "Queued recipients, total.",
@@ -29,6 +29,10 @@ const std::array<StatusScalar, 34> kStatusScalars = {{
      "Queues in backoff mode.",
      MetricType::Gauge,
      {"queue", "queues_in_backoff"}},
+    {"outpost_queue_oldest_message_age_seconds",
+     "Time in queue of the oldest recipient waiting in any queue (0: none).",
+     MetricType::Gauge,
+     {"queue", "oldest_age_seconds"}},
     {"outpost_process_resident_memory_bytes",
      "outpostd resident memory.",
      MetricType::Gauge,
@@ -275,6 +279,7 @@ struct NamedCount {
   std::string name;
   double recipients = 0;
   double backoff_seconds = 0;
+  std::optional<double> oldest_age_seconds;  // absent from an older outpostd
 };
 
 // Reads `items` (an array of objects with string `name_key` and number "recipients").
@@ -285,10 +290,14 @@ bool ReadNamedCounts(const Json& items, const char* name_key, std::vector<NamedC
     auto n = item.find(name_key);
     auto r = item.find("recipients");
     if (n == item.end() || !n->is_string() || r == item.end() || !r->is_number()) return false;
-    NamedCount c{n->get<std::string>(), r->get<double>(), 0};
+    NamedCount c{n->get<std::string>(), r->get<double>(), 0, std::nullopt};
     if (auto b = item.find("backoff_seconds"); b != item.end()) {
       if (!b->is_number()) return false;
       c.backoff_seconds = b->get<double>();
+    }
+    if (auto a = item.find("oldest_age_seconds"); a != item.end()) {
+      if (!a->is_number()) return false;
+      c.oldest_age_seconds = a->get<double>();
     }
     out->push_back(std::move(c));
   }
@@ -417,9 +426,14 @@ bool MapVmtasDocument(const Json& doc, const StatusMappingLimits& limits,
   SortByRecipients(vmtas);
   // The largest max_vmtas keep their name; the rest (and a vmta really named "other") add up.
   std::map<std::string, double> kept;
+  std::map<std::string, double> oldest;  // the capped ones: the oldest of them
   for (std::size_t i = 0; i < vmtas.size(); ++i) {
     const bool capped = i >= limits.max_vmtas || vmtas[i].name == "other";
-    kept[capped ? std::string("other") : vmtas[i].name] += vmtas[i].recipients;
+    const std::string name = capped ? std::string("other") : vmtas[i].name;
+    kept[name] += vmtas[i].recipients;
+    if (vmtas[i].oldest_age_seconds) {
+      oldest[name] = std::max(oldest[name], *vmtas[i].oldest_age_seconds);
+    }
   }
   prometheus::MetricFamily f =
       Family("outpost_queue_recipients_by_vmta",
@@ -427,6 +441,12 @@ bool MapVmtasDocument(const Json& doc, const StatusMappingLimits& limits,
              MetricType::Gauge);
   for (const auto& [name, v] : kept) AddSample(f, v, "vmta", name);
   if (!f.metric.empty()) out.push_back(std::move(f));
+  prometheus::MetricFamily age =
+      Family("outpost_queue_oldest_message_age_seconds_by_vmta",
+             "Time in queue of the oldest recipient waiting, per virtual MTA (capped as by_vmta).",
+             MetricType::Gauge);
+  for (const auto& [name, v] : oldest) AddSample(age, v, "vmta", name);
+  if (!age.metric.empty()) out.push_back(std::move(age));
   return true;
 }
 

@@ -71,7 +71,8 @@ const char* ConsoleHtml() {
   <section><h2>Top queues</h2>
     <table id="queues"><thead><tr><th>Queue</th><th>Mode</th><th class="num">Recipients</th>
       <th class="num">Messages</th><th class="num">Conns</th><th class="num">Delivered</th>
-      <th class="num">Deferred</th><th class="num">Bounced</th><th>Last error</th></tr></thead>
+      <th class="num">Deferred</th><th class="num">Bounced</th><th class="num">Oldest</th>
+      <th>Last error</th></tr></thead>
       <tbody></tbody></table></section>
   <section><h2>Virtual MTAs</h2>
     <table id="vmtas"><thead><tr><th>VMTA</th><th class="num">Queued</th>
@@ -84,6 +85,11 @@ const char* ConsoleHtml() {
       <th class="num">Delivered/min (5m)</th><th class="num">Deferred/min (5m)</th>
       <th class="num">Bounced/min (5m)</th><th class="num">Deferral ratio (1h)</th>
       <th>Last error</th></tr></thead><tbody></tbody></table></section>
+  <section><h2>Jobs</h2>
+    <table id="jobs"><thead><tr><th>Job</th><th>State</th><th class="num">Queued</th>
+      <th class="num">Messages</th><th class="num">Delivered</th><th class="num">Deferred</th>
+      <th class="num">Bounced</th><th class="num">Deleted</th></tr></thead>
+      <tbody></tbody></table></section>
 </main>
 <script>
 "use strict";
@@ -142,7 +148,8 @@ function showStatus(s) {
   set("queued", fmt(s.queue.recipients));
   set("queued-detail", fmt(s.queue.messages) + " msgs in " + fmt(s.queue.queues) + " queues; " +
       fmt(s.queue.recipients_in_backoff) + " rcpts in backoff (" + fmt(s.queue.queues_in_backoff) +
-      " queues); " + fmt(s.queue.paused_queues) + " paused");
+      " queues); " + fmt(s.queue.paused_queues) + " paused; oldest " +
+      duration(s.queue.oldest_age_seconds || 0));
   const o = s.outcomes;
   set("outcomes", fmt(o.delivered.last_1h) + " delivered");
   set("outcomes-detail", fmt(o.deferred.last_1h) + " deferred, " + fmt(o.bounced.last_1h) +
@@ -164,7 +171,8 @@ function showQueues(q) {
     { text: x.mode + (x.paused ? " (paused)" : ""),
       cls: x.paused ? "paused" : (x.mode === "backoff" ? "mode-backoff" : "") },
     num(x.recipients), num(x.messages), num(x.connections), num(x.delivered), num(x.deferred),
-    num(x.bounced), { text: x.last_error, cls: "err", title: x.last_error }]));
+    num(x.bounced), { text: duration(x.oldest_age_seconds || 0), cls: "num" },
+    { text: x.last_error, cls: "err", title: x.last_error }]));
 }
 function showVmtas(v) {
   fill("vmtas", v.vmtas.map(x => [
@@ -182,11 +190,18 @@ function showDomains(d) {
     { text: fixed(x.deferral_ratio_1h * 100, 1) + "%", cls: "num" },
     { text: x.last_error, cls: "err", title: x.last_error }]));
 }
+function showJobs(j) {
+  fill("jobs", j.jobs.slice(0, 20).map(x => [
+    { text: x.id }, { text: x.paused ? "paused" : "running", cls: x.paused ? "paused" : "" },
+    num(x.recipients), num(x.messages), num(x.delivered), num(x.deferred), num(x.bounced),
+    num(x.deleted)]));
+}
 async function refresh() {
   try {
-    const [s, q, v, d] = await Promise.all([get("/status.json"), get("/queues.json?top=20"),
-                                            get("/vmtas.json"), get("/domains.json")]);
-    showStatus(s); showQueues(q); showVmtas(v); showDomains(d);
+    const [s, q, v, d, j] = await Promise.all([get("/status.json"), get("/queues.json?top=20"),
+                                               get("/vmtas.json"), get("/domains.json"),
+                                               get("/jobs.json")]);
+    showStatus(s); showQueues(q); showVmtas(v); showDomains(d); showJobs(j);
     set("error", "");
   } catch (e) {
     set("error", "cannot read outpostd: " + e.message);

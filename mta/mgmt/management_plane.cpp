@@ -29,6 +29,18 @@ void SendError(httplib::Response& res, int status, const std::string& message) {
 
 }  // namespace
 
+const char* JobActionName(JobAction action) {
+  switch (action) {
+    case JobAction::kPause:
+      return "pause";
+    case JobAction::kResume:
+      return "resume";
+    case JobAction::kDelete:
+      return "delete";
+  }
+  return "?";
+}
+
 struct ManagementPlane::Impl {
   bus::Registry& registry;
   Poster post;
@@ -200,6 +212,9 @@ struct ManagementPlane::Impl {
       }
       SendJson(res, 200, RenderQueues(Inputs(), filter));
     });
+    s.Get("/jobs.json", [this](const httplib::Request&, httplib::Response& res) {
+      SendJson(res, 200, RenderJobs(Inputs()));
+    });
     s.Get("/domains.json", [this](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, RenderDomains(Inputs()));
     });
@@ -254,6 +269,12 @@ struct ManagementPlane::Impl {
         return {200, {{"ok", true}, {"action", "delete"}, {"queue", name}, {"recipients", n}}};
       });
     });
+    for (JobAction action : {JobAction::kPause, JobAction::kResume, JobAction::kDelete}) {
+      s.Post(std::string("/api/job/") + JobActionName(action),
+             [this, action](const httplib::Request& req, httplib::Response& res) {
+               JobControl(req, res, action);
+             });
+    }
     s.Post("/api/reload", [this](const httplib::Request& req, httplib::Response& res) {
       Control(req, res, [this]() -> std::pair<int, nlohmann::json> {
         ReloadResult r = DoReload();
@@ -266,6 +287,33 @@ struct ManagementPlane::Impl {
         }
         return {200, {{"ok", true}, {"action", "reload"}}};
       });
+    });
+  }
+
+  // POST /api/job/{pause,resume,delete}?job=J
+  void JobControl(const httplib::Request& req, httplib::Response& res, JobAction action) {
+    const std::string job = req.get_param_value("job");
+    if (job.empty()) {
+      SendError(res, 400, "missing parameter: job (the job id, as in X-Job)");
+      return;
+    }
+    if (!hooks.job) {
+      SendError(res, 501, "jobs are not supported by this outpostd build");
+      return;
+    }
+    Control(req, res, [this, job, action]() -> std::pair<int, nlohmann::json> {
+      const ActionResult result = hooks.job(action, job);
+      if (result.error != ActionResult::Error::kNone) {
+        const int status = result.error == ActionResult::Error::kNotSupported ? 501 : 404;
+        return {status, RenderError(status, result.message)};
+      }
+      OUTPOST_LOG(kInfo, "mgmt") << JobActionName(action) << " job " << job << " ("
+                                 << result.affected << " recipients) by operator";
+      return {200,
+              {{"ok", true},
+               {"action", std::string(JobActionName(action)) + " job"},
+               {"job", job},
+               {"recipients", result.affected}}};
     });
   }
 

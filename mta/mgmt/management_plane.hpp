@@ -6,7 +6,9 @@
 //        /counters.json  /health (liveness)  /ready (503 when the spool refuses mail or the queue
 //        is full)  /  (the web console)                                    -> monitor or admin
 //   POST /api/queue/pause?queue=Q  /api/queue/resume?queue=Q  /api/queue/mode?queue=Q&mode=M
-//        /api/queue/delete?queue=Q[&hold=1]  /api/reload                   -> admin only
+//        /api/queue/delete?queue=Q[&hold=1]  /api/reload
+//        /api/job/pause?job=J  /api/job/resume?job=J  /api/job/delete?job=J -> admin only
+//   GET  /jobs.json (every job the scheduler knows, with its counters)     -> monitor or admin
 // Q is "domain/vmta" or "domain" (all of that domain's queues). Errors are JSON,
 // {"error": "...", "status": N}: 400 bad request, 403 http-access, 404 no such queue/path,
 // 422 reload refused (the errors are listed), 501 not supported, 503 scheduler not answering.
@@ -63,6 +65,9 @@ struct ActionResult {
   }
 };
 
+enum class JobAction { kPause, kResume, kDelete };
+const char* JobActionName(JobAction action);  // "pause", "resume", "delete"
+
 // How the plane reaches the daemon. Every hook runs on the io_context's thread.
 struct ControlHooks {
   std::function<DaemonReadings()> read;
@@ -72,6 +77,10 @@ struct ControlHooks {
   // Deletes the queue's mail: the recipients deleted, kNoMatch (404) when no queue matches,
   // kNotSupported (501) for what this build cannot do (hold=1). Empty: the API answers 501.
   std::function<ActionResult(const std::string& queue, bool hold)> remove;
+  // By job (PowerMTA's `pause job`, `resume job`, `delete --jobId`): the recipients held, released
+  // or deleted; kNoMatch (404) for a job the scheduler does not know (pause creates it). Empty:
+  // the API answers 501.
+  std::function<ActionResult(JobAction action, const std::string& job)> job;
   std::function<config::LoadResult()> load_config;
   std::function<void(std::shared_ptr<const config::Config>)> apply_config;
 };

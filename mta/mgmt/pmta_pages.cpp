@@ -278,6 +278,28 @@ Tree PmtaQueuesTree(const StatusInputs& in, const PmtaQueueFilter& f) {
   return tree;
 }
 
+Tree PmtaJobsTree(const StatusInputs& in, std::size_t max_items) {
+  Tree list = Tree::array();
+  for (const queue::JobStats* j : JobsByQueued(*in.queues)) {
+    if (max_items > 0 && list.size() >= max_items) break;
+    Tree t;
+    t["id"] = j->id;
+    t["rcp"] = j->recipients;
+    t["msg"] = j->messages;
+    t["paused"] = j->paused ? "yes" : "no";
+    t["received"] = j->received;
+    t["delivered"] = j->delivered;
+    t["deferred"] = j->deferred;
+    t["bounced"] = j->bounced;
+    t["expired"] = j->expired;
+    t["deleted"] = j->deleted;
+    list.push_back(std::move(t));
+  }
+  Tree tree;
+  tree["job"] = std::move(list);
+  return tree;
+}
+
 std::string PmtaXml(const Tree& tree) {
   std::ostringstream out;
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rsp>\n";
@@ -311,14 +333,6 @@ void RegisterPmtaPages(httplib::Server& server, std::function<StatusInputs()> in
         res.set_content(PmtaError(f, "format must be xml or json"), type);
         return;
       }
-      if (!build) {
-        res.status = 501;
-        res.set_content(PmtaError(f,
-                                  "jobs are not tracked by this outpostd yet (issue #19): "
-                                  "the job id is kept in the accounting file only"),
-                        type);
-        return;
-      }
       const Tree tree = build(req, inputs());
       res.set_content(f == PmtaFormat::kJson ? PmtaJson(tree) : PmtaXml(tree), type);
     };
@@ -339,7 +353,10 @@ void RegisterPmtaPages(httplib::Server& server, std::function<StatusInputs()> in
                f.max_items = std::strtoul(req.get_param_value("maxItems").c_str(), nullptr, 10);
                return PmtaQueuesTree(in, f);
              }));
-  server.Get("/jobs", page(nullptr));
+  server.Get("/jobs", page([](const httplib::Request& req, const StatusInputs& in) {
+               return PmtaJobsTree(
+                   in, std::strtoul(req.get_param_value("maxItems").c_str(), nullptr, 10));
+             }));
 }
 
 }  // namespace outpost::mgmt

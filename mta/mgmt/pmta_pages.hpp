@@ -1,4 +1,4 @@
-// PowerMTA's monitoring pages (/status, /domains, /vmtas, /queues with ?format=xml or
+// PowerMTA's monitoring pages (/status, /domains, /vmtas, /queues, /jobs with ?format=xml or
 // ?format=json), rendered from the same inputs as Outpost's own documents (status_json.hpp), so
 // that the scripts, Munin plugins and Zabbix checks written against PowerMTA's web monitor read
 // Outpost unchanged. Element names and nesting follow PowerMTA's
@@ -40,6 +40,8 @@ nlohmann::ordered_json PmtaStatusTree(const StatusInputs& in);
 nlohmann::ordered_json PmtaDomainsTree(const StatusInputs& in);
 nlohmann::ordered_json PmtaVmtasTree(const StatusInputs& in);
 nlohmann::ordered_json PmtaQueuesTree(const StatusInputs& in, const PmtaQueueFilter& filter);
+// Every job known, most recipients queued first (at most `max_items`; 0: all).
+nlohmann::ordered_json PmtaJobsTree(const StatusInputs& in, std::size_t max_items = 0);
 
 // <?xml ...?><rsp><data>tree</data></rsp>, indented, every text escaped.
 std::string PmtaXml(const nlohmann::ordered_json& tree);

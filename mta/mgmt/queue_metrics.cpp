@@ -1,6 +1,8 @@
 #include "mta/mgmt/queue_metrics.hpp"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 
 namespace outpost::mgmt {
@@ -18,7 +20,34 @@ struct Sums {
   std::uint64_t recipients = 0;
   std::uint64_t messages = 0;
   std::uint64_t connections = 0;
+  std::uint64_t oldest_age_seconds = 0;
 };
+
+// The kTopJobs jobs with most recipients queued by name, the others as "other"; a series of an
+// earlier tick that is no longer among them goes to 0.
+void PublishJobs(bus::Metric& metric, const queue::QueueSnapshot& snapshot) {
+  std::vector<const queue::JobStats*> active;
+  for (const auto& j : snapshot.jobs) {
+    if (j.recipients > 0) active.push_back(&j);
+  }
+  std::sort(active.begin(), active.end(), [](const auto* a, const auto* b) {
+    return a->recipients != b->recipients ? a->recipients > b->recipients : a->id < b->id;
+  });
+  std::set<std::string> shown{"other"};
+  std::uint64_t other = 0;
+  for (std::size_t i = 0; i < active.size(); ++i) {
+    if (i < kTopJobs && active[i]->id != "other") {
+      SetIfChanged(metric, active[i]->id, active[i]->recipients);
+      shown.insert(active[i]->id);
+    } else {
+      other += active[i]->recipients;
+    }
+  }
+  SetIfChanged(metric, "other", other);
+  for (const auto& s : metric.Snapshot().series) {
+    if (!shown.contains(s.label)) SetIfChanged(metric, s.label, 0);
+  }
+}
 
 }  // namespace
 
@@ -36,17 +65,20 @@ void PublishQueues(const QueueFamilyMetrics& metrics, const queue::QueueSnapshot
       s->recipients += q.recipients;
       s->messages += q.messages;
       s->connections += q.connections;
+      s->oldest_age_seconds = std::max(s->oldest_age_seconds, q.oldest_age_seconds);
     }
   }
   for (const auto& [vmta, s] : by_vmta) {
     SetIfChanged(metrics.vmta_recipients, vmta, s.recipients);
     SetIfChanged(metrics.vmta_messages, vmta, s.messages);
     SetIfChanged(metrics.vmta_connections, vmta, s.connections);
+    SetIfChanged(metrics.vmta_oldest_age_seconds, vmta, s.oldest_age_seconds);
   }
   for (const auto& [mode, s] : by_mode) {
     SetIfChanged(metrics.mode_recipients, mode, s.recipients);
     SetIfChanged(metrics.mode_messages, mode, s.messages);
   }
+  PublishJobs(metrics.job_recipients, snapshot);
 }
 
 }  // namespace outpost::mgmt

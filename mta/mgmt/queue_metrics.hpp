@@ -30,7 +30,9 @@
   X(Counter, admission_refusals_total, admission_refusals, "refusals",                            \
     "Injections refused because the queue ceiling was reached.")                                  \
   X(Gauge, acct_held_completions, held_completions, "recipients",                                 \
-    "Finished recipients kept in the spool until their record is written.")
+    "Finished recipients kept in the spool until their record is written.")                      \
+  X(Gauge, queue_oldest_age_seconds, oldest_age_seconds, "seconds",                               \
+    "Time in queue of the oldest recipient waiting in any queue (0: none).")
 
 #define OUTPOST_QUEUE_FAMILY_METRICS(X)                                                           \
   X(Gauge, queue_recipients, "queue", "recipients", "Recipients queued, per queue (domain/vmta).") \
@@ -41,9 +43,13 @@
   X(Gauge, vmta_messages, "vmta", "messages", "Messages queued, per virtual MTA.")                \
   X(Gauge, vmta_connections, "vmta", "connections",                                               \
     "Outbound connections open or opening, per virtual MTA.")                                     \
+  X(Gauge, vmta_oldest_age_seconds, "vmta", "seconds",                                            \
+    "Time in queue of the oldest recipient waiting, per virtual MTA (0: none).")                  \
   X(Gauge, mode_recipients, "mode", "recipients",                                                 \
     "Recipients queued, per queue mode (normal, backoff; paused queues count as paused).")        \
-  X(Gauge, mode_messages, "mode", "messages", "Messages queued, per queue mode.")
+  X(Gauge, mode_messages, "mode", "messages", "Messages queued, per queue mode.")               \
+  X(Gauge, job_recipients, "job", "recipients",                                                   \
+    "Recipients queued, per job (X-Job): the 10 jobs with most queued, the rest as job=other.")
 // clang-format on
 
 namespace outpost::mgmt {
@@ -53,7 +59,9 @@ OUTPOST_DEFINE_STATS(QueueFamilyMetrics, OUTPOST_QUEUE_FAMILY_METRICS);
 
 // Sets the families from `snapshot`: per queue, per vmta (the name's part after the last '/'),
 // per mode (normal, backoff, paused; a paused queue counts as paused whatever its mode; the three
-// mode series always exist).
+// mode series always exist), per job (the kTopJobs jobs with most recipients queued, the others
+// summed under "other"; a job that leaves the top is set to 0, then expires).
+inline constexpr std::size_t kTopJobs = 10;
 void PublishQueues(const QueueFamilyMetrics& metrics, const queue::QueueSnapshot& snapshot);
 
 }  // namespace outpost::mgmt

@@ -82,6 +82,7 @@ json QueueJson(const queue::QueueStats& q) {
           {"expired", q.expired},
           {"connect_failures", q.connect_failures},
           {"mode_changes", q.mode_changes},
+          {"oldest_age_seconds", q.oldest_age_seconds},
           {"last_error", q.last_error}};
 }
 
@@ -97,6 +98,7 @@ struct Aggregate {
   std::uint64_t connections = 0;
   std::uint64_t backoff_queues = 0;
   std::uint64_t paused_queues = 0;
+  std::uint64_t oldest_age_seconds = 0;
   std::string last_error;
 };
 
@@ -113,6 +115,7 @@ std::map<std::string, Aggregate> AggregateBy(const StatusInputs& in, bool by_dom
     a.connections += q.connections;
     if (q.mode == "backoff") ++a.backoff_queues;
     if (q.paused) ++a.paused_queues;
+    a.oldest_age_seconds = std::max(a.oldest_age_seconds, q.oldest_age_seconds);
     if (!q.last_error.empty()) a.last_error = q.last_error;
   }
   // Names that only the outcome counters know (e.g. queues already emptied) are listed too.
@@ -177,6 +180,7 @@ std::pair<json, json> QueueSectionJson(const StatusInputs& in) {
                 {"admission_refusals", t.admission_refusals},
                 {"mode_changes", t.mode_changes},
                 {"dsns", t.dsns},
+                {"oldest_age_seconds", t.oldest_age_seconds},
                 {"by_mode", by_mode}};
   return {std::move(queue), std::move(backoff)};
 }
@@ -326,6 +330,7 @@ json RenderDomains(const StatusInputs& in) {
     d["connections"] = a.connections;
     d["backoff_queues"] = a.backoff_queues;
     d["paused_queues"] = a.paused_queues;
+    d["oldest_age_seconds"] = a.oldest_age_seconds;
     d["last_error"] = a.last_error;
     domains.push_back(std::move(d));
   }
@@ -343,10 +348,40 @@ json RenderVmtas(const StatusInputs& in) {
     v["messages"] = a.messages;
     v["connections"] = a.connections;
     v["backoff_queues"] = a.backoff_queues;
+    v["oldest_age_seconds"] = a.oldest_age_seconds;
     v["last_error"] = a.last_error;
     vmtas.push_back(std::move(v));
   }
   return {{"schema", kVmtasSchema}, {"generated_at", IsoTime(in.now_unix)}, {"vmtas", vmtas}};
+}
+
+std::vector<const queue::JobStats*> JobsByQueued(const queue::QueueSnapshot& snapshot) {
+  std::vector<const queue::JobStats*> out;
+  out.reserve(snapshot.jobs.size());
+  for (const auto& j : snapshot.jobs) out.push_back(&j);
+  std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) {
+    return a->recipients != b->recipients ? a->recipients > b->recipients : a->id < b->id;
+  });
+  return out;
+}
+
+json RenderJobs(const StatusInputs& in) {
+  json jobs = json::array();
+  for (const queue::JobStats* j : JobsByQueued(*in.queues)) {
+    jobs.push_back({{"id", j->id},
+                    {"paused", j->paused},
+                    {"recipients", j->recipients},
+                    {"messages", j->messages},
+                    {"received", j->received},
+                    {"delivered", j->delivered},
+                    {"deferred", j->deferred},
+                    {"bounced", j->bounced},
+                    {"expired", j->expired},
+                    {"deleted", j->deleted},
+                    {"first_seen", IsoTime(j->first_seen_unix)},
+                    {"last_seen", IsoTime(j->last_seen_unix)}});
+  }
+  return {{"schema", kJobsSchema}, {"generated_at", IsoTime(in.now_unix)}, {"jobs", jobs}};
 }
 
 json RenderCounters(const StatusInputs& in) {

@@ -30,6 +30,7 @@ inline constexpr const char* kQueuesSchema = "outpost.queues/v1";
 inline constexpr const char* kDomainsSchema = "outpost.domains/v1";
 inline constexpr const char* kVmtasSchema = "outpost.vmtas/v1";
 inline constexpr const char* kCountersSchema = "outpost.counters/v1";
+inline constexpr const char* kJobsSchema = "outpost.jobs/v1";
 
 struct StatusInputs {
   DaemonMetrics::Snapshot metrics;  // every figure the documents show
@@ -60,6 +61,10 @@ nlohmann::json RenderStatus(const StatusInputs& in);
 nlohmann::json RenderQueues(const StatusInputs& in, const QueueFilter& filter);
 nlohmann::json RenderDomains(const StatusInputs& in);
 nlohmann::json RenderVmtas(const StatusInputs& in);
+// Every job the scheduler knows (queued or recently finished), most recipients queued first.
+nlohmann::json RenderJobs(const StatusInputs& in);
+// The snapshot's jobs in that order.
+std::vector<const queue::JobStats*> JobsByQueued(const queue::QueueSnapshot& snapshot);
 // Every bus metric with its descriptor and series (the CLI's `show counters`).
 nlohmann::json RenderCounters(const StatusInputs& in);
 // {"error": message, "status": status}

@@ -8,12 +8,13 @@
 //     show domains | show topdomains | show vmtas | show counters | show license
 //     pause queue Q | resume queue Q | set queue --mode=normal|backoff Q
 //     delete --queue=Q [--hold] | reload
+//     show jobs | pause job J | resume job J | delete --jobId=J
 //
 // URL: --url, else $OUTPOST_URL, else http://127.0.0.1:8080. Output: aligned tables; --json: the
 // server's JSON (Outpost's schema where the command has one); --dom: PowerMTA's `--dom` lines
 // (`status.queue.smtp.rcp="42"`) from the PowerMTA pages. `show vmtas`, `show domains` and
-// `show topdomains` print PowerMTA's tables (pmta_view.hpp). Jobs (`show jobs`, `pause job`, ...)
-// and `show settings` are refused with "not yet" (exit 1). Exit codes: 0 ok, 1 error reply from
+// `show topdomains` and `show jobs` print PowerMTA's tables (pmta_view.hpp). `show settings` is
+// refused with "not yet" (exit 1). Exit codes: 0 ok, 1 error reply from
 // outpostd, 2 usage, 3 outpostd not reachable, 4 access denied (http-access).
 #include <httplib.h>
 
@@ -50,8 +51,9 @@ const char* kUsageText =
     "  resume queue DOMAIN[/VMTA]\n"
     "  set queue --mode=normal|backoff DOMAIN[/VMTA]\n"
     "  delete --queue=DOMAIN[/VMTA] [--hold]\n"
+    "  show jobs | pause job ID | resume job ID | delete --jobId=ID\n"
     "  reload\n"
-    "  (not yet: show jobs, show settings, pause|resume job ID, delete --jobId=ID)\n"
+    "  (not yet: show settings)\n"
     "DOMAIN/* names every queue of DOMAIN. --json: the server's JSON; --dom: PowerMTA's\n"
     "name=\"value\" lines (show status, queues, topqueues, domains, topdomains, vmtas).\n"
     "URL defaults to $OUTPOST_URL or http://127.0.0.1:8080.\n"
@@ -294,6 +296,8 @@ int Perform(const std::string& url, int timeout, bool as_json, const Request& r)
       std::cout << outpost::ctl::DomLines(Data(res->body));
     } else if (r.kind == "pmta-domains") {
       std::cout << outpost::ctl::DomainTable(Data(res->body), r.max_items);
+    } else if (r.kind == "pmta-jobs") {
+      std::cout << outpost::ctl::JobTable(Data(res->body));
     } else if (r.kind == "pmta-vmtas") {
       std::cout << outpost::ctl::VmtaTable(Data(res->body));
     } else if (r.kind == "counters") {
@@ -301,7 +305,8 @@ int Perform(const std::string& url, int timeout, bool as_json, const Request& r)
     } else if (r.kind == "reload") {
       std::cout << "configuration reloaded\n";
     } else {
-      std::cout << Num(body["action"]) << " " << Num(body["queue"]) << ": ok";
+      std::cout << Num(body["action"]) << " "
+                << Num(body.contains("job") ? body["job"] : body["queue"]) << ": ok";
       if (body.contains("queues")) std::cout << " (" << Num(body["queues"]) << " queues)";
       if (body.contains("recipients"))
         std::cout << " (" << Num(body["recipients"]) << " recipients)";
@@ -337,15 +342,12 @@ std::string QueueArg(std::string q) {
   return q;
 }
 
-// Jobs are issue #19's next step (the scheduler does not track them yet).
+// `show settings` is issue #19's next step.
 int NotYet(const std::string& what) {
   std::fprintf(stderr,
-               "outpostctl: %s is not supported yet: outpostd does not track %s (issue #19); "
-               "see docs/pmta-compat.md\n",
-               what.c_str(),
-               what.find("settings") != std::string::npos
-                   ? "the resolved settings in its API"
-                   : "jobs in its scheduler; the job id is in the accounting file");
+               "outpostctl: %s is not supported yet: outpostd does not expose the resolved "
+               "settings in its API (issue #19); see docs/pmta-compat.md\n",
+               what.c_str());
   return kErrorReply;
 }
 
@@ -405,13 +407,30 @@ std::optional<Request> ParseShow(const Options& o, int* rc) {
     std::cout << "Outpost needs no license key: nothing is licensed, counted or due to expire.\n";
     *rc = kOk;
     return std::nullopt;
-  } else if (what == "jobs" || what == "settings") {
-    *rc = NotYet(what == "jobs" ? "show jobs" : "show settings");
+  } else if (what == "jobs" && two) {
+    if (o.as_json) {
+      r.path = "/jobs.json";
+      r.kind = "jobs";
+      return r;
+    }
+    return PmtaPage(o, "/jobs", "pmta-jobs");
+  } else if (what == "settings") {
+    *rc = NotYet("show settings");
     return std::nullopt;
   } else {
     *rc = Usage(what.empty() ? "show what?" : "cannot show '" + what + "'");
     return std::nullopt;
   }
+  return r;
+}
+
+// POST /api/job/VERB?job=ID
+Request JobRequest(const std::string& verb, const std::string& job) {
+  Request r;
+  r.method = "POST";
+  r.path = "/api/job/" + verb;
+  r.params.emplace("job", job);
+  r.kind = verb;
   return r;
 }
 
@@ -421,10 +440,11 @@ std::optional<Request> ParseCommand(const Options& o, int* rc) {
   const std::string verb = word(0);
   Request r;
   if (verb == "show") return ParseShow(o, rc);
-  if ((verb == "pause" || verb == "resume" || verb == "delete") &&
-      (word(1) == "job" || !o.job_opt.empty())) {
-    *rc = NotYet(verb + " by job");
-    return std::nullopt;
+  if ((verb == "pause" || verb == "resume") && word(1) == "job" && o.words.size() == 3) {
+    return JobRequest(verb, word(2));
+  }
+  if (verb == "delete" && o.words.size() == 1 && !o.job_opt.empty()) {
+    return JobRequest(verb, o.job_opt);
   }
   if ((verb == "pause" || verb == "resume") && word(1) == "queue" && o.words.size() == 3) {
     r.method = "POST";
@@ -448,7 +468,7 @@ std::optional<Request> ParseCommand(const Options& o, int* rc) {
     if (o.hold) r.params.emplace("hold", "1");
     r.kind = "delete";
   } else if (verb == "delete" && o.words.size() == 1) {
-    *rc = Usage("delete needs --queue=DOMAIN[/VMTA]");
+    *rc = Usage("delete needs --queue=DOMAIN[/VMTA] or --jobId=ID");
     return std::nullopt;
   } else if (verb == "reload" && o.words.size() == 1) {
     r.method = "POST";

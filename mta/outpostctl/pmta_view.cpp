@@ -103,4 +103,28 @@ std::string DomainTable(const Json& data, std::size_t max_items) {
   return Table(data.value("domain", Json::array()), "Domain", "vmtas", "VMTAs", max_items);
 }
 
+std::string JobTable(const Json& data) {
+  const Json list = data.value("job", Json::array());
+  const char* counts[] = {"rcp", "msg", "delivered", "deferred", "bounced"};
+  std::vector<std::int64_t> total(std::size(counts), 0);
+  std::vector<Row> rows{{"JobId", "Rcpt", "Msgs", "Paused", "Delivered", "Deferred", "Bounced"}};
+  for (const auto& j : list) {
+    Row row{Scalar(j.value("id", Json()))};
+    for (std::size_t c = 0; c < std::size(counts); ++c) {
+      const std::int64_t n = Int(j.value(counts[c], Json()));
+      total[c] += n;
+      row.push_back(std::to_string(n));
+      if (c == 1) row.push_back(Scalar(j.value("paused", Json())));
+    }
+    rows.push_back(std::move(row));
+  }
+  Row last{"Total"};
+  for (std::size_t c = 0; c < total.size(); ++c) {
+    last.push_back(std::to_string(total[c]));
+    if (c == 1) last.push_back(std::to_string(list.size()));
+  }
+  rows.push_back(std::move(last));
+  return Render(rows);
+}
+
 }  // namespace outpost::ctl

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <chrono>
 #include <cstdio>
@@ -417,6 +418,23 @@ mgmt::ControlHooks Daemon::MakeHooks() {
     const int deleted = queues_->Delete(q, &error);
     if (deleted < 0) return ActionResult::Failed(ActionResult::Error::kNoMatch, error);
     return ActionResult::Done(deleted);
+  };
+  hooks.job = [this](mgmt::JobAction action, const std::string& job) {
+    using mgmt::ActionResult;
+    std::optional<std::uint64_t> n;
+    switch (action) {
+      case mgmt::JobAction::kPause:
+        n = queues_->PauseJob(job);
+        break;
+      case mgmt::JobAction::kResume:
+        n = queues_->ResumeJob(job);
+        break;
+      case mgmt::JobAction::kDelete:
+        n = queues_->DeleteJob(job);
+        break;
+    }
+    if (!n) return ActionResult::Failed(ActionResult::Error::kNoMatch, "no such job: " + job);
+    return ActionResult::Done(static_cast<int>(std::min<std::uint64_t>(*n, 0x7fffffff)));
   };
   hooks.load_config = [this] { return LoadForReload(); };
   hooks.apply_config = [this](std::shared_ptr<const config::Config> reloaded) {

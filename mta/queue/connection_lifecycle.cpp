@@ -207,6 +207,7 @@ void QueueManager::Impl::StartSend(Queue& q, Connection& c, std::vector<BatchEnt
   flight->deletions = q.deletions;
   flight->connection = c.serial;
   const std::uint32_t m = batch.front().msg;
+  flight->job_deletions = jobs.Deletions(messages[m].job);
   auto rcpts_of = [&batch] {
     std::vector<std::uint32_t> rcpts;
     for (const BatchEntry& e : batch) rcpts.push_back(e.rcpt);
@@ -309,9 +310,9 @@ AttemptResult QueueManager::Impl::RecordReplies(Queue& q, const InFlight& flight
       result.failed.push_back(FailedRecipient{
           e.rcpt, reply.code != 0 ? RefusedReport(address, reply, info.remote_mta)
                                   : TransferFailedReport(address, reply, info.remote_mta)});
-    } else if (flight.deletions != q.deletions) {
-      // Deferred, but its queue was deleted while it was in flight: deleted now, as the
-      // queued ones were (one record, no retry).
+    } else if (DeletedInFlight(q, flight, m)) {
+      // Deferred, but its queue (or job) was deleted while it was in flight: deleted now, as
+      // the queued ones were (one record, no retry).
       o.kind = OutcomeKind::kDeleted;
       o.category = delivery::BounceCategory::kOther;
       ++q.stats.bounced;
@@ -362,8 +363,7 @@ void QueueManager::Impl::Reschedule(Queue& q, std::uint32_t m, std::uint32_t rcp
   if (!at_once) due += RetryDelay(attempts, q.policy, q.mode);
   const std::int64_t left = ExpiresAt(messages[m].time_queued, q.policy) - now.unix_seconds();
   due = std::min(due, now.mono + std::chrono::seconds(std::max<std::int64_t>(left, 0)));
-  q.retry.push_back(RetryEntry{DueCeil(due), m, rcpt, attempts});
-  std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
+  Hold(q, RetryEntry{DueCeil(due), m, rcpt, attempts});
 }
 
 // The expired recipients' records, one flush for the transaction, then the final ones leave the

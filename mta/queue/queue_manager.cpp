@@ -34,7 +34,8 @@ QueueManager::Impl::Impl(std::shared_ptr<const config::Config> config_in,
       options(std::move(options_in)),
       clock(clock_in),
       spool(spool_in),
-      completion(sink_in, spool_in, clock_in, options.host_name, options.postmaster),
+      job_sink(jobs, sink_in),
+      completion(job_sink, spool_in, clock_in, options.host_name, options.postmaster),
       deliverer(deliverer_in),
       classifier(std::make_unique<delivery::ReplyClassifier>(*config)),
       selector(*config),
@@ -130,7 +131,9 @@ Queue& QueueManager::Impl::FindOrCreateQueue(const QueueKey& key, const std::str
 // now.
 void QueueManager::Impl::AddToQueue(Queue& q, std::uint32_t m, std::uint32_t rcpt, bool as_retry,
                                     MonoTime now) {
-  if (as_retry) {
+  if (jobs.Paused(messages[m].job)) {
+    q.held.push_back(RetryEntry{DueSeconds(now), m, rcpt, 0});
+  } else if (as_retry) {
     q.retry.push_back(RetryEntry{DueSeconds(now), m, rcpt, 0});
     std::push_heap(q.retry.begin(), q.retry.end(), RetryLater());
   } else {
@@ -178,6 +181,7 @@ void QueueManager::Impl::Intake(spool::SpoolId id, const spool::Envelope& env, s
   rec.id = id;
   rec.time_queued = static_cast<std::uint32_t>(std::max<std::int64_t>(0, env.time_queued));
   rec.size = static_cast<std::uint32_t>(std::min<std::uint64_t>(size, 0xffffffffu));
+  rec.job = jobs.Intern(env.job_id, clock.Now().unix_seconds());
   if (env.mail_from.empty()) rec.flags |= kNullSender;
   ++live_messages;
 
@@ -211,10 +215,12 @@ void QueueManager::Impl::Intake(spool::SpoolId id, const spool::Envelope& env, s
   messages[m].remaining = pending;
   queued += pending;
   if (pending == 0) {
+    jobs.Finished(messages[m].job, 0, false);  // a job with nothing queued may be forgotten
     spool.MarkMessageDone(id);
     FreeMessage(m);
     return;
   }
+  jobs.Accepted(messages[m].job, pending, clock.Now().unix_seconds());
   if (per_queue.size() == 1 && !parked) {
     messages[m].flags |= kSingleQueue;
   } else {
@@ -493,6 +499,18 @@ void QueueManager::Impl::SweepExpired(Queue& q, const Instant& now) {
   }
 }
 
+std::uint32_t QueueManager::Impl::OldestQueued(const Queue& q) const {
+  std::uint32_t oldest = 0;
+  auto see = [&](std::uint32_t m) {
+    const std::uint32_t t = messages[m].time_queued;
+    if (oldest == 0 || t < oldest) oldest = t;
+  };
+  for (const FreshEntry& e : q.fresh) see(e.msg);
+  for (const RetryEntry& e : q.retry) see(e.msg);
+  for (const RetryEntry& e : q.held) see(e.msg);
+  return oldest;
+}
+
 // ---- the active set's weighted fair share ----------------------------------------------------
 // Start-time fair queuing over the queues that want a share of the active set. A queue that
 // puts n recipients in a transaction advances its pass by n * kPassScale / weight; while others
@@ -712,8 +730,14 @@ void QueueManager::Stop() {
 QueueSnapshot QueueManager::Snapshot() const {
   QueueSnapshot snap;
   QueueTotals& t = snap.totals;
+  const std::int64_t now_unix = impl_->clock.Now().unix_seconds();
   for (const auto& q : impl_->queues) {
     QueueStats s = q->stats;
+    if (const std::uint32_t oldest = impl_->OldestQueued(*q); oldest != 0) {
+      s.oldest_age_seconds =
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_unix - oldest));
+      t.oldest_age_seconds = std::max(t.oldest_age_seconds, s.oldest_age_seconds);
+    }
     s.mode = QueueModeName(q->mode);
     s.connections = q->connections.size();
     t.connections += s.connections;
@@ -738,6 +762,7 @@ QueueSnapshot QueueManager::Snapshot() const {
   t.dsns = impl_->dsns;
   t.admission_refusals = impl_->admission_refusals;
   t.held_completions = impl_->completion.held();
+  snap.jobs = impl_->jobs.Snapshot();
   return snap;
 }
 

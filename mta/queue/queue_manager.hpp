@@ -51,6 +51,11 @@
 // change is logged and counted. Pause/Resume stop and restart a queue's deliveries; Delete
 // bounces a queue's queued mail without DSNs (see Delete()).
 //
+// Jobs. A message's job id (X-Job, spool::Envelope::job_id) is interned once (jobs.hpp: a 32-bit
+// index in the message record's padding, so no memory per message or recipient); the scheduler
+// counts per job the recipients queued and their outcomes, and pauses, resumes and deletes by job
+// (job_control.cpp: a paused job's recipients wait in their queue's held list).
+//
 // Outcomes. Every attempted recipient gets a typed Outcome (outcome.hpp) written to the
 // OutcomeSink — accounting turns it into a d (2xx), b (5xx) or t (4xx, lost connection) record; a
 // failed connection of a queue with no working connection gets one tq record and holds the queue
@@ -99,6 +104,7 @@
 #include "common/clock.hpp"
 #include "mta/config/config.hpp"
 #include "mta/queue/deliverer.hpp"
+#include "mta/queue/jobs.hpp"
 #include "mta/queue/outcome.hpp"
 #include "mta/queue/retry_schedule.hpp"
 #include "mta/spool/spool.hpp"
@@ -127,6 +133,9 @@ struct QueueStats {
   std::uint64_t expired = 0;
   std::uint64_t connect_failures = 0;
   std::uint64_t mode_changes = 0;
+  // Time in queue of its oldest recipient waiting (fresh, for a retry or held; not one in a
+  // transaction): now - time queued of its message, 0 when none waits.
+  std::uint64_t oldest_age_seconds = 0;
   std::string last_error;
 };
 
@@ -148,11 +157,13 @@ struct QueueTotals {
   // Finished recipients kept in the spool until their final records are in the accounting file
   // (accounting disk full; see OutcomeSink::Durable).
   std::uint64_t held_completions = 0;
+  std::uint64_t oldest_age_seconds = 0;  // the largest of the queues' oldest_age_seconds
 };
 
 struct QueueSnapshot {
   QueueTotals totals;
   std::vector<QueueStats> queues;
+  std::vector<JobStats> jobs;  // every job known (jobs.hpp: queued or recently finished)
 };
 
 // Thread-safety: not thread-safe (see the header comment).
@@ -200,6 +211,15 @@ class QueueManager {
   // Recipients still waiting for an mx-rollup decision are in no queue and stay (XXX). Returns
   // the recipients deleted, or -1 with `error` set when no queue matches.
   int Delete(const std::string& name, std::string* error = nullptr);
+
+  // Jobs (job_control.cpp; PowerMTA's `pause job`, `resume job`, `delete --jobId`). PauseJob
+  // holds the job's queued recipients and those that arrive later (a job not seen yet is created
+  // paused); returns the recipients held now. ResumeJob puts them back in their queues (nullopt:
+  // no such job). DeleteJob deletes the job's queued recipients in every queue as Delete() does a
+  // queue's (nullopt: no such job).
+  std::uint64_t PauseJob(const std::string& job);
+  std::optional<std::uint64_t> ResumeJob(const std::string& job);
+  std::optional<std::uint64_t> DeleteJob(const std::string& job);
 
   // Reload: policies, patterns and pools are re-read; queued recipients stay in their queues.
   void SetConfig(std::shared_ptr<const config::Config> config);

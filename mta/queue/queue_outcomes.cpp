@@ -48,6 +48,7 @@ void QueueManager::Impl::Finalize(Queue& q, std::uint32_t m,
       }
     }
   }
+  jobs.Finished(rec.job, static_cast<std::uint32_t>(rcpts.size()), rec.remaining == 0);
   if (rec.remaining == 0) {
     if (marks) completion.Mark(*marks, rec.id, Completion::kWholeMessage);
     FreeMessage(m);
@@ -165,16 +166,14 @@ void QueueManager::Impl::BounceWithDsn(Queue& q, std::uint32_t m,
       });
 }
 
-// Deletes every queued (fresh or scheduled) recipient of `q`: b records, one flush, then the
-// spool marks. Recipients in a transaction are not touched here (see Queue::deletions).
-std::uint64_t QueueManager::Impl::DeleteQueued(Queue& q, const Instant& now) {
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> all;  // (msg, rcpt)
-  all.reserve(q.fresh.size() + q.retry.size());
-  for (const FreshEntry& e : q.fresh) all.emplace_back(e.msg, e.rcpt);
-  for (const RetryEntry& e : q.retry) all.emplace_back(e.msg, e.rcpt);
-  std::deque<FreshEntry>().swap(q.fresh);
-  std::vector<RetryEntry>().swap(q.retry);
-  ++q.deletions;
+// Deletes every queued (fresh, scheduled or held) recipient of `q`, or those of `job`: b records,
+// one flush, then the spool marks. Recipients in a transaction are not touched here (see
+// Queue::deletions and JobTable::Deletions).
+std::uint64_t QueueManager::Impl::DeleteQueued(Queue& q, const Instant& now,
+                                               std::optional<std::uint32_t> job) {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> all = TakeQueued(q, job);  // (msg, rcpt)
+  const std::string of_job = job ? " of job " + jobs.At(*job).id : std::string();
+  if (!job) ++q.deletions;
   std::sort(all.begin(), all.end());
   std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> groups;
   std::uint64_t deleted = 0;
@@ -202,7 +201,10 @@ std::uint64_t QueueManager::Impl::DeleteQueued(Queue& q, const Instant& now) {
   }
   completion.Flush();  // before any recipient leaves the spool
   for (auto& [m, rcpts] : groups) Finalize(q, m, rcpts, true);
-  OUTPOST_LOG(kInfo, "queue") << q.name << ": " << deleted << " recipient(s) deleted by operator";
+  if (deleted > 0 || !job) {
+    OUTPOST_LOG(kInfo, "queue") << q.name << ": " << deleted << " recipient(s)" << of_job
+                                << " deleted by operator";
+  }
   MarkDirty(q);
   return deleted;
 }

@@ -35,6 +35,8 @@ CONTRACT = {
     "outpost_top_queue_recipients": "queue",
     "outpost_backoff_recipients": None,
     "outpost_backoff_queues": None,
+    "outpost_queue_oldest_message_age_seconds": None,
+    "outpost_queue_oldest_message_age_seconds_by_vmta": "vmta",
     "outpost_queue_backoff_seconds": "queue",
     "outpost_connections": "direction",
     "outpost_traffic_messages_total": "direction",

@@ -105,6 +105,8 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
       {"outpost_top_queue_recipients", "queue", "yahoo.com/vmta1", 6},
       {"outpost_backoff_recipients", "", "", 20},
       {"outpost_backoff_queues", "", "", 1},
+      {"outpost_queue_oldest_message_age_seconds", "", "", 840},
+      {"outpost_queue_oldest_message_age_seconds_by_vmta", "vmta", "vmta1", 840},
       {"outpost_queue_backoff_seconds", "queue", "hotmail.com/vmta1", 0},
       {"outpost_connections", "direction", "in", 0},
       {"outpost_connections", "direction", "out", 0},

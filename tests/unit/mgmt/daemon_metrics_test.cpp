@@ -92,3 +92,38 @@ TEST(DaemonMetrics, PublishMirrorsReadingsAndCountersNeverGoDown) {
 
 }  // namespace
 }  // namespace outpost::mgmt
+
+namespace outpost::mgmt {
+namespace {
+
+// Per-job queued recipients: the kTopJobs largest by name, the rest as "other"; a job that leaves
+// the top goes to 0 (then expires), so the label set stays bounded.
+TEST(DaemonMetrics, JobRecipientsAreTheTopJobsPlusOther) {
+  SimulatedClock time;
+  bus::Registry registry(time);
+  const DaemonMetrics metrics = DaemonMetrics::Register(registry);
+  queue::QueueSnapshot snap;
+  for (std::size_t i = 0; i < kTopJobs + 3; ++i) {
+    queue::JobStats j;
+    j.id = "job" + std::to_string(i);
+    j.recipients = 100 + i;  // job12 is the largest, job0..job2 the smallest
+    snap.jobs.push_back(j);
+  }
+  snap.jobs.push_back(queue::JobStats{.id = "idle"});  // nothing queued: no series
+  PublishQueues(metrics.queue_families, snap);
+  const auto family = metrics.queue_families.job_recipients.Snapshot();
+  EXPECT_EQ(family.series.size(), kTopJobs + 1);
+  EXPECT_EQ(family.Value("job12"), 112);
+  EXPECT_EQ(family.Value("other"), 100 + 101 + 102);
+  EXPECT_EQ(family.Value("job0"), 0);
+
+  snap.jobs[12].recipients = 0;  // job12 finished: job2 enters the top
+  PublishQueues(metrics.queue_families, snap);
+  const auto after = metrics.queue_families.job_recipients.Snapshot();
+  EXPECT_EQ(after.Value("job12"), 0);
+  EXPECT_EQ(after.Value("job2"), 102);
+  EXPECT_EQ(after.Value("other"), 100 + 101);
+}
+
+}  // namespace
+}  // namespace outpost::mgmt

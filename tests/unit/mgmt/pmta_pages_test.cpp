@@ -161,3 +161,41 @@ TEST(PmtaPages, Glob) {
 
 }  // namespace
 }  // namespace outpost::mgmt
+
+namespace outpost::mgmt {
+namespace {
+
+queue::JobStats JobFor(const std::string& id, std::uint64_t recipients, bool paused) {
+  queue::JobStats j;
+  j.id = id;
+  j.recipients = recipients;
+  j.messages = recipients;
+  j.paused = paused;
+  j.delivered = 7;
+  return j;
+}
+
+TEST(PmtaJobsTest, JobsPageAndJsonListEveryJobMostQueuedFirst) {
+  StatusInputs in;
+  auto snap = std::make_shared<queue::QueueSnapshot>();
+  snap->jobs = {JobFor("b", 2, false), JobFor("a", 9, true), JobFor("c", 2, false)};
+  in.queues = snap;
+  const auto tree = PmtaJobsTree(in);
+  ASSERT_EQ(tree["job"].size(), 3u);
+  EXPECT_EQ(tree["job"][0]["id"], "a");
+  EXPECT_EQ(tree["job"][0]["rcp"], 9);
+  EXPECT_EQ(tree["job"][0]["paused"], "yes");
+  EXPECT_EQ(tree["job"][0]["delivered"], 7);
+  EXPECT_EQ(tree["job"][1]["id"], "b") << "equal queues: by id";
+  EXPECT_EQ(tree["job"][2]["paused"], "no");
+  EXPECT_EQ(PmtaJobsTree(in, 1)["job"].size(), 1u) << "maxItems";
+  EXPECT_NE(PmtaXml(tree).find("<job>"), std::string::npos);
+  const auto json = RenderJobs(in);
+  EXPECT_EQ(json["schema"], kJobsSchema);
+  EXPECT_EQ(json["jobs"][0]["id"], "a");
+  EXPECT_EQ(json["jobs"][0]["paused"], true);
+  EXPECT_EQ(json["jobs"][0]["recipients"], 9);
+}
+
+}  // namespace
+}  // namespace outpost::mgmt

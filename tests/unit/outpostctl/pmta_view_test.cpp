@@ -72,5 +72,19 @@ TEST(PmtaView, EmptyListsStillHaveHeaderAndTotal) {
   EXPECT_EQ(Fields(lines[3]), (std::vector<std::string>{"Total", "0", "0", "0.0", "0", "0"}));
 }
 
+TEST(PmtaView, JobTableCountsEveryJob) {
+  const Json data = Json::parse(R"({"job": [
+      {"id": "spring", "rcp": 2, "msg": 1, "paused": "yes", "delivered": 0, "deferred": 1,
+       "bounced": 0},
+      {"id": "summer", "rcp": 0, "msg": 0, "paused": "no", "delivered": 5, "deferred": 0,
+       "bounced": 2}]})");
+  const auto lines = Lines(JobTable(data));
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(Fields(lines[0]), (std::vector<std::string>{"JobId", "Rcpt", "Msgs", "Paused",
+                                                        "Delivered", "Deferred", "Bounced"}));
+  EXPECT_EQ(Fields(lines[2]), (std::vector<std::string>{"spring", "2", "1", "yes", "0", "1", "0"}));
+  EXPECT_EQ(Fields(lines[5]), (std::vector<std::string>{"Total", "2", "1", "2", "5", "1", "2"}));
+}
+
 }  // namespace
 }  // namespace outpost::ctl
