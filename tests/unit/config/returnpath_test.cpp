@@ -103,7 +103,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "belongs inside <bounce-processor> or <feedback-loop-processor>"},
         ErrorCase{"address_list_in_domain",
                   "<domain *>\n<address-list>\ndomain a.com\n</address-list>\n</domain>\n", 2,
-                  "sections do not nest"},
+                  "cannot be inside <domain *>"},
         ErrorCase{"processor_without_addresses",
                   "<bounce-processor>\ndeliver-matched-email no\n</bounce-processor>\n", 1,
                   "has no <address-list>"},
