@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.outpostd import OutpostD, wait_for
+from harness.outpostd import OutpostD, give_to_daemon_user, wait_for
 
 DATA = Path(os.environ.get("OUTPOST_SOURCE", Path(__file__).resolve().parents[2])) / \
     "tests" / "data" / "returnpath"
@@ -61,6 +61,7 @@ def _send_from_outside(mta, sender, recipient, message):
 
 def test_reports_become_rb_and_f_records(tmp_path):
     rp_acct = tmp_path / "returnpath.csv"
+    give_to_daemon_user(tmp_path)  # the accounting file is written after outpostd drops root
     with OutpostD(extra_config=CONFIG.format(path=rp_acct)) as mta:
         # Relaying anywhere else is still refused to this client.
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
@@ -127,6 +128,7 @@ def test_reports_in_the_spool_are_read_at_start(tmp_path):
             mta, "", "bounces+ann=receiver.example@bounce.sender.example", text) == {}
         assert mta.stop() == 0
     assert not _records(rp_acct)
+    give_to_daemon_user(tmp_path)  # the accounting file is written after outpostd drops root
     with OutpostD(extra_config=CONFIG.format(path=rp_acct), workdir=str(workdir)) as mta:
         rb = wait_for(lambda: [r for r in _records(rp_acct) if r["type"] == "rb"], timeout=30,
                       what="the rb record of the recovered report")
@@ -143,6 +145,7 @@ def test_live_postfix_bounce_reaches_outpostd(tmp_path):
     from harness.postfix import Postfix, require_postfix
     require_postfix()
     rp_acct = tmp_path / "returnpath.csv"
+    give_to_daemon_user(tmp_path)  # the accounting file is written after outpostd drops root
     with OutpostD(extra_config=CONFIG.format(path=rp_acct)) as mta:
         extra = ("transport_maps = inline:{ {ann@postfix.test = error:5.1.1 User unknown} }\n"
                  f"relayhost = [127.0.0.1]:{mta.port}\n"
