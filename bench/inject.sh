@@ -52,6 +52,8 @@ for rep in $(seq 1 "$reps"); do
   mkdir -p "$work/outpost"
   cat > "$work/outpost/outpost.conf" <<CONF
 smtp-listener 127.0.0.1:0
+# Benchmarks run as root and keep it (no unprivileged user to set up).
+run-as-root yes
 spool $work/outpost/spool
 log-file $work/outpost/outpostd.log
 spool-min-free 256M

@@ -37,6 +37,8 @@ for n in $sizes; do
   rm -rf "$work/o"; mkdir -p "$work/o"
   cat > "$work/o/outpost.conf" <<CONF
 smtp-listener 127.0.0.1:0
+# Benchmarks run as root and keep it (no unprivileged user to set up).
+run-as-root yes
 spool $work/o/spool
 log-file $work/o/outpostd.log
 spool-min-free 256M

@@ -73,6 +73,8 @@ def main():
     ports = os.path.join(work, "ports")
     with open(conf, "w") as f:
         f.write(f"""smtp-listener 127.0.0.1:0
+# Benchmarks run as root and keep it (no unprivileged user to set up).
+run-as-root yes
 spool {work}/spool
 log-file {log}
 spool-min-free 256M

@@ -43,6 +43,8 @@ sim_stats=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sta
 
 cat > "$work/outpost.conf" <<CONF
 smtp-listener 127.0.0.1:0
+# Benchmarks run as root and keep it (no unprivileged user to set up).
+run-as-root yes
 spool $work/spool
 host-name bench.outpost.test
 log-file $work/outpostd.log
