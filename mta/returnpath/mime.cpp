@@ -1,5 +1,6 @@
 #include "mta/returnpath/mime.hpp"
 
+#include "common/base64.hpp"
 #include "common/strings.hpp"
 
 namespace outpost::returnpath {
@@ -34,15 +35,6 @@ std::size_t ReadFields(std::string_view text, std::size_t pos,
     pos = end + 1;
   }
   return text.size();
-}
-
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
 }
 
 int HexValue(char c) {
@@ -199,25 +191,6 @@ std::string DecodeQuotedPrintable(std::string_view text) {
     }
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
-  }
-  return out;
-}
-
-std::string DecodeBase64Lenient(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  unsigned bits = 0;
-  int count = 0;
-  for (char c : text) {
-    if (c == '=') break;
-    const int v = Base64Value(c);
-    if (v < 0) continue;
-    bits = (bits << 6) | static_cast<unsigned>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out.push_back(static_cast<char>((bits >> count) & 0xff));
-    }
   }
   return out;
 }

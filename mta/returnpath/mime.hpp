@@ -46,6 +46,5 @@ std::string Param(std::string_view value, std::string_view lower_name);
 std::vector<Part> Leaves(const Part& root, bool* truncated = nullptr);
 
 std::string DecodeQuotedPrintable(std::string_view text);
-std::string DecodeBase64Lenient(std::string_view text);  // skips characters outside the alphabet
 
 }  // namespace outpost::returnpath

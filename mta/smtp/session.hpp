@@ -183,8 +183,4 @@ class Session {
   std::uint64_t committed_size_ = 0;
 };
 
-// RFC 4648 base64; nullopt on bad input (characters outside the alphabet, bad padding).
-std::optional<std::string> DecodeBase64(std::string_view text);
-std::string EncodeBase64(std::string_view data);
-
 }  // namespace outpost::smtp

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base64.hpp"
 #include "mta/smtp/session.hpp"
 
 namespace outpost::smtp {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/base64.hpp"
+
 namespace outpost::smtp {
 namespace {
 

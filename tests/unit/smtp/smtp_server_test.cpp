@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/base64.hpp"
 #include "mta/smtp/session.hpp"
 
 namespace outpost::smtp {
