@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   # tests and demo: real peers
   python3 python3-pytest python3-dkim python3-nacl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix curl openssl dnsmasq-base procps iproute2 prometheus mtail
+  strace  # counts outpostd's fdatasync calls (test_spool_sync.py)
   # monitoring stack: Alertmanager + amtool (demo, e2e test), docker-compose (validates the compose file)
   prometheus-alertmanager docker-compose python3-yaml
   # management plane: console test (headless Chromium), API benchmark, schema check

@@ -326,6 +326,7 @@ struct Config {
   Seconds auth_failure_window{600};              // auth-failure-window DURATION
   std::uint64_t spool_min_free = 64ull << 20;    // spool-min-free SIZE: below it, 452 4.3.1
   std::uint64_t max_queued_recipients = 0;       // max-queued-recipients N (0: no limit)
+  bool sync_msg_create = true;                   // sync-msg-create: new mail synced before 250
   std::uint64_t queue_cache_size = 0;            // queue-cache-size N (in-memory set; 0: auto)
 
   // Spool segments and compaction: spool-segment-size SIZE, spool-compaction-threshold PERCENT

@@ -40,6 +40,21 @@ Result SetCompactionThreshold(ParseContext& c, const std::string& v) {
   return std::nullopt;
 }
 
+// sync-msg-update no: completion marks are written without a sync (mta/spool/spool.hpp).
+Result SetSyncMsgUpdate(ParseContext&, const std::string& v) {
+  return OnlyNo(v,
+                "Outpost records that a recipient is finished without syncing it to disk (after a "
+                "crash of the machine it may be delivered again, never lost) and does not offer "
+                "syncing those records: only 'no' is accepted");
+}
+
+// reuse-ssl-session no: the outbound TLS client never resumes a session (mta/delivery).
+Result SetReuseSslSession(ParseContext&, const std::string& v) {
+  return OnlyNo(v,
+                "Outpost's outbound TLS client makes a full handshake on every connection and "
+                "does not resume TLS sessions: only 'no' is accepted");
+}
+
 // spool DIR, unless a <spool DIR> section already set it.
 Result SetSpool(ParseContext& c, const std::string& v) {
   auto it = c.global_lines.find("spool");
@@ -556,6 +571,14 @@ const std::vector<DirectiveSpec> kGlobal = {
      "A segment is compacted only once it has not been the one being written for this long; "
      "segments found at start-up count as old. 0 compacts at once.",
      I::kDaemon, SetDuration<&Config::spool_compaction_min_age>, kExpDuration},
+    {"sync-msg-create", "sync-msg-create BOOL", "yes",
+     "Sync each new message to disk before answering 250. `no` skips that sync (faster "
+     "injection): mail already answered 250 may be lost if the machine crashes or loses power.",
+     I::kDaemon, SetBool<&Config::sync_msg_create>, kExpBool},
+    {"sync-msg-update", "sync-msg-update no", "no",
+     "Outpost records finished recipients without syncing them to disk (after a crash of the "
+     "machine one may be delivered again, never lost), so only `no` is accepted.",
+     I::kDaemon, SetSyncMsgUpdate, "expected no"},
     {"max-queued-recipients", "max-queued-recipients N", "0 (no limit)",
      "When this many recipients are queued, new mail is refused with a temporary error.",
      I::kDaemon, SetInt<&Config::max_queued_recipients, 0, std::numeric_limits<long long>::max()>,
@@ -707,6 +730,10 @@ const std::vector<DirectiveSpec> kDomain = {
     {"require-starttls", "require-starttls BOOL", "no",
      "Only deliver over TLS: a server without STARTTLS is a temporary failure.", I::kDaemon,
      SetBool<&DomainPolicy::require_starttls>, kExpBool},
+    {"reuse-ssl-session", "reuse-ssl-session no", "no",
+     "Outpost's outbound TLS client makes a full handshake on every connection (no session "
+     "resumption), so only `no` is accepted.",
+     I::kDaemon, SetReuseSslSession, "expected no"},
     {"connect-timeout", "connect-timeout DURATION", "1m",
      "How long the outbound TCP connect to a receiving MX may take (1s to 1d); then the next MX "
      "address is tried, or the queue defers.",

@@ -49,14 +49,9 @@ Result SetRemoveHeader(ParseContext& c, const std::string& v) {
 
 // deliver-only no: the spool takes new mail (Outpost's only mode; `yes` is refused).
 Result SetDeliverOnly(ParseContext&, const std::string& v) {
-  auto b = ParseBool(v);
-  if (!b) return std::string();
-  if (*b) {
-    return std::string(
-        "Outpost has one spool, which always takes new mail: 'deliver-only yes' is not "
-        "supported");
-  }
-  return std::nullopt;
+  return OnlyNo(v,
+                "Outpost has one spool, which always takes new mail: 'deliver-only yes' is not "
+                "supported");
 }
 
 Result SetSourcePatternList(ParseContext& c, const std::string& v) {

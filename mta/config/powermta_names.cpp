@@ -39,8 +39,6 @@ constexpr const char* kFileType =
 // Grouped by scope within each group only for reading; lookup is linear (start-up only).
 const std::vector<PowerMtaName> kDirectives = {
     // Global.
-    {"sync-msg-create", G, nullptr},
-    {"sync-msg-update", G, nullptr},
     {"relay-address", G, nullptr},
     {"pickup", G, nullptr},
     {"http-redirect-to-https", G, nullptr},
@@ -79,7 +77,6 @@ const std::vector<PowerMtaName> kDirectives = {
     {"reenable-source-ip-after", D, nullptr},
     {"disabled-source-ip-notify", D, nullptr},
     {"max-cold-virtual-mta-msg", D, nullptr},
-    {"reuse-ssl-session", D, nullptr},
     {"use-unencrypted-plain-auth", D, nullptr},
     {"auth-username", D, nullptr},
     {"auth-password", D, nullptr},

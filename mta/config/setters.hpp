@@ -86,6 +86,16 @@ using ValueOf = typename Unwrap<typename MemberOf<decltype(F)>::Type>::Type;
 
 // ---- Generic setters. ----
 
+// A PowerMTA yes/no of which Outpost does only the `no` side: `no` (false, off) is accepted, since
+// it is what Outpost does; `yes` is refused with `why`, so the directive never means what it does
+// not do.
+inline Result OnlyNo(const std::string& v, const char* why) {
+  auto b = ParseBool(v);
+  if (!b) return std::string();
+  if (*b) return std::string(why);
+  return std::nullopt;
+}
+
 template <auto F>
 Result SetBool(ParseContext& c, const std::string& v) {
   auto b = ParseBool(v);

@@ -73,6 +73,7 @@ spool::SpoolOptions SpoolOptionsFor(const config::Config& config) {
   options.compaction_threshold = config.spool_compaction_threshold;
   options.compaction_rate = config.spool_compaction_rate;
   options.compaction_min_age = config.spool_compaction_min_age;
+  options.sync_new_messages = config.sync_msg_create;
   return options;
 }
 
@@ -257,6 +258,11 @@ bool Daemon::OpenStorage() {
   if (!spool_) {
     OUTPOST_LOG(kError, "main") << "cannot open spool " << config_->spool_dir << ": " << error;
     return false;
+  }
+  if (!config_->sync_msg_create) {
+    OUTPOST_LOG(kWarning, "spool")
+        << "sync-msg-create is off: new messages are not synced to disk before the 250 reply; "
+           "mail already accepted may be lost if the machine crashes or loses power";
   }
   accounting_ = acct::AccountingLog::Open(config_->acct_files, &error);
   if (!accounting_) {

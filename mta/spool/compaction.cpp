@@ -45,8 +45,6 @@ constexpr std::uint64_t kMinSliceBytes = 1ull << 20;
 // After a failed attempt a segment is left alone this long.
 constexpr std::int64_t kRetryAfterErrorNs = 30'000'000'000;
 
-bool SyncFd(int fd, bool sync) { return !sync || ::fdatasync(fd) == 0; }
-
 }  // namespace
 
 std::shared_ptr<Segment> SpoolImpl::PickVictimLocked(std::int64_t now_ns, bool ignore_age) const {
@@ -78,7 +76,7 @@ bool SpoolImpl::SyncUnsyncedMarks(std::int64_t now) {
   if (now < unsynced_retry_ns_) return false;
   WriteMarks(TakeMarks(true));
   bool synced = true;
-  for (const auto& segment : unsynced_) synced = SyncFd(segment->done_fd, options_.sync) && synced;
+  for (const auto& segment : unsynced_) synced = DataSync(segment->done_fd, "marks") && synced;
   if (!synced) {
     unsynced_retry_ns_ = now + kRetryAfterErrorNs;
     return false;
@@ -172,7 +170,7 @@ void SpoolImpl::WriteSlice(Slice& slice) {
     std::string flag;
     AppendMark(kMarkHoldsCopies, 0, 0, flag);
     if (WriteAll(dest->done_fd, flag.data(), flag.size()) && Step("flag.write") &&
-        SyncFd(dest->done_fd, options_.sync) && Step("flag.sync")) {
+        DataSync(dest->done_fd, "flag") && Step("flag.sync")) {
       dest->holds_copies = true;
     } else {
       dest = nullptr;
@@ -181,7 +179,7 @@ void SpoolImpl::WriteSlice(Slice& slice) {
   if (dest) {
     slice.base = dest->size;  // only this thread changes the active segment's size
     const bool ok = PwriteAll(dest->fd, slice.buffer.data(), slice.buffer.size(), slice.base) &&
-                    Step("copy.write") && SyncFd(dest->fd, options_.sync) && Step("copy.sync");
+                    Step("copy.write") && DataSync(dest->fd, "copy") && Step("copy.sync");
     if (!ok) {
       if (::ftruncate(dest->fd, static_cast<off_t>(slice.base)) != 0) {
         // XXX: the copies stay as a valid tail; recovery then prefers them to the originals,
@@ -302,8 +300,8 @@ SpoolImpl::CompactResult SpoolImpl::FinishVictim(const std::shared_ptr<Segment>&
   // The moved marks in the victim and the carried marks at the copies, synced before the victim
   // goes (a kill -9 needs only the write; the sync also covers a power loss).
   WriteMarks(TakeMarks(true));
-  bool synced = SyncFd(victim->done_fd, options_.sync);
-  for (const auto& dest : victim_dests_) synced = SyncFd(dest->done_fd, options_.sync) && synced;
+  bool synced = DataSync(victim->done_fd, "marks");
+  for (const auto& dest : victim_dests_) synced = DataSync(dest->done_fd, "marks") && synced;
   if (!synced || !Step("marks.sync")) return MarksNotDurable(victim, NowNs());
   victim_dests_.clear();
   // Nothing else deletes or writes a compacting victim, so the files can go outside the lock.

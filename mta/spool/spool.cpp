@@ -175,6 +175,13 @@ bool SpoolImpl::Step(std::string_view step) const {
   return !options_.fault_injection || options_.fault_injection(step);
 }
 
+bool SpoolImpl::DataSync(int fd, std::string_view what) const {
+  if (!options_.sync) return true;
+  if (::fdatasync(fd) != 0) return false;
+  if (options_.on_data_sync) options_.on_data_sync(what);
+  return true;
+}
+
 bool SpoolImpl::Healthy() const {
   const std::int64_t now = NowNs();
   std::int64_t last = last_probe_ns_.load(std::memory_order_relaxed);
@@ -385,7 +392,7 @@ CommitStatus SpoolImpl::WriteBatch(std::vector<PendingCommit>& batch, std::vecto
     left -= static_cast<std::size_t>(w);
     offset += static_cast<std::uint64_t>(w);
   }
-  if (error == 0 && options_.sync && ::fdatasync(segment->fd) != 0) error = errno;
+  if (error == 0 && options_.sync_new_messages && !DataSync(segment->fd, "commit")) error = errno;
   if (error != 0) {
     // Cut the partial batch away so the segment ends on a whole, acknowledged entry.
     if (::ftruncate(segment->fd, static_cast<off_t>(base)) != 0) {

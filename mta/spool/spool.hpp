@@ -10,8 +10,10 @@
 //
 // Durability (the fixed commit order, written once in the committer thread): serialize the batch
 // -> write(2) it whole -> fdatasync the segment (and fsync the directory when a segment was
-// created) -> only then run the commit handlers. A handler reporting success is what lets the SMTP
-// layer answer 250. Concurrent commits share one fdatasync (group commit).
+// created) -> only then run the commit handlers. With sync_new_messages off (sync-msg-create no)
+// the fdatasync of the batch is skipped: a crash of the machine may lose mail already answered. A
+// handler reporting success is what lets the SMTP layer answer 250. Concurrent commits share one
+// fdatasync (group commit).
 //
 // Back-pressure: when free space on the spool's filesystem is below `min_free_bytes`, or a write
 // fails (ENOSPC, EIO), the batch fails with kDiskFull / kIoError, the partial write is truncated
@@ -109,7 +111,7 @@ struct SpoolStats {
   std::uint64_t live_bytes = 0;  // bytes of live entries (what a perfectly compacted spool holds)
   std::uint64_t segments = 0;
   std::uint64_t commits = 0;  // messages committed since start
-  std::uint64_t batches = 0;  // group commits (fdatasync calls) since start
+  std::uint64_t batches = 0;  // group commits (one fdatasync each unless sync_new_messages is off)
   std::uint64_t commit_failures = 0;
   std::uint64_t damaged_total = 0;  // entries moved aside since start
   // Compaction, since start: segments emptied by copying their live entries forward and deleted,
@@ -126,6 +128,10 @@ struct SpoolOptions {
   std::uint64_t segment_bytes = 64ull << 20;   // start a new segment past this size
   std::uint64_t min_free_bytes = 64ull << 20;  // refuse commits below this much free space
   bool sync = true;  // false only for benchmarks that measure without durability (never default)
+  // Directive sync-msg-create: fdatasync a batch of new messages before their commit handlers run
+  // (before the 250). False skips only that sync: a new segment's name, compaction's copies and
+  // the marks of a move are still synced, so compaction stays crash-safe.
+  bool sync_new_messages = true;
   // Compaction: a segment other than the active one whose live bytes fell below this fraction of
   // its size is compacted (directive spool-compaction-threshold). 0 turns compaction off.
   double compaction_threshold = 0.5;
@@ -142,6 +148,9 @@ struct SpoolOptions {
   // "Compaction"). Returning false makes that step fail as if its system call had failed; a test
   // may also end the process there to simulate a crash.
   std::function<bool(std::string_view step)> fault_injection;
+  // Tests only: called after each successful fdatasync of a segment or sidecar, with what it made
+  // durable: "commit" (new messages), "flag", "copy" or "marks" (compaction).
+  std::function<void(std::string_view what)> on_data_sync;
 };
 
 class Spool {

@@ -147,6 +147,8 @@ class SpoolImpl final : public Spool {
   bool ReadEntry(SpoolId id, Envelope& envelope, std::string* data) const;
   // True unless the test hook makes `step` fail.
   bool Step(std::string_view step) const;
+  // fdatasync(fd) unless options_.sync is off; `what` names it for options_.on_data_sync.
+  bool DataSync(int fd, std::string_view what) const;
 
   // recovery.cpp
   Winners FindCopies(const std::vector<std::uint32_t>& numbers);

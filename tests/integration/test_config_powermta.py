@@ -40,7 +40,7 @@ def test_unsupported_powermta_directives_are_named_then_summarized(tmp_path):
     path = tmp_path / "pmta.conf"
     path.write_text("smtp-listener 127.0.0.1:0\n"          # 1
                     "spool spool\n"                          # 2
-                    "sync-msg-create false\n"                # 3
+                    "dummy-smtp-port 2525\n"                 # 3
                     "<virtual-mta v1>\n"                     # 4
                     "  smtp-source-host 127.0.0.1 v1.test\n"  # 5
                     "  <domain *>\n"                         # 6
@@ -54,7 +54,7 @@ def test_unsupported_powermta_directives_are_named_then_summarized(tmp_path):
     code, _, err = check(path)
     assert code != 0
     lines = err.strip().splitlines()
-    assert f"{path}:3: 'sync-msg-create' is a PowerMTA directive not supported by Outpost" in err
+    assert f"{path}:3: 'dummy-smtp-port' is a PowerMTA directive not supported by Outpost" in err
     assert f"{path}:6:" not in err  # a <domain> inside <virtual-mta> is accepted
     assert f"{path}:11: 'max-data-volume-rate' is a PowerMTA directive" in err
     assert "did you mean" not in err and "duplicate" not in err, err

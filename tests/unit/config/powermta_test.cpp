@@ -56,7 +56,7 @@ INSTANTIATE_TEST_SUITE_P(
                     "did you mean"},
         MessageCase{"dk_sign_not_dkim_sign", "<domain *>\ndk-sign yes\n</domain>\n", 2,
                     "PowerMTA directive not supported", "did you mean"},
-        MessageCase{"docs_pointer", "sync-msg-update no\n", 1, "docs/config.md"},
+        MessageCase{"docs_pointer", "dummy-smtp-port 2525\n", 1, "docs/config.md"},
         MessageCase{"vmta_max_smtp_out_bad_value",
                     "<virtual-mta v1>\nmax-smtp-out many\n</virtual-mta>\n", 2,
                     "bad value 'many' for 'max-smtp-out': expected a whole number from 0 to"},
@@ -111,7 +111,54 @@ INSTANTIATE_TEST_SUITE_P(
         MessageCase{"spool_twice", "<spool /tmp/other>\n</spool>\n", 1,
                     "Outpost uses one spool directory"},
         MessageCase{"total_max_smtp_in_is_max_smtp_in", "max-smtp-in 5\ntotal-max-smtp-in 6\n", 2,
-                    "duplicate 'total-max-smtp-in'"}));
+                    "duplicate 'total-max-smtp-in'"},
+        MessageCase{"sync_msg_update_yes", "sync-msg-update yes\n", 1,
+                    "bad value 'yes' for 'sync-msg-update': Outpost records that a recipient is "
+                    "finished without syncing it"},
+        MessageCase{"sync_msg_update_true", "sync-msg-update true\n", 1,
+                    "does not offer syncing those records: only 'no' is accepted"},
+        MessageCase{"sync_msg_update_not_bool", "sync-msg-update sometimes\n", 1,
+                    "bad value 'sometimes' for 'sync-msg-update': expected no"},
+        MessageCase{"sync_msg_create_not_bool", "sync-msg-create always\n", 1,
+                    "bad value 'always' for 'sync-msg-create': expected yes/no"},
+        MessageCase{"reuse_ssl_session_yes", "<domain *>\nreuse-ssl-session yes\n</domain>\n", 2,
+                    "bad value 'yes' for 'reuse-ssl-session': Outpost's outbound TLS client makes "
+                    "a full handshake on every connection and does not resume TLS sessions"},
+        MessageCase{"reuse_ssl_session_is_domain_only", "reuse-ssl-session no\n", 1,
+                    "it belongs in <domain>"}));
+
+// ---- sync-msg-create, sync-msg-update, reuse-ssl-session: what each accepted value sets. ----
+
+struct SyncCase {
+  const char* label;
+  const char* text;  // after kMinimal
+  bool sync_msg_create;
+};
+
+class PowerMtaSyncTest : public ::testing::TestWithParam<SyncCase> {};
+
+TEST_P(PowerMtaSyncTest, AcceptedAndApplied) {
+  const SyncCase& c = GetParam();
+  LoadResult r = ParseConfig(std::string(kMinimal) + c.text, "test.conf");
+  ASSERT_TRUE(r.config) << c.label << All(r.errors);
+  EXPECT_EQ(r.config->sync_msg_create, c.sync_msg_create) << c.label;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, PowerMtaSyncTest,
+    ::testing::Values(
+        SyncCase{"default_syncs", "", true},
+        SyncCase{"create_false", "sync-msg-create false\n", false},
+        SyncCase{"create_no", "sync-msg-create no\n", false},
+        SyncCase{"create_yes", "sync-msg-create yes\n", true},
+        SyncCase{"update_no", "sync-msg-update no\n", true},
+        SyncCase{"real_file_pair", "sync-msg-create false\nsync-msg-update false\n", false},
+        SyncCase{"reuse_ssl_session_no", "<domain *>\nreuse-ssl-session no\n</domain>\n", true},
+        SyncCase{"reuse_ssl_session_false_nested",
+                 "<virtual-mta v1>\n<domain a.test>\nreuse-ssl-session false\n"
+                 "</domain>\n</virtual-mta>\n",
+                 true}),
+    [](const ::testing::TestParamInfo<SyncCase>& info) { return std::string(info.param.label); });
 
 // ---- Values PowerMTA spells its own way. ----
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -202,6 +203,43 @@ TEST_F(CompactionTest, CopiesOfCopiesKeepOneIdentity) {
   spool->CompactNow();
   found = Recover(spool, options_);
   ExpectQueuedOnce(found, kept, {kFirstDone, kFirstDone, {true, false, true}});
+}
+
+// fdatasync calls the spool made, by what they made durable (SpoolOptions::on_data_sync).
+struct SyncCounts {
+  std::mutex mu;
+  std::map<std::string, int> by_what;
+  int Count(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu);
+    return by_what[what];
+  }
+};
+
+// sync-msg-create: new messages are synced before their handlers run unless it is off; then only
+// that sync goes, compaction (which deletes segments) still syncs its copies and marks.
+TEST_F(CompactionTest, SyncNewMessagesOffSkipsOnlyTheCommitSync) {
+  for (bool sync_new : {true, false}) {
+    SCOPED_TRACE(sync_new ? "sync_new_messages on" : "sync_new_messages off");
+    fs::remove_all(options_.dir);
+    SyncCounts syncs;
+    SpoolOptions options = options_;
+    options.sync_new_messages = sync_new;
+    options.on_data_sync = [&syncs](std::string_view what) {
+      std::lock_guard<std::mutex> lock(syncs.mu);
+      syncs.by_what[std::string(what)]++;
+    };
+    auto spool = Open(options);
+    spool->Recover([](RecoveredMessage&&) {});
+    spool->Start();
+    std::vector<Kept> kept = Populate(*spool);
+    EXPECT_EQ(syncs.Count("commit") > 0, sync_new) << syncs.Count("commit");
+    spool->CompactNow();
+    EXPECT_EQ(spool->Stats().compactions, 3u);
+    EXPECT_GE(syncs.Count("copy"), 3);
+    EXPECT_GE(syncs.Count("marks"), 3);
+    Found found = Recover(spool, options);
+    ExpectQueuedOnce(found, kept, {kFirstDone, kFirstDone, kFirstDone});
+  }
 }
 
 TEST_F(CompactionTest, ThresholdZeroTurnsItOff) {
