@@ -409,6 +409,8 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
       if (status == spool::CommitStatus::kOk) {
         ++messages;
         OnAccepted(*st, c, session, id);
+      } else {
+        OUTPOST_LOG(kWarning, "spool") << "commit refused: " << st->spool.Stats().last_commit_error;
       }
       continue;
     } else if (action == Action::kStartTls) {

@@ -354,16 +354,27 @@ std::shared_ptr<Segment> SpoolImpl::ActiveSegmentForWrite(CommitStatus& status) 
   return segment;
 }
 
-CommitStatus SpoolImpl::WriteBatch(std::vector<PendingCommit>& batch, std::vector<SpoolId>& ids) {
+CommitStatus SpoolImpl::WriteBatch(std::vector<PendingCommit>& batch, std::vector<SpoolId>& ids,
+                                   std::string& why) {
   struct statvfs vfs {};
-  if (::statvfs(segments_dir_.c_str(), &vfs) != 0) return CommitStatus::kIoError;
+  if (::statvfs(segments_dir_.c_str(), &vfs) != 0) {
+    why = Errno("statvfs " + segments_dir_);
+    return CommitStatus::kIoError;
+  }
   const std::uint64_t free_bytes =
       static_cast<std::uint64_t>(vfs.f_bavail) * static_cast<std::uint64_t>(vfs.f_frsize);
-  if (free_bytes < min_free_bytes_.load()) return CommitStatus::kDiskFull;
+  if (free_bytes < min_free_bytes_.load()) {
+    why = std::to_string(free_bytes) + " bytes free, below spool-min-free (" +
+          std::to_string(min_free_bytes_.load()) + " bytes)";
+    return CommitStatus::kDiskFull;
+  }
 
   CommitStatus status = CommitStatus::kOk;
   std::shared_ptr<Segment> segment = ActiveSegmentForWrite(status);
-  if (!segment) return status;
+  if (!segment) {
+    why = Errno("create segment in " + segments_dir_);
+    return status;
+  }
 
   const std::uint64_t base = segment->size;  // only this thread changes the active size
   std::size_t total = 0;
@@ -394,6 +405,8 @@ CommitStatus SpoolImpl::WriteBatch(std::vector<PendingCommit>& batch, std::vecto
   }
   if (error == 0 && options_.sync_new_messages && !DataSync(segment->fd, "commit")) error = errno;
   if (error != 0) {
+    why = std::string(left > 0 ? "write" : "fdatasync") + " segment " +
+          std::to_string(segment->number) + ": " + std::strerror(error);
     // Cut the partial batch away so the segment ends on a whole, acknowledged entry.
     if (::ftruncate(segment->fd, static_cast<off_t>(base)) != 0) {
       // XXX: the tail stays; recovery will treat it as a torn tail or damage, never as accepted.
@@ -416,7 +429,8 @@ CommitStatus SpoolImpl::WriteBatch(std::vector<PendingCommit>& batch, std::vecto
 
 void SpoolImpl::ProcessBatch(std::vector<PendingCommit>& batch) {
   std::vector<SpoolId> ids;
-  CommitStatus status = WriteBatch(batch, ids);
+  std::string why;
+  CommitStatus status = WriteBatch(batch, ids, why);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (status == CommitStatus::kOk) {
@@ -424,6 +438,7 @@ void SpoolImpl::ProcessBatch(std::vector<PendingCommit>& batch) {
       batches_++;
     } else {
       commit_failures_ += batch.size();
+      last_commit_error_ = std::move(why);
     }
   }
   healthy_.store(status == CommitStatus::kOk);
@@ -567,6 +582,7 @@ SpoolStats SpoolImpl::Stats() const {
   stats.commits = commits_;
   stats.batches = batches_;
   stats.commit_failures = commit_failures_;
+  stats.last_commit_error = last_commit_error_;
   stats.damaged_total = damaged_total_;
   stats.compactions = compactions_;
   stats.compaction_bytes_copied = compaction_bytes_copied_;

@@ -113,6 +113,9 @@ struct SpoolStats {
   std::uint64_t commits = 0;  // messages committed since start
   std::uint64_t batches = 0;  // group commits (one fdatasync each unless sync_new_messages is off)
   std::uint64_t commit_failures = 0;
+  // Why the most recent refused batch was refused ("" if none since start): the free space
+  // against spool-min-free, or the failing call and its errno text.
+  std::string last_commit_error;
   std::uint64_t damaged_total = 0;  // entries moved aside since start
   // Compaction, since start: segments emptied by copying their live entries forward and deleted,
   // bytes of live entries copied, bytes of segment files deleted that way, and failed attempts.

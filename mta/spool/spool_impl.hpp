@@ -136,7 +136,9 @@ class SpoolImpl final : public Spool {
   // spool.cpp
   void CommitterLoop();
   void ProcessBatch(std::vector<PendingCommit>& batch);
-  CommitStatus WriteBatch(std::vector<PendingCommit>& batch, std::vector<SpoolId>& ids);
+  // `why` receives the cause of a refusal (committer thread only).
+  CommitStatus WriteBatch(std::vector<PendingCommit>& batch, std::vector<SpoolId>& ids,
+                          std::string& why);
   std::shared_ptr<Segment> ActiveSegmentForWrite(CommitStatus& status);
   std::shared_ptr<Segment> CreateSegment(std::uint32_t number);
   MarkBatch TakeMarks(bool all);
@@ -225,6 +227,7 @@ class SpoolImpl final : public Spool {
   std::uint64_t commits_ = 0;
   std::uint64_t batches_ = 0;
   std::uint64_t commit_failures_ = 0;
+  std::string last_commit_error_;  // guarded by mu_; see SpoolStats::last_commit_error
   std::uint64_t damaged_total_ = 0;
   std::uint64_t compactions_ = 0;
   std::uint64_t compaction_bytes_copied_ = 0;

@@ -99,6 +99,12 @@ def refusing_port():
     return s, s.getsockname()[1]
 
 
+# The outpostd instances started during the current test, with the tail of each one's log as it
+# was when the test closed it: conftest.py prints them when the test fails, so a CI failure shows
+# what the daemon said (pytest alone prints only the test's side).
+STARTED = []
+
+
 class OutpostD:
     """One outpostd process with its own temp dir, config, spool, log and accounting file.
 
@@ -145,6 +151,9 @@ class OutpostD:
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         give_to_daemon_user(self.dir)
+        if self not in STARTED:
+            STARTED.append(self)
+        self.log_tail = None
         self.proc = subprocess.Popen([binary("outpostd"), "--config", self.config_path,
                                       "--port-file", self.port_file],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -176,6 +185,7 @@ class OutpostD:
 
     def close(self):
         self.kill9()
+        self.log_tail = self.log_text()[-6000:]
         if self.proc:
             self.proc.stdout.close()
             self.proc.stderr.close()

@@ -366,6 +366,8 @@ TEST_F(SpoolTest, LowDiskRefusesCommitsWithoutWriting) {
   EXPECT_FALSE(spool->Healthy());
   EXPECT_EQ(spool->Stats().commit_failures, 1u);
   EXPECT_EQ(spool->Stats().entries, 0u);
+  EXPECT_NE(spool->Stats().last_commit_error.find("below spool-min-free"), std::string::npos)
+      << spool->Stats().last_commit_error;
   for (const auto& seg : Files("segments", ".seg")) EXPECT_EQ(fs::file_size(seg), 0u);
 
   spool->SetMinFreeBytes(0);
@@ -400,6 +402,8 @@ TEST_F(SpoolTest, FailedWriteIsTruncatedAwayAndMarksUnhealthy) {
   EXPECT_EQ(o.status, CommitStatus::kIoError);
   EXPECT_FALSE(spool->Healthy());
   EXPECT_EQ(fs::file_size(segs[0]), size_before) << "partial batch truncated away";
+  EXPECT_EQ(spool->Stats().last_commit_error.rfind("write segment ", 0), 0u)
+      << spool->Stats().last_commit_error;
 
   o = CommitAndWait(*spool, MakeMessage(2));
   EXPECT_EQ(o.status, CommitStatus::kOk);
