@@ -92,4 +92,30 @@ void AppendRecordLine(const Record& record, std::string& out) {
   out += "\r\n";
 }
 
+Layout Layout::Default() {
+  Layout layout;
+  for (std::size_t i = 1; i < kFieldCount; ++i) layout.columns.push_back(static_cast<Field>(i));
+  for (auto& fills : layout.fills) fills.fill(true);
+  return layout;
+}
+
+std::string Layout::Header() const {
+  std::string h = "type";
+  for (Field f : columns) {
+    h += ',';
+    h += FieldName(f);
+  }
+  return h;
+}
+
+void AppendRecordLine(const Record& record, const Layout& layout, std::string& out) {
+  const auto& fills = layout.fills[static_cast<std::size_t>(record.type)];
+  csv::AppendField(RecordTypeCode(record.type), out);
+  for (Field f : layout.columns) {
+    out += ',';
+    if (fills[static_cast<std::size_t>(f)]) csv::AppendField(record[f], out);
+  }
+  out += "\r\n";
+}
+
 }  // namespace outpost::acct

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace outpost::acct {
 
@@ -77,5 +78,20 @@ struct Record {
 
 // Appends `record` as one CSV line (RFC 4180 quoting, CRLF) in default-header column order.
 void AppendRecordLine(const Record& record, std::string& out);
+
+// Which columns a file has and which of them each record type fills (directive record-fields).
+// The default layout is the default header, every type filling every column.
+struct Layout {
+  std::vector<Field> columns;  // after `type`, in header order
+  std::array<std::array<bool, kFieldCount>, kRecordTypeCount> fills{};
+
+  static Layout Default();
+  // "type," then the columns' names, without the line end.
+  std::string Header() const;
+};
+
+// Appends `record` as one CSV line in `layout`'s column order; columns its type does not fill
+// stay empty.
+void AppendRecordLine(const Record& record, const Layout& layout, std::string& out);
 
 }  // namespace outpost::acct

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -78,15 +79,68 @@ std::optional<Clock::time_point> ParseRotationStamp(const std::string& text) {
   return Clock::from_time_t(t);
 }
 
+// The file's first line without its line end ("" when it cannot be read).
+std::string FirstLine(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return "";
+  std::string line;
+  for (int ch = std::fgetc(f); ch != EOF && ch != '\n' && line.size() < 65536; ch = std::fgetc(f)) {
+    line += static_cast<char>(ch);
+  }
+  std::fclose(f);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
 bool Exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
+}  // namespace
+
+Layout LayoutFor(const config::AcctFile& file) {
+  Layout layout = Layout::Default();
+  if (file.record_fields.empty()) return layout;
+  const Layout all = Layout::Default();
+  layout.columns.clear();
+  auto add_column = [&](Field f) {
+    if (std::find(layout.columns.begin(), layout.columns.end(), f) == layout.columns.end()) {
+      layout.columns.push_back(f);
+    }
+  };
+  for (std::size_t t = 0; t < kRecordTypeCount; ++t) {
+    const auto type = static_cast<RecordType>(t);
+    const std::string code(RecordTypeCode(type));
+    if (!file.records.empty() &&
+        std::find(file.records.begin(), file.records.end(), code) == file.records.end()) {
+      continue;  // never written here: its columns do not count
+    }
+    auto rf = std::find_if(file.record_fields.begin(), file.record_fields.end(),
+                           [&](const config::RecordFields& r) { return r.type == code; });
+    std::vector<Field> fields = all.columns;  // no record-fields line, or `*`
+    if (rf != file.record_fields.end() && !rf->fields.empty()) {
+      fields.clear();
+      for (const auto& name : rf->fields) {
+        if (auto f = ParseFieldName(name)) fields.push_back(*f);
+      }
+    }
+    layout.fills[t].fill(false);
+    for (Field f : fields) {
+      layout.fills[t][static_cast<std::size_t>(f)] = true;
+      add_column(f);
+    }
+  }
+  return layout;
+}
+
+namespace {
+
 // Thread-safe: one mutex around all state.
 class WriterImpl final : public AccountingWriter {
  public:
-  explicit WriterImpl(const config::AcctFile& file) : file_(file) {
+  explicit WriterImpl(const config::AcctFile& file)
+      : file_(file), layout_(LayoutFor(file)), header_(layout_.Header()) {
     for (const auto& code : file.records) {
       if (auto type = ParseRecordType(code)) allowed_[static_cast<std::size_t>(*type)] = true;
     }
@@ -112,6 +166,14 @@ class WriterImpl final : public AccountingWriter {
       if (error) *error = Errno("cannot open accounting file " + file_.path);
       return false;
     }
+    // A file written with other columns (record-fields changed since) is moved aside whole, so
+    // that no record lands under a header that does not describe it.
+    if (!header_needed_ && FirstLine(file_.path) != header_ && !RotateLocked()) {
+      if (error)
+        *error = Errno("cannot move aside accounting file " + file_.path +
+                       " (its header differs from this configuration's columns)");
+      return false;
+    }
     if (header_needed_ && !WriteHeaderLocked()) {
       if (error) *error = Errno("cannot write header to accounting file " + file_.path);
       return false;
@@ -126,7 +188,7 @@ class WriterImpl final : public AccountingWriter {
       return;
     }
     std::size_t before = buffer_.size();
-    AppendRecordLine(record, buffer_);
+    AppendRecordLine(record, layout_, buffer_);
     line_sizes_.push_back(buffer_.size() - before);
     if (buffer_.size() >= kFlushBytes) FlushLocked();
   }
@@ -178,7 +240,7 @@ class WriterImpl final : public AccountingWriter {
     file_size_ = static_cast<std::uint64_t>(st.st_size);
     header_needed_ = file_size_ == 0;
     // An existing file longer than a header is assumed to hold records.
-    file_records_ = file_size_ > DefaultHeader().size() + 2 ? 1 : 0;
+    file_records_ = file_size_ > header_.size() + 2 ? 1 : 0;
     return true;
   }
 
@@ -209,7 +271,7 @@ class WriterImpl final : public AccountingWriter {
   }
 
   bool WriteHeaderLocked() {
-    std::string header = DefaultHeader() + "\r\n";
+    std::string header = header_ + "\r\n";
     if (!WriteLocked(header.data(), header.size())) return false;
     header_needed_ = false;
     return true;
@@ -297,6 +359,8 @@ class WriterImpl final : public AccountingWriter {
   }
 
   const config::AcctFile file_;
+  const Layout layout_;
+  const std::string header_;  // layout_'s header line, without the line end
   bool filter_ = false;
   bool allowed_[kRecordTypeCount] = {};
   std::string stem_, ext_, rotate_dir_;

@@ -49,6 +49,10 @@ struct WriterStats {
   bool healthy = true;
 };
 
+// The columns of `file` and which of them each record type fills (its record-fields lines; the
+// default header when it has none).
+Layout LayoutFor(const config::AcctFile& file);
+
 class AccountingWriter {
  public:
   // Opens (appends to) the file, writing a header if it is new or empty. Null + error on failure.

@@ -5,6 +5,8 @@
 // Thread-safety: works on one ParseContext, on the parsing thread.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "mta/config/internal.hpp"
 
 namespace outpost::config {
@@ -90,6 +92,19 @@ void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
   if (!c.smtp_server_tls_private_key.empty() && c.smtp_server_tls_certificate.empty()) {
     ctx.ErrorAt(main_file, ctx.global_lines["smtp-server-tls-private-key"],
                 "'smtp-server-tls-private-key' without 'smtp-server-tls-certificate'");
+  }
+  for (std::size_t i = 0; i < c.acct_files.size(); ++i) {
+    const AcctFile& acct = c.acct_files[i];
+    for (const RecordFields& rf : acct.record_fields) {
+      if (acct.records.empty() ||
+          std::find(acct.records.begin(), acct.records.end(), rf.type) != acct.records.end()) {
+        continue;
+      }
+      auto [file, line] = Origin(origins, Scope::kAcctFile, i, main_file);
+      ctx.ErrorAt(file, rf.line,
+                  "'record-fields " + rf.type + "': this file's 'records' do not include " +
+                      rf.type + ", so no such record would be written here");
+    }
   }
   for (std::size_t i = 0; i < c.smtp_users.size(); ++i) {
     if (c.smtp_users[i].password.empty()) {

@@ -266,10 +266,18 @@ struct DomainPolicy {
   int line = 0;
 };
 
+// record-fields TYPE FIELD,FIELD,... (or *): the columns records of TYPE fill in one file.
+struct RecordFields {
+  std::string type;                 // "d", "b", ...
+  std::vector<std::string> fields;  // column names as in the header; empty = * (all columns)
+  int line = 0;
+};
+
 // <acct-file PATH>
 struct AcctFile {
   std::string path;
   std::vector<std::string> records;  // e.g. {"d","b","t","tq","r"}; empty = all
+  std::vector<RecordFields> record_fields;
   std::optional<Seconds> move_interval;
   std::optional<std::uint64_t> max_size;
   std::optional<Seconds> delete_after;

@@ -8,6 +8,7 @@
 #include <regex>
 #include <type_traits>
 
+#include "common/acct_format.hpp"
 #include "mta/config/internal.hpp"
 #include "mta/config/setters.hpp"
 
@@ -354,15 +355,50 @@ Result SetDeleteAfter(ParseContext& c, const std::string& v) {
   return SetDuration<&AcctFile::delete_after, 1>(c, v);
 }
 
+bool IsRecordType(const std::string& r) {
+  return r == "d" || r == "b" || r == "t" || r == "tq" || r == "r" || r == "f" || r == "rb";
+}
+
+// Several `records` lines add up (`records d` then `records rb` writes both).
 Result SetRecords(ParseContext& c, const std::string& v) {
-  std::vector<std::string> records;
+  std::vector<std::string>& records = c.config->acct_files[c.index].records;
   for (const std::string& r : SplitList(Lower(v))) {
-    if (r != "d" && r != "b" && r != "t" && r != "tq" && r != "r" && r != "f" && r != "rb") {
-      return std::string();
-    }
-    records.push_back(r);
+    if (!IsRecordType(r)) return std::string();
+    if (std::find(records.begin(), records.end(), r) == records.end()) records.push_back(r);
   }
-  c.config->acct_files[c.index].records = records;
+  return std::nullopt;
+}
+
+Result SetRecordFields(ParseContext& c, const std::string& v) {
+  const std::string text = Trim(v);
+  const std::size_t space = text.find_first_of(" \t");
+  RecordFields rf;
+  rf.type = Lower(text.substr(0, space));
+  rf.line = c.line;
+  if (!IsRecordType(rf.type)) return "bad record type '" + rf.type + "'";
+  const std::string list = space == std::string::npos ? "" : Trim(text.substr(space));
+  if (list.empty()) return std::string();
+  for (const auto& existing : c.config->acct_files[c.index].record_fields) {
+    if (existing.type == rf.type) {
+      return "record type '" + rf.type + "' already has its fields (line " +
+             std::to_string(existing.line) + ")";
+    }
+  }
+  if (list != "*") {
+    for (const std::string& name : SplitList(list)) {
+      if (Lower(name).rfind("header_", 0) == 0) {
+        return "field '" + name +
+               "': columns copied from message headers (header_NAME) are not supported yet; the "
+               "record's own fields are (see docs/config.md)";
+      }
+      auto field = acct::ParseFieldName(name);
+      if (!field || *field == acct::Field::kType) {
+        return "unknown field '" + name + "'; known: " + acct::Layout::Default().Header();
+      }
+      rf.fields.push_back(name);
+    }
+  }
+  c.config->acct_files[c.index].record_fields.push_back(rf);
   return std::nullopt;
 }
 
@@ -810,8 +846,14 @@ const std::vector<DirectiveSpec> kBounceCategoryPatterns = {
 
 const std::vector<DirectiveSpec> kAcctFile = {
     {"records", "records TYPE,TYPE,...", "all types",
-     "The record types written to this file: d, b, t, tq, r, f, rb.", I::kDaemon, SetRecords,
-     "expected a comma-separated list of record types from d, b, t, tq, r, f, rb"},
+     "The record types written to this file: d, b, t, tq, r, f, rb. Several lines add up.",
+     I::kDaemon, SetRecords,
+     "expected a comma-separated list of record types from d, b, t, tq, r, f, rb", true},
+    {"record-fields", "record-fields TYPE FIELD,FIELD,...|*", "every column of the default header",
+     "The columns records of TYPE fill in this file, by their header names (`*`: all of them). The "
+     "file's header holds the union of the columns its record types fill, in the order given.",
+     I::kDaemon, SetRecordFields, "expected a record type and a field list, like d rcpt,jobId",
+     true},
     {"move-interval", "move-interval DURATION", "none (no rotation by time)",
      "Rotate the file this often (the old one is moved aside with a time stamp in its name).",
      I::kDaemon, SetDuration<&AcctFile::move_interval, 1>, kExpDuration},

@@ -111,7 +111,6 @@ const std::vector<PowerMtaName> kDirectives = {
     {"source-ip-max-data-volume-rate", D, nullptr},
     {"connection-idle-timeout", D, nullptr},
     // <acct-file>.
-    {"record-fields", A, nullptr},
     // <spool>.
     {"delete-file-holders", P, nullptr},
 };

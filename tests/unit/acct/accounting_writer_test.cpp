@@ -186,6 +186,67 @@ TEST_F(AcctTest, RecordsFilter) {
   }
 }
 
+// record-fields: the header is `type` plus the union of the columns the file's types fill, in
+// the order given; each record fills only its own type's columns.
+TEST_F(AcctTest, RecordFieldsChooseTheColumns) {
+  file_.records = {"d", "b"};
+  file_.record_fields = {{"d", {"rcpt", "dsnStatus"}, 3}, {"b", {"rcpt", "bounceCat", "vmta"}, 4}};
+  auto w = Open();
+  Record d = MakeRecord(RecordType::kDelivered, "a@x.example");
+  Record b = MakeRecord(RecordType::kBounced, "b@x.example");
+  b[Field::kBounceCat] = "bad-mailbox";
+  w->Write(d);
+  w->Write(b);
+  w->Flush();
+  auto rows = ParseCsv(ReadFile(file_.path));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"type", "rcpt", "dsnStatus", "bounceCat", "vmta"}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"d", "a@x.example", "2.0.0 (success)", "", ""}));
+  EXPECT_EQ(rows[2], (std::vector<std::string>{"b", "b@x.example", "", "bad-mailbox", "vmta1"}));
+}
+
+TEST_F(AcctTest, RecordFieldsStarAndTypesWithoutALineKeepEveryColumn) {
+  const Layout all = Layout::Default();
+  file_.record_fields = {{"d", {}, 3}};  // `record-fields d *`; the other types have no line
+  EXPECT_EQ(LayoutFor(file_).Header(), all.Header());
+  file_.records = {"d"};
+  file_.record_fields = {{"d", {"jobId"}, 3}};
+  EXPECT_EQ(LayoutFor(file_).Header(), "type,jobId");
+  file_.records = {"d", "t"};  // t has no line: its columns are the default ones
+  const Layout mixed = LayoutFor(file_);
+  EXPECT_EQ(mixed.columns.size(), all.columns.size());
+  EXPECT_EQ(mixed.columns.front(), Field::kJobId) << "d's columns first, in the order given";
+  EXPECT_FALSE(mixed.fills[static_cast<std::size_t>(RecordType::kDelivered)]
+                          [static_cast<std::size_t>(Field::kRcpt)]);
+  EXPECT_TRUE(mixed.fills[static_cast<std::size_t>(RecordType::kTransient)]
+                         [static_cast<std::size_t>(Field::kRcpt)]);
+}
+
+// A file written with other columns is moved aside at open: no record under a wrong header.
+TEST_F(AcctTest, ChangedColumnsMoveTheOldFileAside) {
+  {
+    auto w = Open();
+    w->Write(MakeRecord(RecordType::kDelivered, "old@x.example"));
+  }
+  file_.records = {"d"};
+  file_.record_fields = {{"d", {"rcpt"}, 3}};
+  {
+    auto w = Open();
+    w->Write(MakeRecord(RecordType::kDelivered, "new@x.example"));
+  }
+  auto files = AllFiles(dir_);
+  ASSERT_EQ(files.size(), 2u) << "the old file was rotated aside";
+  EXPECT_EQ(ReadFile(files[0]).compare(0, kHeaderLine.size(), kHeaderLine), 0);
+  EXPECT_NE(ReadFile(files[0]).find("old@x.example"), std::string::npos);
+  EXPECT_EQ(ReadFile(files[1]), "type,rcpt\r\nd,new@x.example\r\n");
+  {
+    auto w = Open();  // same columns again: appended, not rotated
+    w->Write(MakeRecord(RecordType::kDelivered, "more@x.example"));
+  }
+  EXPECT_EQ(AllFiles(dir_).size(), 2u);
+  EXPECT_EQ(ReadFile(file_.path), "type,rcpt\r\nd,new@x.example\r\nd,more@x.example\r\n");
+}
+
 TEST_F(AcctTest, Rfc4180Quoting) {
   struct Case {
     const char* label;

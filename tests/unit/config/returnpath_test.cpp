@@ -73,6 +73,19 @@ TEST(ReturnPathConfig, RecordsTakeRb) {
   EXPECT_EQ(c->acct_files[0].records, (std::vector<std::string>{"d", "b", "rb", "f"}));
 }
 
+TEST(AcctFileConfig, RecordsLinesAddUpAndRecordFieldsAreKept) {
+  auto c = Parse(
+      "<acct-file a.csv>\nrecords r\nrecords rb,r\nrecord-fields r *\n"
+      "record-fields rb rcpt,bounceCat\n</acct-file>\n");
+  ASSERT_TRUE(c);
+  const auto& f = c->acct_files[0];
+  EXPECT_EQ(f.records, (std::vector<std::string>{"r", "rb"}));
+  ASSERT_EQ(f.record_fields.size(), 2u);
+  EXPECT_EQ(f.record_fields[0].type, "r");
+  EXPECT_TRUE(f.record_fields[0].fields.empty()) << "* = every column";
+  EXPECT_EQ(f.record_fields[1].fields, (std::vector<std::string>{"rcpt", "bounceCat"}));
+}
+
 struct ErrorCase {
   const char* label;
   const char* snippet;
