@@ -9,6 +9,7 @@ from harness.exporter import total
 from harness.mgmt import MGMT_CONFIG, MgmtClient
 from harness.outpostd import OutpostD, give_to_daemon_user, wait_for
 from test_exporter_acct import running  # noqa: F401 (the fixture starting exporters)
+from test_mgmt_outpostctl import ctl
 from test_returnpath import CONFIG, DATA, _records, _send_from_outside
 
 REPORTS = [
@@ -50,6 +51,12 @@ def test_daemon_records_are_counted_and_shown_today(tmp_path, running):
                                      "other": {"remote_bounces": 1, "complaints": 1}}
         status, page = c.get("/")
         assert status == 200 and 'id="returnpath"' in page
+        # outpostctl show status prints the same table.
+        rc, out, err = ctl(c.url, "show", "status")
+        assert rc == 0, err
+        table = out.split("return path ", 1)[1].splitlines()
+        assert table[0].split()[1:] == ["(UTC)", "remote", "bounces", "complaints"]
+        assert [line.split() for line in table[1:3]] == [["gmail", "1", "0"], ["other", "1", "1"]]
 
     e = running("--acct-path", str(rp_acct), "--state-file", str(tmp_path / "state.json"),
                  "--provider-map", str(provider_map), "--from-start")
