@@ -232,7 +232,7 @@ OVERVIEW = dashboard(
 ISP = dashboard(
     "outpost-isp", "Outpost / ISP deliverability",
     "Per receiving provider: deferral and bounce ratios against the 3 % / 5 % / 15 % thresholds, "
-    "why mail is deferred or bounced, and queues in backoff.",
+    "why mail is deferred or bounced, complaints and remote bounces, and queues in backoff.",
     [
         panel("timeseries", "Deferral ratio by provider (5m)",
               [target(f"outpost:provider_deferral_ratio:rate5m{{{IP}}}", "{{provider}}")],
@@ -273,6 +273,31 @@ ISP = dashboard(
               [target(per_minute(f"sum by (provider) (rate(outpost_acct_hard_bounces_total"
                                  f"{{{IP}}}[$__rate_interval]))"), "{{provider}}")],
               "Bounces in bad-mailbox, inactive-mailbox and bad-domain."),
+        panel("timeseries", "Complaint rate by provider (24h)",
+              [target(f"outpost:provider_complaint_ratio:rate24h{{{IP}}}", "{{provider}}")],
+              "Feedback-loop complaints (f records except not-spam and auth-failure) / delivered "
+              "over 24 hours, the figure OutpostComplaintRateHigh uses: warning above 0.1 %, "
+              "critical above 0.3 % (Gmail's limit).",
+              unit="percentunit", steps=[("green", None), ("orange", 0.001), ("red", 0.003)]),
+        panel("timeseries", "Hard-bounce rate by provider (24h, remote bounces included)",
+              [target(f"outpost:provider_hard_bounce_ratio:rate24h{{{IP}}}", "{{provider}}")],
+              "Hard bounces (b and rb records in bad-mailbox, inactive-mailbox, bad-domain) / "
+              "final outcomes over 24 hours, the figure OutpostProviderHardBounceRateHigh uses; "
+              "above 1 % the list needs cleaning.",
+              unit="percentunit", steps=[("green", None), ("red", 0.01)]),
+        panel("bargauge", "Remote bounces by category",
+              [target(f"topk(10, sum by (provider, category) (increase("
+                      f"outpost_acct_remote_bounces_total{{{IPV}}}[$__range])))",
+                      "{{provider}} {{category}}", instant=True)],
+              "Bounces that came back by mail after a 250 (rb records) in the shown time range, "
+              "by provider and bounce category."),
+        panel("bargauge", "Feedback-loop reports by type",
+              [target(f"sum by (provider, feedback_type) (increase("
+                      f"outpost_acct_feedback_reports_total{{{IPV}}}[$__range]))",
+                      "{{provider}} {{feedback_type}}", instant=True)],
+              "Complaints and other feedback reports (f records) in the shown time range, by "
+              "provider and feedback type (unknown: Outpost's own records, which do not carry "
+              "the type)."),
         panel("timeseries", "Queues and recipients in backoff",
               [target(f"sum(outpost_backoff_queues{{{I}}})", "queues"),
                target(f"sum(outpost_backoff_recipients{{{I}}})", "recipients")],

@@ -4,6 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/strings.hpp"
+
 namespace outpost::exporter {
 namespace {
 
@@ -34,11 +36,22 @@ constexpr std::array<std::string_view, 18> kCategories = {"other",
                                                           "spam-related",
                                                           "virus-related",
                                                           "success"};
+// RFC 5965's (and RFC 6591's) registered Feedback-Type values; index 0 is "unknown": an empty
+// value (Outpost's files have no feedbackType column) or one not registered.
+constexpr std::array<std::string_view, 7> kFeedbackTypes = {
+    "unknown", "abuse", "auth-failure", "fraud", "not-spam", "other", "virus"};
 constexpr std::array<std::string_view, 3> kCategoryKinds = {"bounced", "deferred", "queue_failure"};
 
 std::size_t CategoryIndex(std::string_view c) {
   for (std::size_t i = 1; i < kCategories.size(); ++i) {
     if (kCategories[i] == c) return i;
+  }
+  return 0;
+}
+
+std::size_t FeedbackTypeIndex(std::string_view t) {
+  for (std::size_t i = 1; i < kFeedbackTypes.size(); ++i) {
+    if (IEquals(kFeedbackTypes[i], t)) return i;
   }
   return 0;
 }
@@ -108,6 +121,8 @@ AcctCounts::AcctCounts(const ProviderMap& providers, CountsLimits limits)
   records_.assign(kTypes * providers_.size() * vmtas_.capacity(), 0);
   by_ip_.assign(kTypes * providers_.size() * ips_.capacity(), 0);
   cats_.assign(kCategoryKinds.size() * providers_.size() * kCategories.size(), 0);
+  remote_.assign(providers_.size() * kCategories.size() * vmtas_.capacity(), 0);
+  feedback_.assign(providers_.size() * kFeedbackTypes.size() * vmtas_.capacity(), 0);
   delay_.assign(providers_.size(), Histogram{std::vector<std::uint64_t>(kDelayBuckets.size() + 1)});
   size_.assign(providers_.size(), Histogram{std::vector<std::uint64_t>(kSizeBuckets.size() + 1)});
 }
@@ -116,9 +131,18 @@ std::size_t AcctCounts::CatIdx(std::size_t kind, std::size_t prov, std::size_t c
   return (kind * providers_.size() + prov) * kCategories.size() + cat;
 }
 
+std::size_t AcctCounts::RbIdx(std::size_t prov, std::size_t cat, std::size_t v) const {
+  return (prov * kCategories.size() + cat) * vmtas_.capacity() + v;
+}
+
+std::size_t AcctCounts::FbIdx(std::size_t prov, std::size_t type, std::size_t v) const {
+  return (prov * kFeedbackTypes.size() + type) * vmtas_.capacity() + v;
+}
+
 void AcctCounts::Add(const ParsedRecord& r, std::uint16_t provider) {
   const std::size_t type = static_cast<std::size_t>(r.type);
-  ++records_[RecIdx(type, provider, vmtas_.Index(r.vmta))];
+  const std::uint16_t vmta = vmtas_.Index(r.vmta);
+  ++records_[RecIdx(type, provider, vmta)];
   if (!r.source_ip.empty()) ++by_ip_[IpIdx(type, provider, ips_.Index(r.source_ip))];
   if (r.time_logged > health.last_record_time) health.last_record_time = r.time_logged;
   switch (r.type) {
@@ -130,6 +154,12 @@ void AcctCounts::Add(const ParsedRecord& r, std::uint16_t provider) {
       break;
     case acct::RecordType::kTransientQueue:
       ++cats_[CatIdx(2, provider, CategoryIndex(r.bounce_cat))];
+      break;
+    case acct::RecordType::kRemoteBounce:
+      ++remote_[RbIdx(provider, CategoryIndex(r.bounce_cat), vmta)];
+      break;
+    case acct::RecordType::kFeedback:
+      ++feedback_[FbIdx(provider, FeedbackTypeIndex(r.feedback_type), vmta)];
       break;
     case acct::RecordType::kDelivered: {
       if (r.time_logged >= 0 && r.time_queued >= 0) {
@@ -168,6 +198,33 @@ std::uint64_t AcctCounts::BouncesOfCategory(std::string_view category) const {
     n += cats_[CatIdx(0, p, CategoryIndex(category))];
   }
   return n;
+}
+
+// Sum over providers and vmtas of one label value of an rb / f array ([provider][label][vmta]).
+std::uint64_t AcctCounts::SumOfLabel(const std::vector<std::uint64_t>& counts, std::size_t labels,
+                                     std::size_t label) const {
+  std::uint64_t n = 0;
+  for (std::size_t p = 0; p < providers_.size(); ++p) {
+    for (std::size_t v = 0; v < vmtas_.capacity(); ++v) {
+      n += counts[(p * labels + label) * vmtas_.capacity() + v];
+    }
+  }
+  return n;
+}
+
+std::uint64_t AcctCounts::RemoteBouncesOfCategory(std::string_view category) const {
+  return SumOfLabel(remote_, kCategories.size(), CategoryIndex(category));
+}
+
+std::uint64_t AcctCounts::FeedbackOfType(std::string_view feedback_type) const {
+  return SumOfLabel(feedback_, kFeedbackTypes.size(), FeedbackTypeIndex(feedback_type));
+}
+
+std::size_t AcctCounts::ProviderOf(const std::string& name) const {
+  for (std::size_t p = 0; p < providers_.size(); ++p) {
+    if (providers_[p] == name) return p;
+  }
+  return 0;
 }
 
 // State-file form: label values spelled out (not indices), so a changed provider map or cap
@@ -209,6 +266,7 @@ nlohmann::json AcctCounts::ToJson() const {
   j["source_ips"] = std::move(ips);
   j["categories"] = std::move(cats);
   j["histograms"] = std::move(hists);
+  j["returnpath"] = ReturnPathToJson();
   j["health"] = {health.lines_read,      health.malformed_lines, health.unknown_type_records,
                  health.headers_read,    health.rotations,       health.truncations,
                  health.files_opened,    health.state_writes,    health.state_write_errors,
@@ -224,29 +282,23 @@ bool AcctCounts::FromJson(const nlohmann::json& j, std::string* error) {
       }
       throw std::runtime_error("unknown record type " + s);
     };
-    auto provider_of = [this](const std::string& s) -> std::size_t {
-      for (std::size_t p = 0; p < providers_.size(); ++p) {
-        if (providers_[p] == s) return p;
-      }
-      return 0;
-    };
     for (const auto& e : j.at("records")) {
-      records_[RecIdx(type_of(e.at(0)), provider_of(e.at(1)),
+      records_[RecIdx(type_of(e.at(0)), ProviderOf(e.at(1)),
                       vmtas_.Index(e.at(2).get<std::string>()))] += e.at(3).get<std::uint64_t>();
     }
     for (const auto& e : j.at("source_ips")) {
-      by_ip_[IpIdx(type_of(e.at(0)), provider_of(e.at(1)),
+      by_ip_[IpIdx(type_of(e.at(0)), ProviderOf(e.at(1)),
                    ips_.Index(e.at(2).get<std::string>()))] += e.at(3).get<std::uint64_t>();
     }
     for (const auto& e : j.at("categories")) {
       std::size_t k = 0;
       while (k < kCategoryKinds.size() && kCategoryKinds[k] != e.at(0).get<std::string>()) ++k;
       if (k == kCategoryKinds.size()) throw std::runtime_error("unknown category kind");
-      cats_[CatIdx(k, provider_of(e.at(1)), CategoryIndex(e.at(2).get<std::string>()))] +=
+      cats_[CatIdx(k, ProviderOf(e.at(1)), CategoryIndex(e.at(2).get<std::string>()))] +=
           e.at(3).get<std::uint64_t>();
     }
     for (const auto& e : j.at("histograms")) {
-      std::size_t p = provider_of(e.at(0));
+      std::size_t p = ProviderOf(e.at(0));
       auto restore = [](Histogram& h, const nlohmann::json& b, double sum, std::uint64_t count) {
         auto v = b.get<std::vector<std::uint64_t>>();
         if (v.size() != h.buckets.size()) throw std::runtime_error("histogram bucket mismatch");
@@ -257,6 +309,7 @@ bool AcctCounts::FromJson(const nlohmann::json& j, std::string* error) {
       restore(delay_[p], e.at(1), e.at(2).get<double>(), e.at(3).get<std::uint64_t>());
       restore(size_[p], e.at(4), e.at(5).get<double>(), e.at(6).get<std::uint64_t>());
     }
+    if (j.contains("returnpath")) ReturnPathFromJson(j.at("returnpath"));  // older states lack it
     const auto& h = j.at("health");
     health.lines_read = h.at(0);
     health.malformed_lines = h.at(1);
@@ -275,9 +328,42 @@ bool AcctCounts::FromJson(const nlohmann::json& j, std::string* error) {
   return true;
 }
 
+// rb and f counts as [provider, category or feedback type, vmta, n] rows.
+nlohmann::json AcctCounts::ReturnPathToJson() const {
+  using nlohmann::json;
+  json rb = json::array(), f = json::array();
+  for (std::size_t p = 0; p < providers_.size(); ++p) {
+    for (std::size_t v = 0; v < vmtas_.values().size(); ++v) {
+      for (std::size_t c = 0; c < kCategories.size(); ++c) {
+        if (auto n = remote_[RbIdx(p, c, v)]) {
+          rb.push_back({providers_[p], kCategories[c], vmtas_.values()[v], n});
+        }
+      }
+      for (std::size_t t = 0; t < kFeedbackTypes.size(); ++t) {
+        if (auto n = feedback_[FbIdx(p, t, v)]) {
+          f.push_back({providers_[p], kFeedbackTypes[t], vmtas_.values()[v], n});
+        }
+      }
+    }
+  }
+  return json{{"remote_bounces", std::move(rb)}, {"feedback", std::move(f)}};
+}
+
+void AcctCounts::ReturnPathFromJson(const nlohmann::json& j) {
+  for (const auto& e : j.at("remote_bounces")) {
+    remote_[RbIdx(ProviderOf(e.at(0)), CategoryIndex(e.at(1).get<std::string>()),
+                  vmtas_.Index(e.at(2).get<std::string>()))] += e.at(3).get<std::uint64_t>();
+  }
+  for (const auto& e : j.at("feedback")) {
+    feedback_[FbIdx(ProviderOf(e.at(0)), FeedbackTypeIndex(e.at(1).get<std::string>()),
+                    vmtas_.Index(e.at(2).get<std::string>()))] += e.at(3).get<std::uint64_t>();
+  }
+}
+
 void AcctCounts::AppendFamilies(std::vector<MetricFamily>& out) const {
   AppendRecordFamilies(out);
   AppendCategoryFamilies(out);
+  AppendReturnPathFamilies(out);
   AppendHistogram(out, "outpost_acct_delivery_delay_seconds",
                   "Delivered records: timeLogged minus timeQueued, by provider.", delay_,
                   kDelayBuckets);
@@ -365,6 +451,42 @@ void AcctCounts::AppendCategoryFamilies(std::vector<MetricFamily>& out) const {
     out.push_back(std::move(f));
   }
   out.push_back(std::move(hard));
+}
+
+// rb records by provider, bounce category and vmta; f records by provider, feedback type and vmta.
+void AcctCounts::AppendReturnPathFamilies(std::vector<MetricFamily>& out) const {
+  MetricFamily rb = Family("outpost_acct_remote_bounces_total",
+                           "Remote bounce (rb) records by provider, bounce category and vmta.",
+                           MetricType::Counter);
+  MetricFamily f =
+      Family("outpost_acct_feedback_reports_total",
+             "Feedback-loop (f) records by provider, feedback type and vmta.", MetricType::Counter);
+  auto add = [](MetricFamily& fam, std::uint64_t n, std::vector<ClientMetric::Label> labels) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = static_cast<double>(n);
+    fam.metric.push_back(std::move(m));
+  };
+  for (std::size_t p = 0; p < providers_.size(); ++p) {
+    for (std::size_t v = 0; v < vmtas_.values().size(); ++v) {
+      const std::string& vmta = vmtas_.values()[v];
+      for (std::size_t c = 0; c < kCategories.size(); ++c) {
+        if (auto n = remote_[RbIdx(p, c, v)]) {
+          add(rb, n,
+              {L("category", kCategories[c]), L("provider", providers_[p]), L("vmta", vmta)});
+        }
+      }
+      for (std::size_t t = 0; t < kFeedbackTypes.size(); ++t) {
+        if (auto n = feedback_[FbIdx(p, t, v)]) {
+          add(f, n,
+              {L("feedback_type", kFeedbackTypes[t]), L("provider", providers_[p]),
+               L("vmta", vmta)});
+        }
+      }
+    }
+  }
+  out.push_back(std::move(rb));
+  out.push_back(std::move(f));
 }
 
 void AcctCounts::AppendHistogram(std::vector<MetricFamily>& out, const char* name, const char* help,

@@ -1,16 +1,19 @@
 // The exporter's counters: accounting records aggregated by bounded labels, plus its own health.
 //
 // What it does: Add() folds one parsed record into plain integer arrays indexed by
-// (type, provider, vmta), (type, provider, source IP), (kind, provider, bounce category) and
-// per-provider delay/size histograms. AppendFamilies() turns a snapshot into Prometheus metric
-// families (docs/metrics.md lists every one; kStats-like tables below are the single list).
-// ToJson()/FromJson() carry the values into and out of the state file, so that counters and file
-// positions are restored from one consistent snapshot after a restart (exactly-once counting).
+// (type, provider, vmta), (type, provider, source IP), (kind, provider, bounce category),
+// (provider, bounce category, vmta) for remote bounces (rb), (provider, feedback type, vmta) for
+// feedback-loop reports (f) and per-provider delay/size histograms. AppendFamilies() turns a
+// snapshot into Prometheus metric families (docs/metrics.md lists every one; kStats-like tables
+// below are the single list). ToJson()/FromJson() carry the values into and out of the state file,
+// so that counters and file positions are restored from one consistent snapshot after a restart
+// (exactly-once counting).
 //
 // Invariants: labels are bounded: provider by the ProviderMap, bounce category by PowerMTA's fixed
-// list (+ "other"), vmta and source IP by configurable caps beyond which values go to "other".
-// No recipient, job id or diagnostic text ever becomes a label. Series with a zero value are not
-// exported (they appear on first use).
+// list (+ "other"), feedback type by RFC 5965's registered list (+ "unknown": empty, as in
+// Outpost's own files, or unregistered), vmta and source IP by configurable caps beyond which
+// values go to "other". No recipient, job id or diagnostic text ever becomes a label. Series with a
+// zero value are not exported (they appear on first use).
 //
 // Error policy: the hot path cannot fail; FromJson returns false with a message on a bad snapshot.
 //
@@ -29,9 +32,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/label_cache.hpp"
+#include "common/provider_map.hpp"
 #include "exporter/acct_line_parser.hpp"
-#include "exporter/label_cache.hpp"
-#include "exporter/provider_map.hpp"
 
 namespace outpost::exporter {
 
@@ -94,6 +97,10 @@ class AcctCounts {
   // Test helpers: total records of a type; sum of a bounce category over providers.
   std::uint64_t TotalOfType(acct::RecordType t) const;
   std::uint64_t BouncesOfCategory(std::string_view category) const;
+  // Test helpers: rb records of a bounce category, f records of a feedback type, over providers
+  // and vmtas.
+  std::uint64_t RemoteBouncesOfCategory(std::string_view category) const;
+  std::uint64_t FeedbackOfType(std::string_view feedback_type) const;
 
  private:
   struct Histogram {
@@ -108,9 +115,17 @@ class AcctCounts {
     return (type * providers_.size() + prov) * ips_.capacity() + ip;
   }
   std::size_t CatIdx(std::size_t kind, std::size_t prov, std::size_t cat) const;
+  std::size_t ProviderOf(const std::string& name) const;  // index of a provider name, 0 if none
+  std::size_t RbIdx(std::size_t prov, std::size_t cat, std::size_t v) const;
+  std::size_t FbIdx(std::size_t prov, std::size_t type, std::size_t v) const;
+  std::uint64_t SumOfLabel(const std::vector<std::uint64_t>& counts, std::size_t labels,
+                           std::size_t label) const;
   // The parts of AppendFamilies().
   void AppendRecordFamilies(std::vector<prometheus::MetricFamily>& out) const;
   void AppendCategoryFamilies(std::vector<prometheus::MetricFamily>& out) const;
+  void AppendReturnPathFamilies(std::vector<prometheus::MetricFamily>& out) const;
+  nlohmann::json ReturnPathToJson() const;
+  void ReturnPathFromJson(const nlohmann::json& j);
   void AppendHistogram(std::vector<prometheus::MetricFamily>& out, const char* name,
                        const char* help, const std::vector<Histogram>& per_provider,
                        std::span<const double> bounds) const;
@@ -119,11 +134,13 @@ class AcctCounts {
   std::vector<std::string> providers_;
   CappedLabel vmtas_;
   CappedLabel ips_;
-  std::vector<std::uint64_t> records_;  // [type][provider][vmta]
-  std::vector<std::uint64_t> by_ip_;    // [type][provider][source ip]
-  std::vector<std::uint64_t> cats_;     // [b|t|tq][provider][category]
-  std::vector<Histogram> delay_;        // [provider], deliveries
-  std::vector<Histogram> size_;         // [provider], deliveries
+  std::vector<std::uint64_t> records_;   // [type][provider][vmta]
+  std::vector<std::uint64_t> by_ip_;     // [type][provider][source ip]
+  std::vector<std::uint64_t> cats_;      // [b|t|tq][provider][category]
+  std::vector<std::uint64_t> remote_;    // rb: [provider][category][vmta]
+  std::vector<std::uint64_t> feedback_;  // f: [provider][feedback type][vmta]
+  std::vector<Histogram> delay_;         // [provider], deliveries
+  std::vector<Histogram> size_;          // [provider], deliveries
 };
 
 }  // namespace outpost::exporter

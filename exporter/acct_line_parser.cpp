@@ -77,6 +77,7 @@ std::optional<AcctColumn> ColumnFor(std::string_view name) {
   if (name == "dlvSize") return AcctColumn::kSize;
   if (name == "vmta") return AcctColumn::kVmta;
   if (name == "queue") return AcctColumn::kQueue;
+  if (name == "feedbackType") return AcctColumn::kFeedbackType;
   return std::nullopt;
 }
 
@@ -321,6 +322,7 @@ ParseResult AcctLineParser::Parse(std::string_view data, ParsedRecord& out) {
   out.source_ip = vals[static_cast<std::size_t>(AcctColumn::kSourceIp)];
   out.vmta = vals[static_cast<std::size_t>(AcctColumn::kVmta)];
   out.queue = vals[static_cast<std::size_t>(AcctColumn::kQueue)];
+  out.feedback_type = vals[static_cast<std::size_t>(AcctColumn::kFeedbackType)];
   return {LineKind::kRecord, consumed};
 }
 

@@ -2,7 +2,8 @@
 //
 // What it does: a file's header line (first column `type`) decides which column holds which field;
 // Parse() then splits one record at the start of a buffer and keeps only the columns the exporter
-// counts (type, timeLogged, timeQueued, rcpt, bounceCat, dlvSourceIp, dlvSize, vmta, queue) as
+// counts (type, timeLogged, timeQueued, rcpt, bounceCat, dlvSourceIp, dlvSize, vmta, queue, and
+// PowerMTA's feedbackType of `f` records) as
 // string_views into the buffer. Unknown columns (timeImprinted, header_*, anything new) are
 // skipped.
 //
@@ -53,7 +54,8 @@ enum class AcctColumn : std::uint8_t {
   kSize,
   kVmta,
   kQueue,
-  kCount,  // number of needed columns; also "column not needed"
+  kFeedbackType,  // PowerMTA's f records ("abuse", ...); Outpost's files have no such column
+  kCount,         // number of needed columns; also "column not needed"
 };
 inline constexpr std::size_t kAcctColumnCount = static_cast<std::size_t>(AcctColumn::kCount);
 
@@ -62,7 +64,7 @@ struct ParsedRecord {
   std::int64_t time_logged = -1;  // UNIX seconds, -1 when the column is absent or empty
   std::int64_t time_queued = -1;
   std::int64_t size = -1;  // dlvSize in bytes, -1 when absent or empty
-  std::string_view rcpt, bounce_cat, source_ip, vmta, queue;
+  std::string_view rcpt, bounce_cat, source_ip, vmta, queue, feedback_type;
 };
 
 enum class LineKind { kRecord, kHeader, kMalformed, kUnknownType, kIncomplete };

@@ -53,9 +53,9 @@
 #include <string>
 #include <vector>
 
+#include "common/provider_map.hpp"
 #include "exporter/acct_counts.hpp"
 #include "exporter/acct_line_parser.hpp"
-#include "exporter/provider_map.hpp"
 
 namespace outpost::exporter {
 

@@ -17,18 +17,20 @@
 #include <optional>
 #include <thread>
 
+#include "common/provider_map.hpp"
 #include "exporter/acct_counts.hpp"
 #include "exporter/acct_tailer.hpp"
 #include "exporter/exporter_collector.hpp"
 #include "exporter/exporter_options.hpp"
 #include "exporter/oneshot_summary.hpp"
-#include "exporter/provider_map.hpp"
 #include "exporter/state_file.hpp"
 #include "exporter/status_source.hpp"
 
 namespace {
 
 using namespace outpost::exporter;
+using outpost::ProviderMap;
+using outpost::ProviderResolver;
 
 std::mutex g_mu;
 std::condition_variable g_cv;

@@ -16,7 +16,10 @@ What it sets up:
   restarts it on the same port without the deferrals ("the ISP stops deferring").
 * outpostd: every domain routed to the simulator, two virtual MTAs (source 127.0.0.1 and
   127.0.0.2) in a pool, an smtp-pattern-list that puts a queue into backoff on 421 4.7.28,
-  short retry intervals so the demo moves, the management API (status, console) on loopback.
+  short retry intervals so the demo moves, the management API (status, console) on loopback;
+  a bounce processor and a feedback-loop processor at bounce.outpost.localhost, fed one bounce
+  and one complaint (samples from tests/data/returnpath/) once it is up, so the return-path
+  panels, rules and /status.json "returnpath" have data.
 * outpost_exporter: tails the accounting files, reads /status.json at scrape time.
 * Prometheus: scrapes the exporter every second (job "outpost"), evaluates the rules every second.
   By default it loads a *time-scaled copy* of alert-rules/outpost.rules.yml in which every range
@@ -352,8 +355,20 @@ run-as-root yes
   reply /^421[ -]4\\.7\\.28/ mode=backoff
 </smtp-pattern-list>
 
+relay-domain bounce.outpost.localhost
+<bounce-processor>
+  <address-list>
+    domain bounce.outpost.localhost
+  </address-list>
+</bounce-processor>
+<feedback-loop-processor>
+  <address-list>
+    address fbl@fbl.outpost.localhost
+  </address-list>
+</feedback-loop-processor>
+
 <acct-file {self.path('acct.csv')}>
-  records d,b,t,tq,r
+  records d,b,t,tq,r,rb,f
   move-interval 1h
   max-size 100M
 </acct-file>
@@ -393,6 +408,19 @@ run-as-root yes
                     self.ports["smtp"] = port
                 elif kind == "http":
                     self.ports["http"] = port
+
+    # (sample in tests/data/returnpath/, return-path address it is sent to)
+    RETURN_PATH_SAMPLES = [("gmail-bounce.eml", "bounces+dave=gmail.com@bounce.outpost.localhost"),
+                           ("arf-abuse.eml", "fbl@fbl.outpost.localhost")]
+
+    def feed_return_path(self):
+        """One remote bounce and one complaint, as a provider would send them."""
+        import smtplib
+        data = os.path.join(ROOT, "tests", "data", "returnpath")
+        with smtplib.SMTP("127.0.0.1", self.ports["smtp"], timeout=10) as c:
+            for name, recipient in self.RETURN_PATH_SAMPLES:
+                with open(os.path.join(data, name)) as f:
+                    c.sendmail("", [recipient], f.read())
 
     def start_exporter(self):
         fast = self.time_factor != 1
@@ -502,6 +530,7 @@ scrape_configs:
             self.webhook = WebhookReceiver(self.on_notification)
             self.start_sim(deferring=True)
             self.start_outpostd()
+            self.feed_return_path()
             self.start_exporter()
             self.start_alertmanager()
             self.start_prometheus()

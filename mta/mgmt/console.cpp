@@ -90,6 +90,9 @@ const char* ConsoleHtml() {
       <th class="num">Messages</th><th class="num">Delivered</th><th class="num">Deferred</th>
       <th class="num">Bounced</th><th class="num">Deleted</th></tr></thead>
       <tbody></tbody></table></section>
+  <section><h2>Return path today (<span id="rp-day">UTC</span>)</h2>
+    <table id="returnpath"><thead><tr><th>Provider</th><th class="num">Remote bounces</th>
+      <th class="num">Complaints</th></tr></thead><tbody></tbody></table></section>
 </main>
 <script>
 "use strict";
@@ -164,6 +167,12 @@ function showStatus(s) {
   set("dns", fmt(s.dns.cache_entries) + " entries");
   set("dns-detail", "hit ratio " + fixed(s.dns.hit_ratio * 100, 1) + "%, " + fmt(s.dns.queries) +
       " queries, " + fmt(s.dns.failures) + " failures");
+  if (s.returnpath) showReturnPath(s.returnpath);
+}
+function showReturnPath(rp) {
+  set("rp-day", rp.day + " UTC");
+  fill("returnpath", Object.entries(rp.by_provider).map(([name, x]) => [
+    { text: name }, num(x.remote_bounces), num(x.complaints)]));
 }
 function showQueues(q) {
   fill("queues", q.queues.map(x => [

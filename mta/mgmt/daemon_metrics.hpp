@@ -33,6 +33,7 @@
 #include "mta/mgmt/bus_accounting_sink.hpp"
 #include "mta/mgmt/queue_metrics.hpp"
 #include "mta/queue/queue_manager.hpp"
+#include "mta/returnpath/daily_counts.hpp"
 #include "mta/smtp/smtp_server.hpp"
 #include "mta/smtp/smtp_server_metrics.hpp"
 #include "mta/spool/spool.hpp"
@@ -55,6 +56,7 @@ struct DaemonReadings {
   std::uint64_t returnpath_understood = 0;
   std::uint64_t returnpath_unmatched = 0;
   std::uint64_t returnpath_records = 0;
+  returnpath::DayCounts returnpath_today;  // today's rb and f per provider (not a bus metric)
   delivery::SigningStats dkim;
   delivery::SmtpDelivererStats delivery;  // TLS fallbacks
   delivery::MimeDowngradeStats mime;      // 8-bit conversions

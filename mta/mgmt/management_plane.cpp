@@ -56,6 +56,7 @@ struct ManagementPlane::Impl {
   bool admitting = true;
   std::int64_t sampled_unix = 0;
   std::vector<std::string> last_reload_errors;
+  returnpath::DayCounts returnpath_today;
 
   std::unique_ptr<httplib::Server> server;
   std::thread thread;
@@ -83,6 +84,7 @@ struct ManagementPlane::Impl {
     in.admitting = admitting;
     in.sampled_unix = sampled_unix;
     in.last_reload_errors = last_reload_errors;
+    in.returnpath_today = returnpath_today;
     return in;
   }
 
@@ -95,6 +97,7 @@ struct ManagementPlane::Impl {
     std::lock_guard lock(mu);
     queues = std::move(snapshot);
     admitting = readings.admitting;
+    returnpath_today = std::move(readings.returnpath_today);
     sampled_unix = registry.time().Now().unix_seconds();
   }
 

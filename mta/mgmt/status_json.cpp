@@ -223,6 +223,16 @@ json DnsJson(const ResolverMetrics::Snapshot& d) {
 // Not yet published (no tick has run): an absent reading counts as healthy / writable.
 bool NotZero(const Snap& metric) { return metric.series.empty() || metric.Value() != 0; }
 
+// Today's remote bounces and complaints per provider: {"day": "YYYY-MM-DD", "by_provider":
+// {"gmail": {"remote_bounces": N, "complaints": N}, ...}}.
+json ReturnPathJson(const returnpath::DayCounts& today) {
+  json by_provider = json::object();
+  for (const returnpath::ProviderDay& p : today.by_provider) {
+    by_provider[p.provider] = {{"remote_bounces", p.remote_bounces}, {"complaints", p.complaints}};
+  }
+  return {{"day", today.day}, {"by_provider", std::move(by_provider)}};
+}
+
 }  // namespace
 
 std::string IsoTime(std::int64_t unix_seconds) {
@@ -292,6 +302,7 @@ json RenderStatus(const StatusInputs& in) {
        {{"reloads", m.mgmt.config_reloads_total.Value()},
         {"reload_failures", m.mgmt.config_reload_failures_total.Value()},
         {"last_reload_errors", in.last_reload_errors}}},
+      {"returnpath", ReturnPathJson(in.returnpath_today)},
       {"backoff_queues", std::move(backoff)},
   };
 }

@@ -162,6 +162,18 @@ void PrintSpool(const json& sp) {
             << HumanBytes(sp.at("disk_free_bytes")) << " free\n";
 }
 
+// Today's remote bounces and complaints per provider, when there are any (older daemons: none).
+void PrintReturnPath(const json& s) {
+  if (!s.contains("returnpath") || s["returnpath"]["by_provider"].empty()) return;
+  std::cout << "\n";
+  Table t(
+      {"return path " + Num(s["returnpath"]["day"]) + " (UTC)", "remote bounces", "complaints"});
+  for (const auto& [provider, x] : s["returnpath"]["by_provider"].items()) {
+    t.Add({provider, Num(x["remote_bounces"]), Num(x["complaints"])});
+  }
+  std::cout << t.Render();
+}
+
 void PrintStatus(const json& s) {
   std::cout << "outpostd " << Num(s["version"]) << ", up " << Duration(s["uptime_seconds"]) << ", "
             << (s["ready"].get<bool>() ? "ready" : "NOT READY") << "\n";
@@ -205,6 +217,7 @@ void PrintStatus(const json& s) {
     }
     std::cout << backoff.Render();
   }
+  PrintReturnPath(s);
 }
 
 void PrintQueues(const json& q) {

@@ -371,6 +371,7 @@ mgmt::DaemonReadings Daemon::Read() {
   r.returnpath_understood = rp.understood[0] + rp.understood[1];
   r.returnpath_unmatched = rp.unmatched[0] + rp.unmatched[1];
   r.returnpath_records = rp.records;
+  r.returnpath_today = returnpath_->Today();
   r.acct_writable = accounting_->Durable();
   r.dkim = signing_deliverer_->Stats();
   r.delivery = smtp_deliverer_->Stats();

@@ -193,6 +193,7 @@ void Processor::Record(Route route, const Report& report, const spool::Envelope&
     for (const FailedRecipient& failed : report.failed) {
       const delivery::BounceCategory category = classifier_.BounceCategory(ReplyOf(failed));
       accounting_.Write(RemoteBounceRecord(report, failed, category, envelope, now));
+      daily_.Add(RecordKind::kRemoteBounce, failed.recipient, now);
       ++records;
       OUTPOST_LOG(kInfo, "returnpath")
           << envelope.id << " remote bounce (" << report.format << ") rcpt=<" << failed.recipient
@@ -201,6 +202,8 @@ void Processor::Record(Route route, const Report& report, const spool::Envelope&
     }
   } else {
     accounting_.Write(FeedbackRecord(report, envelope, now));
+    if (IsComplaint(report.feedback_type))
+      daily_.Add(RecordKind::kComplaint, report.complainer, now);
     ++records;
     OUTPOST_LOG(kInfo, "returnpath")
         << envelope.id << " complaint (" << report.format << ", " << report.feedback_type

@@ -42,6 +42,7 @@
 #include "mta/acct/accounting_writer.hpp"
 #include "mta/config/config.hpp"
 #include "mta/delivery/reply_classifier.hpp"
+#include "mta/returnpath/daily_counts.hpp"
 #include "mta/returnpath/report.hpp"
 #include "mta/spool/spool.hpp"
 
@@ -83,6 +84,8 @@ class Processor {
             const std::vector<bool>* done = nullptr);
   void Stop();
   ProcessorStats Stats() const;
+  // Today's (UTC) remote bounces and complaints per provider (hooks.now decides the day).
+  DayCounts Today() const { return daily_.Today(hooks_.now()); }
 
  private:
   struct Job {
@@ -110,6 +113,7 @@ class Processor {
   std::deque<Job> jobs_;
   bool stopping_ = false;
   ProcessorStats stats_;
+  DailyCounts daily_;
   std::thread worker_;
 };
 

@@ -1,4 +1,4 @@
-#include "exporter/provider_map.hpp"
+#include "common/provider_map.hpp"
 
 #include <gtest/gtest.h>
 

@@ -72,6 +72,40 @@ TEST_F(StatusJsonTest, StatusCarriesTheWholePicture) {
   EXPECT_EQ(s["backoff_queues"][0]["last_error"], "421 4.7.28 slow down");
 }
 
+TEST_F(StatusJsonTest, ReturnPathShowsTodayPerProvider) {
+  returnpath::DailyCounts daily;
+  const std::int64_t noon = 1735732800;  // 2025-01-01 12:00:00 UTC
+  daily.Add(returnpath::RecordKind::kRemoteBounce, "ann@gmail.com", noon);
+  daily.Add(returnpath::RecordKind::kRemoteBounce, "bob@googlemail.com", noon);
+  daily.Add(returnpath::RecordKind::kComplaint, "cat@Hotmail.COM", noon);
+  daily.Add(returnpath::RecordKind::kComplaint, "dan@example.org", noon);
+  in_.returnpath_today = daily.Today(noon + 3600);
+  TakeSnapshot();
+  nlohmann::json rp = RenderStatus(in_)["returnpath"];
+  EXPECT_EQ(rp["day"], "2025-01-01");
+  EXPECT_EQ(rp["by_provider"], nlohmann::json::parse(R"({
+    "gmail": {"remote_bounces": 2, "complaints": 0},
+    "microsoft": {"remote_bounces": 0, "complaints": 1},
+    "other": {"remote_bounces": 0, "complaints": 1}})"));
+  // The next UTC day starts empty.
+  in_.returnpath_today = daily.Today(noon + 12 * 3600);
+  rp = RenderStatus(in_)["returnpath"];
+  EXPECT_EQ(rp["day"], "2025-01-02");
+  EXPECT_TRUE(rp["by_provider"].empty());
+  daily.Add(returnpath::RecordKind::kComplaint, "eve@yahoo.com", noon + 12 * 3600);
+  returnpath::DayCounts next = daily.Today(noon + 12 * 3600);
+  ASSERT_EQ(next.by_provider.size(), 1u);  // yesterday's counts are gone
+  EXPECT_EQ(next.by_provider[0].provider, "yahoo");
+  EXPECT_EQ(next.by_provider[0].complaints, 1u);
+}
+
+TEST(ReturnPathComplaint, NotSpamAndAuthFailureReportsAreNoComplaints) {
+  EXPECT_TRUE(returnpath::IsComplaint("abuse"));
+  EXPECT_TRUE(returnpath::IsComplaint(""));  // JMRP: no Feedback-Type, a complaint all the same
+  EXPECT_FALSE(returnpath::IsComplaint("not-spam"));
+  EXPECT_FALSE(returnpath::IsComplaint("auth-failure"));
+}
+
 TEST_F(StatusJsonTest, WindowsAgeOut) {
   time_.Advance(std::chrono::seconds(120));
   TakeSnapshot();

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-namespace outpost::exporter {
+namespace outpost {
 
 class LabelCache {
  public:
@@ -93,4 +93,4 @@ class LabelCache {
   std::size_t count_ = 0;
 };
 
-}  // namespace outpost::exporter
+}  // namespace outpost

@@ -4,7 +4,8 @@
 // "other". A domain matches itself or any parent listed in the map (mx.example.com matches
 // example.com). Defaults cover gmail, microsoft, yahoo, aol, apple, comcast and gmx (gmx.* and
 // web.de); a map file replaces them entirely: one "domain provider" pair per line, '#' starts a
-// comment.
+// comment. Used by outpost_exporter (the `provider` label) and by outpostd (today's return path
+// per provider in /status.json, mta/returnpath/daily_counts.hpp), so both name providers alike.
 //
 // Invariants: provider index 0 is always "other"; the set of providers is fixed after construction,
 // so label cardinality is bounded by the map, never by traffic.
@@ -25,9 +26,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "exporter/label_cache.hpp"
+#include "common/label_cache.hpp"
 
-namespace outpost::exporter {
+namespace outpost {
 
 class ProviderMap {
  public:
@@ -61,4 +62,4 @@ class ProviderResolver {
   LabelCache memo_;  // domain as written (any case) -> provider index
 };
 
-}  // namespace outpost::exporter
+}  // namespace outpost

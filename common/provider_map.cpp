@@ -1,4 +1,4 @@
-#include "exporter/provider_map.hpp"
+#include "common/provider_map.hpp"
 
 #include <cctype>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include "common/strings.hpp"
 
-namespace outpost::exporter {
+namespace outpost {
 
 ProviderMap::ProviderMap() { providers_.push_back("other"); }
 
@@ -133,4 +133,4 @@ std::uint16_t ProviderResolver::Resolve(std::string_view domain) {
   return idx;
 }
 
-}  // namespace outpost::exporter
+}  // namespace outpost
