@@ -43,7 +43,8 @@ def settings_table(url, queue):
 
 
 def test_show_settings_merges_sections():
-    with start_outpostd(extra_config=CONFIG) as d:
+    d = start_outpostd(extra_config=CONFIG)
+    try:
         c = MgmtClient(d)
         out, through_v2 = settings_table(c.url, "gmail.com/v2")
         assert through_v2["max-smtp-out"] == "3"          # the section inside <virtual-mta v2>
@@ -78,3 +79,5 @@ def test_show_settings_merges_sections():
             f.write(text.replace("max-smtp-out 3", "max-smtp-out 4"))
         assert c.post("/api/reload")[0] == 200
         assert settings_table(c.url, "gmail.com/v2")[1]["max-smtp-out"] == "4"
+    finally:
+        d.close()

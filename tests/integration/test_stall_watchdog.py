@@ -11,7 +11,8 @@ from harness.outpostd import wait_for
 
 
 def queue(c, name):
-    return next(q for q in c.get("/queues.json")[1]["queues"] if q["name"] == name)
+    """The queue's entry in /queues.json ({} until the next snapshot lists it)."""
+    return next((q for q in c.get("/queues.json")[1]["queues"] if q["name"] == name), {})
 
 
 def test_stalled_queue_flagged_once_and_explained_waits_are_not():
@@ -22,12 +23,13 @@ def test_stalled_queue_flagged_once_and_explained_waits_are_not():
     config = (f"queue-stall-warning-after 1s\n<domain mute.test>\n  route [127.0.0.1]:{port}\n"
               f"  smtp-greeting-timeout 1h\n  retry-after 1h\n</domain>\n")
     try:
-        with start_outpostd(extra_config=config) as d:
+        d = start_outpostd(extra_config=config)
+        try:
             c = MgmtClient(d)
             with smtplib.SMTP(d.host, d.port, timeout=10) as s:
                 # Refused (the harness's <domain *> route): held for its retry interval.
                 s.sendmail("news@app.test", ["a@refused.test"], "Subject: r\r\n\r\nhi\r\n")
-                wait_for(lambda: queue(c, "refused.test/{default}")["connect_failures"] >= 1,
+                wait_for(lambda: queue(c, "refused.test/{default}").get("connect_failures", 0) >= 1,
                          20, "the refused connection")
                 s.sendmail("news@app.test", ["b@mute.test"], "Subject: m\r\n\r\nhi\r\n")
             wait_for(lambda: c.get("/status.json")[1]["queue"]["stalled_queues"] == 1, 30,
@@ -48,5 +50,7 @@ def test_stalled_queue_flagged_once_and_explained_waits_are_not():
             wait_for(lambda: "mute.test/{default} no longer stalled" in d.log_text(), 10,
                      "the end logged")
             assert d.log_text().count("mute.test/{default} stalled:") == 1
+        finally:
+            d.close()
     finally:
         mute.close()
