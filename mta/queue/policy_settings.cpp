@@ -30,7 +30,10 @@ std::string Hosts(const std::vector<config::SmtpHost>& hosts) {
 
 std::string OrNone(const std::string& s) { return s.empty() ? "none" : s; }
 
-std::string OrNone(const std::optional<std::string>& s) { return s ? *s : "none"; }
+// An optional text setting, or what its absence means.
+std::string Or(const std::optional<std::string>& s, const char* otherwise) {
+  return s ? *s : otherwise;
+}
 
 }  // namespace
 
@@ -107,10 +110,10 @@ std::vector<Setting> PolicySettings(const EffectiveDomainPolicy& p) {
       {"assume-delivery-upon-data-termination-timeout",
        YesNo(p.assume_delivery_upon_data_termination_timeout)},
       {"dkim-sign", YesNo(p.dkim_sign)},
-      {"dkim-algorithm", OrNone(p.dkim_algorithm)},
-      {"dkim-headers-canon", OrNone(p.dkim_headers_canon)},
-      {"dkim-body-canon", OrNone(p.dkim_body_canon)},
-      {"dkim-identity", OrNone(p.dkim_identity)},
+      {"dkim-algorithm", Or(p.dkim_algorithm, "the key's type")},
+      {"dkim-headers-canon", Or(p.dkim_headers_canon, "relaxed")},
+      {"dkim-body-canon", Or(p.dkim_body_canon, "relaxed")},
+      {"dkim-identity", Or(p.dkim_identity, "none")},
   };
 }
 

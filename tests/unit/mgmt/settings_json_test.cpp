@@ -72,6 +72,8 @@ TEST(SettingsJsonTest, MergedValuesAndTheirSections) {
            Case{"bool", "gmail.com", "use-starttls", "yes"},
            Case{"timeout", "gmail.com", "smtp-data-termination-timeout", "10m"},
            Case{"unset_name", "gmail.com", "smtp-pattern-list", "none"},
+           Case{"dkim_default_canon", "gmail.com", "dkim-body-canon", "relaxed"},
+           Case{"dkim_default_algorithm", "gmail.com", "dkim-algorithm", "the key's type"},
        }) {
     auto [status, body] = RenderSettings(*config, c.queue);
     ASSERT_EQ(status, 200) << c.label;
