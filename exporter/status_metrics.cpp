@@ -11,7 +11,7 @@ namespace outpost::exporter {
 using prometheus::MetricType;
 using Json = nlohmann::json;
 
-const std::array<StatusScalar, 35> kStatusScalars = {{
+const std::array<StatusScalar, 37> kStatusScalars = {{
     {"outpost_uptime_seconds", "outpostd uptime.", MetricType::Gauge, {"uptime_seconds"}},
     {"outpost_queue_recipients",
      "Queued recipients, total.",
@@ -33,6 +33,15 @@ const std::array<StatusScalar, 35> kStatusScalars = {{
      "Time in queue of the oldest recipient waiting in any queue (0: none).",
      MetricType::Gauge,
      {"queue", "oldest_age_seconds"}},
+    {"outpost_queue_stalls_total",
+     "Stall episodes: a queue with mail due that made no delivery attempt for "
+     "queue-stall-warning-after.",
+     MetricType::Counter,
+     {"queue", "stalls"}},
+    {"outpost_queues_stalled",
+     "Queues stalled now (mail due, no delivery attempt, no known reason).",
+     MetricType::Gauge,
+     {"queue", "stalled_queues"}},
     {"outpost_process_resident_memory_bytes",
      "outpostd resident memory.",
      MetricType::Gauge,

@@ -623,6 +623,12 @@ const std::vector<DirectiveSpec> kGlobal = {
      "Most queued recipients held in memory; the rest stay on the spool until there is room.",
      I::kDaemon, SetInt<&Config::queue_cache_size, 0, std::numeric_limits<long long>::max()>,
      kExpInt},
+    {"queue-stall-warning-after", "queue-stall-warning-after DURATION", "30m",
+     "Outpost only. A queue with mail due for delivery that starts and finishes no connection or "
+     "transaction for this long, with no reason the scheduler can name (paused, backoff mode, a "
+     "retry hold, a connection cap, a rate limit), is logged as stalled and counted. 0 turns the "
+     "watchdog off.",
+     I::kDaemon, SetDuration<&Config::queue_stall_warning_after>, kExpDuration},
     {"relay-domain", "relay-domain DOMAIN", "none",
      "Accept mail for DOMAIN from any client, also one not allowed to relay (mail for other "
      "domains stays refused with 550 5.7.1). Repeatable. Mail for DOMAIN that no report "

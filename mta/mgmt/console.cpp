@@ -151,8 +151,8 @@ function showStatus(s) {
   set("queued", fmt(s.queue.recipients));
   set("queued-detail", fmt(s.queue.messages) + " msgs in " + fmt(s.queue.queues) + " queues; " +
       fmt(s.queue.recipients_in_backoff) + " rcpts in backoff (" + fmt(s.queue.queues_in_backoff) +
-      " queues); " + fmt(s.queue.paused_queues) + " paused; oldest " +
-      duration(s.queue.oldest_age_seconds || 0));
+      " queues); " + fmt(s.queue.paused_queues) + " paused; " + fmt(s.queue.stalled_queues || 0) +
+      " stalled; oldest " + duration(s.queue.oldest_age_seconds || 0));
   const o = s.outcomes;
   set("outcomes", fmt(o.delivered.last_1h) + " delivered");
   set("outcomes-detail", fmt(o.deferred.last_1h) + " deferred, " + fmt(o.bounced.last_1h) +
@@ -177,7 +177,7 @@ function showReturnPath(rp) {
 function showQueues(q) {
   fill("queues", q.queues.map(x => [
     { text: x.name },
-    { text: x.mode + (x.paused ? " (paused)" : ""),
+    { text: x.mode + (x.paused ? " (paused)" : "") + (x.stalled ? " (stalled)" : ""),
       cls: x.paused ? "paused" : (x.mode === "backoff" ? "mode-backoff" : "") },
     num(x.recipients), num(x.messages), num(x.connections), num(x.delivered), num(x.deferred),
     num(x.bounced), { text: duration(x.oldest_age_seconds || 0), cls: "num" },

@@ -10,6 +10,7 @@
 #include "mta/mgmt/access.hpp"
 #include "mta/mgmt/console.hpp"
 #include "mta/mgmt/pmta_pages.hpp"
+#include "mta/mgmt/settings_json.hpp"
 #include "mta/mgmt/status_json.hpp"
 
 namespace outpost::mgmt {
@@ -88,6 +89,11 @@ struct ManagementPlane::Impl {
     return in;
   }
 
+  std::shared_ptr<const config::Config> CurrentConfig() const {
+    std::lock_guard lock(mu);
+    return config;
+  }
+
   // Reads the daemon and keeps the queue snapshot (io thread).
   void Refresh() {
     if (!hooks.read) return;
@@ -154,12 +160,7 @@ struct ManagementPlane::Impl {
     httplib::Server& s = *server;
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       metrics.mgmt.mgmt_http_requests_total.series().Add(1);
-      std::shared_ptr<const config::Config> current;
-      {
-        std::lock_guard lock(mu);
-        current = config;
-      }
-      const config::AccessLevel level = AccessFor(*current, req.remote_addr);
+      const config::AccessLevel level = AccessFor(*CurrentConfig(), req.remote_addr);
       const Need need = req.method == "GET" || req.method == "HEAD" ? Need::kMonitor : Need::kAdmin;
       if (Permits(level, need)) return httplib::Server::HandlerResponse::Unhandled;
       metrics.mgmt.mgmt_http_denied_total.series().Add(1);
@@ -225,6 +226,10 @@ struct ManagementPlane::Impl {
       SendJson(res, 200, RenderVmtas(Inputs()));
     });
     RegisterPmtaPages(s, [this] { return Inputs(); });  // PowerMTA's /status, /queues, ...
+    s.Get("/settings.json", [this](const httplib::Request& req, httplib::Response& res) {
+      auto [status, body] = RenderSettings(*CurrentConfig(), req.get_param_value("queue"));
+      SendJson(res, status, body);
+    });
     s.Get("/counters.json", [this](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, RenderCounters(Inputs(/*with_bus=*/true)));
     });

@@ -32,7 +32,10 @@
   X(Gauge, acct_held_completions, held_completions, "recipients",                                 \
     "Finished recipients kept in the spool until their record is written.")                      \
   X(Gauge, queue_oldest_age_seconds, oldest_age_seconds, "seconds",                               \
-    "Time in queue of the oldest recipient waiting in any queue (0: none).")
+    "Time in queue of the oldest recipient waiting in any queue (0: none).")                      \
+  X(Counter, queue_stalls_total, stalls, "stalls",                                                \
+    "Queues found with mail due and no delivery attempt for queue-stall-warning-after.")          \
+  X(Gauge, queues_stalled, stalled_queues, "queues", "Queues stalled now (the stall watchdog).")
 
 #define OUTPOST_QUEUE_FAMILY_METRICS(X)                                                           \
   X(Gauge, queue_recipients, "queue", "recipients", "Recipients queued, per queue (domain/vmta).") \

@@ -83,6 +83,7 @@ json QueueJson(const queue::QueueStats& q) {
           {"connect_failures", q.connect_failures},
           {"mode_changes", q.mode_changes},
           {"oldest_age_seconds", q.oldest_age_seconds},
+          {"stalled", q.stalled},
           {"last_error", q.last_error}};
 }
 
@@ -181,6 +182,8 @@ std::pair<json, json> QueueSectionJson(const StatusInputs& in) {
                 {"mode_changes", t.mode_changes},
                 {"dsns", t.dsns},
                 {"oldest_age_seconds", t.oldest_age_seconds},
+                {"stalls", t.stalls},
+                {"stalled_queues", t.stalled_queues},
                 {"by_mode", by_mode}};
   return {std::move(queue), std::move(backoff)};
 }

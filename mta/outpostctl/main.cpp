@@ -8,14 +8,14 @@
 //     show domains | show topdomains | show vmtas | show counters | show license
 //     pause queue Q | resume queue Q | set queue --mode=normal|backoff Q
 //     delete --queue=Q [--hold] | reload
-//     show jobs | pause job J | resume job J | delete --jobId=J
+//     show jobs | pause job J | resume job J | delete --jobId=J | show settings DOMAIN[/VMTA]
 //
 // URL: --url, else $OUTPOST_URL, else http://127.0.0.1:8080. Output: aligned tables; --json: the
 // server's JSON (Outpost's schema where the command has one); --dom: PowerMTA's `--dom` lines
 // (`status.queue.smtp.rcp="42"`) from the PowerMTA pages. `show vmtas`, `show domains` and
-// `show topdomains` and `show jobs` print PowerMTA's tables (pmta_view.hpp). `show settings` is
-// refused with "not yet" (exit 1). Exit codes: 0 ok, 1 error reply from
-// outpostd, 2 usage, 3 outpostd not reachable, 4 access denied (http-access).
+// `show topdomains` and `show jobs` print PowerMTA's tables (pmta_view.hpp). `show settings D[/V]`
+// prints the delivery settings in effect for D through V (GET /settings.json). Exit codes: 0 ok,
+// 1 error reply from outpostd, 2 usage, 3 outpostd not reachable, 4 access denied (http-access).
 #include <httplib.h>
 
 #include <algorithm>
@@ -52,8 +52,8 @@ const char* kUsageText =
     "  set queue --mode=normal|backoff DOMAIN[/VMTA]\n"
     "  delete --queue=DOMAIN[/VMTA] [--hold]\n"
     "  show jobs | pause job ID | resume job ID | delete --jobId=ID\n"
+    "  show settings DOMAIN[/VMTA]\n"
     "  reload\n"
-    "  (not yet: show settings)\n"
     "DOMAIN/* names every queue of DOMAIN. --json: the server's JSON; --dom: PowerMTA's\n"
     "name=\"value\" lines (show status, queues, topqueues, domains, topdomains, vmtas).\n"
     "URL defaults to $OUTPOST_URL or http://127.0.0.1:8080.\n"
@@ -195,6 +195,7 @@ void PrintStatus(const json& s) {
   queue.Add({"total", Num(q["recipients"]), Num(q["messages"]), Num(q["queues"])});
   queue.Add({"backoff", Num(q["recipients_in_backoff"]), "", Num(q["queues_in_backoff"])});
   queue.Add({"paused", "", "", Num(q["paused_queues"])});
+  queue.Add({"stalled", "", "", Num(q["stalled_queues"])});
   std::cout << queue.Render() << "\n";
   Table outcomes({"outcomes", "last 1m", "last 5m", "last 1h", "total"});
   for (const char* what : {"delivered", "deferred", "bounced"}) {
@@ -230,6 +231,25 @@ void PrintQueues(const json& q) {
   }
   std::cout << t.Render() << q["queues"].size() << " of " << Num(q["matched"])
             << " matching queues\n";
+}
+
+// `show settings`: the sections merged, then one `directive value` line per setting.
+void PrintSettings(const json& s) {
+  std::cout << "settings for " << Num(s["queue"]) << "\n";
+  for (const auto& sec : s["sections"]) {
+    std::cout << "  from <domain " << Num(sec["domain"]) << ">";
+    if (!sec["virtual_mta"].get<std::string>().empty()) {
+      std::cout << " in <virtual-mta " << Num(sec["virtual_mta"]) << ">";
+    }
+    if (!sec["virtual_mta_pool"].get<std::string>().empty()) {
+      std::cout << " in <virtual-mta-pool " << Num(sec["virtual_mta_pool"]) << ">";
+    }
+    std::cout << ", line " << Num(sec["line"]) << "\n";
+  }
+  if (s["sections"].empty()) std::cout << "  (no <domain> section applies: built-in defaults)\n";
+  Table t({"directive", "value"});
+  for (const auto& [directive, value] : s["settings"].items()) t.Add({directive, Num(value)});
+  std::cout << t.Render();
 }
 
 void PrintCounters(const json& c) {
@@ -315,6 +335,8 @@ int Perform(const std::string& url, int timeout, bool as_json, const Request& r)
       std::cout << outpost::ctl::VmtaTable(Data(res->body));
     } else if (r.kind == "counters") {
       PrintCounters(body);
+    } else if (r.kind == "settings") {
+      PrintSettings(body);
     } else if (r.kind == "reload") {
       std::cout << "configuration reloaded\n";
     } else {
@@ -353,15 +375,6 @@ struct Options {
 std::string QueueArg(std::string q) {
   if (q.size() > 2 && q.compare(q.size() - 2, 2, "/*") == 0) q.resize(q.size() - 2);
   return q;
-}
-
-// `show settings` is issue #19's next step.
-int NotYet(const std::string& what) {
-  std::fprintf(stderr,
-               "outpostctl: %s is not supported yet: outpostd does not expose the resolved "
-               "settings in its API (issue #19); see docs/pmta-compat.md\n",
-               what.c_str());
-  return kErrorReply;
 }
 
 // A PowerMTA page read as JSON, printed as `kind` (or as --dom lines).
@@ -427,9 +440,10 @@ std::optional<Request> ParseShow(const Options& o, int* rc) {
       return r;
     }
     return PmtaPage(o, "/jobs", "pmta-jobs");
-  } else if (what == "settings") {
-    *rc = NotYet("show settings");
-    return std::nullopt;
+  } else if (what == "settings" && o.words.size() == 3) {
+    r.path = "/settings.json";
+    r.kind = "settings";
+    r.params.emplace("queue", word(2));
   } else {
     *rc = Usage(what.empty() ? "show what?" : "cannot show '" + what + "'");
     return std::nullopt;

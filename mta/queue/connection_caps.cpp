@@ -42,8 +42,12 @@ std::vector<std::uint32_t> ConnectionCaps::Closed(const std::string& vmta) {
   return woken;
 }
 
+bool ConnectionCaps::IsWaiting(std::uint32_t queue) const {
+  return std::find(waiting_.begin(), waiting_.end(), queue) != waiting_.end();
+}
+
 bool ConnectionCaps::Wait(std::uint32_t queue) {
-  if (std::find(waiting_.begin(), waiting_.end(), queue) != waiting_.end()) return false;
+  if (IsWaiting(queue)) return false;
   waiting_.push_back(queue);
   return true;
 }

@@ -30,6 +30,7 @@ class ConnectionCaps {
   // Queue `queue` waits for a slot; true when it was not waiting yet.
   bool Wait(std::uint32_t queue);
   bool HasWaiting() const { return !waiting_.empty(); }
+  bool IsWaiting(std::uint32_t queue) const;
   bool TotalFull() const { return total_cap_ > 0 && total_ >= total_cap_; }
 
   int total() const { return total_; }

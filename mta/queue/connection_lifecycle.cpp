@@ -84,6 +84,7 @@ void QueueManager::Impl::StartConnect(Queue& q, std::uint32_t source) {
   ++q.sources[source].connections;
   caps.Opened(q.key.vmta);
   q.connections.push_back(c);
+  NoteAttempt(q, clock.Now().mono);
   ConnectRequest request;
   request.queue = q.name;
   request.domain = q.mx_domain;
@@ -128,6 +129,7 @@ void QueueManager::Impl::OnConnected(Queue& q, std::uint64_t serial, ConnectOutc
     if (outcome.status == ConnectStatus::kOk) deliverer.Close(outcome.id, [] {});
     return;
   }
+  NoteAttempt(q, now.mono);
   if (outcome.status == ConnectStatus::kOk) {
     c->id = outcome.id;
     c->state = ConnState::kIdle;
@@ -239,6 +241,7 @@ void QueueManager::Impl::StartSend(Queue& q, Connection& c, std::vector<BatchEnt
   request.env_id = flight->envelope.env_id;
   active += flight->entries.size();
   c.state = ConnState::kBusy;
+  NoteAttempt(q, clock.Now().mono);
   deliverer.Send(c.id, std::move(request), [this, flight](BatchOutcome outcome) {
     Defer([this, flight, outcome = std::move(outcome)]() mutable {
       OnSent(*flight, std::move(outcome));
@@ -253,6 +256,7 @@ void QueueManager::Impl::OnSent(InFlight& flight, BatchOutcome outcome) {
   Queue& q = *queues[flight.queue];
   const Instant now = clock.Now();
   LeaveActiveSet(flight.entries.size());
+  NoteAttempt(q, now.mono);
   std::size_t conn_index = 0;
   Connection* c = FindConnection(q, flight.connection, &conn_index);
   // A busy connection leaves its queue only through OnSent() and then CloseConnection().

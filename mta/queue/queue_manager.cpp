@@ -17,16 +17,6 @@
 
 namespace outpost::queue {
 
-std::string FormatDuration(config::Seconds s) {
-  std::int64_t v = s.count();
-  std::string out;
-  if (v >= 86400) out += std::to_string(v / 86400) + "d", v %= 86400;
-  if (v >= 3600) out += std::to_string(v / 3600) + "h", v %= 3600;
-  if (v >= 60) out += std::to_string(v / 60) + "m", v %= 60;
-  if (v > 0 || out.empty()) out += std::to_string(v) + "s";
-  return out;
-}
-
 QueueManager::Impl::Impl(std::shared_ptr<const config::Config> config_in,
                          QueueManagerOptions options_in, const Clock& clock_in,
                          spool::Spool& spool_in, OutcomeSink& sink_in, Deliverer& deliverer_in)
@@ -600,6 +590,7 @@ void QueueManager::Impl::RunDue() {
     FeedActiveSet();
     if (completions.empty() && dirty.empty()) break;
   }
+  CheckStallsWhenDue(clock.Now().mono);
   in_run = false;
 }
 
@@ -647,8 +638,9 @@ std::optional<MonoTime> QueueManager::NextWake() const {
   if (!impl_->completions.empty() || !impl_->dirty.empty()) return impl_->clock.Now().mono;
   std::optional<MonoTime> next;
   if (!impl_->wake_heap.empty()) next = impl_->wake_heap.front().first;
-  const std::optional<MonoTime> held = impl_->completion.NextCheck();
-  if (held && (!next || *held < *next)) next = held;
+  for (const std::optional<MonoTime> t : {impl_->completion.NextCheck(), impl_->NextStallCheck()}) {
+    if (t && (!next || *t < *next)) next = t;
+  }
   return next;
 }
 
@@ -761,6 +753,8 @@ QueueSnapshot QueueManager::Snapshot() const {
   t.active_recipients = impl_->active;
   t.dsns = impl_->dsns;
   t.admission_refusals = impl_->admission_refusals;
+  t.stalls = impl_->stalls;
+  t.stalled_queues = impl_->stalled_queues;
   t.held_completions = impl_->completion.held();
   snap.jobs = impl_->jobs.Snapshot();
   return snap;

@@ -76,6 +76,11 @@
 // own reply when it was deferred in the attempt that found it expired, else its queue's last
 // deferral (kept once per queue, not per 16-byte recipient record; forgotten at a restart).
 //
+// Stall watchdog (stall_watchdog.cpp). A queue with due mail and no wait the scheduler can
+// explain that makes no delivery attempt for queue-stall-warning-after is logged (once per
+// episode) and counted (QueueTotals::stalls, stalled_queues; QueueStats::stalled). It observes
+// only.
+//
 // Admission. Admit(n) is false when max-queued-recipients would be exceeded: the SMTP layer then
 // answers 452 4.3.1 instead of letting the queue exhaust memory.
 //
@@ -136,6 +141,8 @@ struct QueueStats {
   // Time in queue of its oldest recipient waiting (fresh, for a retry or held; not one in a
   // transaction): now - time queued of its message, 0 when none waits.
   std::uint64_t oldest_age_seconds = 0;
+  // The stall watchdog (queue-stall-warning-after): mail due, no attempt, no reason known.
+  bool stalled = false;
   std::string last_error;
 };
 
@@ -158,6 +165,8 @@ struct QueueTotals {
   // (accounting disk full; see OutcomeSink::Durable).
   std::uint64_t held_completions = 0;
   std::uint64_t oldest_age_seconds = 0;  // the largest of the queues' oldest_age_seconds
+  std::uint64_t stalls = 0;              // stall episodes since start-up (the stall watchdog)
+  std::uint64_t stalled_queues = 0;      // queues stalled now
 };
 
 struct QueueSnapshot {

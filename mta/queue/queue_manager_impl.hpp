@@ -17,6 +17,7 @@
 // * completion.cpp (class Completion) — write -> flush -> DSN commit -> durable -> mark done.
 // * job_control.cpp — pause, resume and delete by job (the table of jobs and their counters is
 //   class JobTable, jobs.hpp).
+// * stall_watchdog.cpp — the stall watchdog: queues with due mail and no attempt, no known reason.
 //
 // Invariants (checked with OUTPOST_INVARIANT where a violation would otherwise be smoothed over):
 // a message record's `remaining` counts its recipients without a final outcome (> 0 while any is
@@ -45,6 +46,7 @@
 #include "mta/queue/gcra.hpp"
 #include "mta/queue/jobs.hpp"
 #include "mta/queue/mx_rollup.hpp"
+#include "mta/queue/policy_settings.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_name.hpp"
 
@@ -157,6 +159,12 @@ struct Queue {
   LastDeferral last_deferral;
   // MX addresses that said 421, tried last until the time given (smtp-421-means-mx-unavailable).
   std::vector<std::pair<std::string, MonoTime>> unavailable_mx;
+  // The stall watchdog (stall_watchdog.cpp): when a connection or transaction of the queue last
+  // started or finished, since when a sweep has seen it owe an attempt, and whether it is in a
+  // reported stall.
+  MonoTime last_attempt{};
+  std::optional<MonoTime> owing_since;
+  bool stalled = false;
   QueueStats stats;
 };
 
@@ -187,9 +195,6 @@ struct WakeAt {
     if (!at || t < *at) at = t;
   }
 };
-
-// "3d2h", "90s" -> "1m30s": bounce-after and retry intervals in the log and the records.
-std::string FormatDuration(config::Seconds s);
 
 struct QueueManager::Impl {
   Impl(std::shared_ptr<const config::Config> config_in, QueueManagerOptions options_in,
@@ -232,6 +237,9 @@ struct QueueManager::Impl {
   std::uint64_t active = 0;
   std::uint64_t dsns = 0;
   std::uint64_t admission_refusals = 0;
+  std::uint64_t stalls = 0;          // stall episodes since start-up
+  std::uint64_t stalled_queues = 0;  // queues in a stall now
+  MonoTime next_stall_check{};
 
   // ---- time (queue_manager.cpp) ---------------------------------------------------------------
   // Due times are kept in 100 ms ticks since the epoch: 32 bits last 13 years of uptime, and a
@@ -344,6 +352,20 @@ struct QueueManager::Impl {
   void DropUnreadable(Queue& q, std::uint32_t m, const std::vector<std::uint32_t>& rcpts);
   void BounceDomain(Queue& q, const std::string& domain, const ConnectOutcome& outcome,
                     const Instant& now);
+
+  // ---- the stall watchdog (stall_watchdog.cpp) -----------------------------------------------
+  std::chrono::seconds StallThreshold() const;  // 0: off
+  std::chrono::seconds StallCheckInterval() const;
+  // A connection or transaction of the queue started or finished.
+  void NoteAttempt(Queue& q, MonoTime now);
+  bool RateLimited(const Queue& q, MonoTime now) const;
+  // Due recipients and no wait the scheduler can explain (see stall_watchdog.cpp).
+  bool OwesAttempt(const Queue& q, MonoTime now) const;
+  void CheckStall(Queue& q, MonoTime now, std::chrono::seconds threshold);
+  void EndStall(Queue& q);
+  // Sweeps the queues when the check interval has passed (end of a RunDue() round).
+  void CheckStallsWhenDue(MonoTime now);
+  std::optional<MonoTime> NextStallCheck() const;
 
   // ---- jobs (job_control.cpp) ----------------------------------------------------------------
   // Takes the queue's recipients (of `job`, or all) out of its tiers and the held list.

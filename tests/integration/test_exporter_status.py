@@ -37,6 +37,8 @@ CONTRACT = {
     "outpost_backoff_queues": None,
     "outpost_queue_oldest_message_age_seconds": None,
     "outpost_queue_oldest_message_age_seconds_by_vmta": "vmta",
+    "outpost_queue_stalls_total": None,
+    "outpost_queues_stalled": None,
     "outpost_queue_backoff_seconds": "queue",
     "outpost_connections": "direction",
     "outpost_traffic_messages_total": "direction",
@@ -173,6 +175,8 @@ def test_live_status_metrics_match_the_api(tmp_path, started):
     assert value(s, "outpost_queue_recipients_by_mode", mode="backoff") == 2
     assert value(s, "outpost_queue_recipients_by_mode", mode="normal") == 4
     assert value(s, "outpost_backoff_queues") == 1
+    # Refused connections hold the queues for their retry interval: a wait, not a stall.
+    assert value(s, "outpost_queues_stalled") == 0 and value(s, "outpost_queue_stalls_total") == 0
     assert value(s, "outpost_backoff_recipients") == 2
     assert value(s, "outpost_queue_backoff_seconds", queue="yahoo.com/{default}") >= 0
     # Connections: the held session; traffic in as injected; nothing delivered.

@@ -1,6 +1,8 @@
 // A full configuration parses to the expected values; relative paths and defaults.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "mta/config/config.hpp"
 #include "tests/unit/config/test_util.hpp"
 
@@ -390,6 +392,35 @@ TEST(Spool, RefusedThresholdNamesFileAndLine) {
                                          0),
             0u)
       << r.errors[0].ToString();
+}
+
+// queue-stall-warning-after: the stall watchdog's threshold; 0 turns it off; the default is 30m.
+TEST(QueueStallWarningAfter, ValuesAndErrors) {
+  struct Case {
+    const char* label;
+    const char* text;                  // after kMinimal
+    std::optional<Seconds> threshold;  // nullopt: refused
+  };
+  for (const Case& c :
+       {Case{"default", "", Seconds(1800)},
+        Case{"minutes", "queue-stall-warning-after 10m\n", Seconds(600)},
+        Case{"compound", "queue-stall-warning-after 1h30m\n", Seconds(5400)},
+        Case{"off", "queue-stall-warning-after 0\n", Seconds(0)},
+        Case{"not_a_duration", "queue-stall-warning-after soon\n", std::nullopt},
+        Case{"not_in_domain", "<domain *>\nqueue-stall-warning-after 1m\n</domain>\n",
+             std::nullopt}}) {
+    LoadResult r = ParseConfig(std::string(kMinimal) + c.text, "/etc/outpost/outpost.conf");
+    if (!c.threshold) {
+      ASSERT_FALSE(r.errors.empty()) << c.label;
+      EXPECT_NE(r.errors[0].ToString().find("/etc/outpost/outpost.conf:"), std::string::npos)
+          << c.label;
+      EXPECT_NE(r.errors[0].ToString().find("queue-stall-warning-after"), std::string::npos)
+          << c.label << ": " << r.errors[0].ToString();
+      continue;
+    }
+    ASSERT_TRUE(r.errors.empty()) << c.label << ": " << ErrorsOf(r);
+    EXPECT_EQ(r.config->queue_stall_warning_after, *c.threshold) << c.label;
+  }
 }
 
 TEST(Paths, StringConfigWithoutDirectoryLeavesRelativePaths) {

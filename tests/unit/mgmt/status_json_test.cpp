@@ -34,6 +34,9 @@ class StatusJsonTest : public ::testing::Test {
     snap->totals.recipients = 75;
     snap->totals.connections = 7;
     snap->totals.recipients_in_backoff = 50;
+    snap->totals.stalls = 4;
+    snap->totals.stalled_queues = 1;
+    snap->queues[2].stalled = true;
     in_.queues = snap;
     in_.version = "9.9.9";
     in_.now_unix = 1735689600;
@@ -60,6 +63,8 @@ TEST_F(StatusJsonTest, StatusCarriesTheWholePicture) {
   EXPECT_EQ(s["traffic"]["in"]["last_hour"]["messages"], 100);
   EXPECT_EQ(s["queue"]["recipients"], 75);
   EXPECT_EQ(s["queue"]["paused_queues"], 1);
+  EXPECT_EQ(s["queue"]["stalls"], 4);
+  EXPECT_EQ(s["queue"]["stalled_queues"], 1);
   EXPECT_EQ(s["outcomes"]["delivered"]["total"], 90);
   EXPECT_EQ(s["outcomes"]["bounced"]["last_1h"], 4);
   EXPECT_EQ(s["process"]["rss_bytes"], 12345678);
@@ -70,6 +75,9 @@ TEST_F(StatusJsonTest, StatusCarriesTheWholePicture) {
   ASSERT_EQ(s["backoff_queues"].size(), 1u);
   EXPECT_EQ(s["backoff_queues"][0]["name"], "gmail.com/vmta1");
   EXPECT_EQ(s["backoff_queues"][0]["last_error"], "421 4.7.28 slow down");
+  for (const auto& q : RenderQueues(in_, {})["queues"]) {  // the stall watchdog's flag per queue
+    EXPECT_EQ(q["stalled"], q["name"] == "yahoo.com/vmta1") << q["name"];
+  }
 }
 
 TEST_F(StatusJsonTest, ReturnPathShowsTodayPerProvider) {
