@@ -352,7 +352,7 @@ struct Config {
   std::vector<std::string> relay_domains;  // lower-case
   std::optional<ReportProcessor> bounce_processor;
   std::optional<ReportProcessor> feedback_loop_processor;
-  // The suppression list (Outpost-only; docs/returnpath.md): suppression-list yes turns it on;
+  // The suppression list (Outpost-only; docs/powermta.md): suppression-list yes turns it on;
   // complaints and hard bounces are added automatically, entries expire per kind (0: never).
   bool suppression_list = false;
   std::uint64_t suppression_max_entries = 5'000'000;

@@ -10,7 +10,7 @@
 // Memory: a compact open-addressing hash table. The addresses live in one arena string (a length
 // octet + the address), the table holds 12-octet slots (arena offset, time added, kind) at a load
 // of at most 70 %; about 24 + the address's length octets per entry at steady state (measured in
-// suppression_list_test, BytesPerEntry; docs/returnpath.md).
+// suppression_list_test, MillionEntriesSizeAndSpeed; docs/powermta.md, "Suppression").
 //
 // Persistence: an append-only log, one line per change:
 //   A KIND ADDED ADDRESS      added or refreshed (KIND complaint|hard-bounce|manual, ADDED unix s)

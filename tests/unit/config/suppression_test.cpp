@@ -46,17 +46,17 @@ constexpr long long kHb = 90 * 24 * 3600;
 
 INSTANTIATE_TEST_SUITE_P(
     Table, SuppressionValueTest,
-    ::testing::Values(
-        ValueCase{"on", "suppression-list yes\n", true, 5'000'000, 0, kHb, 0},
-        ValueCase{"off", "suppression-list off\n", false, 5'000'000, 0, kHb, 0},
-        ValueCase{"max", "suppression-max-entries 1000\n", false, 1000, 0, kHb, 0},
-        ValueCase{"max_ceiling", "suppression-max-entries 8000000\n", false, 8'000'000, 0, kHb, 0},
-        ValueCase{"complaint", "suppression-complaint-expire 365d\n", false, 5'000'000,
-                  365 * 24 * 3600, kHb, 0},
-        ValueCase{"hard_bounce_never", "suppression-hard-bounce-expire 0\n", false, 5'000'000, 0,
-                  0, 0},
-        ValueCase{"manual", "suppression-manual-expire 12h\n", false, 5'000'000, 0, kHb,
-                  12 * 3600}),
+    ::testing::Values(ValueCase{"on", "suppression-list yes\n", true, 5'000'000, 0, kHb, 0},
+                      ValueCase{"off", "suppression-list off\n", false, 5'000'000, 0, kHb, 0},
+                      ValueCase{"max", "suppression-max-entries 1000\n", false, 1000, 0, kHb, 0},
+                      ValueCase{"max_ceiling", "suppression-max-entries 8000000\n", false,
+                                8'000'000, 0, kHb, 0},
+                      ValueCase{"complaint", "suppression-complaint-expire 365d\n", false,
+                                5'000'000, 365 * 24 * 3600, kHb, 0},
+                      ValueCase{"hard_bounce_never", "suppression-hard-bounce-expire 0\n", false,
+                                5'000'000, 0, 0, 0},
+                      ValueCase{"manual", "suppression-manual-expire 12h\n", false, 5'000'000, 0,
+                                kHb, 12 * 3600}),
     [](const ::testing::TestParamInfo<ValueCase>& info) { return info.param.label; });
 
 struct ErrorCase {
@@ -88,8 +88,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"expire_not_duration", "suppression-complaint-expire soon\n", 1, "expected"},
         ErrorCase{"hard_bounce_not_duration", "suppression-hard-bounce-expire -1d\n", 1,
                   "expected"},
-        ErrorCase{"manual_in_source", "<source 0/0>\nsuppression-manual-expire 1d\n</source>\n",
-                  2, "suppression-manual-expire"}),
+        ErrorCase{"manual_in_source", "<source 0/0>\nsuppression-manual-expire 1d\n</source>\n", 2,
+                  "suppression-manual-expire"}),
     [](const ::testing::TestParamInfo<ErrorCase>& info) { return info.param.label; });
 
 }  // namespace

@@ -230,7 +230,7 @@ TEST_F(SuppressionListTest, LogIsCompactedAtOpen) {
 }
 
 // A million realistic addresses: bytes of memory per entry (table + arena) and lookup speed. The
-// figures are printed for docs/returnpath.md.
+// figures are printed for docs/powermta.md.
 TEST_F(SuppressionListTest, MillionEntriesSizeAndSpeed) {
   constexpr int kCount = 1'000'000;
   auto list = Open();
