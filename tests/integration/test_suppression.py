@@ -1,6 +1,6 @@
 """The suppression list against the real daemon (docs/powermta.md, "Suppression"): a recipient
-whose complaint (an ARF report to the feedback-loop processor) was processed is refused at RCPT;
-operators list, add and remove entries through the API (admin only) and outpostctl; the list
+whose complaint (an ARF report to the feedback-loop processor) was processed, or who hard-bounced,
+is refused at RCPT; operators list, add and remove entries through the API (admin only) and outpostctl; the list
 survives a restart and kill -9.
 """
 import os
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.delivery import wait_records
+from harness.isp_sim import IspSim
 from harness.mgmt import MGMT_CONFIG, MgmtClient
 from harness.outpostd import OutpostD, binary, wait_for
 
@@ -151,3 +153,23 @@ def test_without_suppression_list_nothing_is_refused(tmp_path):
         assert c.get("/status.json")[1]["suppression"]["max_entries"] == 0
         assert refusal(mta, "frank@isp.example")[0] == 250
         assert not os.path.exists(os.path.join(mta.spool, "suppression.log"))
+
+
+def test_a_synchronous_hard_bounce_is_listed_and_other_bounces_are_not(tmp_path):
+    """A 550 5.1.1 from the receiving server (a b record, bad-mailbox) lists the recipient; a
+    full mailbox (quota-issues) does not."""
+    sim_config = ('<domain nouser.test>\n  bounce-ratio 1.0 "550 5.1.1 No such user"\n</domain>\n'
+                  '<domain full.test>\n  bounce-ratio 1.0 "552 5.2.2 Mailbox full"\n</domain>\n'
+                  "<domain *> accept </domain>\n")
+    with IspSim(tmp_path / "sim", sim_config) as sim:
+        route = f"<domain *>\n  route [127.0.0.1]:{sim.port}\n  retry-after 1h\n</domain>\n"
+        with OutpostD(extra_config=CONFIG + route) as mta:
+            assert send(mta, ["gone@nouser.test", "busy@full.test"]) == {}
+            b = wait_records(mta, "b", 2)
+            assert {r["bounceCat"] for r in b} == {"bad-mailbox", "quota-issues"}
+            entry = wait_for(lambda: listed(mta, "gone@nouser.test"), timeout=10,
+                             what="the hard bounce on the suppression list")
+            assert entry["kind"] == "hard-bounce" and entry["expires"] is not None
+            assert listed(mta, "busy@full.test") is None
+            assert refusal(mta, "gone@nouser.test")[0] == 550
+            assert refusal(mta, "busy@full.test")[0] == 250
