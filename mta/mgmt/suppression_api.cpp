@@ -87,8 +87,7 @@ void Get(SuppressionList& list, const httplib::Request& req, httplib::Response& 
         {"entries", entries}});
 }
 
-void Change(SuppressionList& list, const httplib::Request& req, httplib::Response& res,
-            bool add) {
+void Change(SuppressionList& list, const httplib::Request& req, httplib::Response& res, bool add) {
   const std::optional<std::string> address = AddressParam(req, res);
   if (!address) return;
   const std::string kind_text = req.has_param("kind") ? req.get_param_value("kind") : "manual";
@@ -101,8 +100,9 @@ void Change(SuppressionList& list, const httplib::Request& req, httplib::Respons
   if (add) {
     const AddResult r = list.Add(*address, *kind);
     if (r == AddResult::kFull) {
-      Fail(res, 507, "the suppression list is full (suppression-max-entries); " + *address +
-                         " was not added");
+      Fail(
+          res, 507,
+          "the suppression list is full (suppression-max-entries); " + *address + " was not added");
       return;
     }
     if (r == AddResult::kRefreshed) action = "refreshed";
@@ -114,8 +114,7 @@ void Change(SuppressionList& list, const httplib::Request& req, httplib::Respons
     Fail(res, 500, "the suppression list's file cannot be written; the change is not durable");
     return;
   }
-  OUTPOST_LOG(kInfo, "mgmt") << "suppression list: " << *address << " " << action
-                             << " by operator";
+  OUTPOST_LOG(kInfo, "mgmt") << "suppression list: " << *address << " " << action << " by operator";
   json body = {{"ok", true}, {"action", action}, {"address", *address}};
   if (const auto entry = list.Find(*address)) body["entry"] = EntryJson(*entry);
   Send(res, 200, body);
@@ -135,9 +134,8 @@ void RegisterSuppressionApi(httplib::Server& server, SuppressionList* list) {
     server.Post(std::string(kPath) + "/remove", off);
     return;
   }
-  server.Get(kPath, [list](const httplib::Request& req, httplib::Response& res) {
-    Get(*list, req, res);
-  });
+  server.Get(kPath,
+             [list](const httplib::Request& req, httplib::Response& res) { Get(*list, req, res); });
   server.Post(std::string(kPath) + "/add",
               [list](const httplib::Request& req, httplib::Response& res) {
                 Change(*list, req, res, /*add=*/true);

@@ -33,6 +33,7 @@
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
 #include "mta/returnpath/processor.hpp"
+#include "mta/returnpath/suppressing_deliverer.hpp"
 #include "mta/returnpath/suppression_list.hpp"
 #include "mta/returnpath/suppression_sink.hpp"
 #include "mta/smtp/smtp_server.hpp"
@@ -230,6 +231,8 @@ class Daemon {
   // 8-bit mail for servers without 8BITMIME: converted (or bounced) before it is signed
   // (mime_downgrade_deliverer.hpp).
   std::optional<delivery::MimeDowngradeDeliverer> deliverer_;
+  // Queued mail for a recipient listed since is not sent (suppressing_deliverer.hpp).
+  std::optional<returnpath::SuppressingDeliverer> suppressing_deliverer_;
   std::optional<acct::AccountingLogSink> accounting_sink_;
   // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
   bus::Registry metrics_bus_{clock_};
@@ -366,7 +369,9 @@ bool Daemon::StartDelivery() {
   if (config_->queue_cache_size != 0) {
     queue_options_.max_active_recipients = config_->queue_cache_size;
   }
-  queues_.emplace(config_, queue_options_, clock_, *spool_, *bus_sink_, *deliverer_);
+  queue::Deliverer* deliverer = &*deliverer_;
+  if (suppressions_) deliverer = &suppressing_deliverer_.emplace(*suppressions_, *deliverer_);
+  queues_.emplace(config_, queue_options_, clock_, *spool_, *bus_sink_, *deliverer);
   runner_.emplace(io_, *queues_);
 
   returnpath::Processor::Hooks hooks;

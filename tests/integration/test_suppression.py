@@ -173,3 +173,25 @@ def test_a_synchronous_hard_bounce_is_listed_and_other_bounces_are_not(tmp_path)
             assert listed(mta, "busy@full.test") is None
             assert refusal(mta, "gone@nouser.test")[0] == 550
             assert refusal(mta, "busy@full.test")[0] == 250
+
+
+def test_queued_mail_for_a_recipient_listed_since_is_not_sent(tmp_path):
+    """Mail queued before its recipient was listed (held here by a paused job) is not sent when
+    it comes due: a b record saying why, and the receiver never sees that recipient."""
+    with IspSim(tmp_path / "sim", "<domain *> accept </domain>\n") as sim:
+        route = f"<domain *>\n  route [127.0.0.1]:{sim.port}\n  retry-after 1h\n</domain>\n"
+        with OutpostD(extra_config=CONFIG + route) as mta:
+            c = MgmtClient(mta)
+            assert c.post("/api/job/pause", {"job": "spring"})[0] == 200
+            with smtplib.SMTP(mta.host, mta.port, timeout=10) as s:
+                # From the null sender: no DSN to count at the receiver.
+                s.sendmail("", ["late@isp.example", "fine@isp.example"],
+                           "X-Job: spring\r\nSubject: hi\r\n\r\nhello\r\n")
+            assert c.post("/api/suppressions/add", {"address": "late@isp.example"})[0] == 200
+            assert c.post("/api/job/resume", {"job": "spring"})[0] == 200
+            b = wait_records(mta, "b", 1)
+            assert b[0]["rcpt"] == "late@isp.example"
+            assert "is on the suppression list (manual)" in b[0]["dsnDiag"]
+            d = wait_records(mta, "d", 1)
+            assert d[0]["rcpt"] == "fine@isp.example"
+            assert sim.stats()["totals"]["recipients_accepted"] == 1
