@@ -110,7 +110,8 @@ struct DaemonReadings {
   X(Counter, suppression_write_errors_total, suppression_write_errors, "errors",                  \
     "Failed writes of the suppression list's file.")                                              \
   X(Counter, suppressed_recipients_total, suppressed_recipients, "recipients",                    \
-    "Recipients refused at RCPT because they are on the suppression list.")
+    "Recipients not sent because on the suppression list (refused at RCPT or taken out of a "    \
+    "transaction).")
 
 // The management plane itself.
 #define OUTPOST_MGMT_METRICS(X)                                                                   \
