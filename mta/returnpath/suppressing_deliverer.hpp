@@ -5,6 +5,9 @@
 // (a b record and, as for any 5xx, a DSN to the sender). The rest of the batch is sent as usual;
 // a batch of suppressed recipients only is answered at once. Connect, Close and ResolveMxHosts
 // pass through. Counted in the list's Stats::suppressed, like the refusals at RCPT.
+// Limit: when the rest of the batch fails as a whole (MAIL refused, connection lost), that answer
+// is what TransactionResult::OutcomeFor() gives the suppressed recipients too; they are refused
+// at their next attempt.
 //
 // Thread-safety: as Deliverer (the scheduler's thread); the list is thread-safe.
 #pragma once
