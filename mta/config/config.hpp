@@ -361,6 +361,13 @@ struct Config {
   std::vector<std::string> relay_domains;  // lower-case
   std::optional<ReportProcessor> bounce_processor;
   std::optional<ReportProcessor> feedback_loop_processor;
+  // The suppression list (Outpost-only; docs/powermta.md): suppression-list yes turns it on;
+  // complaints and hard bounces are added automatically, entries expire per kind (0: never).
+  bool suppression_list = false;
+  std::uint64_t suppression_max_entries = 5'000'000;
+  Seconds suppression_complaint_expire{0};
+  Seconds suppression_hard_bounce_expire{90 * 24 * 3600};
+  Seconds suppression_manual_expire{0};
 
   // The effective <source> rules for a client address: matching address sources merged from least
   // to most specific (most specific wins per field), over the built-in defaults.

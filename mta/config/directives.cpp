@@ -634,6 +634,25 @@ const std::vector<DirectiveSpec> kGlobal = {
      "domains stays refused with 550 5.7.1). Repeatable. Mail for DOMAIN that no report "
      "processor's <address-list> takes is delivered like other mail.",
      I::kDaemon, SetRelayDomain, "expected a domain name like bounce.example.com", true},
+    {"suppression-list", "suppression-list BOOL", "no",
+     "Outpost-only. Keep a suppression list: recipients who complained (f records) or "
+     "hard-bounced (rb and b records of category bad-mailbox, inactive-mailbox, bad-domain) are "
+     "added, and RCPT TO for a listed address is refused with 550 5.7.1.",
+     I::kDaemon, SetBool<&Config::suppression_list>, kExpBool},
+    {"suppression-max-entries", "suppression-max-entries N", "5000000",
+     "Outpost-only. Most addresses on the suppression list (at most 8000000); at the bound a new "
+     "address is not added (counted), listed ones are still refreshed.",
+     I::kDaemon, SetInt<&Config::suppression_max_entries, 1, 8'000'000>, kExpInt},
+    {"suppression-complaint-expire", "suppression-complaint-expire DURATION", "0 (never)",
+     "Outpost-only. How long a complaint keeps an address on the suppression list; 0 forever.",
+     I::kDaemon, SetDuration<&Config::suppression_complaint_expire>, kExpDuration},
+    {"suppression-hard-bounce-expire", "suppression-hard-bounce-expire DURATION", "90d",
+     "Outpost-only. How long a hard bounce keeps an address on the suppression list; 0 forever.",
+     I::kDaemon, SetDuration<&Config::suppression_hard_bounce_expire>, kExpDuration},
+    {"suppression-manual-expire", "suppression-manual-expire DURATION", "0 (never)",
+     "Outpost-only. How long an address an operator added stays on the suppression list; 0 "
+     "forever.",
+     I::kDaemon, SetDuration<&Config::suppression_manual_expire>, kExpDuration},
 };
 
 const std::vector<DirectiveSpec> kVirtualMta = {

@@ -57,6 +57,18 @@ struct DaemonReadings {
   std::uint64_t returnpath_unmatched = 0;
   std::uint64_t returnpath_records = 0;
   returnpath::DayCounts returnpath_today;  // today's rb and f per provider (not a bus metric)
+  // The suppression list (suppression::Stats; all zero when suppression-list is off).
+  std::uint64_t suppression_entries = 0;
+  std::uint64_t suppression_max_entries = 0;
+  std::uint64_t suppression_memory_bytes = 0;
+  std::uint64_t suppression_added_complaint = 0;
+  std::uint64_t suppression_added_hard_bounce = 0;
+  std::uint64_t suppression_added_manual = 0;
+  std::uint64_t suppression_removed = 0;
+  std::uint64_t suppression_expired = 0;
+  std::uint64_t suppression_refused_full = 0;
+  std::uint64_t suppression_write_errors = 0;
+  std::uint64_t suppressed_recipients = 0;
   delivery::SigningStats dkim;
   delivery::SmtpDelivererStats delivery;  // TLS fallbacks
   delivery::MimeDowngradeStats mime;      // 8-bit conversions
@@ -78,7 +90,30 @@ struct DaemonReadings {
   X(Counter, returnpath_reports_unmatched_total, returnpath_unmatched, "reports",                 \
     "Mail to a bounce or feedback-loop address not understood as a report (kept or delivered).")  \
   X(Counter, returnpath_records_total, returnpath_records, "records",                             \
-    "rb and f accounting records written since start.")
+    "rb and f accounting records written since start.")                                           \
+  X(Gauge, suppression_entries, suppression_entries, "addresses",                                 \
+    "Addresses on the suppression list.")                                                         \
+  X(Gauge, suppression_max_entries, suppression_max_entries, "addresses",                         \
+    "The suppression list's bound (suppression-max-entries; 0 when the list is off).")            \
+  X(Gauge, suppression_memory_bytes, suppression_memory_bytes, "bytes",                           \
+    "Memory the suppression list's table and addresses take.")                                    \
+  X(Counter, suppression_complaints_added_total, suppression_added_complaint, "addresses",        \
+    "Addresses put on the suppression list after a complaint (f record).")                        \
+  X(Counter, suppression_hard_bounces_added_total, suppression_added_hard_bounce, "addresses",    \
+    "Addresses put on the suppression list after a hard bounce (rb or b record).")                \
+  X(Counter, suppression_manual_added_total, suppression_added_manual, "addresses",               \
+    "Addresses an operator put on the suppression list.")                                         \
+  X(Counter, suppression_removed_total, suppression_removed, "addresses",                         \
+    "Addresses an operator removed from the suppression list.")                                   \
+  X(Counter, suppression_expired_total, suppression_expired, "addresses",                         \
+    "Suppression entries dropped because they expired.")                                          \
+  X(Counter, suppression_refused_full_total, suppression_refused_full, "addresses",               \
+    "Addresses not added because the suppression list was at suppression-max-entries.")           \
+  X(Counter, suppression_write_errors_total, suppression_write_errors, "errors",                  \
+    "Failed writes of the suppression list's file.")                                              \
+  X(Counter, suppressed_recipients_total, suppressed_recipients, "recipients",                    \
+    "Recipients not sent because on the suppression list (refused at RCPT or taken out of a "    \
+    "transaction).")
 
 // The management plane itself.
 #define OUTPOST_MGMT_METRICS(X)                                                                   \

@@ -12,6 +12,7 @@
 #include "mta/mgmt/pmta_pages.hpp"
 #include "mta/mgmt/settings_json.hpp"
 #include "mta/mgmt/status_json.hpp"
+#include "mta/mgmt/suppression_api.hpp"
 
 namespace outpost::mgmt {
 namespace {
@@ -161,13 +162,17 @@ struct ManagementPlane::Impl {
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       metrics.mgmt.mgmt_http_requests_total.series().Add(1);
       const config::AccessLevel level = AccessFor(*CurrentConfig(), req.remote_addr);
-      const Need need = req.method == "GET" || req.method == "HEAD" ? Need::kMonitor : Need::kAdmin;
+      const bool read =
+          (req.method == "GET" || req.method == "HEAD") && !IsSuppressionPath(req.path);
+      const Need need = read ? Need::kMonitor : Need::kAdmin;
       if (Permits(level, need)) return httplib::Server::HandlerResponse::Unhandled;
       metrics.mgmt.mgmt_http_denied_total.series().Add(1);
       SendError(res, 403,
                 std::string("access denied: ") + req.remote_addr + " has level '" +
                     AccessLevelName(level) + "' (http-access); " +
-                    (need == Need::kAdmin ? "control needs admin" : "reading needs monitor"));
+                    (read                          ? "reading needs monitor"
+                     : IsSuppressionPath(req.path) ? "the suppression list needs admin"
+                                                   : "control needs admin"));
       return httplib::Server::HandlerResponse::Handled;
     });
     s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -230,6 +235,7 @@ struct ManagementPlane::Impl {
       auto [status, body] = RenderSettings(*CurrentConfig(), req.get_param_value("queue"));
       SendJson(res, status, body);
     });
+    RegisterSuppressionApi(s, options.suppressions);    // admin only (RouteAccess)
     s.Get("/counters.json", [this](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, RenderCounters(Inputs(/*with_bus=*/true)));
     });

@@ -260,6 +260,26 @@ Readiness ReadinessOf(const StatusInputs& in) {
   return r;
 }
 
+namespace {
+
+// The suppression list (docs/powermta.md, "Suppression"); max_entries 0: the list is off.
+json SuppressionJson(const AcctMetrics::Snapshot& a) {
+  return {{"entries", a.suppression_entries.Value()},
+          {"max_entries", a.suppression_max_entries.Value()},
+          {"memory_bytes", a.suppression_memory_bytes.Value()},
+          {"added",
+           {{"complaint", a.suppression_complaints_added_total.Value()},
+            {"hard_bounce", a.suppression_hard_bounces_added_total.Value()},
+            {"manual", a.suppression_manual_added_total.Value()}}},
+          {"removed", a.suppression_removed_total.Value()},
+          {"expired", a.suppression_expired_total.Value()},
+          {"refused_full", a.suppression_refused_full_total.Value()},
+          {"write_errors", a.suppression_write_errors_total.Value()},
+          {"suppressed_recipients", a.suppressed_recipients_total.Value()}};
+}
+
+}  // namespace
+
 json RenderStatus(const StatusInputs& in) {
   const DaemonMetrics::Snapshot& m = in.metrics;
   const Readiness ready = ReadinessOf(in);
@@ -291,6 +311,7 @@ json RenderStatus(const StatusInputs& in) {
         {"buffered_bytes", m.acct.acct_buffered_bytes.Value()},
         {"write_errors", m.acct.acct_write_errors_total.Value()},
         {"held_recipients", m.queue_totals.acct_held_completions.Value()}}},
+      {"suppression", SuppressionJson(m.acct)},
       {"dkim",
        {{"signed", m.dkim.dkim_signed_total.Value()},
         {"unsigned_no_key", m.dkim.dkim_unsigned_no_key_total.Value()},

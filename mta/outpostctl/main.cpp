@@ -9,6 +9,7 @@
 //     pause queue Q | resume queue Q | set queue --mode=normal|backoff Q
 //     delete --queue=Q [--hold] | reload
 //     show jobs | pause job J | resume job J | delete --jobId=J | show settings DOMAIN[/VMTA]
+//     show suppressions [ADDRESS] [--offset=N] [--maxitems=N] | suppress add|remove ADDRESS
 //
 // URL: --url, else $OUTPOST_URL, else http://127.0.0.1:8080. Output: aligned tables; --json: the
 // server's JSON (Outpost's schema where the command has one); --dom: PowerMTA's `--dom` lines
@@ -53,6 +54,8 @@ const char* kUsageText =
     "  delete --queue=DOMAIN[/VMTA] [--hold]\n"
     "  show jobs | pause job ID | resume job ID | delete --jobId=ID\n"
     "  show settings DOMAIN[/VMTA]\n"
+    "  show suppressions [ADDRESS] [--offset=N] [--maxitems=N]\n"
+    "  suppress add ADDRESS | suppress remove ADDRESS\n"
     "  reload\n"
     "DOMAIN/* names every queue of DOMAIN. --json: the server's JSON; --dom: PowerMTA's\n"
     "name=\"value\" lines (show status, queues, topqueues, domains, topdomains, vmtas).\n"
@@ -264,6 +267,21 @@ void PrintCounters(const json& c) {
   std::cout << t.Render();
 }
 
+// The suppression list (GET /api/suppressions): one address, or a page of them.
+void PrintSuppressions(const json& body) {
+  Table t({"Address", "Kind", "Added", "Expires"});
+  const json entries = body.contains("entry") ? json::array({body["entry"]}) : body["entries"];
+  for (const auto& e : entries) {
+    t.Add({Num(e["address"]), Num(e["kind"]), Num(e["added"]),
+           e["expires"].is_null() ? "never" : Num(e["expires"])});
+  }
+  std::cout << t.Render();
+  if (body.contains("total")) {
+    std::cout << entries.size() << " of " << Num(body["total"]) << " entries from offset "
+              << Num(body["offset"]) << "\n";
+  }
+}
+
 struct Request {
   std::string method = "GET";
   std::string path;
@@ -337,6 +355,10 @@ int Perform(const std::string& url, int timeout, bool as_json, const Request& r)
       PrintCounters(body);
     } else if (r.kind == "settings") {
       PrintSettings(body);
+    } else if (r.kind == "suppressions") {
+      PrintSuppressions(body);
+    } else if (r.kind == "suppress") {
+      std::cout << Num(body["address"]) << " " << Num(body["action"]) << ": ok\n";
     } else if (r.kind == "reload") {
       std::cout << "configuration reloaded\n";
     } else {
@@ -368,6 +390,7 @@ struct Options {
   std::vector<std::string> words;
   std::string mode, vmta, queue_opt, job_opt;
   std::size_t max_items = 0;
+  std::string offset;
   bool hold = false;
 };
 
@@ -444,6 +467,12 @@ std::optional<Request> ParseShow(const Options& o, int* rc) {
     r.path = "/settings.json";
     r.kind = "settings";
     r.params.emplace("queue", word(2));
+  } else if (what == "suppressions" && o.words.size() <= 3) {
+    r.path = "/api/suppressions";
+    r.kind = "suppressions";
+    if (!word(2).empty()) r.params.emplace("address", word(2));
+    if (!o.offset.empty()) r.params.emplace("offset", o.offset);
+    if (o.max_items > 0) r.params.emplace("limit", std::to_string(o.max_items));
   } else {
     *rc = Usage(what.empty() ? "show what?" : "cannot show '" + what + "'");
     return std::nullopt;
@@ -467,6 +496,13 @@ std::optional<Request> ParseCommand(const Options& o, int* rc) {
   const std::string verb = word(0);
   Request r;
   if (verb == "show") return ParseShow(o, rc);
+  if (verb == "suppress" && (word(1) == "add" || word(1) == "remove") && o.words.size() == 3) {
+    r.method = "POST";
+    r.path = "/api/suppressions/" + word(1);
+    r.params.emplace("address", word(2));
+    r.kind = "suppress";
+    return r;
+  }
   if ((verb == "pause" || verb == "resume") && word(1) == "job" && o.words.size() == 3) {
     return JobRequest(verb, word(2));
   }
@@ -536,6 +572,8 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* rc) {
       o.job_opt = v;
     } else if (Starts(a, "--maxitems=", &v) || Starts(a, "--maxItems=", &v)) {
       o.max_items = std::strtoul(v.c_str(), nullptr, 10);
+    } else if (Starts(a, "--offset=", &v)) {
+      o.offset = v;
     } else if (a == "--hold") {
       o.hold = true;
     } else if (a == "-h" || a == "--help") {

@@ -15,6 +15,7 @@
 #include "common/clock.hpp"
 #include "common/invariant.hpp"
 #include "common/strings.hpp"
+#include "common/time_format.hpp"
 #include "mta/acct/accounting_writer.hpp"
 #include "mta/acct/outcome_record.hpp"
 #include "mta/bus/bus.hpp"
@@ -32,6 +33,9 @@
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_runner.hpp"
 #include "mta/returnpath/processor.hpp"
+#include "mta/returnpath/suppressing_deliverer.hpp"
+#include "mta/returnpath/suppression_list.hpp"
+#include "mta/returnpath/suppression_sink.hpp"
 #include "mta/smtp/smtp_server.hpp"
 #include "mta/spool/spool.hpp"
 
@@ -87,6 +91,26 @@ bool WritePortFile(const std::string& path, const std::vector<std::string>& addr
     if (!out) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+suppression::Expiry ExpiryOf(const config::Config& config) {
+  suppression::Expiry expiry;
+  expiry.seconds[static_cast<int>(suppression::Kind::kComplaint)] =
+      config.suppression_complaint_expire.count();
+  expiry.seconds[static_cast<int>(suppression::Kind::kHardBounce)] =
+      config.suppression_hard_bounce_expire.count();
+  expiry.seconds[static_cast<int>(suppression::Kind::kManual)] =
+      config.suppression_manual_expire.count();
+  return expiry;
+}
+
+// The refusal of a suppressed recipient at RCPT ("" when not listed).
+std::string SuppressedReply(suppression::SuppressionList& list, const std::string& recipient) {
+  const std::optional<suppression::Entry> entry = list.Suppresses(recipient);
+  if (!entry) return "";
+  const std::string date = timefmt::FormatAcctTimeUtc(entry->added).substr(0, 10);
+  return "<" + recipient + "> is on the suppression list (" + KindName(entry->kind) + " since " +
+         date + "); not sent";
 }
 
 void LogRecovery(const spool::RecoveryReport& report) {
@@ -173,7 +197,8 @@ class Daemon {
 
  private:
   bool LoadConfiguration();  // config, DKIM keys, log
-  bool OpenStorage();        // spool (locked), accounting files
+  bool OpenStorage();        // spool (locked), accounting files, the suppression list
+  bool OpenSuppressions();
   bool StartDelivery();      // DNS, deliverers, bus, scheduler; recovery; the spool's committer
   bool StartListeners();     // SMTP
   bool StartManagement();    // HTTP API and console
@@ -194,6 +219,8 @@ class Daemon {
   outpost::SystemClock clock_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<acct::AccountingLog> accounting_;
+  // suppression-list yes: the addresses refused at RCPT (null when off).
+  std::unique_ptr<suppression::SuppressionList> suppressions_;
   asio::io_context io_{1};
 
   // The delivery engine: DNS, the SMTP client behind the Deliverer seam, the scheduler.
@@ -204,9 +231,13 @@ class Daemon {
   // 8-bit mail for servers without 8BITMIME: converted (or bounced) before it is signed
   // (mime_downgrade_deliverer.hpp).
   std::optional<delivery::MimeDowngradeDeliverer> deliverer_;
+  // Queued mail for a recipient listed since is not sent (suppressing_deliverer.hpp).
+  std::optional<returnpath::SuppressingDeliverer> suppressing_deliverer_;
   std::optional<acct::AccountingLogSink> accounting_sink_;
   // The metrics bus; delivery outcomes reach it through the accounting sink (d/b/t/tq records).
   bus::Registry metrics_bus_{clock_};
+  // Hard bounces among the outcomes go on the suppression list (when it is kept).
+  std::optional<returnpath::SuppressionSink> suppression_sink_;
   std::optional<mgmt::BusAccountingSink> bus_sink_;
   queue::QueueManagerOptions queue_options_;
   std::optional<queue::QueueManager> queues_;
@@ -217,6 +248,9 @@ class Daemon {
   std::optional<smtp::SmtpServer> server_;
   std::optional<mgmt::ManagementPlane> plane_;
   asio::steady_timer tick_{io_};
+  std::uint64_t ticks_ = 0;
+  // Expired suppression entries leave memory every ten minutes (lookups ignore them at once).
+  static constexpr std::uint64_t kSuppressionPurgeTicks = 600;
   asio::signal_set stop_signals_{io_, SIGTERM, SIGINT};
   asio::signal_set control_signals_{io_, SIGHUP, SIGUSR1};
 };
@@ -227,6 +261,7 @@ Daemon::~Daemon() {
   if (server_) server_->Stop();
   if (returnpath_) returnpath_->Stop();
   if (accounting_) accounting_->Flush();
+  if (suppressions_) suppressions_->Sync();
   if (spool_) spool_->Stop();
   if (config_) {
     OUTPOST_LOG(kInfo, "main") << "outpostd stopped";
@@ -269,6 +304,30 @@ bool Daemon::OpenStorage() {
     OUTPOST_LOG(kError, "main") << "cannot open accounting file: " << error;
     return false;
   }
+  return !config_->suppression_list || OpenSuppressions();
+}
+
+bool Daemon::OpenSuppressions() {
+  suppression::Options options;
+  options.path = config_->spool_dir + "/suppression.log";
+  options.max_entries = config_->suppression_max_entries;
+  options.expiry = ExpiryOf(*config_);
+  suppression::OpenReport report;
+  std::string error;
+  suppressions_ = suppression::SuppressionList::Open(options, clock_, &report, &error);
+  if (!suppressions_) {
+    OUTPOST_LOG(kError, "main") << "cannot open the suppression list: " << error;
+    return false;
+  }
+  for (const std::string& problem : report.problems) OUTPOST_LOG(kError, "suppression") << problem;
+  if (!report.kept_damaged.empty()) {
+    OUTPOST_LOG(kError, "suppression") << "the damaged file is kept as " << report.kept_damaged;
+  }
+  OUTPOST_LOG(kInfo, "suppression")
+      << "suppression list " << options.path << ": " << report.entries << " entries ("
+      << report.lines << " lines read, " << report.expired << " expired"
+      << (report.torn_tail ? ", a torn last line dropped" : "")
+      << (report.compacted ? ", rewritten" : "") << ")";
   return true;
 }
 
@@ -296,7 +355,9 @@ bool Daemon::StartDelivery() {
   signing_deliverer_.emplace(*smtp_deliverer_, config_, signers_);
   deliverer_.emplace(*signing_deliverer_);
   accounting_sink_.emplace(accounting_.get());
-  bus_sink_.emplace(metrics_bus_, *accounting_sink_);
+  queue::OutcomeSink* outcomes = &*accounting_sink_;
+  if (suppressions_) outcomes = &suppression_sink_.emplace(*suppressions_, *accounting_sink_);
+  bus_sink_.emplace(metrics_bus_, *outcomes);
 
   queue_options_.host_name = config_->host_name;
   if (queue_options_.host_name.empty()) {
@@ -308,13 +369,24 @@ bool Daemon::StartDelivery() {
   if (config_->queue_cache_size != 0) {
     queue_options_.max_active_recipients = config_->queue_cache_size;
   }
-  queues_.emplace(config_, queue_options_, clock_, *spool_, *bus_sink_, *deliverer_);
+  queue::Deliverer* deliverer = &*deliverer_;
+  if (suppressions_) deliverer = &suppressing_deliverer_.emplace(*suppressions_, *deliverer_);
+  queues_.emplace(config_, queue_options_, clock_, *spool_, *bus_sink_, *deliverer);
   runner_.emplace(io_, *queues_);
 
   returnpath::Processor::Hooks hooks;
   hooks.post = [this](std::function<void()> f) { asio::post(io_, std::move(f)); };
   hooks.deliver = [this](spool::RecoveredMessage&& message) { queues_->Recover(message); };
   hooks.now = [this] { return clock_.Now().unix_seconds(); };
+  if (suppressions_) {
+    hooks.suppress = [this](suppression::Kind kind, const std::string& address) {
+      if (suppressions_->Add(address, kind) == suppression::AddResult::kFull) {
+        OUTPOST_LOG(kWarning, "suppression")
+            << "suppression list full (suppression-max-entries): <" << address << "> not added";
+      }
+    };
+    hooks.sync_suppressions = [this] { return suppressions_->Sync(); };
+  }
   returnpath_.emplace(config_, *spool_, *accounting_, config_->spool_dir + "/returnpath-unmatched",
                       std::move(hooks));
 
@@ -338,6 +410,11 @@ bool Daemon::StartDelivery() {
 bool Daemon::StartListeners() {
   server_.emplace(io_, config_, *spool_, accounting_.get());
   server_->SetAdmissionCheck([this](std::size_t recipients) { return queues_->Admit(recipients); });
+  if (suppressions_) {
+    server_->SetRecipientCheck([this](const std::string& recipient) {
+      return SuppressedReply(*suppressions_, recipient);
+    });
+  }
   server_->SetAcceptedHandler(
       [this](spool::SpoolId id, const spool::Envelope& envelope, std::uint64_t size) {
         if (!returnpath_->Take(id, envelope, size)) queues_->Enqueue(id, envelope, size);
@@ -352,6 +429,20 @@ bool Daemon::StartListeners() {
     OUTPOST_LOG(kInfo, "main") << "smtp listener bound " << address;
   }
   return true;
+}
+
+void ReadSuppressions(const suppression::Stats& s, mgmt::DaemonReadings& r) {
+  r.suppression_entries = s.entries;
+  r.suppression_max_entries = s.max_entries;
+  r.suppression_memory_bytes = s.memory_bytes;
+  r.suppression_added_complaint = s.added[static_cast<int>(suppression::Kind::kComplaint)];
+  r.suppression_added_hard_bounce = s.added[static_cast<int>(suppression::Kind::kHardBounce)];
+  r.suppression_added_manual = s.added[static_cast<int>(suppression::Kind::kManual)];
+  r.suppression_removed = s.removed;
+  r.suppression_expired = s.expired;
+  r.suppression_refused_full = s.refused_full;
+  r.suppression_write_errors = s.write_errors;
+  r.suppressed_recipients = s.suppressed;
 }
 
 // What the management plane publishes and shows, read on the io thread.
@@ -372,6 +463,7 @@ mgmt::DaemonReadings Daemon::Read() {
   r.returnpath_unmatched = rp.unmatched[0] + rp.unmatched[1];
   r.returnpath_records = rp.records;
   r.returnpath_today = returnpath_->Today();
+  if (suppressions_) ReadSuppressions(suppressions_->GetStats(), r);
   r.acct_writable = accounting_->Durable();
   r.dkim = signing_deliverer_->Stats();
   r.delivery = smtp_deliverer_->Stats();
@@ -403,6 +495,9 @@ void Daemon::ApplyConfig(std::shared_ptr<const config::Config> reloaded) {
   server_->SetConfig(reloaded);
   queues_->SetConfig(reloaded);
   signing_deliverer_->SetConfig(reloaded, std::move(reloaded_signers_));
+  if (suppressions_) {
+    suppressions_->SetLimits(reloaded->suppression_max_entries, ExpiryOf(*reloaded));
+  }
 }
 
 // The management plane's hooks; they run on the io thread.
@@ -454,6 +549,7 @@ bool Daemon::StartManagement() {
   mgmt::ManagementOptions mgmt_options;
   mgmt_options.version = OUTPOST_VERSION;
   mgmt_options.spool_dir = config_->spool_dir;
+  mgmt_options.suppressions = suppressions_.get();
   plane_.emplace(
       metrics_bus_, config_,
       [this](std::function<void()> task) { asio::post(io_, std::move(task)); }, MakeHooks(),
@@ -499,6 +595,7 @@ void Daemon::ScheduleTick() {
     log::CheckRotation();
     accounting_->Tick(clock_.Now().wall);
     plane_->Tick();
+    if (suppressions_ && ++ticks_ % kSuppressionPurgeTicks == 0) suppressions_->Purge();
     ScheduleTick();
   });
 }

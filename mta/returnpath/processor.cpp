@@ -9,6 +9,7 @@
 #include "common/strings.hpp"
 #include "mta/log/log.hpp"
 #include "mta/returnpath/records.hpp"
+#include "mta/returnpath/suppression_sink.hpp"
 
 namespace outpost::returnpath {
 
@@ -151,7 +152,8 @@ void Processor::Process(Job& job) {
     }
   }
   accounting_.Flush();
-  const bool durable = accounting_.Durable();
+  const bool durable =
+      accounting_.Durable() && (!hooks_.sync_suppressions || hooks_.sync_suppressions());
   for (std::uint32_t i : finished) {
     m.done_recipients[i] = true;
     if (durable) spool_.MarkRecipientDone(m.id, i);
@@ -195,6 +197,9 @@ void Processor::Record(Route route, const Report& report, const spool::Envelope&
       accounting_.Write(RemoteBounceRecord(report, failed, category, envelope, now));
       daily_.Add(RecordKind::kRemoteBounce, failed.recipient, now);
       ++records;
+      if (hooks_.suppress && HardBounce(category)) {
+        hooks_.suppress(suppression::Kind::kHardBounce, failed.recipient);
+      }
       OUTPOST_LOG(kInfo, "returnpath")
           << envelope.id << " remote bounce (" << report.format << ") rcpt=<" << failed.recipient
           << "> status=" << failed.status << " category=" << delivery::BounceCategoryName(category)
@@ -205,6 +210,7 @@ void Processor::Record(Route route, const Report& report, const spool::Envelope&
     if (IsComplaint(report.feedback_type))
       daily_.Add(RecordKind::kComplaint, report.complainer, now);
     ++records;
+    if (hooks_.suppress) hooks_.suppress(suppression::Kind::kComplaint, report.complainer);
     OUTPOST_LOG(kInfo, "returnpath")
         << envelope.id << " complaint (" << report.format << ", " << report.feedback_type
         << ") rcpt=<" << report.complainer << "> job=" << report.job_id;

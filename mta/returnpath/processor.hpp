@@ -11,7 +11,8 @@
 //   unmatched    counted; kept whole in KEEP_DIR/QUEUEID.eml (synced) or, with
 //                deliver-unmatched-email yes, delivered
 // A finished recipient is marked done in the spool once the accounting files have its records
-// (AccountingLog::Durable() after Flush(); otherwise it stays and is read again after a restart:
+// and the suppression list its entries (AccountingLog::Durable() after Flush(), and
+// Hooks::sync_suppressions; otherwise it stays and is read again after a restart:
 // at least once, never lost). Recipients left to deliver (other recipients of the message, and
 // those the deliver-*-email directives send on) are handed back through `deliver` on the caller's
 // thread (via `post`) as a RecoveredMessage whose done flags cover the finished ones; with none
@@ -44,6 +45,7 @@
 #include "mta/delivery/reply_classifier.hpp"
 #include "mta/returnpath/daily_counts.hpp"
 #include "mta/returnpath/report.hpp"
+#include "mta/returnpath/suppression_list.hpp"
 #include "mta/spool/spool.hpp"
 
 namespace outpost::returnpath {
@@ -70,6 +72,12 @@ class Processor {
     std::function<void(std::function<void()>)> post;         // run on the delivery thread
     std::function<void(spool::RecoveredMessage&&)> deliver;  // queue what is left (that thread)
     std::function<std::int64_t()> now;                       // UNIX seconds
+    // The suppression list (both optional): `suppress` is told each complainer (f record) and
+    // each hard-bounced recipient (rb record, suppression_sink.hpp's HardBounce()) on the worker
+    // thread; `sync_suppressions` makes them durable before the reports are marked done (false:
+    // the reports stay in the spool and are read again after a restart).
+    std::function<void(suppression::Kind, const std::string& address)> suppress;
+    std::function<bool()> sync_suppressions;
   };
 
   Processor(std::shared_ptr<const config::Config> config, spool::Spool& spool,

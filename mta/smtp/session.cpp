@@ -250,6 +250,13 @@ Action Session::Rcpt(const Command& cmd, std::string& out) {
   if (cmd.domain_is_literal) {
     return Fail(out, 550, "5.7.1", "Address literals are not accepted as recipients");
   }
+  if (options_.refuse_recipient) {
+    const std::string why = options_.refuse_recipient(cmd.address);
+    if (!why.empty()) {
+      AppendReply(out, 550, "5.7.1", why);
+      return Action::kContinue;
+    }
+  }
   if (recipients_.size() >= static_cast<std::size_t>(options_.config->max_rcpt_per_message)) {
     AppendReply(out, 452, "4.5.3", "Too many recipients");
     return Action::kContinue;

@@ -25,7 +25,9 @@
 // recipient the source's pattern-list would route differently from the transaction's first one
 // (pattern_routes.hpp). The virtual MTA of a message: X-Virtual-MTA (with process-x-virtual-mta),
 // else the pattern-list's choice, else default-virtual-mta. The spool's
-// health and the AdmissionCheck are consulted on each RCPT and before 354 (452 4.3.1).
+// health and the AdmissionCheck are consulted on each RCPT and before 354 (452 4.3.1). A recipient
+// on the suppression list (SessionOptions::refuse_recipient) gets 550 5.7.1 naming why; that
+// answer does not count toward smtp-in-max-errors (an injector's list is expected to hold some).
 //
 // With log-data, the start of each message is logged (LogData). After DATA: bare CR/LF 550 5.6.11,
 // too big 552 5.3.4, line over 998 octets 554 5.6.0, unknown X-Virtual-MTA 550 5.7.1; otherwise the
@@ -74,8 +76,11 @@ struct SessionOptions {
   IpAddress client_ip;
   std::string peer;  // "[ip]:port", for log lines
   bool tls_available = false;
-  std::function<bool()> spool_healthy;                // null: always healthy
-  std::function<bool(std::size_t)> admission;         // null: always admit
+  std::function<bool()> spool_healthy;         // null: always healthy
+  std::function<bool(std::size_t)> admission;  // null: always admit
+  // Why a recipient is refused (550 5.7.1 with this text, not counted as a session error: the
+  // suppression list); "" accepts it. Null: every recipient passes.
+  std::function<std::string(const std::string&)> refuse_recipient;
   std::function<std::string()> new_queue_id;          // required
   std::function<std::int64_t()> now;                  // UNIX seconds; required
   SessionCounters* counters = nullptr;                // optional

@@ -145,6 +145,7 @@ struct ServerState {
 
   AcceptedHandler on_accepted;
   AdmissionCheck admission;
+  RecipientCheck recipient_check;
   SessionCounters counters;
   AuthFailureTracker auth_failures_by_ip;  // failed AUTHs per client address, across sessions
   std::atomic<std::uint64_t> connections_current{0}, connections_total{0}, connections_refused{0},
@@ -280,6 +281,7 @@ SessionOptions MakeSessionOptions(ServerState& st, Connection& c,
   spool::Spool* spool_ptr = &st.spool;
   options.spool_healthy = [spool_ptr] { return spool_ptr->Healthy(); };
   if (st.admission) options.admission = st.admission;
+  if (st.recipient_check) options.refuse_recipient = st.recipient_check;
   options.new_queue_id = [] { return spool::NewQueueId(); };
   options.now = UnixNow;
   options.counters = &st.counters;
@@ -578,6 +580,10 @@ void SmtpServer::SetAcceptedHandler(AcceptedHandler handler) {
 
 void SmtpServer::SetAdmissionCheck(AdmissionCheck check) {
   impl_->state->admission = std::move(check);
+}
+
+void SmtpServer::SetRecipientCheck(RecipientCheck check) {
+  impl_->state->recipient_check = std::move(check);
 }
 
 bool SmtpServer::Start(std::string* error) {

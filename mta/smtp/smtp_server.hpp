@@ -47,6 +47,9 @@ struct ServerStats {
 // Says whether new mail may be taken (e.g. the queue's recipient ceiling). Called per RCPT and
 // before DATA's 354; false answers 452 4.3.1.
 using AdmissionCheck = std::function<bool(std::size_t recipients)>;
+// Why a recipient is refused at RCPT (550 5.7.1 with that text), "" to accept it (the suppression
+// list). Called on the io_context's thread.
+using RecipientCheck = std::function<std::string(const std::string& recipient)>;
 // Called on the io_context's thread after the spool commit succeeded and the `r` records were
 // written.
 using AcceptedHandler =
@@ -62,6 +65,7 @@ class SmtpServer {
 
   void SetAcceptedHandler(AcceptedHandler handler);
   void SetAdmissionCheck(AdmissionCheck check);
+  void SetRecipientCheck(RecipientCheck check);
 
   // Binds and starts accepting on every smtp-listener of the config. Port 0 binds an ephemeral
   // port; BoundAddresses() tells which. False + error (naming the address) when a bind fails.

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -73,8 +75,7 @@ class ProcessorTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void Start(std::shared_ptr<const config::Config> config) {
-    Processor::Hooks hooks;
+  void Start(std::shared_ptr<const config::Config> config, Processor::Hooks hooks = {}) {
     hooks.post = [](std::function<void()> f) { f(); };
     hooks.deliver = [this](spool::RecoveredMessage&& m) { delivered_.set_value(std::move(m)); };
     hooks.now = [] { return std::int64_t{1764000000}; };
@@ -149,6 +150,41 @@ TEST_F(ProcessorTest, ComplaintBecomesAnFRecord) {
   const std::string csv = Accounting();
   EXPECT_NE(csv.find("\nf,"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",frank@isp.example,"), std::string::npos) << csv;
+}
+
+// The suppression hooks: the complainer and a hard-bounced recipient are told; the report leaves
+// the spool only once the list is synced (a failed sync keeps it for the next start).
+TEST_F(ProcessorTest, ComplainersAndHardBouncesAreSuppressedBeforeTheReportIsDone) {
+  std::mutex mu;
+  std::vector<std::pair<suppression::Kind, std::string>> told;
+  std::atomic<bool> sync_ok{false};
+  std::atomic<int> syncs{0};
+  Processor::Hooks hooks;
+  hooks.suppress = [&](suppression::Kind kind, const std::string& address) {
+    std::lock_guard lock(mu);
+    told.emplace_back(kind, address);
+  };
+  hooks.sync_suppressions = [&] {
+    ++syncs;
+    return sync_ok.load();
+  };
+  Start(config_, std::move(hooks));
+  const spool::SpoolId complaint = Commit({"fbl@fbl.sender.example"}, Sample("arf-abuse.eml"));
+  ASSERT_TRUE(processor_->Take(complaint, envelope_, 100));
+  ASSERT_TRUE(WaitFor([&] { return syncs.load() == 1; }));
+  EXPECT_EQ(spool_->Stats().entries, 1u);  // not synced: the report stays
+  sync_ok = true;
+  const spool::SpoolId bounce =
+      Commit({"bounces+ann=receiver.example@bounce.sender.example"}, Sample("postfix-dsn.eml"));
+  ASSERT_TRUE(processor_->Take(bounce, envelope_, 100));
+  ASSERT_TRUE(WaitFor([&] { return syncs.load() == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return spool_->Stats().entries == 1; }));  // the bounce left
+  std::lock_guard lock(mu);
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0],
+            std::make_pair(suppression::Kind::kComplaint, std::string("frank@isp.example")));
+  EXPECT_EQ(told[1],
+            std::make_pair(suppression::Kind::kHardBounce, std::string("ann@receiver.example")));
 }
 
 TEST_F(ProcessorTest, UnmatchedReportIsKeptAndCounted) {

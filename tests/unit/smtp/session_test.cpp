@@ -575,6 +575,33 @@ TEST(SessionTest, CountersAndAdmission) {
   EXPECT_EQ(asked, 1u);
 }
 
+// A suppressed recipient gets 550 5.7.1 with the reason; the others are accepted, and the
+// refusals do not count as session errors (a list with many suppressed addresses is not cut off).
+TEST(SessionTest, RefusedRecipientsAreAnsweredWithTheReason) {
+  auto c = BaseConfig();
+  c->smtp_in_max_errors = 1;
+  SessionOptions o;
+  o.config = c;
+  o.client_ip = *IpAddress::Parse("127.0.0.1");
+  o.new_queue_id = [] { return std::string("Q"); };
+  o.now = [] { return std::int64_t{0}; };
+  o.refuse_recipient = [](const std::string& rcpt) {
+    return rcpt == "gone@b.example" ? std::string("<gone@b.example> is suppressed") : std::string();
+  };
+  Session s(std::move(o));
+  Line(s, "EHLO c");
+  Line(s, "MAIL FROM:<>");
+  for (int i = 0; i < 3; ++i) {
+    std::string out;
+    EXPECT_EQ(s.OnLine("RCPT TO:<gone@b.example>", out), Action::kContinue);
+    EXPECT_EQ(out, "550 5.7.1 <gone@b.example> is suppressed\r\n");
+  }
+  std::string out;
+  s.OnLine("RCPT TO:<kept@b.example>", out);
+  EXPECT_EQ(out.rfind("250 2.1.5", 0), 0u) << out;
+  EXPECT_EQ(s.errors(), 0);
+}
+
 TEST(SessionTest, Base64) {
   EXPECT_EQ(EncodeBase64("Username:"), "VXNlcm5hbWU6");
   EXPECT_EQ(DecodeBase64("VXNlcm5hbWU6"), "Username:");
