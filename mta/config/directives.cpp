@@ -328,7 +328,7 @@ constexpr const char* kBounceCategories[] = {"bad-configuration",   "bad-connect
                                              "policy-related",      "protocol-errors",
                                              "quota-issues",        "relaying-issues",
                                              "routing-errors",      "spam-related",
-                                             "virus-related"};
+                                             "virus-related",       "success"};
 
 Result SetBouncePattern(ParseContext& c, const std::string& v) {
   BounceCategoryPattern p;

@@ -247,6 +247,8 @@ Category ReplyClassifier::BounceCategory(const Reply& reply) const {
   if (reply.Positive()) return Category::kSuccess;
   const std::string full = reply.Full();
   for (const CompiledPattern& p : category_patterns_) {
+    // A `success` line (PowerMTA's samples map 2.x.x replies to it) never makes a failure one.
+    if (p.category == Category::kSuccess) continue;
     if (std::regex_search(full, p.regex)) return p.category;
   }
   for (const CompiledDefault& r : DefaultTextRules()) {

@@ -227,6 +227,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"unknown_bounce_category",
                   "<bounce-category-patterns>\n/full/ quota\n</bounce-category-patterns>\n", 2,
                   "expected a bounce category after the /regex/"},
+        ErrorCase{"invalid_mailbox_is_no_category",  // seen in a public config; bad-mailbox is
+                  "<bounce-category-patterns>\n/^2/ success\n/gone/ invalid-mailbox\n"
+                  "</bounce-category-patterns>\n",
+                  3, "expected a bounce category after the /regex/"},
         // Whole-file requirements.
         ErrorCase{"tls_key_without_cert", "smtp-server-tls-private-key /etc/k.pem\n", 1,
                   "'smtp-server-tls-private-key' without 'smtp-server-tls-certificate'"},

@@ -101,6 +101,7 @@ TEST(ReplyClassifier, ConfiguredPatternsComeFirst) {
       {R"(^4\.7\.|4\.7\.\d+ )", false, "policy-related"},  // matches "421 4.7.28 ..."
       {R"(greylist)", true, "other"},
       {R"(spam trap)", false, "bad-mailbox"},
+      {R"(rejected)", false, "success"},  // PowerMTA samples' `success` line: no failure gets it
   };
   ReplyClassifier c(cfg);
   const CategoryCase cases[] = {
@@ -111,6 +112,8 @@ TEST(ReplyClassifier, ConfiguredPatternsComeFirst) {
       {"case-sensitive configured pattern does not match", R(550, "", "SPAM TRAP"), "spam-related"},
       {"defaults still apply", R(550, "5.1.1", "gone"), "bad-mailbox"},
       {"success not overridden", R(250, "", "greylist passed"), "success"},
+      {"a success line is skipped for a failure", R(550, "5.1.1", "rejected: no such user"),
+       "bad-mailbox"},
   };
   for (const CategoryCase& k : cases) {
     SCOPED_TRACE(k.label);
