@@ -240,6 +240,12 @@ def write_markdown(results, plots, out, previous):
         s = sc["mgmt"]
         w(target_row("/status.json p99 while relaying (ms)", med(s["p99_ms"], 2), "", "", "p99 < 50 ms (mgmt issue)",
                      s["p99_ms"]["median"] < 50))
+    if "relay_dkim" in sc:
+        s = sc["relay_dkim"]
+        w(target_row("DKIM-signed relay / unsigned relay", med(s["signed"]), "unsigned " + med(s["unsigned"]),
+                     fmt(s["ratio"], 2) + "×", "≥ 0.55×", s["ratio"] is not None and s["ratio"] >= 0.55))
+        w(target_row("outpostd cores while signing", med(s["signed_cores"], 2), "", "", "> 1.5",
+                     s["signed_cores"]["median"] > 1.5))
     if "dkim" in sc:
         for key, label in (("rsa2048", "RSA-2048"), ("ed25519", "Ed25519")):
             s = sc["dkim"][key]
@@ -318,6 +324,26 @@ def write_markdown(results, plots, out, previous):
         relay_table([s], "sessions", "sessions")
         w("outpostd / Postfix: **%s×** (target ≥ 5×); outpostd / ceiling: **%.0f%%**." %
           (fmt(s["vs_postfix"], 2), 100 * s["fraction_of_ceiling"]))
+        commands(s)
+    if "relay_dkim" in sc:
+        s = sc["relay_dkim"]
+        w("## DKIM-signed relay")
+        w("")
+        w("The relay above (%d sessions, %s messages of %d bytes) with `dkim-sign yes` and an RSA-2048 key for the "
+          "sender's domain, alternating with the unsigned relay in the same run (bench/relay.sh, PATHS=\"outpostd "
+          "signed\"). Cores: outpostd's user + system CPU time over the run's time, on a %d-CPU machine. Signatures "
+          "are made on the signing pool (`queue-processing-threads`, default one thread per core)."
+          % (s["sessions"], fmt(s["messages"]), s["size"], s["cpus"]))
+        w("")
+        w("| path | msg/s | spread | outpostd cores | spread |")
+        w("|---|---:|---:|---:|---:|")
+        w("| unsigned | %s | %s | %s | %s |" % (med(s["unsigned"]), spread(s["unsigned"]), med(s["unsigned_cores"], 2),
+                                             spread(s["unsigned_cores"], 2)))
+        w("| signed (RSA-2048) | %s | %s | %s | %s |" % (med(s["signed"]), spread(s["signed"]), med(s["signed_cores"], 2),
+                                                      spread(s["signed_cores"], 2)))
+        w("")
+        w("signed / unsigned: **%s×** (target ≥ 0.55× on 2 cores); outpostd while signing: **%s cores** (target > 1.5)."
+          % (fmt(s["ratio"], 2), med(s["signed_cores"], 2)))
         commands(s)
     if "relay_sessions" in sc:
         s = sc["relay_sessions"]

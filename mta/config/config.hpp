@@ -337,6 +337,9 @@ struct Config {
   bool sync_msg_create = true;                   // sync-msg-create: new mail synced before 250
   std::uint64_t queue_cache_size = 0;            // queue-cache-size N (in-memory set; 0: auto)
   Seconds queue_stall_warning_after{1800};       // queue-stall-warning-after (0: no watchdog)
+  // queue-processing-threads N (alias workers): threads of the pool that signs messages off the
+  // event loop (mta/delivery/work_pool.hpp); 0: the machine's core count. Read at start.
+  int queue_processing_threads = 0;
 
   // Spool segments and compaction: spool-segment-size SIZE, spool-compaction-threshold PERCENT
   // (kept as a fraction; 0 = off, at most 0.9), spool-compaction-rate SIZE per second (0 = no

@@ -629,6 +629,14 @@ const std::vector<DirectiveSpec> kGlobal = {
      "retry hold, a connection cap, a rate limit), is logged as stalled and counted. 0 turns the "
      "watchdog off.",
      I::kDaemon, SetDuration<&Config::queue_stall_warning_after>, kExpDuration},
+    {"queue-processing-threads", "queue-processing-threads N", "0 (the machine's core count)",
+     "Threads that do outpostd's CPU-heavy per-message work (DKIM signing) beside the event loop "
+     "that serves every SMTP connection; 0 starts one per core. Read at start (a reload keeps "
+     "the running pool).",
+     I::kDaemon, SetInt<&Config::queue_processing_threads, 0, 256>, kExpInt},
+    {"workers", "workers N", "0 (the machine's core count)",
+     "The same setting as queue-processing-threads (give one or the other).", I::kDaemon,
+     SetInt<&Config::queue_processing_threads, 0, 256>, kExpInt, false, "queue-processing-threads"},
     {"relay-domain", "relay-domain DOMAIN", "none",
      "Accept mail for DOMAIN from any client, also one not allowed to relay (mail for other "
      "domains stays refused with 550 5.7.1). Repeatable. Mail for DOMAIN that no report "

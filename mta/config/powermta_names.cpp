@@ -50,6 +50,10 @@ const std::vector<PowerMtaName> kDirectives = {
     {"dummy-smtp-port", G, nullptr},
     {"dummy-smtp-blackhole", G, nullptr},
     {"enable-signals", G, kVendorCloud},
+    {"smtp-service-threads", G,
+     "outpostd serves every SMTP connection, in and out, on one event loop (no thread per "
+     "connection), so there is no SMTP thread count to set yet; the CPU-heavy per-message work "
+     "runs on the pool that queue-processing-threads sizes"},
     // <source>.
     {"date-header-time", S, nullptr},
     {"process-x-dkim-options", S, nullptr},

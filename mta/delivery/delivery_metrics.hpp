@@ -1,5 +1,6 @@
-// What the delivery agents contribute to the metrics bus: three lists, mapping bus metrics to the
-// fields of SigningStats (signing_deliverer.hpp: DKIM), SmtpDelivererStats (smtp_deliverer.hpp:
+// What the delivery agents contribute to the metrics bus: four lists, mapping bus metrics to the
+// fields of SigningStats (signing_deliverer.hpp: DKIM), WorkPoolStats (work_pool.hpp: the signing
+// pool's load), SmtpDelivererStats (smtp_deliverer.hpp:
 // the plain-text fallback after failed TLS handshakes) and MimeDowngradeStats
 // (mime_downgrade_deliverer.hpp: 8-bit messages converted or refused for servers without
 // 8BITMIME), kept beside them so that a new figure and its metric are declared side by side. The
@@ -19,6 +20,24 @@
     "Transactions sent unsigned: no domain-key for the From domain.")                             \
   X(Counter, dkim_sign_failures_total, sign_failures, "messages",                                 \
     "Transactions sent unsigned: the key did not fit or signing failed.")
+
+#define OUTPOST_SIGNING_POOL_METRICS(X)                                                           \
+  X(Gauge, signing_pool_threads, threads, "threads",                                              \
+    "Threads of the pool that makes DKIM signatures (queue-processing-threads).")                 \
+  X(Gauge, signing_pool_capacity, capacity, "messages",                                           \
+    "Most messages the signing pool admits at once (queued, running or being handed back).")      \
+  X(Gauge, signing_pool_queued, queued, "messages",                                               \
+    "Messages in the signing pool's queue, not started.")                                         \
+  X(Gauge, signing_pool_running, running, "messages",                                             \
+    "Messages being signed now.")                                                                 \
+  X(Gauge, signing_pool_waiting, waiting, "messages",                                             \
+    "Transactions waiting for room in the full signing pool (back-pressure).")                    \
+  X(Counter, signing_pool_jobs_total, done, "messages",                                           \
+    "Messages the signing pool has finished with since start.")                                   \
+  X(Counter, signing_pool_busy_milliseconds_total, busy_milliseconds, "milliseconds",             \
+    "Time the signing pool's threads spent signing, summed over the threads.")                    \
+  X(Gauge, signing_pool_busy_permille, busy_permille, "permille",                                 \
+    "Busy share of the signing pool's threads over the last second, in thousandths.")
 
 #define OUTPOST_TLS_METRICS(X)                                                                    \
   X(Counter, tls_fallbacks_total, tls_fallbacks, "connections",                                   \

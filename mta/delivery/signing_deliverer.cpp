@@ -10,8 +10,8 @@ namespace outpost::delivery {
 
 SigningDeliverer::SigningDeliverer(queue::Deliverer& inner,
                                    std::shared_ptr<const config::Config> config,
-                                   std::shared_ptr<const dkim::SignerCache> signers)
-    : inner_(inner), config_(std::move(config)), signers_(std::move(signers)) {}
+                                   std::shared_ptr<const dkim::SignerCache> signers, WorkPool* pool)
+    : inner_(inner), pool_(pool), config_(std::move(config)), signers_(std::move(signers)) {}
 
 void SigningDeliverer::SetConfig(std::shared_ptr<const config::Config> config,
                                  std::shared_ptr<const dkim::SignerCache> signers) {
@@ -39,11 +39,31 @@ void SigningDeliverer::Connect(const queue::ConnectRequest& request,
 void SigningDeliverer::Send(queue::ConnectionId connection, queue::BatchRequest batch,
                             std::function<void(queue::BatchOutcome)> done) {
   auto it = connections_.find(connection);
-  if (it != connections_.end() && batch.data) {
-    const Destination& destination = Refresh(it->second);
-    if (destination.sign) batch.data = Sign(destination, std::move(batch.data));
+  if (it == connections_.end() || !batch.data || !Refresh(it->second).sign) {
+    inner_.Send(connection, std::move(batch), std::move(done));
+    return;
   }
-  inner_.Send(connection, std::move(batch), std::move(done));
+  const Destination& destination = it->second;
+  if (pool_ == nullptr) {
+    Attempt attempt = Sign(*signers_, destination, std::move(batch.data));
+    Account(attempt, destination.domain);
+    batch.data = std::move(attempt.data);
+    inner_.Send(connection, std::move(batch), std::move(done));
+    return;
+  }
+  // The pool thread fills `attempt`; the loop reads it once the pool posts the completion back.
+  auto attempt = std::make_shared<Attempt>();
+  auto data = std::move(batch.data);
+  pool_->Submit(
+      [attempt, signers = signers_, destination, data = std::move(data)]() mutable {
+        *attempt = Sign(*signers, destination, std::move(data));
+      },
+      [this, attempt, connection, domain = destination.domain, batch = std::move(batch),
+       done = std::move(done)]() mutable {
+        Account(*attempt, domain);
+        batch.data = std::move(attempt->data);
+        inner_.Send(connection, std::move(batch), std::move(done));
+      });
 }
 
 void SigningDeliverer::Close(queue::ConnectionId connection, std::function<void()> closed) {
@@ -75,41 +95,56 @@ const SigningDeliverer::Destination& SigningDeliverer::Refresh(Destination& dest
   return destination;
 }
 
-std::shared_ptr<const std::string> SigningDeliverer::Sign(const Destination& destination,
-                                                          std::shared_ptr<const std::string> data) {
-  const std::string from_domain = dkim::FromDomain(*data);
-  std::string why;
+SigningDeliverer::Attempt SigningDeliverer::Sign(const dkim::SignerCache& signers,
+                                                 const Destination& destination,
+                                                 std::shared_ptr<const std::string> data) {
+  Attempt attempt;
+  attempt.from_domain = dkim::FromDomain(*data);
   std::shared_ptr<const dkim::Signer> signer =
-      from_domain.empty() ? nullptr
-                          : signers_->Find(from_domain, destination.policy, &why, destination.vmta);
+      attempt.from_domain.empty()
+          ? nullptr
+          : signers.Find(attempt.from_domain, destination.policy, &attempt.why, destination.vmta);
   if (!signer) {
     // Find() says "no domain-key for ..." when the domain has no key; anything else means a key
     // exists but this destination's policy cannot use it.
-    const bool no_key = from_domain.empty() || why.rfind("no domain-key", 0) == 0;
-    if (no_key) {
-      ++stats_.unsigned_no_key;
-      LogOnce(logged_no_key_, from_domain, false,
-              from_domain.empty() ? "message without a From: domain"
-                                  : "no domain-key for From: domain " + from_domain);
-    } else {
-      ++stats_.sign_failures;
-      LogOnce(logged_failure_, from_domain, true,
-              "cannot sign for " + from_domain + " to " + destination.domain + ": " + why);
-    }
-    return data;
+    const bool no_key = attempt.from_domain.empty() || attempt.why.rfind("no domain-key", 0) == 0;
+    attempt.kind = no_key ? Attempt::Kind::kNoKey : Attempt::Kind::kFailed;
+    attempt.data = std::move(data);
+    return attempt;
   }
   dkim::SignResult result = signer->Sign(*data);
   if (!result.ok()) {
-    ++stats_.sign_failures;
-    LogOnce(logged_failure_, from_domain, true,
-            "signing for " + from_domain + " failed: " + result.error);
-    return data;
+    attempt.kind = Attempt::Kind::kFailed;
+    attempt.why = "signing failed: " + result.error;
+    attempt.data = std::move(data);
+    return attempt;
   }
   auto signed_data = std::make_shared<std::string>();
   signed_data->reserve(result.header.size() + data->size());
   signed_data->append(result.header).append(*data);
-  ++stats_.signed_messages;
-  return signed_data;
+  attempt.kind = Attempt::Kind::kSigned;
+  attempt.data = std::move(signed_data);
+  return attempt;
+}
+
+void SigningDeliverer::Account(const Attempt& attempt, const std::string& destination_domain) {
+  const std::string& from = attempt.from_domain;
+  switch (attempt.kind) {
+    case Attempt::Kind::kSigned:
+      ++stats_.signed_messages;
+      return;
+    case Attempt::Kind::kNoKey:
+      ++stats_.unsigned_no_key;
+      LogOnce(logged_no_key_, from, false,
+              from.empty() ? "message without a From: domain"
+                           : "no domain-key for From: domain " + from);
+      return;
+    case Attempt::Kind::kFailed:
+      ++stats_.sign_failures;
+      LogOnce(logged_failure_, from, true,
+              "cannot sign for " + from + " to " + destination_domain + ": " + attempt.why);
+      return;
+  }
 }
 
 void SigningDeliverer::LogOnce(std::set<std::string>& logged, const std::string& domain,

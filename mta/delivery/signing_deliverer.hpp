@@ -25,12 +25,19 @@
 // counted (sign_failures), logged as a warning once per domain. Bad keys are configuration errors
 // found before this class sees them (dkim::SignerCache::Build at start and in the reload path).
 //
-// Cost: signing runs inline on the caller's thread (the io thread): RSA-2048 ≈ 0.25 ms per
-// message (Ed25519 much less) plus one copy of the message to prepend the field. Each batch is
-// signed once; a message sent to several destination domains is signed once per batch (XXX: no
-// per-message signature cache — batches carry separately read copies of the data, and t= and the
-// destination's policy may differ; at ~4,000 RSA signatures/s per io thread, offloading signing
-// to a worker pool is the next step if a profile shows the io thread saturated).
+// Threads: with a WorkPool (the daemon's signing pool, sized by queue-processing-threads) the
+// signature is made on a pool thread: Send() merges the policy on the loop, hands the message, the
+// SignerCache and the policy to the pool, and when the pool posts the result back to the loop it
+// counts and logs the outcome and calls the inner Send() with the signed copy. The loop stays the
+// only owner of this object's state (connections, counters, "logged once" sets); the pool thread
+// touches only the message, the immutable SignerCache and the thread-safe Signer. When the pool is
+// full the transaction waits in the pool's FIFO (back-pressure, work_pool.hpp). Without a pool
+// (tests, tools) signing runs inline on the caller's thread.
+//
+// Cost: RSA-2048 ≈ 0.25 ms per message (Ed25519 much less) plus one copy of the message to
+// prepend the field, both on the pool thread. Each batch is signed once; a message sent to several
+// destination domains is signed once per batch (XXX: no per-message signature cache — batches
+// carry separately read copies of the data, and t= and the destination's policy may differ).
 //
 // The counters (Stats()) reach the metrics bus through the management plane's readings
 // (dkim_*_total; /status.json "dkim"). Limits (XXX): the "logged once" domain sets are bounded
@@ -44,6 +51,7 @@
 #include <unordered_map>
 
 #include "mta/config/config.hpp"
+#include "mta/delivery/work_pool.hpp"
 #include "mta/dkim/dkim.hpp"
 #include "mta/queue/deliverer.hpp"
 
@@ -56,14 +64,15 @@ struct SigningStats {
 };
 
 // Not thread-safe: used from one thread (the queue manager's io thread), like the Deliverer it
-// wraps.
+// wraps; the pool's completions come back to that thread.
 class SigningDeliverer final : public queue::Deliverer {
  public:
   static constexpr std::size_t kMaxLoggedDomains = 10000;
 
-  // `inner` must outlive this object. `signers` may be null (nothing is signed).
+  // `inner` and `pool` must outlive this object. `signers` may be null (nothing is signed).
+  // `pool` null: sign inline.
   SigningDeliverer(queue::Deliverer& inner, std::shared_ptr<const config::Config> config,
-                   std::shared_ptr<const dkim::SignerCache> signers);
+                   std::shared_ptr<const dkim::SignerCache> signers, WorkPool* pool = nullptr);
 
   // A reloaded configuration and the SignerCache built from it (SignerCache::Build succeeded).
   void SetConfig(std::shared_ptr<const config::Config> config,
@@ -88,14 +97,24 @@ class SigningDeliverer final : public queue::Deliverer {
     bool sign = false;
     dkim::DomainSignPolicy policy;
   };
+  // What signing one message came to (made on a pool thread, accounted on the loop).
+  struct Attempt {
+    enum class Kind { kSigned, kNoKey, kFailed };
+    Kind kind = Kind::kNoKey;
+    std::shared_ptr<const std::string> data;  // what to send: the input, or a signed copy
+    std::string from_domain;
+    std::string why;  // for kFailed: the reason
+  };
   const Destination& Refresh(Destination& destination);
-  // Returns the data to send: `data` itself, or a signed copy.
-  std::shared_ptr<const std::string> Sign(const Destination& destination,
-                                          std::shared_ptr<const std::string> data);
+  // Thread-safe: reads only its arguments (SignerCache and Signer are thread-safe).
+  static Attempt Sign(const dkim::SignerCache& signers, const Destination& destination,
+                      std::shared_ptr<const std::string> data);
+  void Account(const Attempt& attempt, const std::string& destination_domain);
   void LogOnce(std::set<std::string>& logged, const std::string& domain, bool warning,
                const std::string& text);
 
   queue::Deliverer& inner_;
+  WorkPool* pool_;
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<const dkim::SignerCache> signers_;
   std::uint64_t generation_ = 1;

@@ -21,6 +21,7 @@ void DaemonMetrics::Publish(const DaemonReadings& readings) const {
   dns.Publish(readings.dns);
   acct.Publish(readings);
   dkim.Publish(readings.dkim);
+  signing_pool.Publish(readings.signing_pool);
   tls.Publish(readings.delivery);
   mime.Publish(readings.mime);
 }

@@ -5,7 +5,7 @@
 //   smtp      OUTPOST_SMTP_SERVER_METRICS   mta/smtp/smtp_server_metrics.hpp (sampled)
 //   spool     OUTPOST_SPOOL_METRICS         mta/spool/spool_metrics.hpp (sampled)
 //   dns       OUTPOST_RESOLVER_METRICS      mta/dns/resolver_metrics.hpp (sampled)
-//   dkim, tls, mime                         mta/delivery/delivery_metrics.hpp (sampled)
+//   dkim, signing_pool, tls, mime           mta/delivery/delivery_metrics.hpp (sampled)
 //   queue_totals, queue_families            mta/mgmt/queue_metrics.hpp
 //   acct      OUTPOST_ACCT_METRICS          below (sampled from DaemonReadings)
 //   outcomes  OUTPOST_OUTCOME_METRICS       mta/mgmt/bus_accounting_sink.hpp (owned: the sink)
@@ -28,6 +28,7 @@
 #include "mta/delivery/mime_downgrade_deliverer.hpp"
 #include "mta/delivery/signing_deliverer.hpp"
 #include "mta/delivery/smtp_deliverer.hpp"
+#include "mta/delivery/work_pool.hpp"
 #include "mta/dns/resolver.hpp"
 #include "mta/dns/resolver_metrics.hpp"
 #include "mta/mgmt/bus_accounting_sink.hpp"
@@ -70,6 +71,7 @@ struct DaemonReadings {
   std::uint64_t suppression_write_errors = 0;
   std::uint64_t suppressed_recipients = 0;
   delivery::SigningStats dkim;
+  delivery::WorkPoolStats signing_pool;   // the pool that makes DKIM signatures
   delivery::SmtpDelivererStats delivery;  // TLS fallbacks
   delivery::MimeDowngradeStats mime;      // 8-bit conversions
 };
@@ -135,6 +137,7 @@ struct DaemonReadings {
   X(ResolverMetrics, dns)                                                                         \
   X(AcctMetrics, acct)                                                                            \
   X(DkimMetrics, dkim)                                                                            \
+  X(SigningPoolMetrics, signing_pool)                                                             \
   X(TlsMetrics, tls)                                                                              \
   X(MimeMetrics, mime)                                                                            \
   X(MgmtMetrics, mgmt)                                                                            \
@@ -148,6 +151,7 @@ OUTPOST_DEFINE_SAMPLED_STATS(SpoolMetrics, OUTPOST_SPOOL_METRICS);
 OUTPOST_DEFINE_SAMPLED_STATS(ResolverMetrics, OUTPOST_RESOLVER_METRICS);
 OUTPOST_DEFINE_SAMPLED_STATS(AcctMetrics, OUTPOST_ACCT_METRICS);
 OUTPOST_DEFINE_SAMPLED_STATS(DkimMetrics, OUTPOST_DKIM_METRICS);
+OUTPOST_DEFINE_SAMPLED_STATS(SigningPoolMetrics, OUTPOST_SIGNING_POOL_METRICS);
 OUTPOST_DEFINE_SAMPLED_STATS(TlsMetrics, OUTPOST_TLS_METRICS);
 OUTPOST_DEFINE_SAMPLED_STATS(MimeMetrics, OUTPOST_MIME_METRICS);
 OUTPOST_DEFINE_STATS(MgmtMetrics, OUTPOST_MGMT_METRICS);

@@ -223,6 +223,19 @@ json DnsJson(const ResolverMetrics::Snapshot& d) {
           {"failures", d.dns_failures_total.Value()}};
 }
 
+// The pool that makes DKIM signatures off the io thread (mta/delivery/work_pool.hpp).
+json SigningPoolJson(const SigningPoolMetrics::Snapshot& p) {
+  return {{"threads", p.signing_pool_threads.Value()},
+          {"capacity", p.signing_pool_capacity.Value()},
+          {"queued", p.signing_pool_queued.Value()},
+          {"running", p.signing_pool_running.Value()},
+          {"waiting", p.signing_pool_waiting.Value()},
+          {"jobs", p.signing_pool_jobs_total.Value()},
+          {"busy_fraction", static_cast<double>(p.signing_pool_busy_permille.Value()) / 1000.0},
+          {"busy_seconds",
+           static_cast<double>(p.signing_pool_busy_milliseconds_total.Value()) / 1000.0}};
+}
+
 // Not yet published (no tick has run): an absent reading counts as healthy / writable.
 bool NotZero(const Snap& metric) { return metric.series.empty() || metric.Value() != 0; }
 
@@ -316,6 +329,7 @@ json RenderStatus(const StatusInputs& in) {
        {{"signed", m.dkim.dkim_signed_total.Value()},
         {"unsigned_no_key", m.dkim.dkim_unsigned_no_key_total.Value()},
         {"sign_failures", m.dkim.dkim_sign_failures_total.Value()}}},
+      {"signing_pool", SigningPoolJson(m.signing_pool)},
       {"interop",
        {{"tls_fallbacks", m.tls.tls_fallbacks_total.Value()},
         {"tls_failures_remembered", m.tls.tls_failures_remembered.Value()},

@@ -24,6 +24,7 @@
 #include "mta/delivery/signing_deliverer.hpp"
 #include "mta/delivery/smtp_client.hpp"
 #include "mta/delivery/smtp_deliverer.hpp"
+#include "mta/delivery/work_pool.hpp"
 #include "mta/dkim/dkim.hpp"
 #include "mta/dns/resolver.hpp"
 #include "mta/log/log.hpp"
@@ -226,6 +227,9 @@ class Daemon {
   // The delivery engine: DNS, the SMTP client behind the Deliverer seam, the scheduler.
   std::unique_ptr<dns::Resolver> resolver_;
   std::optional<delivery::SmtpDeliverer> smtp_deliverer_;
+  // The worker threads that make DKIM signatures off the io thread (queue-processing-threads);
+  // results come back to the io thread through asio::post (work_pool.hpp).
+  std::optional<delivery::WorkPool> signing_pool_;
   // DKIM: signs each transaction's bytes just before they go on the wire (signing_deliverer.hpp).
   std::optional<delivery::SigningDeliverer> signing_deliverer_;
   // 8-bit mail for servers without 8BITMIME: converted (or bounced) before it is signed
@@ -260,6 +264,7 @@ Daemon::~Daemon() {
   if (plane_) plane_->Stop();
   if (server_) server_->Stop();
   if (returnpath_) returnpath_->Stop();
+  if (signing_pool_) signing_pool_->Stop();
   if (accounting_) accounting_->Flush();
   if (suppressions_) suppressions_->Sync();
   if (spool_) spool_->Stop();
@@ -352,7 +357,14 @@ bool Daemon::StartDelivery() {
   // segments; the spool ignores it).
   deliverer_options.tls_memory_path = config_->spool_dir + "/tls-failures";
   smtp_deliverer_.emplace(io_, *resolver_, clock_, deliverer_options);
-  signing_deliverer_.emplace(*smtp_deliverer_, config_, signers_);
+  const std::size_t signing_threads =
+      config_->queue_processing_threads > 0
+          ? static_cast<std::size_t>(config_->queue_processing_threads)
+          : delivery::WorkPool::CoreCount();
+  signing_pool_.emplace(signing_threads, delivery::WorkPool::DefaultCapacity(signing_threads),
+                        [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
+  OUTPOST_LOG(kInfo, "main") << "signing pool: " << signing_threads << " thread(s)";
+  signing_deliverer_.emplace(*smtp_deliverer_, config_, signers_, &*signing_pool_);
   deliverer_.emplace(*signing_deliverer_);
   accounting_sink_.emplace(accounting_.get());
   queue::OutcomeSink* outcomes = &*accounting_sink_;
@@ -466,6 +478,7 @@ mgmt::DaemonReadings Daemon::Read() {
   if (suppressions_) ReadSuppressions(suppressions_->GetStats(), r);
   r.acct_writable = accounting_->Durable();
   r.dkim = signing_deliverer_->Stats();
+  r.signing_pool = signing_pool_->Stats();
   r.delivery = smtp_deliverer_->Stats();
   r.mime = deliverer_->Stats();
   return r;
@@ -494,6 +507,11 @@ void Daemon::ApplyConfig(std::shared_ptr<const config::Config> reloaded) {
   log::SetLevel(new_level);
   server_->SetConfig(reloaded);
   queues_->SetConfig(reloaded);
+  if (reloaded->queue_processing_threads != config_->queue_processing_threads) {
+    OUTPOST_LOG(kWarning, "config")
+        << "queue-processing-threads changed: the signing pool keeps " << signing_pool_->threads()
+        << " thread(s) until outpostd restarts";
+  }
   signing_deliverer_->SetConfig(reloaded, std::move(reloaded_signers_));
   if (suppressions_) {
     suppressions_->SetLimits(reloaded->suppression_max_entries, ExpiryOf(*reloaded));

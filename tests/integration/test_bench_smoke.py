@@ -18,7 +18,7 @@ import pytest
 SOURCE = os.environ.get("OUTPOST_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("OUTPOST_BIN", os.path.join(SOURCE, "build", "bin"))
 SCENARIOS = ["dkim", "exporter", "inject", "relay", "rss", "recovery", "mgmt", "relay_sessions", "relay_sizes",
-             "compaction"]
+             "compaction", "relay_dkim"]
 
 
 def _missing():
@@ -57,6 +57,9 @@ def test_bench_smoke(tmp_path):
         ("exporter: mtail ratio", sc["exporter"]["vs_mtail"] > 0, True),
         ("mgmt: p99 parsed", sc["mgmt"]["p99_ms"]["median"] > 0, True),
         ("dkim: RSA fraction", sc["dkim"]["rsa2048"]["fraction"] > 0, True),
+        ("relay_dkim: signed and unsigned measured, ratio computed",
+         sc["relay_dkim"]["signed"]["n"] == 1 and sc["relay_dkim"]["unsigned"]["n"] == 1 and
+         sc["relay_dkim"]["ratio"] > 0 and sc["relay_dkim"]["signed_cores"]["median"] > 0, True),
         ("compaction: both rates", sc["compaction"]["with"]["median"] > 0 and
          sc["compaction"]["without"]["median"] > 0, True),
     ]
@@ -66,7 +69,7 @@ def test_bench_smoke(tmp_path):
     md = (out / "RESULTS.md").read_text()
     for heading in ("## Summary", "## Machine", "## Relay end to end", "## Time to recover",
                     "## Memory per queued recipient", "bench/relay.sh",
-                    "## Injection while the spool compacts"):
+                    "## Injection while the spool compacts", "## DKIM-signed relay"):
         assert heading in md, heading
     for png in ("summary.png", "relay_sessions.png", "relay_sizes.png", "rss.png"):
         data = (out / "plots" / png).read_bytes()

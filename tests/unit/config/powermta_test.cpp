@@ -112,6 +112,13 @@ INSTANTIATE_TEST_SUITE_P(
                     "Outpost uses one spool directory"},
         MessageCase{"total_max_smtp_in_is_max_smtp_in", "max-smtp-in 5\ntotal-max-smtp-in 6\n", 2,
                     "duplicate 'total-max-smtp-in'"},
+        MessageCase{"workers_is_queue_processing_threads",
+                    "queue-processing-threads 2\nworkers 3\n", 2, "duplicate 'workers'"},
+        MessageCase{"queue_processing_threads_too_many", "queue-processing-threads 257\n", 1,
+                    "bad value '257' for 'queue-processing-threads'"},
+        MessageCase{"workers_negative", "workers -1\n", 1, "bad value '-1' for 'workers'"},
+        MessageCase{"smtp_service_threads_refused", "smtp-service-threads 32\n", 1,
+                    "no SMTP thread count to set yet", "did you mean"},
         MessageCase{"sync_msg_update_yes", "sync-msg-update yes\n", 1,
                     "bad value 'yes' for 'sync-msg-update': Outpost records that a recipient is "
                     "finished without syncing it"},
@@ -159,6 +166,34 @@ INSTANTIATE_TEST_SUITE_P(
                  "</domain>\n</virtual-mta>\n",
                  true}),
     [](const ::testing::TestParamInfo<SyncCase>& info) { return std::string(info.param.label); });
+
+// ---- The signing pool's size: queue-processing-threads, or workers (the same setting). ----
+
+struct ThreadsCase {
+  const char* label;
+  const char* text;  // after kMinimal
+  int threads;       // Config::queue_processing_threads (0: the machine's core count)
+};
+
+class PoolThreadsTest : public ::testing::TestWithParam<ThreadsCase> {};
+
+TEST_P(PoolThreadsTest, SetsThePoolSize) {
+  const ThreadsCase& c = GetParam();
+  LoadResult r = ParseConfig(std::string(kMinimal) + c.text, "test.conf");
+  ASSERT_TRUE(r.config) << c.label << All(r.errors);
+  EXPECT_EQ(r.config->queue_processing_threads, c.threads) << c.label;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, PoolThreadsTest,
+    ::testing::Values(ThreadsCase{"default_is_core_count", "", 0},
+                      ThreadsCase{"queue_processing_threads", "queue-processing-threads 8\n", 8},
+                      ThreadsCase{"workers", "workers 3\n", 3},
+                      ThreadsCase{"zero_is_core_count", "workers 0\n", 0},
+                      ThreadsCase{"most", "queue-processing-threads 256\n", 256}),
+    [](const ::testing::TestParamInfo<ThreadsCase>& info) {
+      return std::string(info.param.label);
+    });
 
 // ---- Values PowerMTA spells its own way. ----
 

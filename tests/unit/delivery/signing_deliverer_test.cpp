@@ -6,12 +6,16 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <asio.hpp>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "mta/delivery/work_pool.hpp"
 #include "mta/dkim/dkim.hpp"
 
 namespace outpost::delivery {
@@ -258,6 +262,68 @@ TEST(SigningDeliverer, ReloadSwapsKeysAndPolicyForOpenConnections) {
   signing.Close(id, [&] { closed = true; });
   EXPECT_TRUE(closed);
   EXPECT_EQ(inner.closes, 1);
+}
+
+// With a WorkPool the signature is made on a pool thread: Send() returns without calling the
+// inner Deliverer; the pool posts the result back to the loop (this test's thread running an
+// io_context), where the signed copy is sent and the counters move. Unsigned traffic does not
+// wait for the pool.
+TEST(SigningDeliverer, SignsOnThePoolOffTheLoop) {
+  TempDir dir;
+  auto config = BaseConfig(dir);
+  asio::io_context io(1);
+  const std::thread::id loop = std::this_thread::get_id();
+  std::mutex mutex;
+  std::vector<std::thread::id> posted_from;  // where each result was made
+  WorkPool pool(2, 8, [&](std::function<void()> f) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      posted_from.push_back(std::this_thread::get_id());
+    }
+    asio::post(io, std::move(f));
+  });
+  RecordingDeliverer inner;
+  SigningDeliverer signing(inner, config, MustBuild(*config), &pool);
+  ConnectionId signed_id = 0;
+  ConnectionId plain_id = 0;
+  ConnectRequest request;
+  request.domain = "dest.test";
+  signing.Connect(request, [&](ConnectOutcome o) { signed_id = o.id; });
+  request.domain = "nosign.test";
+  signing.Connect(request, [&](ConnectOutcome o) { plain_id = o.id; });
+
+  BatchRequest batch;
+  batch.data = std::make_shared<const std::string>(Message("rsa.test"));
+  std::thread::id answered_on;
+  signing.Send(signed_id, batch, [&](BatchOutcome) { answered_on = std::this_thread::get_id(); });
+  EXPECT_TRUE(inner.sent.empty()) << "nothing is sent before the pool's result reaches the loop";
+  signing.Send(plain_id, batch, [](BatchOutcome) {});
+  ASSERT_EQ(inner.sent.size(), 1u) << "unsigned traffic goes straight through";
+  EXPECT_EQ(inner.sent[0], batch.data);
+
+  auto run_until_sent = [&](std::size_t n) {
+    while (inner.sent.size() < n) {
+      io.restart();  // run_one() returns at once while no work is posted yet
+      io.run_one();
+    }
+  };
+  run_until_sent(2);
+  ASSERT_EQ(inner.sent[1]->rfind("DKIM-Signature:", 0), 0u) << *inner.sent[1];
+  EXPECT_EQ(Tag(*inner.sent[1], "d"), "rsa.test");
+  EXPECT_EQ(answered_on, loop);
+  EXPECT_EQ(signing.Stats().signed_messages, 1u);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_EQ(posted_from.size(), 1u);
+    EXPECT_NE(posted_from[0], loop) << "the signature was made on a pool thread";
+  }
+  // A message without a key goes through the pool too and is counted on the loop.
+  batch.data = std::make_shared<const std::string>(Message("nokey.test"));
+  signing.Send(signed_id, batch, [](BatchOutcome) {});
+  run_until_sent(3);
+  EXPECT_EQ(inner.sent[2], batch.data);
+  EXPECT_EQ(signing.Stats().unsigned_no_key, 1u);
+  EXPECT_EQ(pool.Stats().done, 2u);
 }
 
 }  // namespace

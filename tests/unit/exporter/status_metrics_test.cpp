@@ -272,6 +272,35 @@ TEST(StatusMetrics, InteropCounts) {
   EXPECT_EQ(Value(m, "outpost_8bit_refused_total"), 1.0);
 }
 
+// The signing pool's load reaches its series; a daemon without the object simply lacks them.
+TEST(StatusMetrics, SigningPoolLoad) {
+  StatusFetches f = ExampleFetches();
+  f.status = Ok([] {
+    Json j = DocExample("status");
+    j["signing_pool"] =
+        Json{{"threads", 4}, {"capacity", 16}, {"queued", 6},          {"running", 4},
+             {"waiting", 3}, {"jobs", 1200},   {"busy_seconds", 12.5}, {"busy_fraction", 0.75}};
+    return j;
+  }());
+  StatusMapping m = MapStatus(f, StatusMappingLimits{});
+  ASSERT_TRUE(m.up) << m.error_text;
+  EXPECT_EQ(Value(m, "outpost_signing_pool_threads"), 4.0);
+  EXPECT_EQ(Value(m, "outpost_signing_pool_queued"), 6.0);
+  EXPECT_EQ(Value(m, "outpost_signing_pool_waiting"), 3.0);
+  EXPECT_EQ(Value(m, "outpost_signing_pool_busy_ratio"), 0.75);
+  EXPECT_EQ(Value(m, "outpost_signing_pool_busy_seconds_total"), 12.5);
+  EXPECT_EQ(Value(m, "outpost_signing_pool_jobs_total"), 1200.0);
+
+  f.status = Ok([] {
+    Json j = DocExample("status");
+    j.erase("signing_pool");
+    return j;
+  }());
+  m = MapStatus(f, StatusMappingLimits{});
+  ASSERT_TRUE(m.up) << m.error_text;
+  EXPECT_FALSE(Value(m, "outpost_signing_pool_threads"));
+}
+
 // A daemon from before the accounting and dkim objects: up, those series simply absent.
 TEST(StatusMetrics, OlderDaemonWithoutAccountingOrDkimIsStillUp) {
   StatusFetches f = ExampleFetches();

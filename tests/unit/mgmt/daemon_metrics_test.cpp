@@ -24,6 +24,7 @@ TEST(BusCatalog, NamesAreUniqueAcrossSubsystems) {
                     std::span<const bus::Descriptor>(ResolverMetrics::kDescriptors),
                     std::span<const bus::Descriptor>(AcctMetrics::kDescriptors),
                     std::span<const bus::Descriptor>(DkimMetrics::kDescriptors),
+                    std::span<const bus::Descriptor>(SigningPoolMetrics::kDescriptors),
                     std::span<const bus::Descriptor>(TlsMetrics::kDescriptors),
                     std::span<const bus::Descriptor>(MimeMetrics::kDescriptors),
                     std::span<const bus::Descriptor>(MgmtMetrics::kDescriptors),
