@@ -235,7 +235,7 @@ struct ManagementPlane::Impl {
       auto [status, body] = RenderSettings(*CurrentConfig(), req.get_param_value("queue"));
       SendJson(res, status, body);
     });
-    RegisterSuppressionApi(s, options.suppressions);    // admin only (RouteAccess)
+    RegisterSuppressionApi(s, options.suppressions);  // admin only (RouteAccess)
     s.Get("/counters.json", [this](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, RenderCounters(Inputs(/*with_bus=*/true)));
     });
