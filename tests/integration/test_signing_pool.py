@@ -54,7 +54,7 @@ def test_pool_signs_every_message_and_shows_its_load(tmp_path, directive, thread
 
             c = MgmtClient(mta)
             pool = wait_for(lambda: (lambda p: p if p["jobs"] >= MESSAGES else None)(
-                c.get("/status.json")[1]["signing_pool"]), 20, "the pool's figures published")
+                c.get("/status.json")[1]["signing_pool"]), 60, "the pool's figures published")
             assert pool["threads"] == threads
             assert pool["capacity"] == 4 * threads
             assert pool["jobs"] == MESSAGES
@@ -69,7 +69,7 @@ def test_pool_signs_every_message_and_shows_its_load(tmp_path, directive, thread
             with open(mta.config_path, "w") as f:
                 f.write(text.replace(directive, f"{name} {threads + 1}"))
             mta.proc.send_signal(signal.SIGHUP)
-            wait_for(lambda: "configuration reloaded from" in mta.log_text(), 20, "reload")
+            wait_for(lambda: "configuration reloaded from" in mta.log_text(), 60, "reload")
             assert (f"the signing pool keeps {threads} thread(s) until outpostd restarts"
                     in mta.log_text())
             assert c.get("/status.json")[1]["signing_pool"]["threads"] == threads
