@@ -1,13 +1,37 @@
 """pytest configuration: makes `harness` importable from every integration test, and prints the
 log of every outpostd a failed test started (the daemon's side of the failure)."""
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import outpostd  # noqa: E402
+
+_OWN_BASETEMP = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Each pytest run keeps its temp dirs under a root of its own, not pytest's shared
+    /tmp/pytest-of-USER. outpostd started as root runs as an unprivileged user and reaches its
+    work directory through that path; every pytest that starts (CTest runs several at once)
+    resets /tmp/pytest-of-USER to mode 0700, which cut a running daemon off its spool and config
+    (EACCES: a spool commit answered 452 4.3.1, a reload was refused)."""
+    global _OWN_BASETEMP
+    if config.option.basetemp:
+        return
+    _OWN_BASETEMP = tempfile.mkdtemp(prefix="outpost-pytest-")
+    os.chmod(_OWN_BASETEMP, 0o711)  # search only: the daemon's user passes, lists nothing
+    config.option.basetemp = os.path.join(_OWN_BASETEMP, "t")
+
+
+def pytest_unconfigure(config):
+    if _OWN_BASETEMP:
+        shutil.rmtree(_OWN_BASETEMP, ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)
