@@ -75,7 +75,10 @@ TEST_F(StatusJsonTest, StatusCarriesTheWholePicture) {
   ASSERT_EQ(s["backoff_queues"].size(), 1u);
   EXPECT_EQ(s["backoff_queues"][0]["name"], "gmail.com/vmta1");
   EXPECT_EQ(s["backoff_queues"][0]["last_error"], "421 4.7.28 slow down");
-  for (const auto& q : RenderQueues(in_, {})["queues"]) {  // the stall watchdog's flag per queue
+  // The stall watchdog's flag per queue. (The document is kept in a variable: a range-for over
+  // a member of a temporary would read freed memory.)
+  const nlohmann::json queues = RenderQueues(in_, {});
+  for (const auto& q : queues["queues"]) {
     EXPECT_EQ(q["stalled"], q["name"] == "yahoo.com/vmta1") << q["name"];
   }
 }
