@@ -22,7 +22,7 @@ constexpr unsigned S = kPmtaSource;
 constexpr unsigned D = kPmtaDomain;
 [[maybe_unused]] constexpr unsigned V = kPmtaVirtualMta;
 constexpr unsigned U = kPmtaSmtpUser;
-constexpr unsigned A = kPmtaAcctFile;
+[[maybe_unused]] constexpr unsigned A = kPmtaAcctFile;  // no unsupported <acct-file> name left
 constexpr unsigned P = kPmtaSpool;
 
 constexpr const char* kVendorCloud =
