@@ -84,12 +84,8 @@ const std::string& DefaultHeader() {
 }
 
 void AppendRecordLine(const Record& record, std::string& out) {
-  csv::AppendField(RecordTypeCode(record.type), out);
-  for (std::size_t i = 1; i < kFieldCount; ++i) {
-    out += ',';
-    csv::AppendField(record.fields[i], out);
-  }
-  out += "\r\n";
+  static const Layout kDefault = Layout::Default();
+  AppendRecordLine(record, kDefault, out);
 }
 
 Layout Layout::Default() {
