@@ -156,7 +156,6 @@ run-as-root yes
             rules = stackmod.time_scaled_rules(f.read(), self.time_factor)
         with open(self.path("outpost.rules.yml"), "w") as f:
             f.write(rules)
-        self.prometheus_port = stackmod.free_port()
         targets = ", ".join(f"'{n.instance}'" for n in self.nodes)
         conf = self.path("prometheus.yml")
         with open(conf, "w") as f:
@@ -172,19 +171,14 @@ scrape_configs:
       - targets: [{targets}]
 """)
         os.makedirs(self.path("prometheus-data"), exist_ok=True)
-        p = self._start("prometheus", [
-            "prometheus", f"--config.file={conf}",
-            f"--storage.tsdb.path={self.path('prometheus-data')}",
-            f"--web.listen-address=127.0.0.1:{self.prometheus_port}",
-            "--storage.tsdb.retention.time=1d"])
 
-        def ready():
-            p.check_alive()
-            try:
-                return stackmod.http_get(f"{self.prometheus_url}/-/ready", timeout=2)[0] == 200
-            except OSError:
-                return False
-        wait_for(ready, 60, "Prometheus ready")
+        def start(port):
+            p = self._start("prometheus", [
+                "prometheus", f"--config.file={conf}",
+                f"--storage.tsdb.path={self.path('prometheus-data')}",
+                f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d"])
+            self._wait_ready(p, f"http://127.0.0.1:{port}/-/ready", "Prometheus")
+        self.prometheus_port = stackmod.start_on_free_port(start)
 
     def start_load(self, node):
         self._start(f"load{node.index}", [

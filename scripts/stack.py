@@ -38,6 +38,7 @@ import argparse
 import http.server
 import json
 import os
+import random
 import re
 import select
 import shutil
@@ -96,14 +97,50 @@ def port_is_free(host, port):
         s.close()
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host="127.0.0.1"):
-    """A port that was free a moment ago (for programs that cannot listen on port 0 and report
-    the port: Prometheus, Alertmanager)."""
+    """A port that was free a moment ago, for programs that cannot listen on port 0 and report
+    the port (Prometheus, Alertmanager, Postfix). It is drawn from outside the kernel's ephemeral
+    range, so that no outgoing connection and no port-0 listener of a test running beside us can
+    take it between now and the program's bind(); a clash with another such pick is rare, and
+    the callers that start a program on it retry with another port (start_on_free_port)."""
+    low, high = _ephemeral_range()
+    span = (10000, low - 1) if low > 11000 else (high + 1, 65535)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(*span)
+        if port_is_free(host, port):
+            return port
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind((host, 0))
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def start_on_free_port(start, port=0, attempts=5):
+    """Calls start(port) (which starts a program listening on that port and waits until it is
+    ready, raising StackError if it exited) and returns the port. With port 0 a free port is
+    chosen, and chosen again if the program lost the race for it ("address already in use")."""
+    if port:
+        start(port)
+        return port
+    for attempt in range(attempts):
+        port = free_port()
+        try:
+            start(port)
+            return port
+        except StackError as e:
+            if "address already in use" not in str(e) or attempt == attempts - 1:
+                raise
 
 
 _DURATION = re.compile(r"(\d+)([smhd])")
@@ -249,8 +286,20 @@ class Workspace:
         return p
 
     def _start(self, name, args):
+        old = self.procs.pop(name, None)
+        if old:  # a start retried on another port: the first one has exited
+            old.stop()
         self.procs[name] = Proc(name, args, self.path(f"{name}.log"))
         return self.procs[name]
+
+    def _wait_ready(self, proc, url, what):
+        def ready():
+            proc.check_alive()
+            try:
+                return http_get(url, timeout=2)[0] == 200
+            except (urllib.error.URLError, OSError):
+                return False
+        wait_for(ready, 60, f"{what} ready at {url}")
 
 
 class Stack(Workspace):
@@ -281,14 +330,11 @@ class Stack(Workspace):
     # ---- helpers -----------------------------------------------------------------------------
 
     def _check_ports(self):
-        """Fixed ports must be free; 0 becomes a free port now for the programs that need one."""
+        """Fixed ports must be free (0: the program's start picks one)."""
         busy = [f"{k} {v}" for k, v in self.ports.items() if v and not port_is_free("127.0.0.1", v)]
         if busy:
             raise StackError("port(s) already in use on 127.0.0.1: " + ", ".join(busy) +
                              " (another demo running? pass other ports, or 0 for any free port)")
-        for k in ("prometheus", "alertmanager"):
-            if not self.ports[k]:
-                self.ports[k] = free_port()
 
     # ---- components --------------------------------------------------------------------------
     def sim_config(self, deferring):
@@ -447,13 +493,15 @@ relay-domain bounce.outpost.localhost
             f.write(webhook_alertmanager_config(production, self.webhook.url,
                                                 fast=self.time_factor != 1))
         os.makedirs(self.path("alertmanager-data"), exist_ok=True)
-        p = self._start("alertmanager", [
-            shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or
-            "prometheus-alertmanager",
-            f"--config.file={conf}", f"--storage.path={self.path('alertmanager-data')}",
-            f"--web.listen-address=127.0.0.1:{self.ports['alertmanager']}",
-            "--cluster.listen-address="])
-        self._wait_ready(p, f"{self.alertmanager_url}/-/ready", "Alertmanager")
+
+        def start(port):
+            p = self._start("alertmanager", [
+                shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or
+                "prometheus-alertmanager",
+                f"--config.file={conf}", f"--storage.path={self.path('alertmanager-data')}",
+                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="])
+            self._wait_ready(p, f"http://127.0.0.1:{port}/-/ready", "Alertmanager")
+        self.ports["alertmanager"] = start_on_free_port(start, self.ports["alertmanager"])
 
     def start_prometheus(self):
         with open(os.path.join(ROOT, "alert-rules", "outpost.rules.yml")) as f:
@@ -479,23 +527,16 @@ scrape_configs:
       - targets: ['127.0.0.1:{self.ports['metrics']}']
 """)
         os.makedirs(self.path("prometheus-data"), exist_ok=True)
-        p = self._start("prometheus", [
-            "prometheus", f"--config.file={conf}",
-            f"--storage.tsdb.path={self.path('prometheus-data')}",
-            f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}",
-            "--storage.tsdb.retention.time=1d",
-            "--rules.alert.resend-delay=1s" if self.time_factor != 1 else
-            "--rules.alert.resend-delay=1m"])
-        self._wait_ready(p, f"{self.prometheus_url}/-/ready", "Prometheus")
 
-    def _wait_ready(self, proc, url, what):
-        def ready():
-            proc.check_alive()
-            try:
-                return http_get(url, timeout=2)[0] == 200
-            except (urllib.error.URLError, OSError):
-                return False
-        wait_for(ready, 60, f"{what} ready at {url}")
+        def start(port):
+            p = self._start("prometheus", [
+                "prometheus", f"--config.file={conf}",
+                f"--storage.tsdb.path={self.path('prometheus-data')}",
+                f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d",
+                "--rules.alert.resend-delay=1s" if self.time_factor != 1 else
+                "--rules.alert.resend-delay=1m"])
+            self._wait_ready(p, f"http://127.0.0.1:{port}/-/ready", "Prometheus")
+        self.ports["prometheus"] = start_on_free_port(start, self.ports["prometheus"])
 
     def start_load(self, rate=40, duration="24h", sessions=4):
         args = [self.binary("outpost-load"), "--sessions", str(sessions), "--rate", str(rate),

@@ -202,7 +202,6 @@ def test_inhibition_in_a_real_alertmanager(tmp_path):
     """critical mutes the same warning; OutpostDown mutes what derives from outpostd."""
     st = stackmod.Stack(workdir=str(tmp_path), time_factor=30)
     st.webhook = stackmod.WebhookReceiver()
-    st.ports["alertmanager"] = stackmod.free_port()
     try:
         st.start_alertmanager()
         common = {"job": "outpost", "instance": "mta1:9469"}

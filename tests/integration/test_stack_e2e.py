@@ -151,3 +151,27 @@ def test_busy_fixed_port_is_a_clear_error(tmp_path):
         with pytest.raises(stackmod.StackError, match=f"prometheus {port}"):
             st.start()
         assert not st.procs
+
+
+def test_port_lost_to_another_program_is_chosen_again(tmp_path, monkeypatch):
+    """A chosen port another program takes before Alertmanager binds it: Alertmanager exits with
+    "address already in use" and the stack starts it again on another port (the race that once
+    failed CI for Prometheus)."""
+    import socket
+    with socket.socket() as thief:
+        thief.bind(("127.0.0.1", 0))
+        thief.listen()
+        stolen = thief.getsockname()[1]
+        picks = [stolen]
+        real = stackmod.free_port
+        monkeypatch.setattr(stackmod, "free_port", lambda: picks.pop(0) if picks else real())
+        st = stackmod.Stack(workdir=str(tmp_path))
+        st.webhook = stackmod.WebhookReceiver()
+        try:
+            st.start_alertmanager()
+            assert st.ports["alertmanager"] != stolen
+            assert stackmod.http_get(f"{st.alertmanager_url}/-/ready")[0] == 200
+            with open(tmp_path / "alertmanager.log") as f:
+                assert f"127.0.0.1:{stolen}: bind: address already in use" in f.read()
+        finally:
+            st.stop()

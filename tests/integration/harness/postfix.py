@@ -8,8 +8,8 @@ Everything lives under a fresh directory in /tmp (mode 0755: Postfix's unprivile
 reach it, which pytest's tmp_path does not allow), removed at stop: config_directory (main.cf, master.cf), queue_directory,
 data_directory, the maillog file and the Maildir that virtual(8) delivers the test domains to (as
 the `nobody` user); the system's Postfix is never touched. smtpd listens on 127.0.0.1:PORT. Postfix
-cannot listen on port 0, so the port is one the kernel just handed out for a bound socket (closed
-right before Postfix starts). `tls=True` gives smtpd a self-signed certificate with
+cannot listen on port 0, so the port is one that was free a moment ago, drawn from outside the
+kernel's ephemeral range (scripts/stack.py's free_port: no outgoing connection can take it). `tls=True` gives smtpd a self-signed certificate with
 `smtpd_tls_security_level = may` and a Received: header that names the TLS protocol when TLS was
 used. Needs root (Postfix's master); tests skip without it. Waits are on conditions with
 deadlines.
@@ -19,12 +19,16 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from harness.outpostd import make_tls_cert, wait_for
+from harness.outpostd import SOURCE, make_tls_cert, wait_for
+
+sys.path.insert(0, os.path.join(SOURCE, "scripts"))
+from stack import free_port  # noqa: E402
 
 
 def require_postfix():
@@ -32,14 +36,6 @@ def require_postfix():
         pytest.skip("Postfix is not installed")
     if os.geteuid() != 0:
         pytest.skip("a Postfix instance needs root")
-
-
-def _free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _listening(port):
@@ -71,7 +67,7 @@ class Postfix:
         os.chown(self.mail, nobody.pw_uid, nobody.pw_gid)
         postfix_user = pwd.getpwnam("postfix")
         os.chown(self.data, postfix_user.pw_uid, postfix_user.pw_gid)
-        self.port = _free_port()
+        self.port = free_port()
         # Debian's master.cf, with smtpd on our port and no service chrooted (a chroot would need
         # copies of /etc files inside the queue directory).
         lines = []
