@@ -57,6 +57,11 @@ void CheckReference(const ParseContext& ctx, const Reference& r) {
         error("'pattern-list " + r.name + "': no <pattern-list " + r.name + "> is defined");
       }
       break;
+    case Reference::kTlsCertificate:
+      if (c.smtp_server_tls_certificate.empty()) {
+        error("'" + r.directive + "' needs 'smtp-server-tls-certificate' (and its private key)");
+      }
+      break;
     case Reference::kMacro:
       if (c.domain_macros.count(r.name) == 0) {
         error("<domain $" + r.name + ">: no 'domain-macro " + r.name + "' is defined");

@@ -53,6 +53,7 @@ struct Rate {
 struct ListenAddress {
   std::string host;  // "127.0.0.1", "::1", "0.0.0.0" (from "0/0")
   std::uint16_t port = 0;
+  bool implicit_tls = false;  // smtp-listener ... tls=yes: TLS from the first byte (RFC 8314)
 };
 
 // One entry of a <domain>'s smtp-hosts (or its `route DOMAIN`): a host to connect to instead of

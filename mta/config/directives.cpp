@@ -66,9 +66,22 @@ Result SetSpool(ParseContext& c, const std::string& v) {
   return SetPath<&Config::spool_dir>(c, v);
 }
 
+// `smtp-listener ADDR:PORT [tls=yes|no]`: tls=yes is implicit TLS (SMTPS, usually port 465).
 Result SetSmtpListener(ParseContext& c, const std::string& v) {
-  auto a = ParseListenAddress(v, false);
+  std::vector<std::string> words = SplitWords(v);
+  if (words.empty()) return std::string();
+  auto a = ParseListenAddress(words[0], false);
   if (!a) return std::string();
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    const std::string option = Lower(words[i]);
+    if (option == "tls=yes" || option == "tls=true") {
+      a->implicit_tls = true;
+      c.references.push_back(
+          Reference{Reference::kTlsCertificate, "", c.line, "smtp-listener " + v, ""});
+    } else if (option != "tls=no" && option != "tls=false") {
+      return "unknown option '" + words[i] + "' (the one option is tls=yes|no)";
+    }
+  }
   c.config->smtp_listeners.push_back(*a);
   return std::nullopt;
 }
@@ -333,7 +346,8 @@ constexpr const char* kBounceCategories[] = {"bad-configuration",   "bad-connect
 Result SetBouncePattern(ParseContext& c, const std::string& v) {
   BounceCategoryPattern p;
   std::size_t end = 0;
-  if (!SplitRegex(v, &p.regex, &p.icase, &end)) return std::string();
+  // `//` (the empty regex) matches every diagnostic: PowerMTA's samples end with `// other`.
+  if (!SplitRegex(v, &p.regex, &p.icase, &end, /*allow_empty=*/true)) return std::string();
   p.category = Lower(Trim(std::string_view(v).substr(end)));
   bool known = std::any_of(std::begin(kBounceCategories), std::end(kBounceCategories),
                            [&](const char* k) { return p.category == k; });
@@ -485,9 +499,13 @@ using I = Implementation;
 // ---- The tables. ----
 
 const std::vector<DirectiveSpec> kGlobal = {
-    {"smtp-listener", "smtp-listener ADDR:PORT", "none (at least one is required)",
+    {"smtp-listener", "smtp-listener ADDR:PORT [tls=yes|no]", "none (at least one is required)",
      "Accept SMTP on this address and port. Repeat for several. `0/0:25` means every address "
-     "(0.0.0.0); IPv6 is written `[::1]:25`; port 0 asks the kernel for a free port (tests).",
+     "(0.0.0.0); IPv6 is written `[::1]:25`; port 0 asks the kernel for a free port (tests). "
+     "`tls=yes` makes it an implicit-TLS (SMTPS) listener, usually port 465: the TLS handshake "
+     "comes first and the whole session is inside it (RFC 8314); it needs "
+     "smtp-server-tls-certificate. `tls=no`, the default, is plain SMTP with STARTTLS offered "
+     "when a certificate is configured.",
      I::kDaemon, SetSmtpListener, kExpListen, true},
     {"spool", "spool DIR", "none (required)",
      "Directory of the message spool. Relative paths are relative to the config file.", I::kDaemon,
@@ -1003,7 +1021,8 @@ const DirectiveSpec* FindDirective(const ScopeSpec& scope, const std::string& lo
   return nullptr;
 }
 
-bool SplitRegex(std::string_view text, std::string* regex, bool* icase, std::size_t* end) {
+bool SplitRegex(std::string_view text, std::string* regex, bool* icase, std::size_t* end,
+                bool allow_empty) {
   if (text.empty() || text[0] != '/') return false;
   std::size_t i = 1;
   for (; i < text.size(); ++i) {
@@ -1015,7 +1034,7 @@ bool SplitRegex(std::string_view text, std::string* regex, bool* icase, std::siz
   }
   if (i >= text.size()) return false;
   *regex = std::string(text.substr(1, i - 1));
-  if (regex->empty()) return false;
+  if (regex->empty() && !allow_empty) return false;
   ++i;
   *icase = false;
   if (i < text.size() && text[i] == 'i') {

@@ -49,7 +49,15 @@ enum class Scope {
 
 // A pending cross-reference, checked once the whole file is read.
 struct Reference {
-  enum Kind { kPatternList, kVmtaOrPool, kVmta, kNamedSource, kMacro, kRoutePatternList } kind;
+  enum Kind {
+    kPatternList,
+    kVmtaOrPool,
+    kVmta,
+    kNamedSource,
+    kMacro,
+    kRoutePatternList,
+    kTlsCertificate,  // `directive` needs smtp-server-tls-certificate (name unused)
+  } kind;
   std::string name;
   int line = 0;
   std::string directive;  // for the message
@@ -158,8 +166,10 @@ std::string UnknownDirectiveMessage(const ScopeSpec& scope, const std::string& l
 std::string UnknownSectionMessage(const std::string& lower_tag);
 
 // Pattern lines: `/regex/[i] rest`. Returns false when `text` does not start with a complete
-// /regex/; `end` is the offset just after the closing '/' and its flag.
-bool SplitRegex(std::string_view text, std::string* regex, bool* icase, std::size_t* end);
+// /regex/ (an empty one, `//`, only with allow_empty); `end` is the offset just after the closing
+// '/' and its flag.
+bool SplitRegex(std::string_view text, std::string* regex, bool* icase, std::size_t* end,
+                bool allow_empty = false);
 // An error detail when `regex` is not a valid ECMAScript regular expression.
 std::optional<std::string> CheckRegex(const std::string& regex, bool icase);
 
@@ -167,6 +177,7 @@ std::optional<std::string> CheckRegex(const std::string& regex, bool icase);
 std::string Trim(std::string_view text);
 std::string Lower(std::string_view text);
 std::vector<std::string> SplitList(std::string_view text);  // "a, b,c" -> {"a","b","c"}
+std::vector<std::string> SplitWords(std::string_view text);  // " a  b\tc" -> {"a","b","c"}
 std::optional<std::uint64_t> ParseUnsigned(std::string_view text);
 bool IsHostName(std::string_view text);
 std::optional<ListenAddress> ParseHostPort(const std::string& text, bool port_only_ok,

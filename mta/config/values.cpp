@@ -77,6 +77,19 @@ std::vector<std::string> SplitList(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> SplitWords(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (true) {
+    i = text.find_first_not_of(" \t", i);
+    if (i == std::string_view::npos) break;
+    const std::size_t end = std::min(text.find_first_of(" \t", i), text.size());
+    out.emplace_back(text.substr(i, end - i));
+    i = end;
+  }
+  return out;
+}
+
 std::optional<std::uint64_t> ParseUnsigned(std::string_view text) {
   std::size_t pos = 0;
   std::uint64_t value = 0;

@@ -318,14 +318,10 @@ struct SessionInput {
   }
 };
 
-// STARTTLS: sends the pending `220`, drops anything pipelined after the command (it was sent in
-// clear text, RFC 3207 5) and runs the handshake. Returns why the session must end, or nullptr.
-awaitable<const char*> StartTls(ServerState& st, Connection& c, Session& session,
-                                SessionInput& input, std::string& out,
-                                std::chrono::seconds command_timeout) {
-  c.SetDeadline(Clock::now() + command_timeout);
-  if (co_await WriteAll(c, out)) co_return "write error";
-  input.Discard();
+// The server side of a TLS handshake on the connection (under the caller's deadline). Returns why
+// the session must end, or nullptr once the session knows TLS is on.
+awaitable<const char*> Handshake(ServerState& st, Connection& c, Session& session) {
+  if (!c.tls_context) co_return "no TLS certificate";  // a reload removed it (tls=yes listener)
   c.tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(c.socket, *c.tls_context);
   auto [hs_ec] = co_await c.tls->async_handshake(asio::ssl::stream_base::server, kUseTuple);
   if (hs_ec) {
@@ -339,6 +335,19 @@ awaitable<const char*> StartTls(ServerState& st, Connection& c, Session& session
   OUTPOST_LOG(kInfo, "smtp") << c.peer << " TLS established " << desc;
   session.OnTlsEstablished(desc);
   co_return nullptr;
+}
+
+// STARTTLS: sends the pending `220`, drops anything pipelined after the command (it was sent in
+// clear text, RFC 3207 5) and runs the handshake. Returns why the session must end, or nullptr.
+awaitable<const char*> StartTls(ServerState& st, Connection& c, Session& session,
+                                SessionInput& input, std::string& out,
+                                std::chrono::seconds command_timeout) {
+  c.SetDeadline(Clock::now() + command_timeout);
+  if (co_await WriteAll(c, out)) co_return "write error";
+  input.Discard();
+  // Two statements: `co_return co_await Handshake(...)` died with SIGILL when built by GCC 12.
+  const char* failed = co_await Handshake(st, c, session);
+  co_return failed;
 }
 
 // Reads more input after the consumed bytes are dropped from the front of the buffer.
@@ -372,7 +381,7 @@ void LogSessionEnd(const Connection& c, const Session& session, bool log_connect
 // One SMTP session: replies are batched until the input is drained (PIPELINING), then flushed
 // before the next read.
 awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Connection> conn,
-                           std::shared_ptr<const config::Config> config) {
+                           std::shared_ptr<const config::Config> config, bool implicit_tls) {
   Connection& c = *conn;
   auto ex = co_await asio::this_coro::executor;
   asio::co_spawn(ex, Watchdog(conn), asio::detached);
@@ -394,6 +403,15 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
   std::uint64_t messages = 0;
   const char* end_reason = "client quit";
 
+  // A tls=yes listener (RFC 8314 implicit TLS): the handshake comes before the greeting.
+  if (implicit_tls) {
+    c.SetDeadline(Clock::now() + command_timeout);
+    if (const char* failed = co_await Handshake(*st, c, session)) {
+      c.Close();
+      LogSessionEnd(c, session, log_connections, failed, 0);
+      co_return;
+    }
+  }
   Action action = session.Greet(out);
   if (action == Action::kClose) {
     ++st->connections_refused;
@@ -496,7 +514,8 @@ awaitable<void> RunSession(std::shared_ptr<ServerState> st, std::shared_ptr<Conn
   LogSessionEnd(c, session, log_connections, end_reason, messages);
 }
 
-awaitable<void> AcceptLoop(std::shared_ptr<ServerState> st, tcp::acceptor* acceptor) {
+awaitable<void> AcceptLoop(std::shared_ptr<ServerState> st, tcp::acceptor* acceptor,
+                           bool implicit_tls) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer pause(ex);
   while (!st->stopped) {
@@ -541,7 +560,7 @@ awaitable<void> AcceptLoop(std::shared_ptr<ServerState> st, tcp::acceptor* accep
     conn->peer = "[" + ip + "]:" + std::to_string(remote.port());
     conn->ip_key = ip;
     st->connections.insert(conn.get());
-    asio::co_spawn(ex, RunSession(st, conn, config), [st, conn](std::exception_ptr e) {
+    asio::co_spawn(ex, RunSession(st, conn, config, implicit_tls), [st, conn](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);
@@ -624,10 +643,13 @@ bool SmtpServer::Start(std::string* error) {
     acceptors.push_back(std::move(acceptor));
   }
   st.stopped = false;
-  for (auto& acceptor : acceptors) {
-    OUTPOST_LOG(kInfo, "smtp") << "listening on " << FormatEndpoint(acceptor->local_endpoint());
-    asio::co_spawn(st.io, AcceptLoop(impl_->state, acceptor.get()), asio::detached);
-    st.acceptors.push_back(std::move(acceptor));
+  for (std::size_t i = 0; i < acceptors.size(); ++i) {
+    const bool implicit_tls = config->smtp_listeners[i].implicit_tls;
+    OUTPOST_LOG(kInfo, "smtp") << "listening on " << FormatEndpoint(acceptors[i]->local_endpoint())
+                               << (implicit_tls ? " (tls=yes)" : "");
+    asio::co_spawn(st.io, AcceptLoop(impl_->state, acceptors[i].get(), implicit_tls),
+                   asio::detached);
+    st.acceptors.push_back(std::move(acceptors[i]));
   }
   st.bound.insert(st.bound.end(), bound.begin(), bound.end());
   return true;

@@ -231,3 +231,37 @@ def test_python_starttls_client_negotiates_tls12_or_better():
         with smtplib.SMTP(d.host, d.port, timeout=10) as client:
             with pytest.raises((ssl.SSLError, smtplib.SMTPServerDisconnected, OSError)):
                 client.starttls(context=old)
+
+
+def test_implicit_tls_listener_smtps():
+    """`smtp-listener ADDR:PORT tls=yes` (RFC 8314, port 465 in production): TLS from the first
+    byte, the greeting inside it, no STARTTLS offered; the plain listener beside it still talks
+    clear text first."""
+    with OutpostD(extra_config="smtp-listener 127.0.0.1:0 tls=yes\n", tls=True) as d:
+        with open(d.port_file) as f:
+            lines = [line.split() for line in f if line.strip()]
+        assert len(lines) == 2, lines
+        tls_port = int(lines[1][1].rsplit(":", 1)[1])
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP_SSL(d.host, tls_port, timeout=10, context=ctx) as client:
+            assert client.sock.version() in ("TLSv1.2", "TLSv1.3")
+            code, ehlo = client.ehlo("smtps.example")
+            assert code == 250 and b"STARTTLS" not in ehlo, ehlo
+            client.sendmail("a@example.com", ["b@example.net"], MESSAGE)
+        # A client that speaks clear text to it gets no greeting: its EHLO is not a handshake.
+        with pytest.raises((smtplib.SMTPServerDisconnected, OSError)):
+            with smtplib.SMTP(d.host, tls_port, timeout=10) as clear:
+                clear.ehlo("plain.example")
+        # swaks' implicit TLS (--tls-on-connect) is a second real client.
+        r = subprocess.run(["swaks", "--server", f"{d.host}:{tls_port}", "--tls-on-connect",
+                            "--from", "a@example.com", "--to", "c@example.net",
+                            "--helo", "swaks.example", "--timeout", "10"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        with smtplib.SMTP(d.host, d.port, timeout=10) as plain:
+            assert b"STARTTLS" in plain.ehlo("plain.example")[1]
+        d.stop()
+        assert d.list_spool()[1]["messages"] == 2
+        assert re.search(r"listening on 127\.0\.0\.1:\d+ \(tls=yes\)", d.log_text())

@@ -20,7 +20,8 @@ std::string ErrorsOf(const LoadResult& r) {
 
 constexpr const char* kFull = R"(# A config with every section.
 smtp-listener 0/0:25                 # every address
-smtp-listener [::1]:2525
+smtp-listener [::1]:2525 tls=no
+smtp-listener 127.0.0.1:465 TLS=yes    # implicit TLS (SMTPS)
 spool spool-dir
 http-mgmt-port 127.0.0.1:8080
 http-access 127.0.0.1 admin
@@ -140,6 +141,7 @@ queue-cache-size 100000
 <bounce-category-patterns>
   /mailbox (is )?full/i quota-issues
   /spam\/abuse/ spam-related
+  // other   # PowerMTA's catch-all
 </bounce-category-patterns>
 
 <acct-file acct/acct.csv>
@@ -169,11 +171,15 @@ class FullConfigTest : public ::testing::Test {
 };
 
 TEST_F(FullConfigTest, GlobalDirectives) {
-  ASSERT_EQ(c_->smtp_listeners.size(), 2u);
+  ASSERT_GE(c_->smtp_listeners.size(), 2u);
   EXPECT_EQ(c_->smtp_listeners[0].host, "0.0.0.0");
   EXPECT_EQ(c_->smtp_listeners[0].port, 25);
   EXPECT_EQ(c_->smtp_listeners[1].host, "::1");
   EXPECT_EQ(c_->smtp_listeners[1].port, 2525);
+  EXPECT_FALSE(c_->smtp_listeners[1].implicit_tls);
+  ASSERT_EQ(c_->smtp_listeners.size(), 3u);
+  EXPECT_EQ(c_->smtp_listeners[2].port, 465);
+  EXPECT_TRUE(c_->smtp_listeners[2].implicit_tls);
   EXPECT_EQ(c_->spool_dir, dir_.path() + "/spool-dir");
   ASSERT_TRUE(c_->http_mgmt);
   EXPECT_EQ(c_->http_mgmt->host, "127.0.0.1");
@@ -186,7 +192,7 @@ TEST_F(FullConfigTest, GlobalDirectives) {
   EXPECT_EQ(c_->domain_keys[0].selector, "s1");
   EXPECT_EQ(c_->domain_keys[0].domain, "example.com");
   EXPECT_EQ(c_->domain_keys[0].key_file, dir_.path() + "/keys/s1.pem");
-  EXPECT_EQ(c_->domain_keys[0].line, 8);
+  EXPECT_EQ(c_->domain_keys[0].line, 9);
   EXPECT_EQ(c_->domain_macros.at("hotmail"),
             (std::vector<std::string>{"hotmail.com", "live.com", "outlook.com"}));
   EXPECT_EQ(c_->host_name, "mta.example.com");
@@ -317,12 +323,14 @@ TEST_F(FullConfigTest, PatternsAndAccounting) {
   EXPECT_EQ(p[2].mode, PatternMode::kNormal);
   EXPECT_GT(p[2].line, p[1].line);
 
-  ASSERT_EQ(c_->bounce_category_patterns.size(), 2u);
+  ASSERT_EQ(c_->bounce_category_patterns.size(), 3u);
   EXPECT_EQ(c_->bounce_category_patterns[0].regex, "mailbox (is )?full");
   EXPECT_TRUE(c_->bounce_category_patterns[0].icase);
   EXPECT_EQ(c_->bounce_category_patterns[0].category, "quota-issues");
   EXPECT_EQ(c_->bounce_category_patterns[1].regex, R"(spam\/abuse)");
   EXPECT_EQ(c_->bounce_category_patterns[1].category, "spam-related");
+  EXPECT_EQ(c_->bounce_category_patterns[2].regex, "");
+  EXPECT_EQ(c_->bounce_category_patterns[2].category, "other");
 
   ASSERT_EQ(c_->acct_files.size(), 1u);
   const AcctFile& a = c_->acct_files[0];

@@ -121,6 +121,17 @@ TEST(ReplyClassifier, ConfiguredPatternsComeFirst) {
   }
 }
 
+TEST(ReplyClassifier, EmptyPatternIsACatchAll) {
+  config::Config cfg;
+  cfg.bounce_category_patterns = {{"full", false, "quota-issues"}, {"", false, "other"}};
+  ReplyClassifier c(cfg);
+  EXPECT_EQ(Name(c.BounceCategory(R(552, "5.2.2", "mailbox full"))), "quota-issues");
+  // Without the `// other` line these would be bad-mailbox and spam-related (built-in rules).
+  EXPECT_EQ(Name(c.BounceCategory(R(550, "5.1.1", "no such user"))), "other");
+  EXPECT_EQ(Name(c.BounceCategory(R(550, "", "spam trap hit"))), "other");
+  EXPECT_EQ(Name(c.BounceCategory(R(250, "", "ok"))), "success");
+}
+
 TEST(ReplyClassifier, SmtpPatternLists) {
   config::Config cfg;
   config::SmtpPatternList google{"google-errors",
