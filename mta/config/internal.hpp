@@ -176,7 +176,7 @@ std::optional<std::string> CheckRegex(const std::string& regex, bool icase);
 // Small string helpers.
 std::string Trim(std::string_view text);
 std::string Lower(std::string_view text);
-std::vector<std::string> SplitList(std::string_view text);  // "a, b,c" -> {"a","b","c"}
+std::vector<std::string> SplitList(std::string_view text);   // "a, b,c" -> {"a","b","c"}
 std::vector<std::string> SplitWords(std::string_view text);  // " a  b\tc" -> {"a","b","c"}
 std::optional<std::uint64_t> ParseUnsigned(std::string_view text);
 bool IsHostName(std::string_view text);

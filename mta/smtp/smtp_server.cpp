@@ -560,20 +560,21 @@ awaitable<void> AcceptLoop(std::shared_ptr<ServerState> st, tcp::acceptor* accep
     conn->peer = "[" + ip + "]:" + std::to_string(remote.port());
     conn->ip_key = ip;
     st->connections.insert(conn.get());
-    asio::co_spawn(ex, RunSession(st, conn, config, implicit_tls), [st, conn](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& failure) {
-          OUTPOST_LOG(kError, "smtp") << conn->peer << " session aborted: " << failure.what();
-        }
-        conn->Close();
-      }
-      st->connections.erase(conn.get());
-      --st->connections_current;
-      auto it = st->per_ip.find(conn->ip_key);
-      if (it != st->per_ip.end() && --it->second <= 0) st->per_ip.erase(it);
-    });
+    asio::co_spawn(
+        ex, RunSession(st, conn, config, implicit_tls), [st, conn](std::exception_ptr e) {
+          if (e) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& failure) {
+              OUTPOST_LOG(kError, "smtp") << conn->peer << " session aborted: " << failure.what();
+            }
+            conn->Close();
+          }
+          st->connections.erase(conn.get());
+          --st->connections_current;
+          auto it = st->per_ip.find(conn->ip_key);
+          if (it != st->per_ip.end() && --it->second <= 0) st->per_ip.erase(it);
+        });
   }
 }
 
