@@ -9,27 +9,13 @@
 #include "mta/log/log.hpp"
 #include "mta/mgmt/access.hpp"
 #include "mta/mgmt/console.hpp"
+#include "mta/mgmt/http_json.hpp"
 #include "mta/mgmt/pmta_pages.hpp"
 #include "mta/mgmt/settings_json.hpp"
 #include "mta/mgmt/status_json.hpp"
 #include "mta/mgmt/suppression_api.hpp"
 
 namespace outpost::mgmt {
-namespace {
-
-constexpr const char* kJson = "application/json";
-
-void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump(2) + "\n", kJson);
-}
-
-void SendError(httplib::Response& res, int status, const std::string& message) {
-  SendJson(res, status, RenderError(status, message));
-}
-
-}  // namespace
 
 const char* JobActionName(JobAction action) {
   switch (action) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mta/log/log.hpp"
+#include "mta/mgmt/http_json.hpp"
 #include "mta/mgmt/status_json.hpp"
 #include "mta/smtp/command_parser.hpp"
 
@@ -248,16 +249,6 @@ bool RateLimiter::Take(const std::string& key, const config::Rate& rate, double 
 
 namespace {
 
-void Send(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump(2) + "\n", "application/json");
-}
-
-void Fail(httplib::Response& res, int status, const std::string& message) {
-  Send(res, status, RenderError(status, message));
-}
-
 json Results(const smtp::SubmitOutcome& outcome) {
   json recipients = json::array();
   int accepted = 0;
@@ -300,7 +291,7 @@ void Answer(httplib::Response& res, const smtp::SubmitOutcome& outcome) {
       break;
   }
   body["results"] = Results(outcome);
-  Send(res, status, body);
+  SendJson(res, status, body);
 }
 
 double MonotonicSeconds() {
@@ -318,16 +309,16 @@ struct Handler {
         FindApiKey(config.http_api_keys, req.get_header_value("Authorization"));
     if (key == nullptr) {
       res.set_header("WWW-Authenticate", "Bearer");
-      Fail(res, 401,
-           config.http_api_keys.empty()
-               ? "HTTP submission needs an API key and none is configured (http-api-key-file)"
-               : "missing or unknown API key (Authorization: Bearer KEY)");
+      SendError(res, 401,
+                config.http_api_keys.empty()
+                    ? "HTTP submission needs an API key and none is configured (http-api-key-file)"
+                    : "missing or unknown API key (Authorization: Bearer KEY)");
       return nullptr;
     }
     int retry_after = 1;
     if (!limiter->Take(key->name, config.http_submit_rate, MonotonicSeconds(), &retry_after)) {
       res.set_header("Retry-After", std::to_string(retry_after));
-      Fail(res, 429, "API key '" + key->name + "' is over http-submit-rate; retry later");
+      SendError(res, 429, "API key '" + key->name + "' is over http-submit-rate; retry later");
       return nullptr;
     }
     return key;
@@ -342,11 +333,11 @@ struct Handler {
     // JSON escaping at most doubles a message (\r\n is 4 octets for 2), plus the envelope.
     constexpr std::uint64_t kEnvelope = 1u << 20;
     if (max < (UINT64_MAX - kEnvelope) / 2 && req.body.size() > 2 * max + kEnvelope) {
-      return Fail(res, 413, "the request is larger than http-submit-max-size allows");
+      return SendError(res, 413, "the request is larger than http-submit-max-size allows");
     }
     ParsedTransmission parsed = ParseTransmission(req.body, max);
-    if (parsed.status != 0) return Fail(res, parsed.status, parsed.error);
-    if (!ctx.submit) return Fail(res, 501, "HTTP submission is not wired in this build");
+    if (parsed.status != 0) return SendError(res, parsed.status, parsed.error);
+    if (!ctx.submit) return SendError(res, 501, "HTTP submission is not wired in this build");
     std::string_view peer = req.remote_addr;
     if (peer.rfind("::ffff:", 0) == 0 && peer.find('.') != std::string_view::npos) {
       peer.remove_prefix(7);  // an IPv4 client of a dual-stack socket
@@ -360,15 +351,15 @@ struct Handler {
              [promise](smtp::SubmitOutcome outcome) { promise->set_value(std::move(outcome)); });
     });
     if (future.wait_for(ctx.outcome_timeout) != std::future_status::ready) {
-      return Fail(res, 504,
-                  "no answer from the spool in time: the message may or may not be "
-                  "queued (check the accounting log before resubmitting)");
+      return SendError(res, 504,
+                       "no answer from the spool in time: the message may or may not be "
+                       "queued (check the accounting log before resubmitting)");
     }
     try {
       Answer(res, future.get());
     } catch (const std::future_error&) {
       res.set_header("Retry-After", std::to_string(kRetryAfterSeconds));
-      Fail(res, 503, "outpostd is shutting down; nothing was queued");
+      SendError(res, 503, "outpostd is shutting down; nothing was queued");
     }
   }
 };
