@@ -83,6 +83,9 @@ def test_submitted_mail_is_delivered_with_per_recipient_answers(tmp_path):
             assert (refused["accepted"], refused["code"], refused["enhanced_code"]) == \
                 (False, 550, "5.7.1")
             assert "suppression list" in refused["reason"]
+            # An unknown virtual MTA refuses the whole message (nothing queued), as X-Virtual-MTA.
+            status, answer = curl(mta, body(["you@example.net"], options={"virtual_mta": "nope"}))
+            assert status == 422 and "unknown virtual MTA nope" in answer["error"], answer
             # Accounting as for SMTP: an r record (srcType http), then the delivery.
             r = wait_records(mta, "r", 1)[0]
             assert (r["srcType"], r["rcpt"], r["jobId"], r["envId"]) == \
