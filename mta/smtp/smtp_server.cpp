@@ -4,6 +4,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
@@ -700,7 +701,9 @@ void SmtpServer::Submit(Submission s, SubmitDone done) {
   t.helo = s.client_name;
   t.auth_user = std::move(s.client_name);
   t.protocol = "HTTP";
-  t.body_8bit = true;  // JSON carries UTF-8: never downgrade what the submitter sent
+  // As BODY=8BITMIME would say: delivery converts it for a server without 8BITMIME.
+  t.body_8bit = std::any_of(s.content.begin(), s.content.end(),
+                            [](char ch) { return static_cast<unsigned char>(ch) > 0x7f; });
   t.data = std::move(s.content);
   t.vmta = std::move(s.vmta);
   t.job_id = std::move(s.job_id);
