@@ -303,6 +303,23 @@ def write_markdown(results, plots, out, previous):
         w("outpostd / Postfix: **%s×** (target ≥ 5×)." % fmt(s["ratio"], 2))
         commands(s)
 
+    if "http_submit" in sc:
+        s = sc["http_submit"]
+        w("## HTTP submission vs SMTP injection")
+        w("")
+        w("The same %s messages of %d bytes (one recipient each) into one outpostd (durable spool, mail "
+          "held) over %d keep-alive HTTP connections to /api/v1/transmissions and over %d SMTP sessions, "
+          "alternating; both clients Python, bench/http_submit.py." % (fmt(s["messages"]), s["size"],
+                                                                     s["threads"], s["threads"]))
+        w("")
+        w("| path | median msg/s | spread | runs |")
+        w("|---|---:|---:|---|")
+        for k, label in (("http", "HTTP"), ("smtp", "SMTP")):
+            w("| %s | %s | %s | %s |" % (label, med(s[k]), spread(s[k]), ", ".join(fmt(x) for x in s[k]["runs"])))
+        w("")
+        w("HTTP / SMTP: **%s×** (reported)." % fmt(s["ratio"], 2))
+        commands(s)
+
     def relay_table(points, key, label):
         w("| %s | outpostd msg/s | spread | Postfix msg/s | spread | ceiling msg/s | spread | vs Postfix | of ceiling |" % label)
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -65,7 +65,16 @@ struct SmtpHost {
   bool operator==(const SmtpHost&) const = default;
 };
 
-enum class AccessLevel { kNone, kMonitor, kAdmin };
+// kSubmit: HTTP submission only (POST /api/v1/transmissions, with an API key); admin may too.
+enum class AccessLevel { kNone, kMonitor, kAdmin, kSubmit };
+
+inline constexpr std::size_t kMinApiKeyLength = 16;
+
+// One key of an http-api-key-file: who submits (logs, Received:, accounting) and the secret.
+struct ApiKey {
+  std::string name;
+  std::string key;
+};
 
 struct HttpAccessRule {
   Cidr cidr;
@@ -310,6 +319,9 @@ struct Config {
   std::string spool_dir;                      // spool DIR (required)
   std::optional<ListenAddress> http_mgmt;     // http-mgmt-port [ADDR:]PORT
   std::vector<HttpAccessRule> http_access;    // http-access CIDR LEVEL (repeatable)
+  std::vector<ApiKey> http_api_keys;          // read from http-api-key-file PATH (repeatable)
+  std::uint64_t http_submit_max_size = 0;     // http-submit-max-size SIZE; 0: max-message-size
+  Rate http_submit_rate;                      // http-submit-rate RATE per key; default unlimited
   std::vector<DomainKey> domain_keys;         // domain-key SELECTOR,DOMAIN,KEYFILE (repeatable)
   std::map<std::string, std::vector<std::string>> domain_macros;  // domain-macro NAME d1,d2
   std::string host_name;           // host-name NAME; default: gethostname()

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <regex>
 #include <type_traits>
@@ -104,10 +105,48 @@ Result SetHttpAccess(ParseContext& c, const std::string& v) {
     rule.level = AccessLevel::kAdmin;
   } else if (level == "monitor") {
     rule.level = AccessLevel::kMonitor;
+  } else if (level == "submit") {
+    rule.level = AccessLevel::kSubmit;
   } else if (level != "none") {
-    return std::string("expected the level admin, monitor or none after the address");
+    return std::string("expected the level admin, monitor, submit or none after the address");
   }
   c.config->http_access.push_back(rule);
+  return std::nullopt;
+}
+
+// One line of an http-api-key-file: "KEY" or "NAME KEY"; "" when it is good.
+std::string ParseApiKeyLine(const std::string& line, ApiKey& key) {
+  const std::size_t space = line.find_first_of(" \t");
+  key.key = Trim(space == std::string::npos ? line : line.substr(space));
+  if (space != std::string::npos) key.name = line.substr(0, space);
+  if (key.key.size() < kMinApiKeyLength) {
+    return "an API key must be at least " + std::to_string(kMinApiKeyLength) + " characters";
+  }
+  if (key.key.find_first_of(" \t") != std::string::npos) return "expected KEY or NAME KEY";
+  return "";
+}
+
+// http-api-key-file PATH: one key a line ("KEY" or "NAME KEY"), '#' comments and blank lines
+// skipped. The keys are kept in memory only: never echoed in messages or logs.
+Result SetHttpApiKeyFile(ParseContext& c, const std::string& v) {
+  const std::string path = c.ResolvePath(Trim(v));
+  std::ifstream in(path);
+  if (!in) return "cannot read API key file '" + path + "'";
+  std::string line;
+  int number = 0;
+  std::size_t found = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    line = Trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    ApiKey key;
+    const std::string why = ParseApiKeyLine(line, key);
+    if (!why.empty()) return path + ":" + std::to_string(number) + ": " + why;
+    if (key.name.empty()) key.name = "key" + std::to_string(c.config->http_api_keys.size() + 1);
+    c.config->http_api_keys.push_back(std::move(key));
+    ++found;
+  }
+  if (found == 0) return "API key file '" + path + "' holds no key";
   return std::nullopt;
 }
 
@@ -515,11 +554,21 @@ const std::vector<DirectiveSpec> kGlobal = {
      "address (0.0.0.0), as PowerMTA does; `http-access` decides who may use it.",
      I::kManagement, SetHttpMgmtPort, kExpListen},
     {"http-access", "http-access CIDR LEVEL", "127.0.0.1 and ::1 monitor; everyone else none",
-     "Grant a level (admin, monitor or none) to clients in CIDR on the management port. "
+     "Grant a level (admin, monitor, submit or none) to clients in CIDR on the management port. "
      "Repeatable; the most specific matching rule wins. Any http-access line replaces the "
      "default.",
      I::kManagement, SetHttpAccess,
-     "expected CIDR LEVEL, like 10.0.0.0/8 monitor (levels: admin, monitor, none)", true},
+     "expected CIDR LEVEL, like 10.0.0.0/8 monitor (levels: admin, monitor, submit, none)", true},
+    {"http-api-key-file", "http-api-key-file PATH", "none (HTTP submission refused: 401)",
+     "Read API keys for HTTP submission from PATH, one a line (`KEY` or `NAME KEY`, keys of at "
+     "least 16 characters; `#` comments). Repeatable. Keys never appear in the config text.",
+     I::kDaemon, SetHttpApiKeyFile, kExpPath, true},
+    {"http-submit-max-size", "http-submit-max-size SIZE", "0 (max-message-size)",
+     "Largest message (`content`) accepted by HTTP submission; larger answers 413.", I::kDaemon,
+     SetSize<&Config::http_submit_max_size>, kExpSize},
+    {"http-submit-rate", "http-submit-rate RATE", "unlimited",
+     "Most HTTP submissions per API key per time unit (like 100/s); beyond it: 429.", I::kDaemon,
+     SetRate<&Config::http_submit_rate>, kExpRate},
     {"domain-key", "domain-key SELECTOR,DOMAIN,KEYFILE", "none",
      "A DKIM private key (PEM) for DOMAIN under SELECTOR. The file must exist and be readable "
      "when the config is loaded; its contents are never logged.",

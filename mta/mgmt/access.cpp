@@ -21,6 +21,8 @@ bool Permits(config::AccessLevel level, Need need) {
       return true;
     case config::AccessLevel::kMonitor:
       return need == Need::kMonitor;
+    case config::AccessLevel::kSubmit:
+      return need == Need::kSubmit;
     case config::AccessLevel::kNone:
       return false;
   }
@@ -33,6 +35,8 @@ const char* AccessLevelName(config::AccessLevel level) {
       return "admin";
     case config::AccessLevel::kMonitor:
       return "monitor";
+    case config::AccessLevel::kSubmit:
+      return "submit";
     case config::AccessLevel::kNone:
       return "none";
   }

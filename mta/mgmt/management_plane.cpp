@@ -9,27 +9,13 @@
 #include "mta/log/log.hpp"
 #include "mta/mgmt/access.hpp"
 #include "mta/mgmt/console.hpp"
+#include "mta/mgmt/http_json.hpp"
 #include "mta/mgmt/pmta_pages.hpp"
 #include "mta/mgmt/settings_json.hpp"
 #include "mta/mgmt/status_json.hpp"
 #include "mta/mgmt/suppression_api.hpp"
 
 namespace outpost::mgmt {
-namespace {
-
-constexpr const char* kJson = "application/json";
-
-void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump(2) + "\n", kJson);
-}
-
-void SendError(httplib::Response& res, int status, const std::string& message) {
-  SendJson(res, status, RenderError(status, message));
-}
-
-}  // namespace
 
 const char* JobActionName(JobAction action) {
   switch (action) {
@@ -164,13 +150,15 @@ struct ManagementPlane::Impl {
       const config::AccessLevel level = AccessFor(*CurrentConfig(), req.remote_addr);
       const bool read =
           (req.method == "GET" || req.method == "HEAD") && !IsSuppressionPath(req.path);
-      const Need need = read ? Need::kMonitor : Need::kAdmin;
+      const bool submit = IsSubmissionPath(req.path);
+      const Need need = submit ? Need::kSubmit : read ? Need::kMonitor : Need::kAdmin;
       if (Permits(level, need)) return httplib::Server::HandlerResponse::Unhandled;
       metrics.mgmt.mgmt_http_denied_total.series().Add(1);
       SendError(res, 403,
                 std::string("access denied: ") + req.remote_addr + " has level '" +
                     AccessLevelName(level) + "' (http-access); " +
-                    (read                          ? "reading needs monitor"
+                    (submit                        ? "submission needs submit or admin"
+                     : read                        ? "reading needs monitor"
                      : IsSuppressionPath(req.path) ? "the suppression list needs admin"
                                                    : "control needs admin"));
       return httplib::Server::HandlerResponse::Handled;
@@ -289,6 +277,7 @@ struct ManagementPlane::Impl {
                JobControl(req, res, action);
              });
     }
+    RegisterSubmissionApi(s, {[this] { return CurrentConfig(); }, post, options.submit});
     s.Post("/api/reload", [this](const httplib::Request& req, httplib::Response& res) {
       Control(req, res, [this]() -> std::pair<int, nlohmann::json> {
         ReloadResult r = DoReload();

@@ -10,6 +10,7 @@
 //        /api/job/pause?job=J  /api/job/resume?job=J  /api/job/delete?job=J -> admin only
 //   GET  /jobs.json (every job the scheduler knows, with its counters)     -> monitor or admin
 //   GET  /api/suppressions  POST /api/suppressions/{add,remove} (suppression_api.hpp) -> admin
+//   POST /api/v1/transmissions (HTTP submission, submission_api.hpp) -> submit or admin + API key
 // Q is "domain/vmta" or "domain" (all of that domain's queues). Errors are JSON,
 // {"error": "...", "status": N}: 400 bad request, 403 http-access, 404 no such queue/path,
 // 422 reload refused (the errors are listed), 501 not supported, 503 scheduler not answering.
@@ -43,6 +44,7 @@
 #include "mta/bus/process_sampler.hpp"
 #include "mta/config/config.hpp"
 #include "mta/mgmt/daemon_metrics.hpp"
+#include "mta/mgmt/submission_api.hpp"
 #include "mta/returnpath/suppression_list.hpp"
 
 namespace httplib {
@@ -95,6 +97,7 @@ struct ManagementOptions {
   std::string spool_dir;                                 // for the process sampler's statvfs
   std::chrono::milliseconds control_timeout{5000};       // waiting for the io_context
   suppression::SuppressionList* suppressions = nullptr;  // suppression_api.hpp; null: off
+  SubmitHook submit;  // HTTP submission (submission_api.hpp), on the io thread; empty: 501
 };
 
 struct ReloadResult {

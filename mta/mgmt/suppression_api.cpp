@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mta/log/log.hpp"
+#include "mta/mgmt/http_json.hpp"
 #include "mta/mgmt/status_json.hpp"
 
 namespace outpost::mgmt {
@@ -17,16 +18,6 @@ using suppression::SuppressionList;
 constexpr const char* kPath = "/api/suppressions";
 constexpr std::size_t kDefaultLimit = 100;
 constexpr std::size_t kMaxLimit = 1000;
-
-void Send(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump(2) + "\n", "application/json");
-}
-
-void Fail(httplib::Response& res, int status, const std::string& message) {
-  Send(res, status, RenderError(status, message));
-}
 
 json EntryJson(const suppression::Entry& e) {
   return {{"address", e.address},
@@ -50,9 +41,9 @@ std::optional<std::string> AddressParam(const httplib::Request& req, httplib::Re
   const std::string raw = req.get_param_value("address");
   std::optional<std::string> address = suppression::Normalize(raw);
   if (!address) {
-    Fail(res, 400,
-         raw.empty() ? "missing parameter: address"
-                     : "not an address the suppression list can hold: '" + raw + "'");
+    SendError(res, 400,
+              raw.empty() ? "missing parameter: address"
+                          : "not an address the suppression list can hold: '" + raw + "'");
   }
   return address;
 }
@@ -63,28 +54,28 @@ void Get(SuppressionList& list, const httplib::Request& req, httplib::Response& 
     if (!address) return;
     const std::optional<suppression::Entry> entry = list.Find(*address);
     if (!entry) {
-      Fail(res, 404, *address + " is not on the suppression list");
+      SendError(res, 404, *address + " is not on the suppression list");
       return;
     }
-    Send(res, 200, {{"schema", "outpost.suppression.v1"}, {"entry", EntryJson(*entry)}});
+    SendJson(res, 200, {{"schema", "outpost.suppression.v1"}, {"entry", EntryJson(*entry)}});
     return;
   }
   const std::optional<std::size_t> offset = Number(req, "offset", 0);
   const std::optional<std::size_t> limit = Number(req, "limit", kDefaultLimit);
   if (!offset || !limit || *limit == 0 || *limit > kMaxLimit) {
-    Fail(res, 400, "offset must be a number and limit a number from 1 to 1000");
+    SendError(res, 400, "offset must be a number and limit a number from 1 to 1000");
     return;
   }
   json entries = json::array();
   for (const suppression::Entry& e : list.List(*offset, *limit)) entries.push_back(EntryJson(e));
   const suppression::Stats stats = list.GetStats();
-  Send(res, 200,
-       {{"schema", "outpost.suppressions.v1"},
-        {"total", stats.entries},
-        {"max_entries", stats.max_entries},
-        {"offset", *offset},
-        {"limit", *limit},
-        {"entries", entries}});
+  SendJson(res, 200,
+           {{"schema", "outpost.suppressions.v1"},
+            {"total", stats.entries},
+            {"max_entries", stats.max_entries},
+            {"offset", *offset},
+            {"limit", *limit},
+            {"entries", entries}});
 }
 
 void Change(SuppressionList& list, const httplib::Request& req, httplib::Response& res, bool add) {
@@ -93,31 +84,31 @@ void Change(SuppressionList& list, const httplib::Request& req, httplib::Respons
   const std::string kind_text = req.has_param("kind") ? req.get_param_value("kind") : "manual";
   const std::optional<suppression::Kind> kind = suppression::ParseKind(kind_text);
   if (!kind) {
-    Fail(res, 400, "kind must be manual, complaint or hard-bounce");
+    SendError(res, 400, "kind must be manual, complaint or hard-bounce");
     return;
   }
   std::string action = add ? "added" : "removed";
   if (add) {
     const AddResult r = list.Add(*address, *kind);
     if (r == AddResult::kFull) {
-      Fail(
+      SendError(
           res, 507,
           "the suppression list is full (suppression-max-entries); " + *address + " was not added");
       return;
     }
     if (r == AddResult::kRefreshed) action = "refreshed";
   } else if (!list.Remove(*address)) {
-    Fail(res, 404, *address + " is not on the suppression list");
+    SendError(res, 404, *address + " is not on the suppression list");
     return;
   }
   if (!list.Sync()) {
-    Fail(res, 500, "the suppression list's file cannot be written; the change is not durable");
+    SendError(res, 500, "the suppression list's file cannot be written; the change is not durable");
     return;
   }
   OUTPOST_LOG(kInfo, "mgmt") << "suppression list: " << *address << " " << action << " by operator";
   json body = {{"ok", true}, {"action", action}, {"address", *address}};
   if (const auto entry = list.Find(*address)) body["entry"] = EntryJson(*entry);
-  Send(res, 200, body);
+  SendJson(res, 200, body);
 }
 
 }  // namespace
@@ -126,7 +117,7 @@ bool IsSuppressionPath(const std::string& path) { return path.rfind(kPath, 0) ==
 
 void RegisterSuppressionApi(httplib::Server& server, SuppressionList* list) {
   auto off = [](const httplib::Request&, httplib::Response& res) {
-    Fail(res, 404, "the suppression list is off (suppression-list no)");
+    SendError(res, 404, "the suppression list is off (suppression-list no)");
   };
   if (list == nullptr) {
     server.Get(kPath, off);

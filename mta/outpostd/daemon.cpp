@@ -568,6 +568,9 @@ bool Daemon::StartManagement() {
   mgmt_options.version = OUTPOST_VERSION;
   mgmt_options.spool_dir = config_->spool_dir;
   mgmt_options.suppressions = suppressions_.get();
+  mgmt_options.submit = [this](smtp::Submission submission, smtp::SubmitDone done) {
+    server_->Submit(std::move(submission), std::move(done));
+  };
   plane_.emplace(
       metrics_bus_, config_,
       [this](std::function<void()> task) { asio::post(io_, std::move(task)); }, MakeHooks(),

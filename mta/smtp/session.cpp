@@ -7,6 +7,7 @@
 #include "mta/log/log.hpp"
 #include "mta/smtp/line_reader.hpp"
 #include "mta/smtp/message_headers.hpp"
+#include "mta/smtp/prepare.hpp"
 #include "mta/smtp/reply.hpp"
 
 namespace outpost::smtp {
@@ -318,64 +319,28 @@ Action Session::OnDataEnd(std::string& out) {
   }
   data_reader_.reset();
   if (policy_.log_data) LogData();
-  std::optional<std::string> routed;
-  if (route_list_ != nullptr) {
-    // On the message as it arrived: header rules see the fields remove-header takes away.
-    routed = route_list_->Route(mail_from_, recipients_.front(), [this](const std::string& name) {
-      std::string value = HeaderValue(data_, name);
-      return value.empty() ? std::nullopt : std::optional<std::string>(value);
-    });
+  Transaction t;
+  t.mail_from = mail_from_;
+  t.recipients = std::move(recipients_);
+  t.env_id = env_id_;
+  t.client_ip = client_ip_text_;
+  t.client_literal = ClientLiteral();
+  t.helo = helo_;
+  t.auth_user = auth_user_;
+  t.protocol = Protocol();
+  t.body_8bit = body_8bit_;
+  t.data = std::move(data_);
+  Prepared prepared = PrepareMessage(std::move(t), *options_.config, policy_, route_list_,
+                                     options_.new_queue_id(), options_.now());
+  if (!prepared.refusal.empty()) {
+    if (options_.counters) ++options_.counters->messages_rejected;
+    OUTPOST_LOG(kInfo, "smtp") << options_.peer << " rejected message from=<" << mail_from_
+                               << ">: " << prepared.refusal;
+    pending_ = spool::SpoolMessage{};
+    ResetTransaction();
+    return Fail(out, 550, "5.7.1", "Unknown virtual MTA");
   }
-
-  spool::Envelope& env = pending_.envelope;
-  env = spool::Envelope{};
-  env.id = options_.new_queue_id();
-  env.time_queued = options_.now();
-  env.mail_from = mail_from_;
-  env.recipients = std::move(recipients_);
-  env.env_id = env_id_;
-  env.source_ip = client_ip_text_;
-  env.source_helo = helo_;
-  env.auth_user = auth_user_;
-  env.body_8bit = body_8bit_;
-
-  TraceInfo trace;
-  trace.helo = helo_;
-  if (!policy_.hide_message_source) trace.client_literal = ClientLiteral();
-  trace.host_name = options_.config->host_name;
-  trace.protocol = Protocol();
-  trace.queue_id = env.id;
-  if (env.recipients.size() == 1) trace.recipient = env.recipients.front();
-  trace.time = env.time_queued;
-  HeaderOptions header_options;
-  header_options.add_received = policy_.add_received_header;
-  header_options.remove_received = policy_.remove_received_headers;
-  header_options.add_message_id = policy_.add_message_id_header;
-  header_options.add_date = policy_.add_date_header;
-  header_options.remove = policy_.remove_headers;
-  header_options.job_header = policy_.jobid_header;
-  header_options.retain_x_job = policy_.retain_x_job;
-  header_options.retain_x_virtual_mta = policy_.retain_x_virtual_mta;
-  header_options.process_x_envid = policy_.process_x_envid;
-  HeaderResult headers = ProcessHeaders(trace, data_, header_options);
-  if (env.env_id.empty() && headers.x_envid) env.env_id = headers.x_envid->substr(0, kMaxEnvId);
-
-  env.vmta = routed.value_or(policy_.default_virtual_mta);
-  if (policy_.process_x_virtual_mta && headers.x_virtual_mta && !headers.x_virtual_mta->empty()) {
-    const std::string& name = *headers.x_virtual_mta;
-    if (options_.config->FindVirtualMta(name) == nullptr &&
-        options_.config->FindVirtualMtaPool(name) == nullptr) {
-      if (options_.counters) ++options_.counters->messages_rejected;
-      OUTPOST_LOG(kInfo, "smtp") << options_.peer << " rejected message from=<" << mail_from_
-                                 << ">: unknown X-Virtual-MTA " << name;
-      pending_ = spool::SpoolMessage{};
-      ResetTransaction();
-      return Fail(out, 550, "5.7.1", "Unknown virtual MTA");
-    }
-    env.vmta = name;
-  }
-  if (policy_.process_x_job && headers.job) env.job_id = *headers.job;
-  pending_.data = std::move(data_);
+  pending_ = std::move(prepared.message);
   ResetTransaction();
   return Action::kCommit;
 }

@@ -4,6 +4,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
@@ -19,6 +20,7 @@
 #include "mta/log/log.hpp"
 #include "mta/smtp/auth_failure_tracker.hpp"
 #include "mta/smtp/line_reader.hpp"
+#include "mta/smtp/prepare.hpp"
 #include "mta/smtp/reply.hpp"
 #include "mta/smtp/session.hpp"
 
@@ -232,15 +234,15 @@ void LogCommand(const std::string& peer, std::string_view line, std::string_view
                              << (first.empty() ? std::string_view("(no reply yet)") : first);
 }
 
-void WriteReceivedRecords(acct::AccountingLog* log, const spool::Envelope& env,
-                          std::uint64_t size) {
+void WriteReceivedRecords(acct::AccountingLog* log, const spool::Envelope& env, std::uint64_t size,
+                          const char* src_type) {
   if (log == nullptr) return;
   acct::Record r;
   r.type = acct::RecordType::kReceived;
   r[acct::Field::kTimeLogged] = timefmt::FormatAcctTime(UnixNow());
   r[acct::Field::kTimeQueued] = timefmt::FormatAcctTime(env.time_queued);
   r[acct::Field::kOrig] = env.mail_from;
-  r[acct::Field::kSrcType] = "smtp";
+  r[acct::Field::kSrcType] = src_type;
   r[acct::Field::kSrcMta] = env.source_helo + " (" + env.source_ip + ")";
   r[acct::Field::kDlvSize] = std::to_string(size);
   r[acct::Field::kVmta] = env.vmta;
@@ -291,17 +293,21 @@ SessionOptions MakeSessionOptions(ServerState& st, Connection& c,
 }
 
 // A message is on disk: count it, write its `r` records, log it and hand it to the scheduler.
-void OnAccepted(ServerState& st, const Connection& c, const Session& session, spool::SpoolId id) {
-  const spool::Envelope& env = session.committed_envelope();
-  const std::uint64_t size = session.committed_size();
+// After a commit succeeded: counted, `r` records written, handed to the queue (SMTP and HTTP).
+void RecordAccepted(ServerState& st, const std::string& peer, spool::SpoolId id,
+                    const spool::Envelope& env, std::uint64_t size, const char* src_type) {
   ++st.messages_accepted;
   st.recipients_accepted += env.recipients.size();
   st.bytes_accepted += size;
-  WriteReceivedRecords(st.accounting, env, size);
-  OUTPOST_LOG(kInfo, "smtp") << c.peer << " accepted " << env.id << " size=" << size
-                             << " rcpts=" << env.recipients.size() << " from=<" << env.mail_from
-                             << ">";
+  WriteReceivedRecords(st.accounting, env, size, src_type);
+  OUTPOST_LOG(kInfo, src_type) << peer << " accepted " << env.id << " size=" << size
+                               << " rcpts=" << env.recipients.size() << " from=<" << env.mail_from
+                               << ">";
   if (st.on_accepted) st.on_accepted(id, env, size);
+}
+
+void OnAccepted(ServerState& st, const Connection& c, const Session& session, spool::SpoolId id) {
+  RecordAccepted(st, c.peer, id, session.committed_envelope(), session.committed_size(), "smtp");
 }
 
 // The input side of one session: bytes read but not yet consumed, and the command line reader.
@@ -654,6 +660,105 @@ bool SmtpServer::Start(std::string* error) {
   }
   st.bound.insert(st.bound.end(), bound.begin(), bound.end());
   return true;
+}
+
+namespace {
+
+// What RCPT would answer each recipient of a submission (session.cpp's Rcpt, without the relay
+// check: the submitter has authenticated). Returns the accepted addresses.
+std::vector<std::string> JudgeRecipients(const ServerState& st, const config::Config& config,
+                                         const RouteList* route_list, const Submission& s,
+                                         std::vector<RecipientVerdict>& verdicts) {
+  std::vector<std::string> accepted;
+  std::size_t signature = RouteList::kNoMatch;
+  for (const std::string& address : s.recipients) {
+    RecipientVerdict& v = verdicts.emplace_back();
+    v.address = address;
+    const std::string why = st.recipient_check ? st.recipient_check(address) : "";
+    if (CheckMailbox(address).domain_is_literal) {
+      v = {address, 550, "5.7.1", "Address literals are not accepted as recipients"};
+    } else if (!why.empty()) {
+      v = {address, 550, "5.7.1", why};
+    } else if (accepted.size() >= static_cast<std::size_t>(config.max_rcpt_per_message)) {
+      v = {address, 452, "4.5.3", "Too many recipients"};
+    } else if (route_list != nullptr && s.vmta.empty()) {
+      const std::size_t own = route_list->Signature(s.mail_from, address);
+      if (!accepted.empty() && own != signature) {
+        v = {address, 452, "4.5.3",
+             "Recipient is routed through another virtual MTA; submit it separately"};
+      }
+      signature = own;
+    }
+    if (v.accepted()) accepted.push_back(address);
+  }
+  return accepted;
+}
+
+}  // namespace
+
+void SmtpServer::Submit(Submission s, SubmitDone done) {
+  std::shared_ptr<ServerState> st = impl_->state;
+  const std::shared_ptr<const config::Config> config = st->Snapshot().first;
+  const config::EffectiveSourcePolicy policy = config->SourcePolicyFor(s.client_ip);
+  const std::shared_ptr<const PatternRoutes> routes = st->RoutesFor(*config);
+  const RouteList* route_list =
+      policy.pattern_list.empty() ? nullptr : routes->Find(policy.pattern_list);
+  SubmitOutcome outcome;
+  std::vector<std::string> accepted =
+      JudgeRecipients(*st, *config, route_list, s, outcome.recipients);
+  if (accepted.empty()) {
+    outcome.status = SubmitOutcome::Status::kNoneAccepted;
+    return done(std::move(outcome));
+  }
+  if (!st->spool.Healthy() || (st->admission && !st->admission(accepted.size()))) {
+    outcome.error = "Insufficient system storage";
+    return done(std::move(outcome));
+  }
+  const std::string peer = "[" + s.client_ip.ToString() + "] " + s.client_name;
+  Transaction t;
+  t.mail_from = std::move(s.mail_from);
+  t.recipients = std::move(accepted);
+  t.env_id = std::move(s.env_id);
+  t.client_ip = s.client_ip.ToString();
+  t.client_literal = "[" + t.client_ip + "]";
+  t.helo = s.client_name;
+  t.auth_user = std::move(s.client_name);
+  t.protocol = "HTTP";
+  // As BODY=8BITMIME would say: delivery converts it for a server without 8BITMIME.
+  t.body_8bit = std::any_of(s.content.begin(), s.content.end(),
+                            [](char ch) { return static_cast<unsigned char>(ch) > 0x7f; });
+  t.data = std::move(s.content);
+  t.vmta = std::move(s.vmta);
+  t.job_id = std::move(s.job_id);
+  Prepared prepared =
+      PrepareMessage(std::move(t), *config, policy, route_list, spool::NewQueueId(), UnixNow());
+  if (!prepared.refusal.empty()) {
+    ++st->counters.messages_rejected;
+    outcome.status = SubmitOutcome::Status::kRefused;
+    outcome.error = prepared.refusal;
+    return done(std::move(outcome));
+  }
+  auto envelope = std::make_shared<spool::Envelope>(prepared.message.envelope);
+  const std::uint64_t size = prepared.message.data.size();
+  st->spool.Commit(std::move(prepared.message),
+                   [st, envelope, size, peer, outcome = std::move(outcome), done = std::move(done)](
+                       spool::CommitStatus status, spool::SpoolId id) mutable {
+                     asio::post(
+                         st->io, [st, envelope, size, peer, status, id,
+                                  outcome = std::move(outcome), done = std::move(done)]() mutable {
+                           if (status != spool::CommitStatus::kOk) {
+                             ++st->counters.messages_rejected;
+                             OUTPOST_LOG(kWarning, "spool")
+                                 << "commit refused: " << st->spool.Stats().last_commit_error;
+                             outcome.error = "Insufficient system storage";
+                             return done(std::move(outcome));
+                           }
+                           RecordAccepted(*st, peer, id, *envelope, size, "http");
+                           outcome.status = SubmitOutcome::Status::kAccepted;
+                           outcome.id = envelope->id;
+                           done(std::move(outcome));
+                         });
+                   });
 }
 
 std::vector<std::string> SmtpServer::BoundAddresses() const { return impl_->state->bound; }

@@ -55,6 +55,43 @@ using RecipientCheck = std::function<std::string(const std::string& recipient)>;
 using AcceptedHandler =
     std::function<void(spool::SpoolId id, const spool::Envelope& envelope, std::uint64_t size)>;
 
+// A message submitted outside SMTP (HTTP submission, mgmt/submission_api.hpp): it goes through the
+// same checks, preparation (prepare.hpp), spool commit, accounting and hand-over as one from DATA.
+struct Submission {
+  std::string mail_from;
+  std::vector<std::string> recipients;  // syntactically valid mailboxes
+  std::string content;                  // the whole RFC 5322 message, CRLF line ends
+  std::string vmta;                     // virtual MTA or pool asked for; "" none
+  std::string job_id;                   // "" none
+  std::string env_id;                   // "" none
+  IpAddress client_ip;
+  std::string client_name;  // who submits (the API key's name): Received:'s "from", acct's srcMta
+};
+
+// What SMTP would have answered to one RCPT: 250 2.1.5, or a refusal (550 5.7.1 suppressed or an
+// address literal, 452 4.5.3 too many recipients or routed through another virtual MTA).
+struct RecipientVerdict {
+  std::string address;
+  int code = 250;
+  std::string enhanced = "2.1.5";
+  std::string text = "Recipient OK";
+  bool accepted() const { return code < 300; }
+};
+
+struct SubmitOutcome {
+  enum class Status {
+    kAccepted,      // durable in the spool, exactly as SMTP's 250 after DATA
+    kNoneAccepted,  // every recipient refused; nothing kept
+    kRefused,       // the message is refused (`error`: an unknown virtual MTA); nothing kept
+    kUnavailable,   // the spool or the queue refuses mail now (SMTP's 452 4.3.1); nothing kept
+  };
+  Status status = Status::kUnavailable;
+  std::string id;  // the queue id, when accepted
+  std::vector<RecipientVerdict> recipients;
+  std::string error;
+};
+using SubmitDone = std::function<void(SubmitOutcome)>;
+
 class SmtpServer {
  public:
   SmtpServer(asio::io_context& io, std::shared_ptr<const config::Config> config,
@@ -74,6 +111,11 @@ class SmtpServer {
   std::vector<std::string> BoundAddresses() const;
   // Stops accepting and closes every session.
   void Stop();
+
+  // Io thread: checks, prepares and commits `submission` like a message ending DATA from a client
+  // at submission.client_ip (its <source> policy applies, relaying allowed: the caller has
+  // authenticated it); `done` runs on the io thread once the outcome is known.
+  void Submit(Submission submission, SubmitDone done);
 
   // Takes effect for new sessions (reload); TLS context is rebuilt from the new certificate.
   void SetConfig(std::shared_ptr<const config::Config> config);

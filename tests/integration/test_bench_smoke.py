@@ -18,7 +18,7 @@ import pytest
 SOURCE = os.environ.get("OUTPOST_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("OUTPOST_BIN", os.path.join(SOURCE, "build", "bin"))
 SCENARIOS = ["dkim", "exporter", "inject", "relay", "rss", "recovery", "mgmt", "relay_sessions", "relay_sizes",
-             "compaction", "relay_dkim"]
+             "compaction", "relay_dkim", "http_submit"]
 
 
 def _missing():
@@ -56,6 +56,8 @@ def test_bench_smoke(tmp_path):
         ("recovery: time measured", sc["recovery"]["ready_s"]["median"] > 0, True),
         ("exporter: mtail ratio", sc["exporter"]["vs_mtail"] > 0, True),
         ("mgmt: p99 parsed", sc["mgmt"]["p99_ms"]["median"] > 0, True),
+        ("http_submit: both paths measured, ratio computed",
+         sc["http_submit"]["http"]["median"] > 0 and sc["http_submit"]["ratio"] > 0, True),
         ("dkim: RSA fraction", sc["dkim"]["rsa2048"]["fraction"] > 0, True),
         ("relay_dkim: signed and unsigned measured, ratio computed",
          sc["relay_dkim"]["signed"]["n"] == 1 and sc["relay_dkim"]["unsigned"]["n"] == 1 and

@@ -457,5 +457,44 @@ TEST(Syntax, CaseInsensitiveNamesCrlfAndComments) {
   EXPECT_EQ(r.config->domains[0].line, 5);
 }
 
+// HTTP submission: API keys come from files (never the config text), named or numbered; the
+// submit access level, the size limit and the per-key rate.
+TEST(HttpSubmissionConfig, KeysFromFilesLevelSizeAndRate) {
+  TempDir dir;
+  dir.Write("keys", "# apps\n\napp1 0123456789abcdef0123\n  fedcba9876543210  \n");
+  LoadResult r = ParseConfig(std::string(kMinimal) + "http-api-key-file " + dir.path() +
+                             "/keys\nhttp-access 10.0.0.0/8 submit\n"
+                             "http-submit-max-size 2M\nhttp-submit-rate 50/10s\n");
+  ASSERT_TRUE(r.errors.empty()) << ErrorsOf(r);
+  ASSERT_EQ(r.config->http_api_keys.size(), 2u);
+  EXPECT_EQ(r.config->http_api_keys[0].name, "app1");
+  EXPECT_EQ(r.config->http_api_keys[0].key, "0123456789abcdef0123");
+  EXPECT_EQ(r.config->http_api_keys[1].name, "key2");
+  EXPECT_EQ(r.config->http_api_keys[1].key, "fedcba9876543210");
+  EXPECT_EQ(r.config->http_access[0].level, AccessLevel::kSubmit);
+  EXPECT_EQ(r.config->http_submit_max_size, 2u << 20);
+  EXPECT_EQ(r.config->http_submit_rate.count, 50u);
+  EXPECT_EQ(r.config->http_submit_rate.per, Seconds(10));
+  LoadResult defaults = ParseConfig(kMinimal);
+  EXPECT_TRUE(defaults.config->http_api_keys.empty());
+  EXPECT_EQ(defaults.config->http_submit_max_size, 0u);
+  EXPECT_TRUE(defaults.config->http_submit_rate.unlimited());
+}
+
+TEST(HttpSubmissionConfig, BadKeyFilesAreErrorsNamingTheFileLine) {
+  TempDir dir;
+  dir.Write("short", "ok 0123456789abcdef\nbad short\n");
+  dir.Write("empty", "# nothing\n");
+  for (const auto& [file, says] :
+       {std::pair<std::string, std::string>{"short", "/short:2: an API key must be at least 16"},
+        {"empty", "holds no key"}}) {
+    LoadResult r =
+        ParseConfig(std::string(kMinimal) + "http-api-key-file " + dir.path() + "/" + file + "\n");
+    ASSERT_FALSE(r.errors.empty()) << file;
+    EXPECT_NE(ErrorsOf(r).find(says), std::string::npos) << ErrorsOf(r);
+    EXPECT_EQ(ErrorsOf(r).find("0123456789abcdef"), std::string::npos) << "a key was echoed";
+  }
+}
+
 }  // namespace
 }  // namespace outpost::config
