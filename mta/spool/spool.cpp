@@ -574,6 +574,9 @@ bool SpoolImpl::ReadEnvelope(SpoolId id, Envelope& envelope) const {
 
 SpoolStats SpoolImpl::Stats() const {
   SpoolStats stats;
+  // Probed (at most every kHealthProbeInterval), not only what the last commit left: /ready and
+  // spool_healthy see a disk below spool-min-free before any mail is refused.
+  stats.healthy = Healthy();
   std::lock_guard<std::mutex> lock(mu_);
   stats.entries = live_entries_;
   stats.live_bytes = live_bytes_;
@@ -588,7 +591,6 @@ SpoolStats SpoolImpl::Stats() const {
   stats.compaction_bytes_copied = compaction_bytes_copied_;
   stats.compaction_bytes_reclaimed = compaction_bytes_reclaimed_;
   stats.compaction_errors = compaction_errors_;
-  stats.healthy = healthy_.load();
   return stats;
 }
 
