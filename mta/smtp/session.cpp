@@ -4,6 +4,7 @@
 
 #include "common/base64.hpp"
 #include "common/strings.hpp"
+#include "common/verp.hpp"
 #include "mta/log/log.hpp"
 #include "mta/smtp/line_reader.hpp"
 #include "mta/smtp/message_headers.hpp"
@@ -97,6 +98,7 @@ void Session::ResetTransaction() {
   mail_from_.clear();
   env_id_.clear();
   body_8bit_ = false;
+  verp_delimiters_.clear();
   recipients_.clear();
   route_signature_ = RouteList::kNoMatch;
   data_.clear();
@@ -207,6 +209,7 @@ Action Session::Ehlo(const Command& cmd, std::string& out) {
                                                ? 0
                                                : size_limit));
   lines.emplace_back("8BITMIME");
+  lines.emplace_back("XVERP");
   lines.emplace_back("ENHANCEDSTATUSCODES");
   if (options_.tls_available && !tls_ && policy_.allow_starttls) lines.emplace_back("STARTTLS");
   if ((tls_ || policy_.AuthInClear()) && auth_user_.empty()) lines.emplace_back("AUTH PLAIN LOGIN");
@@ -227,6 +230,10 @@ Action Session::Mail(const Command& cmd, std::string& out) {
   mail_from_ = cmd.address;
   env_id_ = cmd.env_id;
   body_8bit_ = cmd.body == BodyType::k8BitMime;
+  // XVERP asks for VERP for this message; verp-default asks for it for every message.
+  verp_delimiters_ = !cmd.verp_delimiters.empty() ? cmd.verp_delimiters
+                     : policy_.verp_default       ? std::string(kDefaultVerpDelimiters)
+                                                  : std::string();
   recipients_.clear();
   AppendReply(out, 250, "2.1.0", "Sender OK");
   return Action::kContinue;
@@ -338,6 +345,7 @@ Action Session::OnDataEnd(std::string& out) {
   env.source_helo = helo_;
   env.auth_user = auth_user_;
   env.body_8bit = body_8bit_;
+  env.verp_delimiters = verp_delimiters_;
 
   TraceInfo trace;
   trace.helo = helo_;
