@@ -84,7 +84,9 @@ def test_verp_sends_per_recipient_and_postfix_bounces_come_back(tmp_path):
     give_to_daemon_user(tmp_path)
     back_port = free_port()  # outpostd's second listener, where Postfix sends its bounces
     pf = Postfix(domains=["unused.test"],
-                 main_cf=f"transport_maps = texthash:{{dir}}/transport\n")
+                 main_cf="transport_maps = texthash:{dir}/transport\n"
+                 # Accept at RCPT (the error transport would refuse there), bounce afterwards.
+                 "smtpd_reject_unlisted_recipient = no\n")
     pf.extra = pf.extra.replace("{dir}", str(pf.dir))
     (pf.dir / "transport").write_text(
         "pf.test error:5.1.1 mailbox unavailable\n"
