@@ -15,7 +15,6 @@ outpostd's bounce processor, and become rb records naming each recipient.
 
 Waits are on files and records with deadlines (no sleeps).
 """
-import csv
 import os
 import re
 import smtplib
@@ -23,6 +22,7 @@ import sys
 
 from harness.outpostd import SOURCE, OutpostD, give_to_daemon_user, wait_for
 from harness.postfix import Postfix, require_postfix
+from test_returnpath import _records
 
 sys.path.insert(0, os.path.join(SOURCE, "scripts"))
 from stack import free_port  # noqa: E402
@@ -62,14 +62,6 @@ relay-domain bounce.sender.example
 TERSE_BOUNCE = ("From: MAILER-DAEMON@mx.pf.test\r\nTo: bounces@bounce.sender.example\r\n"
                 "Subject: Undeliverable\r\n\r\nYour message could not be delivered.\r\n"
                 "The server answered: 550 5.1.1 no mailbox here by that name\r\n")
-
-
-def _records(path):
-    try:
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
-    except FileNotFoundError:
-        return []
 
 
 def _send(mta, source, recipients, options=()):
