@@ -27,7 +27,8 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"type",
                                                                    "jobId",
                                                                    "envId",
                                                                    "queue",
-                                                                   "vmtaPool"};
+                                                                   "vmtaPool",
+                                                                   "feedbackType"};
 
 }  // namespace
 
@@ -91,7 +92,12 @@ void AppendRecordLine(const Record& record, std::string& out) {
 Layout Layout::Default() {
   Layout layout;
   for (std::size_t i = 1; i < kFieldCount; ++i) layout.columns.push_back(static_cast<Field>(i));
-  for (auto& fills : layout.fills) fills.fill(true);
+  for (auto& fills : layout.fills) {
+    fills.fill(true);
+    fills[static_cast<std::size_t>(Field::kFeedbackType)] = false;
+  }
+  layout.fills[static_cast<std::size_t>(RecordType::kFeedback)]
+              [static_cast<std::size_t>(Field::kFeedbackType)] = true;
   return layout;
 }
 

@@ -32,7 +32,8 @@ inline constexpr std::size_t kRecordTypeCount = 7;
 std::string_view RecordTypeCode(RecordType type);
 std::optional<RecordType> ParseRecordType(std::string_view code);
 
-// The columns of PowerMTA's default header, in order.
+// The columns of PowerMTA's default header, in order, then feedbackType (PowerMTA's name for the
+// column only f records fill: the report's Feedback-Type).
 enum class Field {
   kType,
   kTimeLogged,
@@ -57,8 +58,9 @@ enum class Field {
   kEnvId,
   kQueue,
   kVmtaPool,
+  kFeedbackType,
 };
-inline constexpr std::size_t kFieldCount = 23;
+inline constexpr std::size_t kFieldCount = 24;
 
 // Column name as it appears in the header ("timeLogged", "dlvSourceIp", ...).
 std::string_view FieldName(Field field);
@@ -80,7 +82,8 @@ struct Record {
 void AppendRecordLine(const Record& record, std::string& out);
 
 // Which columns a file has and which of them each record type fills (directive record-fields).
-// The default layout is the default header, every type filling every column.
+// The default layout is the default header, every type filling every column but feedbackType,
+// which only f records fill.
 struct Layout {
   std::vector<Field> columns;  // after `type`, in header order
   std::array<std::array<bool, kFieldCount>, kRecordTypeCount> fills{};

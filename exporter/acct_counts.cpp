@@ -37,7 +37,7 @@ constexpr std::array<std::string_view, 18> kCategories = {"other",
                                                           "virus-related",
                                                           "success"};
 // RFC 5965's (and RFC 6591's) registered Feedback-Type values; index 0 is "unknown": an empty
-// value (Outpost's files have no feedbackType column) or one not registered.
+// value or one not registered. Outpost's f records and PowerMTA's both carry feedbackType.
 constexpr std::array<std::string_view, 7> kFeedbackTypes = {
     "unknown", "abuse", "auth-failure", "fraud", "not-spam", "other", "virus"};
 constexpr std::array<std::string_view, 3> kCategoryKinds = {"bounced", "deferred", "queue_failure"};

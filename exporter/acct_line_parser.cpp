@@ -203,8 +203,10 @@ bool AcctLineParser::ParseTime(std::string_view s, std::int64_t& out) {
 }
 
 void AcctLineParser::ResetToDefaultHeader() {
+  // PowerMTA's default header: Outpost's without the feedbackType column it adds at the end (a
+  // file without a header line is not Outpost's, which always writes one).
   std::vector<std::string> names;
-  for (std::size_t i = 0; i < acct::kFieldCount; ++i) {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(acct::Field::kFeedbackType); ++i) {
     names.emplace_back(acct::FieldName(static_cast<acct::Field>(i)));
   }
   SetHeader(names);

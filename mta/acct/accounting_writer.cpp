@@ -118,7 +118,10 @@ Layout LayoutFor(const config::AcctFile& file) {
     }
     auto rf = std::find_if(file.record_fields.begin(), file.record_fields.end(),
                            [&](const config::RecordFields& r) { return r.type == code; });
-    std::vector<Field> fields = all.columns;  // no record-fields line, or `*`
+    std::vector<Field> fields;  // no record-fields line, or `*`: the type's default columns
+    for (Field f : all.columns) {
+      if (all.fills[t][static_cast<std::size_t>(f)]) fields.push_back(f);
+    }
     if (rf != file.record_fields.end() && !rf->fields.empty()) {
       fields.clear();
       for (const auto& name : rf->fields) {

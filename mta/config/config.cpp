@@ -50,6 +50,7 @@ void Apply(const SourcePolicy& layer, EffectiveSourcePolicy& out) {
   if (layer.retain_x_job) out.retain_x_job = *layer.retain_x_job;
   if (layer.retain_x_virtual_mta) out.retain_x_virtual_mta = *layer.retain_x_virtual_mta;
   if (layer.process_x_envid) out.process_x_envid = *layer.process_x_envid;
+  if (layer.verp_default) out.verp_default = *layer.verp_default;
   if (layer.log_data) out.log_data = *layer.log_data;
   if (layer.allow_starttls) out.allow_starttls = *layer.allow_starttls;
   if (layer.require_starttls_before_auth) {

@@ -115,6 +115,7 @@ struct SourcePolicy {
   std::optional<bool> retain_x_job;              // default false
   std::optional<bool> retain_x_virtual_mta;      // default false
   std::optional<bool> process_x_envid;           // default false
+  std::optional<bool> verp_default;              // default false
   std::optional<bool> log_data;                  // default false
   std::optional<bool> allow_starttls;            // default true
   std::optional<bool> require_starttls_before_auth;  // default false
@@ -145,6 +146,7 @@ struct EffectiveSourcePolicy {
   bool retain_x_job = false;
   bool retain_x_virtual_mta = false;
   bool process_x_envid = false;
+  bool verp_default = false;  // envelope sender VERP-encoded per recipient unless MAIL FROM asks
   bool log_data = false;
   bool allow_starttls = true;
   bool require_starttls_before_auth = false;

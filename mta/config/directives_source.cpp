@@ -186,6 +186,11 @@ const std::vector<DirectiveSpec> kSource = {
      "Take the envelope id (DSN ENVID, accounting `envId`) from an X-EnvID header when MAIL FROM "
      "gave none; the header is removed.",
      I::kDaemon, SetBool<&SourcePolicy::process_x_envid>, kExpBool},
+    {"verp-default", "verp-default BOOL", "no",
+     "Deliver these clients' messages with VERP: each recipient gets its own transaction whose "
+     "envelope sender has the recipient encoded (bounces+ann=example.com@b.example), as MAIL "
+     "FROM's XVERP parameter asks for one message.",
+     I::kDaemon, SetBool<&SourcePolicy::verp_default>, kExpBool},
     {"log-data", "log-data BOOL", "no",
      "Log the start of each message these clients send (its first lines, bounded), at info "
      "level, after the end of DATA.",

@@ -57,7 +57,6 @@ const std::vector<PowerMtaName> kDirectives = {
     // <source>.
     {"date-header-time", S, nullptr},
     {"process-x-dkim-options", S, nullptr},
-    {"verp-default", S, nullptr},
     {"always-allow-api-submission", S, nullptr},
     {"rewrite-list", S, nullptr},
     {"suppress-local-dsn", S, nullptr},

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "common/invariant.hpp"
+#include "common/verp.hpp"
 #include "mta/log/log.hpp"
 #include "mta/queue/queue_manager_impl.hpp"
 
@@ -232,10 +233,14 @@ void QueueManager::Impl::StartSend(Queue& q, Connection& c, std::vector<BatchEnt
   flight->size = data->size();
   flight->entries = std::move(batch);
   BatchRequest request;
-  request.mail_from = flight->envelope.mail_from;
   for (const BatchEntry& e : flight->entries) {
     request.recipients.push_back(flight->envelope.recipients[e.rcpt]);
   }
+  // VERP batches hold one recipient (FormBatch), whose address the sender encodes.
+  request.mail_from = flight->envelope.verp_delimiters.empty() || request.recipients.empty()
+                          ? flight->envelope.mail_from
+                          : VerpSender(flight->envelope.mail_from, request.recipients.front(),
+                                       flight->envelope.verp_delimiters);
   request.data = std::move(data);
   request.body_8bit = flight->envelope.body_8bit;
   request.env_id = flight->envelope.env_id;

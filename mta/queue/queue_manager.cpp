@@ -173,6 +173,7 @@ void QueueManager::Impl::Intake(spool::SpoolId id, const spool::Envelope& env, s
   rec.size = static_cast<std::uint32_t>(std::min<std::uint64_t>(size, 0xffffffffu));
   rec.job = jobs.Intern(env.job_id, clock.Now().unix_seconds());
   if (env.mail_from.empty()) rec.flags |= kNullSender;
+  if (!env.verp_delimiters.empty()) rec.flags |= kVerp;
   ++live_messages;
 
   VmtaChoice choice = selector.Select(env.vmta);
@@ -425,23 +426,23 @@ std::vector<BatchEntry> QueueManager::Impl::FormBatch(Queue& q, const Instant& n
     const bool retry_ok = RetryDue(q, now_due);
     if (!fresh_ok && !retry_ok) return batch;
     const bool use_fresh = fresh_ok && (q.prefer_fresh || !retry_ok);
-    std::uint32_t m;
+    const std::uint32_t m = use_fresh ? q.fresh.front().msg : q.retry.front().msg;
+    // VERP: the envelope sender names the recipient, so one recipient per transaction.
+    const std::uint32_t cap = (messages[m].flags & kVerp) ? 1 : limit;
     std::vector<BatchEntry> taken;
     if (use_fresh) {
-      m = q.fresh.front().msg;
       while (!q.fresh.empty() && q.fresh.front().msg == m) {
         taken.push_back(BatchEntry{m, q.fresh.front().rcpt, 0});
         q.fresh.pop_front();
-        if (taken.size() >= limit && !Expired(q, m, now_unix)) break;
+        if (taken.size() >= cap && !Expired(q, m, now_unix)) break;
       }
     } else {
-      m = q.retry.front().msg;
       while (!q.retry.empty() && q.retry.front().msg == m && q.retry.front().due <= now_due) {
         const RetryEntry& e = q.retry.front();
         taken.push_back(BatchEntry{m, e.rcpt, e.attempts});
         std::pop_heap(q.retry.begin(), q.retry.end(), RetryLater());
         q.retry.pop_back();
-        if (taken.size() >= limit && !Expired(q, m, now_unix)) break;
+        if (taken.size() >= cap && !Expired(q, m, now_unix)) break;
       }
     }
     if (Expired(q, m, now_unix)) {

@@ -70,6 +70,7 @@ struct MessageRecord {
 static_assert(sizeof(MessageRecord) <= 40, "a message record stays 40 bytes");
 inline constexpr std::uint8_t kNullSender = 1;
 inline constexpr std::uint8_t kSingleQueue = 2;
+inline constexpr std::uint8_t kVerp = 4;  // XVERP / verp-default: one recipient per transaction
 
 // A fresh recipient: 8 bytes.
 struct FreshEntry {

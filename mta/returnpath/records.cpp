@@ -57,6 +57,7 @@ acct::Record FeedbackRecord(const Report& report, const spool::Envelope& report_
   acct::Record r = Common(acct::RecordType::kFeedback, report, report_envelope, now);
   r[Field::kRcpt] = report.complainer;
   r[Field::kDsnMta] = report.reporting_mta;
+  r[Field::kFeedbackType] = report.feedback_type;
   return r;
 }
 

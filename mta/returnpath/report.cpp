@@ -278,6 +278,17 @@ std::string BodyText(const std::vector<Part>& leaves) {
   return text;
 }
 
+// A bounce that names no recipient (a terse plain-text notice) sent to a VERP address: the
+// recipient is the one the address encodes, if the text carries an SMTP error reply. Anything
+// else arriving there (an auto-reply, a challenge) is not taken for a bounce.
+void ReadVerpOnlyBounce(std::string_view text, const std::string& verp, Report& report) {
+  FailedRecipient r;
+  if (!FindReply(text, r)) return;
+  r.recipient = verp;
+  report.format = "verp";
+  report.failed.push_back(std::move(r));
+}
+
 void Finish(Report& report, std::string_view envelope_recipient) {
   if (report.original_sender.empty()) report.original_sender = AsciiLowercase(envelope_recipient);
 }
@@ -317,7 +328,10 @@ Report ParseBounce(std::string_view message, std::string_view envelope_recipient
   if (report.failed.empty()) ParseTextBounce(text, report);
   if (!returned) ScanInlineHeaders(text, report);
   Finish(report, envelope_recipient);
-  const std::string verp = VerpRecipient(report.original_sender);
+  // VERP: the address the report came back to names the recipient, else the original sender may.
+  std::string verp = VerpRecipient(envelope_recipient);
+  if (verp.empty()) verp = VerpRecipient(report.original_sender);
+  if (report.failed.empty() && !verp.empty()) ReadVerpOnlyBounce(text, verp, report);
   for (FailedRecipient& r : report.failed) {
     if (r.recipient.empty()) r.recipient = verp;
   }

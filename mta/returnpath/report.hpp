@@ -6,7 +6,10 @@
 // What a report says about the mail it reports on is gathered from everywhere it may be:
 //   recipient     DSN Final-Recipient (or Original-Recipient); the text bounce's address line;
 //                 ARF Original-Rcpt-To, JMRP's X-HmXmrOriginalRecipient, the returned message's
-//                 single To: address; last, VERP in the original sender (see VerpRecipient)
+//                 single To: address; last, VERP in the address the report was sent to, else
+//                 in the original sender (see VerpRecipient). A bounce sent to a VERP address
+//                 that names no recipient at all still counts when its text holds an SMTP error
+//                 reply (format "verp").
 //   job           the returned message's X-Job header
 //   envelope id   DSN Original-Envelope-Id
 //   vmta          the returned message's X-Virtual-MTA header

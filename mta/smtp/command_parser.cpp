@@ -7,6 +7,7 @@
 
 #include "common/cidr.hpp"
 #include "common/strings.hpp"
+#include "common/verp.hpp"
 
 namespace outpost::smtp {
 namespace {
@@ -158,6 +159,7 @@ constexpr std::array<std::string_view, 5> kUnsupported{"EXPN", "BDAT", "TURN", "
 
 ParseResult ParseMailParams(std::string_view params, Command& cmd) {
   bool seen_size = false, seen_body = false, seen_envid = false, seen_auth = false;
+  bool seen_xverp = false;
   while (true) {
     while (!params.empty() && params.front() == ' ') params.remove_prefix(1);
     if (params.empty()) break;
@@ -209,6 +211,13 @@ ParseResult ParseMailParams(std::string_view params, Command& cmd) {
       }
       cmd.env_id = std::move(*decoded);
       seen_envid = true;
+    } else if (IEquals(key, "XVERP")) {
+      const std::string_view delimiters = value.empty() ? kDefaultVerpDelimiters : value;
+      if (seen_xverp || !ValidVerpDelimiters(delimiters)) {
+        return Error(501, "5.5.4", "Bad XVERP parameter");
+      }
+      cmd.verp_delimiters = std::string(delimiters);
+      seen_xverp = true;
     } else if (IEquals(key, "AUTH")) {
       if (seen_auth || value.empty()) return Error(501, "5.5.4", "Bad AUTH parameter");
       if (value != "<>" && !DecodeXtext(value)) return Error(501, "5.5.4", "Bad AUTH parameter");

@@ -18,7 +18,8 @@
 //   553 5.1.3. A quoted local part is kept exactly as sent (quotes included); `%` and `!` have no
 //   routing meaning anywhere in Outpost.
 // * MAIL parameters: SIZE=n, BODY=7BIT|8BITMIME, ENVID=xtext (decoded; <= 100 octets),
-//   AUTH=xtext|<> (RFC 4954, accepted and ignored). RCPT takes none (DSN is not advertised).
+//   AUTH=xtext|<> (RFC 4954, accepted and ignored), XVERP or XVERP=+= / -= (VERP for this
+//   message, common/verp.hpp). RCPT takes none (DSN is not advertised).
 //   Unknown parameter: 555 5.5.4; duplicate or malformed value: 501 5.5.4.
 // * HELO/EHLO need one argument: a domain or address literal, printable ASCII without spaces,
 //   <= 255 octets (501 5.5.4 otherwise). The name is not verified against DNS.
@@ -67,7 +68,8 @@ struct Command {
   // MAIL parameters.
   std::optional<std::uint64_t> size;  // SIZE=; saturates at UINT64_MAX
   BodyType body = BodyType::kUnspecified;
-  std::string env_id;  // ENVID= (xtext-decoded)
+  std::string env_id;           // ENVID= (xtext-decoded)
+  std::string verp_delimiters;  // XVERP[=+=]: the delimiters ("" when MAIL FROM did not ask)
 };
 
 struct ParseResult {

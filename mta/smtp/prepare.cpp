@@ -51,6 +51,7 @@ Prepared PrepareMessage(Transaction t, const config::Config& config,
   env.source_helo = t.helo;
   env.auth_user = std::move(t.auth_user);
   env.body_8bit = t.body_8bit;
+  env.verp_delimiters = t.verp_delimiters;
 
   TraceInfo trace;
   trace.helo = std::move(t.helo);

@@ -4,6 +4,7 @@
 
 #include "common/base64.hpp"
 #include "common/strings.hpp"
+#include "common/verp.hpp"
 #include "mta/log/log.hpp"
 #include "mta/smtp/line_reader.hpp"
 #include "mta/smtp/message_headers.hpp"
@@ -98,6 +99,7 @@ void Session::ResetTransaction() {
   mail_from_.clear();
   env_id_.clear();
   body_8bit_ = false;
+  verp_delimiters_.clear();
   recipients_.clear();
   route_signature_ = RouteList::kNoMatch;
   data_.clear();
@@ -208,6 +210,7 @@ Action Session::Ehlo(const Command& cmd, std::string& out) {
                                                ? 0
                                                : size_limit));
   lines.emplace_back("8BITMIME");
+  lines.emplace_back("XVERP");
   lines.emplace_back("ENHANCEDSTATUSCODES");
   if (options_.tls_available && !tls_ && policy_.allow_starttls) lines.emplace_back("STARTTLS");
   if ((tls_ || policy_.AuthInClear()) && auth_user_.empty()) lines.emplace_back("AUTH PLAIN LOGIN");
@@ -228,6 +231,10 @@ Action Session::Mail(const Command& cmd, std::string& out) {
   mail_from_ = cmd.address;
   env_id_ = cmd.env_id;
   body_8bit_ = cmd.body == BodyType::k8BitMime;
+  // XVERP asks for VERP for this message; verp-default asks for it for every message.
+  verp_delimiters_ = !cmd.verp_delimiters.empty() ? cmd.verp_delimiters
+                     : policy_.verp_default       ? std::string(kDefaultVerpDelimiters)
+                                                  : std::string();
   recipients_.clear();
   AppendReply(out, 250, "2.1.0", "Sender OK");
   return Action::kContinue;
@@ -329,6 +336,7 @@ Action Session::OnDataEnd(std::string& out) {
   t.auth_user = auth_user_;
   t.protocol = Protocol();
   t.body_8bit = body_8bit_;
+  t.verp_delimiters = verp_delimiters_;
   t.data = std::move(data_);
   Prepared prepared = PrepareMessage(std::move(t), *options_.config, policy_, route_list_,
                                      options_.new_queue_id(), options_.now());

@@ -179,6 +179,7 @@ class Session {
   std::string mail_from_;
   std::string env_id_;
   bool body_8bit_ = false;
+  std::string verp_delimiters_;  // "" = no VERP (common/verp.hpp)
   std::vector<std::string> recipients_;
   std::size_t route_signature_ = RouteList::kNoMatch;  // the recipients' (pattern_routes.hpp)
   std::string data_;

@@ -68,13 +68,14 @@ struct Envelope {
   std::int64_t time_queued = 0;  // UNIX seconds
   std::string mail_from;         // "" for the null sender <>
   std::vector<std::string> recipients;
-  std::string env_id;       // MAIL FROM ENVID=, if any
-  std::string vmta;         // chosen virtual MTA or pool ("" = default)
-  std::string job_id;       // X-Job, if the source allows it
-  std::string source_ip;    // injecting client's address
-  std::string source_helo;  // its EHLO/HELO name
-  std::string auth_user;    // AUTH identity, if any
-  bool body_8bit = false;   // BODY=8BITMIME
+  std::string env_id;           // MAIL FROM ENVID=, if any
+  std::string vmta;             // chosen virtual MTA or pool ("" = default)
+  std::string job_id;           // X-Job, if the source allows it
+  std::string source_ip;        // injecting client's address
+  std::string source_helo;      // its EHLO/HELO name
+  std::string auth_user;        // AUTH identity, if any
+  bool body_8bit = false;       // BODY=8BITMIME
+  std::string verp_delimiters;  // XVERP / verp-default: "+=" or "-=" ("" = no VERP)
 };
 
 struct SpoolMessage {

@@ -161,12 +161,32 @@ EntryCheck CheckEntry(const char* data, std::size_t available, std::string_view*
   return EntryCheck::kOk;
 }
 
+namespace {
+
+constexpr std::uint8_t kFlag8Bit = 1;
+constexpr std::uint8_t kFlagVerp = 2;      // VERP with the delimiters "+=" ...
+constexpr std::uint8_t kFlagVerpDash = 4;  // ... or, with this bit too, "-="
+
+std::uint8_t EnvelopeFlags(const Envelope& e) {
+  std::uint8_t flags = e.body_8bit ? kFlag8Bit : 0;
+  if (!e.verp_delimiters.empty()) flags |= kFlagVerp;
+  if (e.verp_delimiters == "-=") flags |= kFlagVerpDash;
+  return flags;
+}
+
+void SetEnvelopeFlags(std::uint8_t flags, Envelope& e) {
+  e.body_8bit = (flags & kFlag8Bit) != 0;
+  if (flags & kFlagVerp) e.verp_delimiters = (flags & kFlagVerpDash) ? "-=" : "+=";
+}
+
+}  // namespace
+
 void EncodePayload(const Envelope& e, std::string_view data, std::string& out) {
   std::size_t estimate = 64 + e.id.size() + e.mail_from.size() + data.size();
   for (const auto& r : e.recipients) estimate += 4 + r.size();
   out.reserve(out.size() + estimate);
   out.push_back(static_cast<char>(kPayloadVersion));
-  out.push_back(static_cast<char>(e.body_8bit ? 1 : 0));
+  out.push_back(static_cast<char>(EnvelopeFlags(e)));
   PutU64(static_cast<std::uint64_t>(e.time_queued), out);
   PutStr(e.id, out);
   PutStr(e.mail_from, out);
@@ -246,7 +266,7 @@ bool DecodePayload(std::string_view payload, Envelope& e, std::string* data,
     return false;
   }
   e = Envelope{};
-  e.body_8bit = (flags & 1) != 0;
+  SetEnvelopeFlags(flags, e);
   e.time_queued = static_cast<std::int64_t>(time_queued);
   if (!r.Str(e.id) || !r.Str(e.mail_from) || !r.Str(e.env_id) || !r.Str(e.vmta) ||
       !r.Str(e.job_id) || !r.Str(e.source_ip) || !r.Str(e.source_helo) || !r.Str(e.auth_user)) {

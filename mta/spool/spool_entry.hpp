@@ -5,7 +5,8 @@
 // bytes for what the header promises) and from a damaged one (bad magic, impossible length, bad
 // crc, bad trailer); recovery uses the distinction to report torn tails separately.
 //
-// Payload, version 1: u8 version | u8 flags (bit 0: body_8bit) | i64 time_queued | str id |
+// Payload, version 1: u8 version | u8 flags (bit 0: body_8bit; bit 1: VERP, bit 2: its
+// delimiters are "-=" rather than "+=") | i64 time_queued | str id |
 // str mail_from | str env_id | str vmta | str job_id | str source_ip | str source_helo |
 // str auth_user | u32 recipient count | str recipient... | u64 data length | data. A str is
 // u32 length + bytes. Every length is checked against the payload size when decoding, so a payload

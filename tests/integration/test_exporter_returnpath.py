@@ -65,9 +65,10 @@ def test_daemon_records_are_counted_and_shown_today(tmp_path, running):
                  category="bad-mailbox") == 1
     assert total(s, "outpost_acct_remote_bounces_total", provider="other",
                  category="inactive-mailbox") == 1
-    # Outpost's f records carry no feedbackType column: "unknown".
+    # Outpost's f records carry the report's Feedback-Type in their feedbackType column.
     assert total(s, "outpost_acct_feedback_reports_total", provider="isp",
-                 feedback_type="unknown") == 1
+                 feedback_type="abuse") == 1
+    assert total(s, "outpost_acct_feedback_reports_total", feedback_type="unknown") == 0
     assert total(s, "outpost_acct_records_total", type="remote_bounce") == 2
     assert total(s, "outpost_acct_records_total", type="feedback_loop") == 1
     text = e.scrape_text()

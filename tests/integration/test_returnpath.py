@@ -97,6 +97,10 @@ def test_reports_become_rb_and_f_records(tmp_path):
         assert set(complaints) == {"frank@isp.example", "grace@outlook.example"}
         assert complaints["frank@isp.example"]["jobId"] == "nov-news"
         assert complaints["grace@outlook.example"]["vmta"] == "vmta-green"
+        # feedbackType: the ARF Feedback-Type; JMRP has none and counts as abuse; rb has none.
+        assert complaints["frank@isp.example"]["feedbackType"] == "abuse"
+        assert complaints["grace@outlook.example"]["feedbackType"] == "abuse"
+        assert all(r["feedbackType"] == "" for r in rb)
 
         # The human reply was not understood: kept whole, and logged.
         kept_dir = Path(mta.spool) / "returnpath-unmatched"

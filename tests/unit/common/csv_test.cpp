@@ -77,7 +77,7 @@ TEST(AcctFormat, DefaultHeaderMatchesReference) {
   EXPECT_EQ(acct::DefaultHeader(),
             "type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,"
             "bounceCat,srcType,srcMta,dlvType,dlvSourceIp,dlvDestinationIp,dlvEsmtpAvailable,"
-            "dlvSize,vmta,jobId,envId,queue,vmtaPool");
+            "dlvSize,vmta,jobId,envId,queue,vmtaPool,feedbackType");
   EXPECT_EQ(acct::ParseFieldName("dlvSourceIp"), acct::Field::kDlvSourceIp);
   EXPECT_EQ(acct::ParseRecordType("tq"), acct::RecordType::kTransientQueue);
   EXPECT_FALSE(acct::ParseRecordType("x").has_value());

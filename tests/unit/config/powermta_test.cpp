@@ -368,6 +368,41 @@ TEST(PowerMtaSource, HeaderDirectivesMergeAcrossSources) {
   EXPECT_FALSE(other.log_commands);
 }
 
+// verp-default: table-driven, each value and where it is written.
+struct VerpDefaultCase {
+  const char* label;
+  const char* source_body;  // lines inside <source 10.0.0.0/8>
+  bool inner;               // verp_default for 10.1.2.3
+  const char* error;        // "" = loads
+};
+
+class VerpDefaultTest : public ::testing::TestWithParam<VerpDefaultCase> {};
+
+TEST_P(VerpDefaultTest, Parses) {
+  const VerpDefaultCase& c = GetParam();
+  LoadResult r = ParseConfig(std::string(kMinimal) + "<source 0/0>\n</source>\n" +
+                                 "<source 10.0.0.0/8>\n" + c.source_body + "</source>\n",
+                             "test.conf");
+  if (*c.error != '\0') {
+    ASSERT_EQ(r.errors.size(), 1u) << All(r.errors);
+    EXPECT_NE(r.errors[0].ToString().find(c.error), std::string::npos) << r.errors[0].ToString();
+    return;
+  }
+  ASSERT_TRUE(r.config) << All(r.errors);
+  EXPECT_EQ(r.config->SourcePolicyFor(*IpAddress::Parse("10.1.2.3")).verp_default, c.inner);
+  EXPECT_FALSE(r.config->SourcePolicyFor(*IpAddress::Parse("192.0.2.1")).verp_default);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, VerpDefaultTest,
+    ::testing::Values(VerpDefaultCase{"absent", "", false, ""},
+                      VerpDefaultCase{"yes", "  verp-default yes\n", true, ""},
+                      VerpDefaultCase{"no", "  verp-default no\n", false, ""},
+                      VerpDefaultCase{"true", "  verp-default true\n", true, ""},
+                      VerpDefaultCase{"bad", "  verp-default maybe\n", false, "test.conf:"},
+                      VerpDefaultCase{"missing", "  verp-default\n", false, "test.conf:"}),
+    [](const auto& info) { return std::string(info.param.label); });
+
 // ---- The PowerMTA name table agrees with Outpost's own tables. ----
 
 TEST(PowerMtaNames, NoNameIsBothImplementedAndNotInTheSameScope) {

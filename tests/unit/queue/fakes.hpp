@@ -294,8 +294,12 @@ struct Harness {
 
   spool::SpoolId Inject(const std::string& from, const std::vector<std::string>& rcpts,
                         const std::string& vmta = "") {
+    return InjectEnvelope(MakeEnvelope(from, rcpts, vmta));
+  }
+
+  spool::SpoolId InjectEnvelope(spool::Envelope envelope) {
     spool::SpoolMessage m;
-    m.envelope = MakeEnvelope(from, rcpts, vmta);
+    m.envelope = std::move(envelope);
     m.data = "Subject: test " + m.envelope.id + "\r\nMessage-ID: <" + m.envelope.id +
              "@app.test>\r\n\r\nbody\r\n";
     spool::Envelope env = m.envelope;

@@ -367,6 +367,38 @@ TEST(ShapingTest, MaxRcptPerTransactionBatches) {
   EXPECT_EQ(h.spool.done_messages.count("Q1"), 1u);
 }
 
+// VERP (XVERP / verp-default): one recipient per transaction, its address in the sender; the
+// accounting keeps the sender as given.
+TEST(ShapingTest, VerpSendsEachRecipientWithItsOwnSender) {
+  Harness h("<domain *>\n  max-rcpt-per-transaction 10\n</domain>\n");
+  spool::Envelope env =
+      h.MakeEnvelope("bounces@b.example", {"ann@example.net", "bob@example.net", "cy@example.net"});
+  env.verp_delimiters = "+=";
+  h.InjectEnvelope(env);
+  h.Inject("news@app.test", {"dee@example.net", "eve@example.net"});  // no VERP: one batch
+  h.RunFor(seconds(1));
+  std::set<std::string> senders;
+  for (const auto& s : h.deliverer.sent) {
+    if (s.batch.mail_from == "news@app.test") {
+      EXPECT_EQ(s.batch.recipients.size(), 2u);
+      continue;
+    }
+    ASSERT_EQ(s.batch.recipients.size(), 1u);
+    const std::string& rcpt = s.batch.recipients.front();
+    EXPECT_EQ(s.batch.mail_from,
+              "bounces+" + rcpt.substr(0, rcpt.find('@')) + "=example.net@b.example");
+    senders.insert(s.batch.mail_from);
+  }
+  EXPECT_EQ(senders.size(), 3u);
+  const auto delivered = h.sink.Of(RecordType::kDelivered);
+  ASSERT_EQ(delivered.size(), 5u);
+  for (const auto& r : delivered) {
+    if (r[Field::kRcpt] != "dee@example.net" && r[Field::kRcpt] != "eve@example.net") {
+      EXPECT_EQ(r[Field::kOrig], "bounces@b.example");
+    }
+  }
+}
+
 TEST(ShapingTest, MaxMsgPerConnectionReuseCount) {
   Harness h("<domain *>\n  max-smtp-out 1\n  max-msg-per-connection 3\n</domain>\n");
   for (int i = 0; i < 10; ++i)

@@ -77,7 +77,9 @@ TEST(Records, FeedbackNamesTheComplainer) {
   report.original_sender = "bounces@bounce.example";
   report.reporting_mta = "feedback.isp.example";
   report.job_id = "nov";
+  report.feedback_type = "not-spam";
   const acct::Record r = FeedbackRecord(report, ReportEnvelope(), 0);
+  EXPECT_EQ(r[Field::kFeedbackType], "not-spam");
   EXPECT_EQ(acct::RecordTypeCode(r.type), "f");
   EXPECT_EQ(r[Field::kRcpt], "frank@isp.example");
   EXPECT_EQ(r[Field::kOrig], "bounces@bounce.example");

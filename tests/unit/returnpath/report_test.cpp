@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/verp.hpp"
+
 namespace outpost::returnpath {
 namespace {
 
@@ -112,6 +114,37 @@ TEST(Bounce, DsnWithoutRecipientFallsBackToVerp) {
   ASSERT_TRUE(r.understood) << r.problem;
   EXPECT_EQ(r.failed[0].recipient, "zoe@example.com");
   EXPECT_EQ(r.failed[0].status, "5.1.1");
+}
+
+// A terse plain-text bounce that names nobody, sent to a VERP address: the address names the
+// recipient; the reply comes from the text.
+TEST(Bounce, TextBounceWithoutAddressIsReadFromTheVerpEnvelope) {
+  const std::string text =
+      "From: MAILER-DAEMON@mx.example\r\nSubject: Undeliverable\r\n\r\n"
+      "Your message could not be delivered.\r\n"
+      "Remote server said: 550 5.1.1 mailbox does not exist\r\n";
+  const Report r = ParseBounce(text, "bounces+Zoe=Example.com@bounce.example");
+  ASSERT_TRUE(r.understood) << r.problem;
+  ASSERT_EQ(r.failed.size(), 1u);
+  EXPECT_EQ(r.format, "verp");
+  EXPECT_EQ(r.failed[0].recipient, "zoe@example.com");
+  EXPECT_EQ(r.failed[0].reply_code, 550);
+  EXPECT_EQ(r.failed[0].status, "5.1.1");
+  // Without VERP the same text is not a bounce anyone can attribute.
+  EXPECT_FALSE(ParseBounce(text, "bounces@bounce.example").understood);
+}
+
+TEST(Bounce, AutoReplyToAVerpAddressIsNotABounce) {
+  const std::string reply =
+      "From: ann@example.com\r\nSubject: Out of office\r\n\r\nI am away until Monday.\r\n";
+  EXPECT_FALSE(ParseBounce(reply, "bounces+ann=example.com@bounce.example").understood);
+}
+
+TEST(Verp, RoundTripsWhatOutpostEncodes) {
+  for (const char* delimiters : {"+=", "-="}) {
+    EXPECT_EQ(VerpRecipient(VerpSender("bounces@b.example", "ann.lee@example.com", delimiters)),
+              "ann.lee@example.com");
+  }
 }
 
 TEST(Bounce, HumanReplyIsNotUnderstood) {

@@ -78,6 +78,11 @@ TEST(CommandParserTest, Table) {
       {"mail auth param", "MAIL FROM:<a@x.example> AUTH=<>", 0, "", Verb::kMail, "a@x.example"},
       {"mail envid", "MAIL FROM:<a@x.example> ENVID=abc+2Bdef", 0, "", Verb::kMail, "a@x.example"},
       {"mail envid bad xtext", "MAIL FROM:<a@x.example> ENVID=a+0D", 501, "5.5.4"},
+      {"mail xverp", "MAIL FROM:<a@x.example> XVERP", 0, "", Verb::kMail, "a@x.example"},
+      {"mail xverp delimiters", "MAIL FROM:<a@x.example> xverp=-=", 0, "", Verb::kMail,
+       "a@x.example"},
+      {"mail xverp bad delimiters", "MAIL FROM:<a@x.example> XVERP=%%", 501, "5.5.4"},
+      {"mail xverp twice", "MAIL FROM:<a@x.example> XVERP XVERP", 501, "5.5.4"},
       {"data", "DATA", 0, "", Verb::kData},
       {"data with arg", "DATA x", 501, "5.5.4"},
       {"quit", "quit", 0, "", Verb::kQuit},
@@ -130,6 +135,12 @@ TEST(CommandParserTest, MailParameters) {
   const ParseResult huge = ParseCommand("MAIL FROM:<a@x.example> SIZE=99999999999999999999");
   ASSERT_TRUE(huge.command.has_value());
   EXPECT_EQ(huge.command->size, UINT64_MAX);
+}
+
+TEST(CommandParserTest, XverpGivesTheDelimiters) {
+  EXPECT_EQ(ParseCommand("MAIL FROM:<a@x.example>").command->verp_delimiters, "");
+  EXPECT_EQ(ParseCommand("MAIL FROM:<a@x.example> XVERP").command->verp_delimiters, "+=");
+  EXPECT_EQ(ParseCommand("MAIL FROM:<a@x.example> XVERP=-=").command->verp_delimiters, "-=");
 }
 
 TEST(CommandParserTest, LiteralDomainFlag) {

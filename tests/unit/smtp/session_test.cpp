@@ -534,6 +534,33 @@ TEST(SessionTest, EnvelopeIdFromHeader) {
   }
 }
 
+// XVERP asks for VERP for one message, verp-default for every message of a source; EHLO offers it.
+TEST(SessionTest, VerpFromXverpOrVerpDefault) {
+  struct Case {
+    bool verp_default;
+    const char* mail;
+    const char* want;
+  };
+  for (const Case& c : {Case{false, "MAIL FROM:<a@x.example>", ""},
+                        Case{false, "MAIL FROM:<a@x.example> XVERP", "+="},
+                        Case{false, "MAIL FROM:<a@x.example> XVERP=-=", "-="},
+                        Case{true, "MAIL FROM:<a@x.example>", "+="},
+                        Case{true, "MAIL FROM:<a@x.example> XVERP=-=", "-="}}) {
+    auto config = BaseConfig();
+    config->sources[1].verp_default = c.verp_default;
+    auto session = MakeSession(config, "127.0.0.1");
+    std::string out;
+    session->OnLine("EHLO client.example", out);
+    EXPECT_NE(out.find("250-XVERP\r\n"), std::string::npos) << out;
+    Line(*session, c.mail);
+    Line(*session, "RCPT TO:<b@y.example>");
+    ASSERT_EQ(Line(*session, "DATA"), Action::kReadData);
+    session->data_reader().Feed("Subject: s\r\n\r\nbody\r\n.\r\n");
+    ASSERT_EQ(session->OnDataEnd(out), Action::kCommit);
+    EXPECT_EQ(session->TakeMessage().envelope.verp_delimiters, c.want) << c.mail;
+  }
+}
+
 TEST(SessionTest, CountersAndAdmission) {
   auto c = BaseConfig();
   SessionCounters counters;

@@ -117,6 +117,23 @@ TEST(SpoolEntry, MessageEntryRoundTrips) {
   EXPECT_EQ(n, data.size());
 }
 
+// The VERP request survives the spool: none, "+=" and "-=", each with and without 8BITMIME.
+TEST(SpoolEntry, VerpDelimitersRoundTrip) {
+  for (const char* delimiters : {"", "+=", "-="}) {
+    for (bool eight_bit : {false, true}) {
+      Envelope e = SampleEnvelope();
+      e.verp_delimiters = delimiters;
+      e.body_8bit = eight_bit;
+      std::string payload;
+      EncodePayload(e, "data", payload);
+      Envelope got;
+      ASSERT_TRUE(DecodePayload(payload, got, nullptr, nullptr));
+      EXPECT_EQ(got.verp_delimiters, delimiters);
+      EXPECT_EQ(got.body_8bit, eight_bit);
+    }
+  }
+}
+
 TEST(SpoolEntry, MalformedPayloadsFailCleanly) {
   std::string payload;
   EncodePayload(SampleEnvelope(), "data", payload);
