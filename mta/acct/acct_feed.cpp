@@ -193,7 +193,7 @@ Batch AcctFollower::Read(const std::optional<FeedPosition>& from, std::size_t ma
   }
 }
 
-FeedLag AcctFollower::Lag(const std::optional<FeedPosition>& from) {
+FeedLag AcctFollower::Lag(const std::optional<FeedPosition>& from, std::uint64_t scan_limit) const {
   FeedLag lag;
   const std::vector<File> files = Files();
   if (files.empty()) return lag;
@@ -206,7 +206,7 @@ FeedLag AcctFollower::Lag(const std::optional<FeedPosition>& from) {
     lag.bytes += files[i].size - start;
     Fd f{::open(files[i].path.c_str(), O_RDONLY | O_CLOEXEC)};
     std::string data;
-    for (std::uint64_t at = start; f.fd >= 0 && at < files[i].size && scanned < kLagScanLimit;) {
+    for (std::uint64_t at = start; f.fd >= 0 && at < files[i].size && scanned < scan_limit;) {
       if (!ReadAt(f.fd, at, kReadChunk, &data) || data.empty()) break;
       lines += static_cast<std::uint64_t>(std::count(data.begin(), data.end(), '\n'));
       scanned += data.size();
@@ -234,7 +234,9 @@ AcctFeed::AcctFeed(config::AcctFile file, FeedOptions options, std::unique_ptr<F
       clock_(clock) {}
 
 bool AcctFeed::Start(std::string* error) {
-  position_ = LoadFeedPosition(options_.position_path, error);
+  auto loaded = LoadFeedPosition(options_.position_path, error);
+  std::lock_guard<std::mutex> lock(mu_);
+  position_ = loaded;
   return error->empty();
 }
 
@@ -242,7 +244,8 @@ std::chrono::nanoseconds AcctFeed::RunOnce() {
   const MonoTime now = clock_.NowMono();
   if (now < retry_at_) return retry_at_ - now;
   bool lost = false;
-  Batch batch = follower_.Read(position_, options_.batch_bytes, &lost);
+  const std::optional<FeedPosition> position = Position();
+  Batch batch = follower_.Read(position, options_.batch_bytes, &lost);
   if (lost) {
     OUTPOST_LOG(kWarning, "acct") << options_.name
                                   << ": the file of the saved position is gone (deleted before it "
@@ -252,16 +255,20 @@ std::chrono::nanoseconds AcctFeed::RunOnce() {
   }
   UpdateLag(now);
   if (batch.records.empty()) {
-    if (position_ != batch.end && batch.end.ino != 0 && (position_ || batch.ends_file)) {
+    if (position != batch.end && batch.end.ino != 0 && (position || batch.ends_file)) {
       Sent(batch);  // moved past finished files
       return std::chrono::nanoseconds(0);
     }
     pending_since_.reset();
+    std::lock_guard<std::mutex> lock(mu_);
     behind_since_.reset();
     return options_.idle_poll;
   }
   if (!pending_since_) pending_since_ = now;
-  if (!behind_since_) behind_since_ = now;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!behind_since_) behind_since_ = now;
+  }
   if (!Due(batch, now))
     return std::min(options_.idle_poll, *pending_since_ + options_.batch_interval - now);
   std::string error;
@@ -283,7 +290,6 @@ void AcctFeed::Sent(const Batch& batch) {
   if (!saved) {
     OUTPOST_LOG(kError, "acct") << options_.name << ": " << error;
   }
-  position_ = batch.end;
   follower_.Consumed(batch.end);
   pending_since_.reset();
   if (consecutive_failures_ > 0) {
@@ -292,6 +298,7 @@ void AcctFeed::Sent(const Batch& batch) {
   }
   consecutive_failures_ = 0;
   std::lock_guard<std::mutex> lock(mu_);
+  position_ = batch.end;
   if (!saved) stats_.position_errors++;
   if (!batch.records.empty()) stats_.batches_sent++;
   stats_.records_sent += batch.records.size();
@@ -317,19 +324,33 @@ void AcctFeed::Failed(const std::string& error, MonoTime now) {
 void AcctFeed::UpdateLag(MonoTime now) {
   if (now - lag_checked_ < std::chrono::seconds(1)) return;
   lag_checked_ = now;
-  const FeedLag lag = follower_.Lag(position_);
+  const FeedLag lag = follower_.Lag(Position(), kLagScanLimit);
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.bytes_behind = lag.bytes;
   stats_.records_behind = lag.records;
-  stats_.oldest_unsent_seconds =
-      behind_since_ ? std::chrono::duration_cast<std::chrono::seconds>(now - *behind_since_).count()
-                    : 0;
 }
 
+std::optional<FeedPosition> AcctFeed::Position() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return position_;
+}
+
+// Bytes behind and the age are read fresh (a few stat calls), also while the feed thread waits
+// for a slow consumer; records behind comes from the feed thread's last count, or is estimated
+// from the bytes by the average size of the records sent.
 FeedStats AcctFeed::Stats() const {
+  const FeedLag lag = follower_.Lag(Position(), 0);
+  const MonoTime now = clock_.NowMono();
   std::lock_guard<std::mutex> lock(mu_);
   FeedStats s = stats_;
   s.restarts = sink_->restarts();
+  s.bytes_behind = lag.bytes;
+  if (s.records_sent > 0 && s.bytes_sent > 0) {
+    s.records_behind = std::max(s.records_behind, lag.bytes * s.records_sent / s.bytes_sent);
+  }
+  if (lag.bytes == 0) s.records_behind = 0;
+  s.oldest_unsent_seconds =
+      behind_since_ ? std::chrono::duration_cast<std::chrono::seconds>(now - *behind_since_).count()
+                    : 0;
   return s;
 }
 

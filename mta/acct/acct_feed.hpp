@@ -86,7 +86,8 @@ class AcctFollower {
   // (at least one record when one is complete). Empty when nothing complete is unread.
   // *lost is set when `from` names a file that no longer exists.
   Batch Read(const std::optional<FeedPosition>& from, std::size_t max_bytes, bool* lost);
-  FeedLag Lag(const std::optional<FeedPosition>& from);
+  // Counts records in at most `scan_limit` unread bytes (extrapolated beyond; 0: bytes only).
+  FeedLag Lag(const std::optional<FeedPosition>& from, std::uint64_t scan_limit) const;
   // After `pos` was committed: deletes rotated files before its file (delete_consumed only).
   void Consumed(const FeedPosition& pos);
 
@@ -159,18 +160,19 @@ class AcctFeed {
   void Sent(const Batch& batch);
   void Failed(const std::string& error, MonoTime now);
   void UpdateLag(MonoTime now);
+  std::optional<FeedPosition> Position() const;
 
   FeedOptions options_;
   AcctFollower follower_;
   std::unique_ptr<FeedSink> sink_;
   const Clock& clock_;
-  std::optional<FeedPosition> position_;
   std::optional<MonoTime> pending_since_;  // unsent records first seen
-  std::optional<MonoTime> behind_since_;   // last caught up (for oldest_unsent_seconds)
   MonoTime retry_at_{};
   int consecutive_failures_ = 0;
   MonoTime lag_checked_{};
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards the three below
+  std::optional<FeedPosition> position_;
+  std::optional<MonoTime> behind_since_;  // last caught up (for oldest_unsent_seconds)
   FeedStats stats_;
 };
 

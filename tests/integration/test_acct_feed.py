@@ -12,7 +12,6 @@ import io
 import json
 import os
 import signal
-import stat
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -59,9 +58,9 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def rcpts(self):
+    def rcpts(self, kind="r"):
         with self.lock:
-            return [r["rcpt"] for post in self.posts for r in post]
+            return [r["rcpt"] for post in self.posts for r in post if r["type"] == kind]
 
     def largest_post(self):
         with self.lock:
@@ -173,13 +172,19 @@ with open(out, "ab", buffering=0) as f:
 """
 
 
-def pipe_daemon(tmp_path, sim_port):
-    child = tmp_path / "child.py"
-    child.write_text(CHILD)
-    child.chmod(child.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+def pipe_daemon(sim_port):
+    """outpostd with <acct-file |child.py>; the program lives in the daemon's own directory (which
+    the harness gives to the daemon user), and writes its files beside itself."""
     route = (f"<domain ok.test>\n  route [127.0.0.1]:{sim_port}\n</domain>\n"
-             f"<acct-file |{child}>\n  records d,r\n</acct-file>\n")
+             "<acct-file |CHILD>\n  records d,r\n</acct-file>\n")
     mta = OutpostD(extra_config=MGMT_CONFIG + route)
+    child = os.path.join(mta.dir, "child.py")
+    with open(child, "w") as f:
+        f.write(CHILD)
+    os.chmod(child, 0o755)
+    mta.config_text = mta.config_text.replace("|CHILD>", f"|{child}>")
+    with open(mta.config_path, "w") as f:
+        f.write(mta.config_text)
     return mta, child
 
 
@@ -212,7 +217,7 @@ def child_pids(child):
 
 def test_pipe_gets_every_record_and_is_restarted(tmp_path):
     with IspSim(tmp_path / "sim", "<domain ok.test>\n  accept\n</domain>\n") as sim:
-        mta, child = pipe_daemon(tmp_path, sim.port)
+        mta, child = pipe_daemon(sim.port)
         try:
             mta.start()
             inject(mta, "", [[f"p{i}@ok.test"] for i in range(10)], mid_prefix="one")
@@ -238,7 +243,7 @@ def test_pipe_gets_every_record_and_is_restarted(tmp_path):
 
 def test_a_program_that_stops_reading_does_not_stop_deliveries(tmp_path):
     with IspSim(tmp_path / "sim", "<domain ok.test>\n  accept\n</domain>\n") as sim:
-        mta, child = pipe_daemon(tmp_path, sim.port)
+        mta, child = pipe_daemon(sim.port)
         block = str(child) + ".block"
         try:
             mta.start()
