@@ -53,18 +53,20 @@ std::string RotationStamp(Clock::time_point when) {
   return buf;
 }
 
-// Parses "YYYY-MM-DD-HHMMSS" or "YYYY-MM-DD-HHMMSS-N" (local time).
-std::optional<Clock::time_point> ParseRotationStamp(const std::string& text) {
+// Parses "YYYY-MM-DD-HHMMSS" or "YYYY-MM-DD-HHMMSS-N" (local time); *n gets N (0 without one).
+std::optional<Clock::time_point> ParseRotationStamp(const std::string& text, int* n) {
   if (text.size() < 17) return std::nullopt;
   for (std::size_t i = 0; i < 17; ++i) {
     bool dash = i == 4 || i == 7 || i == 10;
     if (dash ? text[i] != '-' : (text[i] < '0' || text[i] > '9')) return std::nullopt;
   }
+  *n = 0;
   if (text.size() > 17) {
-    if (text[17] != '-' || text.size() == 18) return std::nullopt;
+    if (text[17] != '-' || text.size() == 18 || text.size() > 27) return std::nullopt;
     for (std::size_t i = 18; i < text.size(); ++i) {
       if (text[i] < '0' || text[i] > '9') return std::nullopt;
     }
+    *n = std::stoi(text.substr(18));
   }
   std::tm tm{};
   tm.tm_year = std::stoi(text.substr(0, 4)) - 1900;
@@ -341,24 +343,11 @@ class WriterImpl final : public AccountingWriter {
     return true;
   }
 
-  // Deletes rotated files (NAME-YYYY-MM-DD-HHMMSS[-N].EXT) older than delete-after.
+  // Deletes rotated files older than delete-after.
   void DeleteOldLocked(Clock::time_point now) {
-    DIR* dir = ::opendir(rotate_dir_.c_str());
-    if (!dir) return;
-    const std::string prefix = stem_ + "-";
-    std::vector<std::string> doomed;
-    while (dirent* e = ::readdir(dir)) {
-      std::string name = e->d_name;
-      if (name.size() <= prefix.size() + ext_.size() || name.compare(0, prefix.size(), prefix) ||
-          name.compare(name.size() - ext_.size(), ext_.size(), ext_)) {
-        continue;
-      }
-      auto stamp =
-          ParseRotationStamp(name.substr(prefix.size(), name.size() - prefix.size() - ext_.size()));
-      if (stamp && now - *stamp > *file_.delete_after) doomed.push_back(name);
+    for (const RotatedFile& f : RotatedFiles(file_)) {
+      if (now - f.stamp > *file_.delete_after) ::unlink(f.path.c_str());
     }
-    ::closedir(dir);
-    for (const auto& name : doomed) ::unlink((rotate_dir_ + "/" + name).c_str());
   }
 
   const config::AcctFile file_;
@@ -382,6 +371,31 @@ class WriterImpl final : public AccountingWriter {
 };
 
 }  // namespace
+
+std::vector<RotatedFile> RotatedFiles(const config::AcctFile& file) {
+  auto [stem, ext] = SplitExtension(BaseName(file.path));
+  const std::string dir = file.move_to ? *file.move_to : DirName(file.path);
+  const std::string prefix = stem + "-";
+  std::vector<RotatedFile> found;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return found;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() <= prefix.size() + ext.size() || name.compare(0, prefix.size(), prefix) ||
+        name.compare(name.size() - ext.size(), ext.size(), ext)) {
+      continue;
+    }
+    int n = 0;
+    auto stamp = ParseRotationStamp(
+        name.substr(prefix.size(), name.size() - prefix.size() - ext.size()), &n);
+    if (stamp) found.push_back({dir + "/" + name, *stamp, n});
+  }
+  ::closedir(d);
+  std::sort(found.begin(), found.end(), [](const RotatedFile& a, const RotatedFile& b) {
+    return a.stamp != b.stamp ? a.stamp < b.stamp : a.n < b.n;
+  });
+  return found;
+}
 
 std::unique_ptr<AccountingWriter> AccountingWriter::Open(const config::AcctFile& file,
                                                          std::string* error) {

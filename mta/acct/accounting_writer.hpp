@@ -53,6 +53,15 @@ struct WriterStats {
 // default header when it has none).
 Layout LayoutFor(const config::AcctFile& file);
 
+// A file `file` was rotated into: NAME-YYYY-MM-DD-HHMMSS[-N].EXT in its move-to directory.
+struct RotatedFile {
+  std::string path;
+  std::chrono::system_clock::time_point stamp;  // the time in its name
+  int n = 0;                                    // its -N suffix (0: none)
+};
+// The rotated files of `file` that are still there, oldest first (by name: time, then N).
+std::vector<RotatedFile> RotatedFiles(const config::AcctFile& file);
+
 class AccountingWriter {
  public:
   // Opens (appends to) the file, writing a header if it is new or empty. Null + error on failure.

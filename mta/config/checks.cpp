@@ -85,6 +85,24 @@ void CheckProcessor(ParseContext& ctx, const SectionOrigins& origins, const std:
 
 }  // namespace
 
+// <acct-file |PROGRAM>: the on-disk buffer the program is fed from lives in the spool, and the
+// directives that place or rotate a file of the operator's are refused (the buffer is Outpost's).
+void CheckAcctPipe(ParseContext& ctx, const SectionOrigins& origins, const std::string& main_file,
+                   std::size_t i) {
+  AcctFile& acct = ctx.config->acct_files[i];
+  if (acct.pipe_program.empty()) return;
+  auto [file, line] = Origin(origins, Scope::kAcctFile, i, main_file);
+  if (acct.move_interval || acct.max_size || acct.delete_after || acct.move_to ||
+      !acct.webhook_url.empty()) {
+    ctx.ErrorAt(file, line,
+                "<acct-file |" + acct.pipe_program +
+                    ">: move-interval, max-size, delete-after, move-to and webhook-url apply to "
+                    "a file, not to a program");
+  }
+  acct.path = AcctPipeBufferPath(ctx.config->spool_dir, acct.pipe_program);
+  acct.max_size = kAcctPipeBufferRotateSize;
+}
+
 void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
                       const std::string& main_file) {
   Config& c = *ctx.config;
@@ -99,6 +117,7 @@ void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
                 "'smtp-server-tls-private-key' without 'smtp-server-tls-certificate'");
   }
   for (std::size_t i = 0; i < c.acct_files.size(); ++i) {
+    CheckAcctPipe(ctx, origins, main_file, i);
     const AcctFile& acct = c.acct_files[i];
     for (const RecordFields& rf : acct.record_fields) {
       if (acct.records.empty() ||

@@ -2,6 +2,7 @@
 #include "mta/config/config.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "mta/config/internal.hpp"
 
@@ -95,6 +96,18 @@ EffectiveSourcePolicy Config::NamedSourcePolicy(const std::string& name,
     if (!s.cidr && s.name == key) Apply(s, base);
   }
   return base;
+}
+
+std::string AcctFeedKey(const std::string& text) {
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a: stable across runs and builds
+  for (unsigned char ch : text) hash = (hash ^ ch) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
+
+std::string AcctPipeBufferPath(const std::string& spool_dir, const std::string& program) {
+  return spool_dir + "/acct-feed/pipe-" + AcctFeedKey(program) + ".csv";
 }
 
 const SmtpUser* Config::FindSmtpUser(const std::string& name) const {

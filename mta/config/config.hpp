@@ -294,6 +294,15 @@ struct AcctFile {
   std::optional<std::uint64_t> max_size;
   std::optional<Seconds> delete_after;
   std::optional<std::string> move_to;  // directory for rotated files; default: beside the file
+  // <acct-file |PROGRAM>: the program fed the CSV stream. `path` then names the on-disk buffer the
+  // program is fed from (SPOOL/acct-feed/pipe-HASH.csv, rotated and deleted once fed).
+  std::string pipe_program;
+  // The accounting webhook: records of this file POSTed as JSON arrays (docs/config.md).
+  std::string webhook_url;                         // webhook-url URL; empty = none
+  Seconds webhook_batch_interval{1};               // webhook-batch-interval DURATION
+  std::uint64_t webhook_batch_size = 1024 * 1024;  // webhook-batch-size SIZE
+  Seconds webhook_max_backoff{60};                 // webhook-max-backoff DURATION
+  Seconds webhook_timeout{30};                     // webhook-timeout DURATION
   int line = 0;
 };
 
@@ -312,6 +321,13 @@ struct ReportProcessor {
   bool deliver_unmatched_email = false;  // deliver (instead of keep) one that was not
   int line = 0;
 };
+
+// <acct-file |PROGRAM>'s on-disk buffer: SPOOL/acct-feed/pipe-HASH.csv (HASH: FNV-1a of the
+// program path, in hex), rotated at kAcctPipeBufferRotateSize beside itself.
+std::string AcctPipeBufferPath(const std::string& spool_dir, const std::string& program);
+// 16 hex digits naming `text` in file names (FNV-1a, stable across runs).
+std::string AcctFeedKey(const std::string& text);
+inline constexpr std::uint64_t kAcctPipeBufferRotateSize = 16u << 20;
 
 struct Config {
   std::vector<std::string> files;  // the file and its includes, for messages

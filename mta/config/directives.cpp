@@ -514,18 +514,31 @@ Result OpenBounceCategoryPatterns(ParseContext&, const std::string& arg, std::st
 
 Result OpenAcctFile(ParseContext& c, const std::string& arg, std::string* key) {
   AcctFile f;
-  f.path = c.ResolvePath(arg);
+  const bool pipe = !arg.empty() && arg.front() == '|';
+  if (pipe) {
+    f.pipe_program = c.ResolvePath(arg.substr(1));
+  } else {
+    f.path = c.ResolvePath(arg);
+  }
   f.line = c.line;
   c.config->acct_files.push_back(f);
   c.index = c.config->acct_files.size() - 1;
-  *key = f.path;
-  if (!arg.empty() && arg.front() == '|') {
-    return std::string(
-        "accounting to a program (|COMMAND) is a PowerMTA feature not supported by Outpost; "
-        "write to a file and read it with outpost_exporter or your own tailer (see "
-        "docs/config.md)");
+  *key = pipe ? "|" + f.pipe_program : f.path;
+  if (pipe) {
+    if (arg.size() > 1 && IsToken(arg.substr(1))) return std::nullopt;
+    return std::string("expected |PROGRAM: a program path without spaces after the |");
   }
   if (!IsToken(arg)) return std::string("expected a file path without spaces");
+  return std::nullopt;
+}
+
+Result SetWebhookUrl(ParseContext& c, const std::string& v) {
+  if (v.rfind("http://", 0) != 0 || v.size() <= 7 || !IsToken(v)) {
+    return std::string(
+        "expected an http:// URL like http://127.0.0.1:8080/acct (https is not supported: put a "
+        "local TLS proxy in front)");
+  }
+  Target<AcctFile>(c).webhook_url = v;
   return std::nullopt;
 }
 
@@ -966,6 +979,23 @@ const std::vector<DirectiveSpec> kAcctFile = {
     {"move-to", "move-to DIR", "the file's own directory",
      "Directory that rotated files are moved into.", I::kDaemon, SetPath<&AcctFile::move_to>,
      kExpPath},
+    {"webhook-url", "webhook-url URL", "none (no webhook)",
+     "POST this file's records, as JSON arrays of objects keyed by the header's field names, to "
+     "URL (http:// only). Batched, retried until a 2xx, at least once; the position is kept in "
+     "the spool (docs/config.md, \"The accounting webhook\").",
+     I::kDaemon, SetWebhookUrl, "expected an http:// URL"},
+    {"webhook-batch-interval", "webhook-batch-interval DURATION", "1s",
+     "Send a batch once its oldest record has waited this long.", I::kDaemon,
+     SetBoundedDuration<&AcctFile::webhook_batch_interval, 0, 3600>, kExpDuration},
+    {"webhook-batch-size", "webhook-batch-size SIZE", "1M",
+     "Send a batch as soon as it holds this many bytes of CSV records (a record is never split).",
+     I::kDaemon, SetSize<&AcctFile::webhook_batch_size, true>, kExpSize},
+    {"webhook-max-backoff", "webhook-max-backoff DURATION", "1m",
+     "The longest wait between retries of a failed POST (the wait starts at 1s and doubles).",
+     I::kDaemon, SetBoundedDuration<&AcctFile::webhook_max_backoff, 1, 86400>, kExpDuration},
+    {"webhook-timeout", "webhook-timeout DURATION", "30s",
+     "Connect and read timeout of one POST; a timeout counts as a failure and is retried.",
+     I::kDaemon, SetBoundedDuration<&AcctFile::webhook_timeout, 1, 3600>, kExpDuration},
 };
 
 const std::vector<ScopeSpec> kScopes = {
@@ -1002,8 +1032,10 @@ const std::vector<ScopeSpec> kScopes = {
      "Named list of routing rules: the virtual MTA a source's mail goes through, chosen by its "
      "sender, its recipient or a header. A <source> uses it with `pattern-list NAME`.",
      OpenPatternList, &PatternListDirectives()},
-    {Scope::kAcctFile, "acct-file", "PATH", "<acct-file>",
-     "An accounting CSV file, its record types and its rotation.", OpenAcctFile, &kAcctFile},
+    {Scope::kAcctFile, "acct-file", "PATH | |PROGRAM", "<acct-file>",
+     "An accounting CSV file, its record types and its rotation; or, written `|PROGRAM`, a "
+     "program fed the same CSV stream on its standard input (restarted when it exits).",
+     OpenAcctFile, &kAcctFile},
     {Scope::kSpool, "spool", "PATH", "<spool>",
      "The section form of `spool PATH`, as PowerMTA's sample configuration writes it. Outpost "
      "has one spool directory: `spool` and `<spool>` together, or two `<spool>` sections, are "

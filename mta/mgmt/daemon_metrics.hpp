@@ -53,6 +53,17 @@ struct DaemonReadings {
   bool acct_writable = true;  // nothing buffered: every record so far is in its file
   std::uint64_t acct_buffered_bytes = 0;
   std::uint64_t acct_write_errors = 0;
+  // The accounting feeds (acct::FeedStats), summed over the webhooks and over the pipes.
+  std::uint64_t acct_webhook_records_behind = 0;
+  std::uint64_t acct_webhook_bytes_behind = 0;
+  std::int64_t acct_webhook_oldest_unsent_seconds = 0;  // the largest
+  std::uint64_t acct_webhook_records_sent = 0;
+  std::uint64_t acct_webhook_failures = 0;
+  std::uint64_t acct_pipe_records_behind = 0;
+  std::uint64_t acct_pipe_bytes_behind = 0;
+  std::uint64_t acct_pipe_records_sent = 0;
+  std::uint64_t acct_pipe_failures = 0;
+  std::uint64_t acct_pipe_restarts = 0;
   // The return path (returnpath::ProcessorStats, both processors summed).
   std::uint64_t returnpath_understood = 0;
   std::uint64_t returnpath_unmatched = 0;
@@ -87,6 +98,26 @@ struct DaemonReadings {
     "Accounting bytes waiting in memory for their file (disk full).")                             \
   X(Counter, acct_write_errors_total, acct_write_errors, "errors",                                \
     "Failed writes to accounting files since start.")                                             \
+  X(Gauge, acct_webhook_records_behind, acct_webhook_records_behind, "records",                   \
+    "Accounting records written but not yet accepted by the webhook (approximate).")              \
+  X(Gauge, acct_webhook_bytes_behind, acct_webhook_bytes_behind, "bytes",                         \
+    "Accounting bytes written but not yet accepted by the webhook.")                              \
+  X(Gauge, acct_webhook_oldest_unsent_seconds, acct_webhook_oldest_unsent_seconds, "seconds",     \
+    "Seconds since the webhook was last caught up (0: caught up).")                               \
+  X(Counter, acct_webhook_records_sent_total, acct_webhook_records_sent, "records",               \
+    "Accounting records the webhook accepted (2xx) since start.")                                 \
+  X(Counter, acct_webhook_failures_total, acct_webhook_failures, "posts",                         \
+    "Webhook POSTs that failed (non-2xx, refused, timed out) since start; each is retried.")       \
+  X(Gauge, acct_pipe_records_behind, acct_pipe_records_behind, "records",                         \
+    "Accounting records waiting on disk for the accounting pipe's program (approximate).")        \
+  X(Gauge, acct_pipe_bytes_behind, acct_pipe_bytes_behind, "bytes",                               \
+    "Accounting bytes waiting on disk for the accounting pipe's program.")                        \
+  X(Counter, acct_pipe_records_sent_total, acct_pipe_records_sent, "records",                     \
+    "Accounting records the pipe's program read since start.")                                    \
+  X(Counter, acct_pipe_failures_total, acct_pipe_failures, "errors",                              \
+    "Failed writes to the accounting pipe (its program exited or was not started) since start.")  \
+  X(Counter, acct_pipe_restarts_total, acct_pipe_restarts, "restarts",                            \
+    "Times the accounting pipe's program was started again after it exited, since start.")        \
   X(Counter, returnpath_reports_understood_total, returnpath_understood, "reports",               \
     "Bounce and feedback-loop reports read and recorded since start.")                            \
   X(Counter, returnpath_reports_unmatched_total, returnpath_unmatched, "reports",                 \

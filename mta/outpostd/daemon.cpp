@@ -17,6 +17,7 @@
 #include "common/strings.hpp"
 #include "common/time_format.hpp"
 #include "mta/acct/accounting_writer.hpp"
+#include "mta/acct/feed_sinks.hpp"
 #include "mta/acct/outcome_record.hpp"
 #include "mta/bus/bus.hpp"
 #include "mta/config/config.hpp"
@@ -204,9 +205,11 @@ class Daemon {
   bool StartListeners();     // SMTP
   bool StartManagement();    // HTTP API and console
   bool DropPrivileges();     // run-as-root: give up root now that everything is bound and open
+  bool StartFeeds();         // the accounting webhooks and pipes (after the drop: no root child)
   bool AnnounceReady();      // the port file
   void StartHousekeeping();  // the one-second tick and the signals
   mgmt::DaemonReadings Read();
+  void ReadFeeds(mgmt::DaemonReadings& r) const;
   mgmt::ControlHooks MakeHooks();
   config::LoadResult LoadForReload();
   void ApplyConfig(std::shared_ptr<const config::Config> reloaded);
@@ -220,6 +223,8 @@ class Daemon {
   outpost::SystemClock clock_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<acct::AccountingLog> accounting_;
+  // The accounting webhooks and pipes (acct_feed.hpp), each on its own thread.
+  std::vector<std::unique_ptr<acct::FeedRunner>> feeds_;
   // suppression-list yes: the addresses refused at RCPT (null when off).
   std::unique_ptr<suppression::SuppressionList> suppressions_;
   asio::io_context io_{1};
@@ -266,6 +271,7 @@ Daemon::~Daemon() {
   if (returnpath_) returnpath_->Stop();
   if (signing_pool_) signing_pool_->Stop();
   if (accounting_) accounting_->Flush();
+  feeds_.clear();
   if (suppressions_) suppressions_->Sync();
   if (spool_) spool_->Stop();
   if (config_) {
@@ -304,11 +310,16 @@ bool Daemon::OpenStorage() {
         << "sync-msg-create is off: new messages are not synced to disk before the 250 reply; "
            "mail already accepted may be lost if the machine crashes or loses power";
   }
+  if (!acct::PrepareFeeds(*config_, &error)) {
+    OUTPOST_LOG(kError, "main") << error;
+    return false;
+  }
   accounting_ = acct::AccountingLog::Open(config_->acct_files, &error);
   if (!accounting_) {
     OUTPOST_LOG(kError, "main") << "cannot open accounting file: " << error;
     return false;
   }
+
   return !config_->suppression_list || OpenSuppressions();
 }
 
@@ -457,6 +468,26 @@ void ReadSuppressions(const suppression::Stats& s, mgmt::DaemonReadings& r) {
   r.suppressed_recipients = s.suppressed;
 }
 
+void Daemon::ReadFeeds(mgmt::DaemonReadings& r) const {
+  for (const auto& runner : feeds_) {
+    const acct::FeedStats s = runner->feed().Stats();
+    if (runner->feed().options().delete_consumed) {  // a pipe
+      r.acct_pipe_records_behind += s.records_behind;
+      r.acct_pipe_bytes_behind += s.bytes_behind;
+      r.acct_pipe_records_sent += s.records_sent;
+      r.acct_pipe_failures += s.failures;
+      r.acct_pipe_restarts += s.restarts;
+    } else {
+      r.acct_webhook_records_behind += s.records_behind;
+      r.acct_webhook_bytes_behind += s.bytes_behind;
+      r.acct_webhook_oldest_unsent_seconds =
+          std::max(r.acct_webhook_oldest_unsent_seconds, s.oldest_unsent_seconds);
+      r.acct_webhook_records_sent += s.records_sent;
+      r.acct_webhook_failures += s.failures;
+    }
+  }
+}
+
 // What the management plane publishes and shows, read on the io thread.
 mgmt::DaemonReadings Daemon::Read() {
   mgmt::DaemonReadings r;
@@ -477,6 +508,7 @@ mgmt::DaemonReadings Daemon::Read() {
   r.returnpath_today = returnpath_->Today();
   if (suppressions_) ReadSuppressions(suppressions_->GetStats(), r);
   r.acct_writable = accounting_->Durable();
+  ReadFeeds(r);
   r.dkim = signing_deliverer_->Stats();
   r.signing_pool = signing_pool_->Stats();
   r.delivery = smtp_deliverer_->Stats();
@@ -586,6 +618,16 @@ bool Daemon::StartManagement() {
   return true;
 }
 
+bool Daemon::StartFeeds() {
+  std::string error;
+  feeds_ = acct::StartFeeds(*config_, clock_, &error);
+  if (!error.empty()) {
+    OUTPOST_LOG(kError, "main") << "cannot start the accounting feeds: " << error;
+    return false;
+  }
+  return true;
+}
+
 bool Daemon::DropPrivileges() {
   PrivilegeResult result = ApplyRunAsRoot(*config_, options_.config_path);
   if (!result.ok) {
@@ -652,7 +694,7 @@ void Daemon::StartHousekeeping() {
 
 int Daemon::Run() {
   if (!LoadConfiguration() || !OpenStorage() || !StartDelivery() || !StartListeners() ||
-      !StartManagement() || !DropPrivileges() || !AnnounceReady()) {
+      !StartManagement() || !DropPrivileges() || !StartFeeds() || !AnnounceReady()) {
     return 1;
   }
   StartHousekeeping();

@@ -150,6 +150,15 @@ queue-cache-size 100000
   max-size 100M
   delete-after 7d
   move-to /var/log/outpost/old
+  webhook-url http://127.0.0.1:8080/acct
+  webhook-batch-interval 5s
+  webhook-batch-size 256K
+  webhook-max-backoff 10m
+  webhook-timeout 15s
+</acct-file>
+
+<acct-file |bin/acct-reader>
+  records d,b
 </acct-file>
 )";
 
@@ -332,7 +341,7 @@ TEST_F(FullConfigTest, PatternsAndAccounting) {
   EXPECT_EQ(c_->bounce_category_patterns[2].regex, "");
   EXPECT_EQ(c_->bounce_category_patterns[2].category, "other");
 
-  ASSERT_EQ(c_->acct_files.size(), 1u);
+  ASSERT_EQ(c_->acct_files.size(), 2u);
   const AcctFile& a = c_->acct_files[0];
   EXPECT_EQ(a.path, dir_.path() + "/acct/acct.csv");
   EXPECT_EQ(a.records, (std::vector<std::string>{"d", "b", "t", "r"}));
@@ -340,6 +349,31 @@ TEST_F(FullConfigTest, PatternsAndAccounting) {
   EXPECT_EQ(a.max_size, 100ull << 20);
   EXPECT_EQ(a.delete_after, Seconds(7 * 86400));
   EXPECT_EQ(a.move_to, "/var/log/outpost/old");
+  EXPECT_EQ(a.webhook_url, "http://127.0.0.1:8080/acct");
+  EXPECT_EQ(a.webhook_batch_interval, Seconds(5));
+  EXPECT_EQ(a.webhook_batch_size, 256u << 10);
+  EXPECT_EQ(a.webhook_max_backoff, Seconds(600));
+  EXPECT_EQ(a.webhook_timeout, Seconds(15));
+  EXPECT_TRUE(a.pipe_program.empty());
+
+  const AcctFile& pipe = c_->acct_files[1];
+  EXPECT_EQ(pipe.pipe_program, dir_.path() + "/bin/acct-reader");
+  EXPECT_EQ(pipe.path, AcctPipeBufferPath(c_->spool_dir, pipe.pipe_program));
+  EXPECT_EQ(pipe.path.rfind(c_->spool_dir + "/acct-feed/pipe-", 0), 0u) << pipe.path;
+  EXPECT_EQ(pipe.max_size, kAcctPipeBufferRotateSize);
+  EXPECT_EQ(pipe.records, (std::vector<std::string>{"d", "b"}));
+  EXPECT_TRUE(pipe.webhook_url.empty());
+}
+
+TEST(Defaults, AcctFileWebhookDefaults) {
+  LoadResult r = ParseConfig(std::string(kMinimal) + "<acct-file /tmp/a.csv>\n</acct-file>\n");
+  ASSERT_TRUE(r.errors.empty()) << ErrorsOf(r);
+  const AcctFile& a = r.config->acct_files.at(0);
+  EXPECT_TRUE(a.webhook_url.empty());
+  EXPECT_EQ(a.webhook_batch_interval, Seconds(1));
+  EXPECT_EQ(a.webhook_batch_size, 1u << 20);
+  EXPECT_EQ(a.webhook_max_backoff, Seconds(60));
+  EXPECT_EQ(a.webhook_timeout, Seconds(30));
 }
 
 TEST(Defaults, MinimalConfigKeepsBuiltInDefaults) {
