@@ -502,6 +502,10 @@ const std::vector<DirectiveSpec> kGlobal = {
      "default.",
      I::kManagement, SetHttpAccess,
      "expected CIDR LEVEL, like 10.0.0.0/8 monitor (levels: admin, monitor, none)", true},
+    {"alert-action-token-file", "alert-action-token-file PATH", "none (POST /api/alerts off)",
+     "File holding the bearer token Alertmanager must send to POST /api/alerts (alert-driven "
+     "actions); read at each request, so it can be rotated without a reload.",
+     I::kDaemon, SetPath<&Config::alert_action_token_file>, kExpPath},
     {"domain-key", "domain-key SELECTOR,DOMAIN,KEYFILE", "none",
      "A DKIM private key (PEM) for DOMAIN under SELECTOR. The file must exist and be readable "
      "when the config is loaded; its contents are never logged.",
@@ -959,6 +963,11 @@ const std::vector<ScopeSpec> kScopes = {
      OpenAddressList,
      &AddressListDirectives(),
      {Scope::kBounceProcessor, Scope::kFeedbackLoopProcessor}},
+    {Scope::kAlertAction, "alert-action", "NAME", "<alert-action>",
+     "An alert-driven action: when Alertmanager reports a firing alert whose labels match, "
+     "outpostd pauses, puts in backoff or reroutes what the action names, and undoes it when "
+     "the alert resolves or after `for`.",
+     OpenAlertAction, &AlertActionDirectives()},
 };
 
 }  // namespace

@@ -45,6 +45,7 @@ enum class Scope {
   kBounceProcessor,
   kFeedbackLoopProcessor,
   kAddressList,  // only inside a processor
+  kAlertAction,
 };
 
 // A pending cross-reference, checked once the whole file is read.
