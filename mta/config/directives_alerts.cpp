@@ -57,6 +57,7 @@ bool IsLabelName(const std::string& name) {
 
 // match LABEL=VALUE [LABEL=VALUE ...]
 Result SetMatch(ParseContext& c, const std::string& v) {
+  c.alert_match_seen.insert(c.index);
   const std::vector<std::string> words = Words(v);
   if (words.empty()) return std::string();
   for (const std::string& w : words) {
@@ -71,6 +72,7 @@ Result SetMatch(ParseContext& c, const std::string& v) {
 
 // action VERB TARGET [POOL]
 Result SetAction(ParseContext& c, const std::string& v) {
+  c.alert_action_seen.insert(c.index);
   const std::vector<std::string> words = Words(v);
   if (words.empty()) return std::string();
   const std::string verb = Lower(words[0]);

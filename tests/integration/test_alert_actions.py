@@ -8,6 +8,7 @@ The harness routes every domain to a loopback port that refuses connections, so 
 stays queued: queues exist, and the virtual MTA of a queue's name is the one its mail goes out
 through.
 """
+import contextlib
 import datetime
 import http.client
 import json
@@ -56,6 +57,21 @@ def start(tmp_path, rules=RULES):
     token_file = work / "alert-token"
     token_file.write_text(TOKEN + "\n")
     return start_outpostd(f"alert-action-token-file {token_file}\n{rules}", workdir=str(work))
+
+
+@contextlib.contextmanager
+def running(tmp_path, rcpts=()):
+    """(outpostd, its MgmtClient), with `rcpts` injected (one message) and their queues there."""
+    d = start(tmp_path)
+    try:
+        c = MgmtClient(d)
+        if rcpts:
+            inject(d, rcpts)
+            want = {r.split("@")[1] for r in rcpts}
+            wait_for(lambda: len(queues(c)) == len(want), 15, "the queues")
+        yield d, c
+    finally:
+        d.close()
 
 
 def inject(d, rcpts):
@@ -160,9 +176,7 @@ def test_the_whole_loop_through_a_real_alertmanager(tmp_path):
 
 
 def test_token_and_http_access(tmp_path):
-    d = start(tmp_path)
-    try:
-        c = MgmtClient(d)
+    with running(tmp_path) as (d, c):
         body = notification(ALERT)
         for token in (None, "wrong", TOKEN + "x"):
             status, answer = post_alerts(c, body, token=token)
@@ -176,15 +190,11 @@ def test_token_and_http_access(tmp_path):
         assert status == 400 and "alerts" in answer["error"]
         status, answer = post_alerts(c, body)
         assert status == 200 and answer["actions"][0]["result"] == "taken"
-    finally:
-        d.close()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 def test_the_console_shows_active_and_recent_actions(tmp_path):
-    d = start(tmp_path)
-    try:
-        c = MgmtClient(d)
+    with running(tmp_path) as (d, c):
         post_alerts(c, notification({"alertname": "OutpostGmailReputation"}))
         post_alerts(c, notification(ALERT))
         post_alerts(c, notification(ALERT, "resolved"))
@@ -193,16 +203,10 @@ def test_the_console_shows_active_and_recent_actions(tmp_path):
         assert "<td>reroute gmail -&gt; warm-pool</td>" in dom
         assert '<td class="paused">active</td>' in dom
         assert "<td>undone (resolved)</td>" in dom
-    finally:
-        d.close()
 
 
 def test_resends_do_not_stack_and_another_alert_holds_it(tmp_path):
-    d = start(tmp_path)
-    try:
-        c = MgmtClient(d)
-        inject(d, ["a@gmail.com"])
-        wait_for(lambda: len(queues(c)) == 1, 15, "the queue")
+    with running(tmp_path, ["a@gmail.com"]) as (d, c):
         assert post_alerts(c, notification(ALERT))[1]["actions"][0]["result"] == "taken"
         assert post_alerts(c, notification(ALERT))[1]["actions"][0]["result"] == "already active"
         other = dict(ALERT, instance="mta2:9469")
@@ -212,16 +216,10 @@ def test_resends_do_not_stack_and_another_alert_holds_it(tmp_path):
         assert c.get("/status.json")[1]["actions"]["active"][0]["firing_alerts"] == 1
         post_alerts(c, notification(other, "resolved", fingerprint="f2"))
         assert not queues(c)["gmail.com/{default}"]["paused"]
-    finally:
-        d.close()
 
 
 def test_reroute_sends_the_providers_new_mail_through_the_other_pool(tmp_path):
-    d = start(tmp_path)
-    try:
-        c = MgmtClient(d)
-        inject(d, ["a@gmail.com", "b@yahoo.com"])
-        wait_for(lambda: len(queues(c)) == 2, 15, "two queues")
+    with running(tmp_path, ["a@gmail.com", "b@yahoo.com"]) as (d, c):
         status, answer = post_alerts(c, notification({"alertname": "OutpostGmailReputation"}))
         assert status == 200 and answer["actions"][0]["result"] == "taken", answer
         active = c.get("/status.json")[1]["actions"]["active"]
@@ -237,16 +235,10 @@ def test_reroute_sends_the_providers_new_mail_through_the_other_pool(tmp_path):
         inject(d, ["f@gmail.com"])
         wait_for(lambda: queues(c)["gmail.com/{default}"]["recipients"] == 2, 15,
                  "after the resolve, new mail goes its own way again")
-    finally:
-        d.close()
 
 
 def test_reload_keeps_a_rule_that_stays_and_undoes_one_that_goes(tmp_path):
-    d = start(tmp_path)
-    try:
-        c = MgmtClient(d)
-        inject(d, ["a@gmail.com"])
-        wait_for(lambda: len(queues(c)) == 1, 15, "the queue")
+    with running(tmp_path, ["a@gmail.com"]) as (d, c):
         post_alerts(c, notification(ALERT))
         assert c.post("/api/reload")[0] == 200
         assert queues(c)["gmail.com/{default}"]["paused"], "same rule: still active"
@@ -257,5 +249,3 @@ def test_reload_keeps_a_rule_that_stays_and_undoes_one_that_goes(tmp_path):
         assert c.post("/api/reload")[0] == 200
         assert not queues(c)["gmail.com/{default}"]["paused"], "changed rule: undone"
         assert c.get("/status.json")[1]["actions"]["recent"][0]["why"] == "reload"
-    finally:
-        d.close()
