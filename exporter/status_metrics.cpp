@@ -11,7 +11,7 @@ namespace outpost::exporter {
 using prometheus::MetricType;
 using Json = nlohmann::json;
 
-const std::array<StatusScalar, 53> kStatusScalars = {{
+const std::array<StatusScalar, 57> kStatusScalars = {{
     {"outpost_uptime_seconds", "outpostd uptime.", MetricType::Gauge, {"uptime_seconds"}},
     {"outpost_queue_recipients",
      "Queued recipients, total.",
@@ -219,6 +219,22 @@ const std::array<StatusScalar, 53> kStatusScalars = {{
      "Transactions bounced: 8-bit headers and a server without 8BITMIME.",
      MetricType::Counter,
      {"interop", "refused_8bit"}},
+    {"outpost_alert_actions_active",
+     "Alert-driven actions in effect now (<alert-action>).",
+     MetricType::Gauge,
+     {"actions", "totals", "active"}},
+    {"outpost_alert_actions_total",
+     "Alert-driven actions taken because a matching alert fired.",
+     MetricType::Counter,
+     {"actions", "totals", "taken"}},
+    {"outpost_alert_action_undos_total",
+     "Alert-driven actions undone (resolved, expired, or rule gone at reload).",
+     MetricType::Counter,
+     {"actions", "totals", "undone"}},
+    {"outpost_alert_action_failures_total",
+     "Alert-driven actions or undos the scheduler refused.",
+     MetricType::Counter,
+     {"actions", "totals", "failed"}},
 }};
 
 const std::array<StatusByDirection, 4> kStatusByDirection = {{

@@ -148,6 +148,17 @@ void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
                       "> has the name of a <virtual-mta>; the names must differ");
     }
   }
+  for (std::size_t i = 0; i < c.alert_actions.size(); ++i) {
+    const AlertAction& rule = c.alert_actions[i];
+    auto [file, line] = Origin(origins, Scope::kAlertAction, i, main_file);
+    if (rule.match.empty() && ctx.alert_match_seen.count(i) == 0) {  // a bad one: reported
+      ctx.ErrorAt(file, line,
+                  "<alert-action " + rule.name + "> has no 'match': it would act on every alert");
+    }
+    if (!rule.verb && ctx.alert_action_seen.count(i) == 0) {
+      ctx.ErrorAt(file, line, "<alert-action " + rule.name + "> has no 'action'");
+    }
+  }
   CheckProcessor(ctx, origins, main_file, c.bounce_processor, Scope::kBounceProcessor);
   CheckProcessor(ctx, origins, main_file, c.feedback_loop_processor, Scope::kFeedbackLoopProcessor);
   for (const Reference& r : ctx.references) CheckReference(ctx, r);

@@ -328,6 +328,29 @@ std::string AcctPipeBufferPath(const std::string& spool_dir, const std::string& 
 // 16 hex digits naming `text` in file names (FNV-1a, stable across runs).
 std::string AcctFeedKey(const std::string& text);
 inline constexpr std::uint64_t kAcctPipeBufferRotateSize = 16u << 20;
+// <alert-action NAME> (docs/config.md, "Alert-driven actions"; mta/mgmt/alert_actions.hpp): what
+// outpostd does when Alertmanager reports a firing alert whose labels match.
+enum class AlertVerb {
+  kPauseQueue,
+  kResumeQueue,
+  kBackoffQueue,
+  kPauseVmta,
+  kResumeVmta,
+  kPauseJob,
+  kResumeJob,
+  kReroute,
+};
+const char* AlertVerbName(AlertVerb verb);  // "pause-queue", ... as the `action` line writes it
+struct AlertAction {
+  std::string name;                                        // lower-case
+  std::vector<std::pair<std::string, std::string>> match;  // label=value; every one must hold
+  std::optional<AlertVerb> verb;                           // `action VERB TARGET [POOL]`
+  std::string target;  // queue, virtual MTA, job, or (reroute) a provider or domain list
+  std::string pool;    // reroute: the <virtual-mta-pool> (or virtual MTA) the mail goes through
+  bool undo_on_resolve = true;
+  std::optional<Seconds> duration;  // `for`: undone this long after it was taken
+  int line = 0;
+};
 
 struct Config {
   std::vector<std::string> files;  // the file and its includes, for messages
@@ -389,6 +412,8 @@ struct Config {
   std::vector<PatternList> pattern_lists;
   std::vector<BounceCategoryPattern> bounce_category_patterns;
   std::vector<AcctFile> acct_files;
+  std::vector<AlertAction> alert_actions;
+  std::string alert_action_token_file;  // the bearer token of POST /api/alerts ("" = off)
 
   // The return path (docs/config.md, "The return path"): relay-domain D (repeatable) accepts
   // mail for D from any client; the processors read reports sent to their address lists.

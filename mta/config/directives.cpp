@@ -582,6 +582,10 @@ const std::vector<DirectiveSpec> kGlobal = {
     {"http-submit-rate", "http-submit-rate RATE", "unlimited",
      "Most HTTP submissions per API key per time unit (like 100/s); beyond it: 429.", I::kDaemon,
      SetRate<&Config::http_submit_rate>, kExpRate},
+    {"alert-action-token-file", "alert-action-token-file PATH", "none (POST /api/alerts off)",
+     "File holding the bearer token Alertmanager must send to POST /api/alerts (alert-driven "
+     "actions); read at each request, so it can be rotated without a reload.",
+     I::kDaemon, SetPath<&Config::alert_action_token_file>, kExpPath},
     {"domain-key", "domain-key SELECTOR,DOMAIN,KEYFILE", "none",
      "A DKIM private key (PEM) for DOMAIN under SELECTOR. The file must exist and be readable "
      "when the config is loaded; its contents are never logged.",
@@ -1058,6 +1062,11 @@ const std::vector<ScopeSpec> kScopes = {
      OpenAddressList,
      &AddressListDirectives(),
      {Scope::kBounceProcessor, Scope::kFeedbackLoopProcessor}},
+    {Scope::kAlertAction, "alert-action", "NAME", "<alert-action>",
+     "An alert-driven action: when Alertmanager reports a firing alert whose labels match, "
+     "outpostd pauses, puts in backoff or reroutes what the action names, and undoes it when "
+     "the alert resolves or after `for`.",
+     OpenAlertAction, &AlertActionDirectives()},
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,7 @@ enum class Scope {
   kBounceProcessor,
   kFeedbackLoopProcessor,
   kAddressList,  // only inside a processor
+  kAlertAction,
 };
 
 // A pending cross-reference, checked once the whole file is read.
@@ -76,6 +78,9 @@ struct ParseContext {
   std::size_t parent_index = 0;
   std::vector<Reference> references;
   std::map<std::string, int> global_lines;  // canonical global directive -> its line
+  // <alert-action> rules (by index) with a `match` / `action` line, even a bad one (reported
+  // once, not again as missing).
+  std::set<std::size_t> alert_match_seen, alert_action_seen;
   std::vector<ConfigError>* errors = nullptr;
   std::vector<ConfigError>* notices = nullptr;
 

@@ -260,4 +260,8 @@ Result OpenBounceProcessor(ParseContext& c, const std::string& arg, std::string*
 Result OpenFeedbackLoopProcessor(ParseContext& c, const std::string& arg, std::string* key);
 Result OpenAddressList(ParseContext& c, const std::string& arg, std::string* key);
 
+// <alert-action NAME> (directives_alerts.cpp).
+const std::vector<DirectiveSpec>& AlertActionDirectives();
+Result OpenAlertAction(ParseContext& c, const std::string& arg, std::string* key);
+
 }  // namespace outpost::config::detail

@@ -2,7 +2,7 @@
 
 namespace outpost::mgmt {
 
-// One function of about 190 lines, on purpose: its body is the console page itself (HTML, CSS
+// One function of about 200 lines, on purpose: its body is the console page itself (HTML, CSS
 // and the script that polls the status API) as one raw string literal, kept whole so it reads and
 // diffs as the page it is.
 const char* ConsoleHtml() {
@@ -90,6 +90,9 @@ const char* ConsoleHtml() {
       <th class="num">Messages</th><th class="num">Delivered</th><th class="num">Deferred</th>
       <th class="num">Bounced</th><th class="num">Deleted</th></tr></thead>
       <tbody></tbody></table></section>
+  <section><h2>Alert actions (<span id="actions-rules">0</span> rules)</h2>
+    <table id="actions"><thead><tr><th>Rule</th><th>Action</th><th>Alert</th><th>Since</th>
+      <th>Until</th><th>State</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Return path today (<span id="rp-day">UTC</span>)</h2>
     <table id="returnpath"><thead><tr><th>Provider</th><th class="num">Remote bounces</th>
       <th class="num">Complaints</th></tr></thead><tbody></tbody></table></section>
@@ -168,6 +171,16 @@ function showStatus(s) {
   set("dns-detail", "hit ratio " + fixed(s.dns.hit_ratio * 100, 1) + "%, " + fmt(s.dns.queries) +
       " queries, " + fmt(s.dns.failures) + " failures");
   if (s.returnpath) showReturnPath(s.returnpath);
+  if (s.actions) showActions(s.actions);
+}
+function showActions(a) {
+  set("actions-rules", fmt(a.rules));
+  const row = (x, state) => [{ text: x.rule }, { text: x.action + " " + x.target +
+      (x.pool ? " -> " + x.pool : "") }, { text: x.alert ? x.alert.alertname : x.alertname },
+      { text: x.since || x.time }, { text: x.until || "" }, state];
+  fill("actions", a.active.map(x => row(x, { text: "active", cls: "paused" })).concat(
+      a.recent.slice(0, 10).map(x => row(x, { text: x.event + " (" + x.why + ")",
+                                              title: x.error || "" }))));
 }
 function showReturnPath(rp) {
   set("rp-day", rp.day + " UTC");

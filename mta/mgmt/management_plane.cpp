@@ -8,6 +8,7 @@
 
 #include "mta/log/log.hpp"
 #include "mta/mgmt/access.hpp"
+#include "mta/mgmt/alert_actions_api.hpp"
 #include "mta/mgmt/console.hpp"
 #include "mta/mgmt/http_json.hpp"
 #include "mta/mgmt/pmta_pages.hpp"
@@ -36,6 +37,7 @@ struct ManagementPlane::Impl {
   ManagementOptions options;
   DaemonMetrics metrics;
   bus::ProcessSampler sampler;
+  AlertActions alerts;
   std::uint64_t ticks = 0;
 
   mutable std::mutex mu;  // guards the fields below
@@ -58,7 +60,15 @@ struct ManagementPlane::Impl {
         options(std::move(o)),
         metrics(DaemonMetrics::Register(r)),
         sampler(r, options.spool_dir),
-        config(std::move(c)) {}
+        alerts(r.time(), AlertActionMetrics::Register(r)),
+        config(std::move(c)) {
+    if (!hooks.alert_action) {
+      hooks.alert_action = [](const ActionStep&) {
+        return std::string("alert-driven actions are not wired in this build");
+      };
+    }
+    alerts.SetRules(config->alert_actions, hooks.alert_action);
+  }
 
   // The readers' inputs; `with_bus`: also every metric by name (only /counters.json lists them).
   StatusInputs Inputs(bool with_bus = false) const {
@@ -186,7 +196,9 @@ struct ManagementPlane::Impl {
       SendJson(res, r.ready ? 200 : 503, {{"ready", r.ready}, {"reasons", r.reasons}});
     });
     s.Get("/status.json", [this](const httplib::Request&, httplib::Response& res) {
-      SendJson(res, 200, RenderStatus(Inputs()));
+      nlohmann::json status = RenderStatus(Inputs());
+      status["actions"] = alerts.Render();
+      SendJson(res, 200, status);
     });
     s.Get("/queues.json", [this](const httplib::Request& req, httplib::Response& res) {
       QueueFilter filter;
@@ -278,6 +290,9 @@ struct ManagementPlane::Impl {
              });
     }
     RegisterSubmissionApi(s, {[this] { return CurrentConfig(); }, post, options.submit});
+    RegisterAlertApi(s, {[this] { return CurrentConfig()->alert_action_token_file; },
+                         [this](auto task) { return OnIo(std::move(task)); }, &alerts,
+                         hooks.alert_action, AlertActionMetrics::Register(registry)});
     s.Post("/api/reload", [this](const httplib::Request& req, httplib::Response& res) {
       Control(req, res, [this]() -> std::pair<int, nlohmann::json> {
         ReloadResult r = DoReload();
@@ -339,6 +354,7 @@ struct ManagementPlane::Impl {
       return result;
     }
     if (hooks.apply_config) hooks.apply_config(loaded.config);
+    alerts.SetRules(loaded.config->alert_actions, hooks.alert_action);
     metrics.mgmt.config_reloads_total.series().Add(1);
     OUTPOST_LOG(kInfo, "config") << "configuration reloaded";
     result.ok = true;
@@ -392,6 +408,7 @@ void ManagementPlane::Stop() {
 }
 
 void ManagementPlane::Tick() {
+  impl_->alerts.Tick(impl_->hooks.alert_action);
   impl_->Refresh();
   impl_->sampler.Sample();
   if (++impl_->ticks % 60 == 0) impl_->registry.ExpireIdle();

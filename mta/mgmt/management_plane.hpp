@@ -11,6 +11,7 @@
 //   GET  /jobs.json (every job the scheduler knows, with its counters)     -> monitor or admin
 //   GET  /api/suppressions  POST /api/suppressions/{add,remove} (suppression_api.hpp) -> admin
 //   POST /api/v1/transmissions (HTTP submission, submission_api.hpp) -> submit or admin + API key
+//   POST /api/alerts (Alertmanager's webhook; admin + bearer token, alert_actions_api.hpp)
 // Q is "domain/vmta" or "domain" (all of that domain's queues). Errors are JSON,
 // {"error": "...", "status": N}: 400 bad request, 403 http-access, 404 no such queue/path,
 // 422 reload refused (the errors are listed), 501 not supported, 503 scheduler not answering.
@@ -43,6 +44,7 @@
 
 #include "mta/bus/process_sampler.hpp"
 #include "mta/config/config.hpp"
+#include "mta/mgmt/alert_actions.hpp"
 #include "mta/mgmt/daemon_metrics.hpp"
 #include "mta/mgmt/submission_api.hpp"
 #include "mta/returnpath/suppression_list.hpp"
@@ -85,6 +87,9 @@ struct ControlHooks {
   // or deleted; kNoMatch (404) for a job the scheduler does not know (pause creates it). Empty:
   // the API answers 501.
   std::function<ActionResult(JobAction action, const std::string& job)> job;
+  // Alert-driven actions (alert_actions.hpp): does or undoes one step. Empty: POST /api/alerts
+  // answers, but every action fails.
+  ActionRunner alert_action;
   std::function<config::LoadResult()> load_config;
   std::function<void(std::shared_ptr<const config::Config>)> apply_config;
 };

@@ -211,6 +211,7 @@ class Daemon {
   mgmt::DaemonReadings Read();
   void ReadFeeds(mgmt::DaemonReadings& r) const;
   mgmt::ControlHooks MakeHooks();
+  std::string RunAlertAction(const mgmt::ActionStep& step);
   config::LoadResult LoadForReload();
   void ApplyConfig(std::shared_ptr<const config::Config> reloaded);
   void ScheduleTick();
@@ -550,6 +551,47 @@ void Daemon::ApplyConfig(std::shared_ptr<const config::Config> reloaded) {
   }
 }
 
+// One alert-driven action or its undo (mgmt/alert_actions.hpp), with the scheduler calls behind
+// POST /api/queue/* and /api/job/*. A queue or virtual MTA with no queue yet is not an error:
+// the plane asserts an active action again each second, which reaches queues created later.
+std::string Daemon::RunAlertAction(const mgmt::ActionStep& step) {
+  using V = config::AlertVerb;
+  // Pause-like verbs pause when done and resume when undone; resume-like ones the other way.
+  const bool pause = (step.verb == V::kPauseQueue || step.verb == V::kPauseVmta ||
+                      step.verb == V::kPauseJob) != step.undo;
+  switch (step.verb) {
+    case V::kPauseQueue:
+    case V::kResumeQueue:
+    case V::kPauseVmta:
+    case V::kResumeVmta: {
+      const bool vmta = step.verb == V::kPauseVmta || step.verb == V::kResumeVmta;
+      const std::string queue = vmta ? "*/" + step.target : step.target;  // every queue of V
+      if (pause) {
+        queues_->Pause(queue);
+      } else {
+        queues_->Resume(queue);
+      }
+      return "";
+    }
+    case V::kBackoffQueue:
+      queues_->SetMode(step.target,
+                       step.undo ? queue::QueueMode::kNormal : queue::QueueMode::kBackoff);
+      return "";
+    case V::kPauseJob:
+    case V::kResumeJob:
+      if (pause) {
+        queues_->PauseJob(step.target);
+        return "";
+      }
+      return queues_->ResumeJob(step.target) ? "" : "no such job: " + step.target;
+    case V::kReroute:
+      if (!step.undo) return queues_->SetReroute(step.rule, step.target, step.pool).value_or("");
+      queues_->ClearReroute(step.rule);
+      return "";
+  }
+  return "unknown action";
+}
+
 // The management plane's hooks; they run on the io thread.
 mgmt::ControlHooks Daemon::MakeHooks() {
   mgmt::ControlHooks hooks;
@@ -588,6 +630,7 @@ mgmt::ControlHooks Daemon::MakeHooks() {
     if (!n) return ActionResult::Failed(ActionResult::Error::kNoMatch, "no such job: " + job);
     return ActionResult::Done(static_cast<int>(std::min<std::uint64_t>(*n, 0x7fffffff)));
   };
+  hooks.alert_action = [this](const mgmt::ActionStep& step) { return RunAlertAction(step); };
   hooks.load_config = [this] { return LoadForReload(); };
   hooks.apply_config = [this](std::shared_ptr<const config::Config> reloaded) {
     ApplyConfig(std::move(reloaded));

@@ -157,7 +157,9 @@ void QueueManager::Impl::Defer(std::function<void()> task) {
 std::vector<Queue*> QueueManager::Impl::Match(const std::string& name) {
   std::vector<Queue*> out;
   for (auto& q : queues) {
-    if (q->name == name || q->key.domain == name) out.push_back(q.get());
+    const bool vmta = name.size() > 2 && name.compare(0, 2, "*/") == 0 &&
+                      q->key.vmta == std::string_view(name).substr(2);
+    if (vmta || q->name == name || q->key.domain == name) out.push_back(q.get());
   }
   return out;
 }
@@ -185,13 +187,16 @@ void QueueManager::Impl::Intake(spool::SpoolId id, const spool::Envelope& env, s
     std::string domain = RecipientDomain(env.recipients[i]);
     if (domain.empty()) domain = options.host_name;
     ++pending;
+    std::string rerouted;  // alert-driven (reroutes.hpp)
+    if (const std::string* pool = reroutes.PoolFor(domain)) rerouted = selector.Select(*pool).vmta;
+    const std::string& vmta = rerouted.empty() ? choice.vmta : rerouted;
     const Destination* dest = rollup.DestinationFor(domain, now);
     if (dest == nullptr) {  // waits for the mx-rollup decision (PlaceParked)
-      rollup.Park(domain, ParkedRecipient{m, i, as_retry, choice.vmta});
+      rollup.Park(domain, ParkedRecipient{m, i, as_retry, vmta});
       parked = true;
       continue;
     }
-    Queue& q = FindOrCreateQueue(QueueKey{dest->name, choice.vmta}, dest->mx_domain);
+    Queue& q = FindOrCreateQueue(QueueKey{dest->name, vmta}, dest->mx_domain);
     AddToQueue(q, m, i, as_retry, now);
     auto it = std::find_if(per_queue.begin(), per_queue.end(),
                            [&](const auto& p) { return p.first == q.index; });
@@ -671,6 +676,18 @@ int QueueManager::Resume(const std::string& name) {
   impl_->Notify();
   return static_cast<int>(queues.size());
 }
+
+std::optional<std::string> QueueManager::SetReroute(const std::string& name,
+                                                    const std::string& target,
+                                                    const std::string& pool) {
+  std::optional<std::string> error = impl_->reroutes.Set(name, target, pool);
+  if (!error) {
+    OUTPOST_LOG(kInfo, "queue") << "new mail for " << target << " goes through " << pool;
+  }
+  return error;
+}
+
+bool QueueManager::ClearReroute(const std::string& name) { return impl_->reroutes.Clear(name); }
 
 int QueueManager::Delete(const std::string& name, std::string* error) {
   auto queues = impl_->Match(name);

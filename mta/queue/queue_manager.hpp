@@ -206,11 +206,16 @@ class QueueManager {
   // When RunDue() should next be called (nullopt: nothing scheduled).
   std::optional<MonoTime> NextWake() const;
 
-  // Management. `name` is "domain/vmta", or "domain" for all of its queues. Return the number of
-  // queues affected.
+  // Management. `name` is "domain/vmta", "domain" for all of its queues, or "*/vmta" for all
+  // of a virtual MTA's queues. Return the number of queues affected.
   int Pause(const std::string& name);
   int Resume(const std::string& name);
   int SetMode(const std::string& name, QueueMode mode);
+  // Alert-driven reroutes (reroutes.hpp): new mail for `target` (a provider name or a domain
+  // list) goes through `pool` until ClearReroute(name). An error for an unknown provider.
+  std::optional<std::string> SetReroute(const std::string& name, const std::string& target,
+                                        const std::string& pool);
+  bool ClearReroute(const std::string& name);
   // Deletes the queued mail of the matching queues (PowerMTA's `delete --queue`): every queued
   // recipient (fresh or scheduled) gets a b record (dsnAction failed, dsnStatus 5.0.0,
   // bounceCat other, dsnDiag "deleted by operator"), no DSN; the accounting log is flushed, then

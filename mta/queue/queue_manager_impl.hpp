@@ -49,6 +49,7 @@
 #include "mta/queue/policy_settings.hpp"
 #include "mta/queue/queue_manager.hpp"
 #include "mta/queue/queue_name.hpp"
+#include "mta/queue/reroutes.hpp"
 
 namespace outpost::queue {
 
@@ -212,6 +213,7 @@ struct QueueManager::Impl {
   Deliverer& deliverer;
   std::unique_ptr<delivery::ReplyClassifier> classifier;
   VmtaSelector selector;
+  Reroutes reroutes;    // alert-driven (reroutes.hpp)
   MxRollup rollup;      // recipient domain -> queue destination (mx_rollup.hpp)
   ConnectionCaps caps;  // a virtual MTA's max-smtp-out, total-max-smtp-out (connection_caps.hpp)
   MonoTime epoch;

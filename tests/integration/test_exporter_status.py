@@ -89,6 +89,10 @@ CONTRACT = {
     "outpost_tls_failures_remembered": None,
     "outpost_8bit_converted_total": None,
     "outpost_8bit_refused_total": None,
+    "outpost_alert_actions_active": None,
+    "outpost_alert_actions_total": None,
+    "outpost_alert_action_undos_total": None,
+    "outpost_alert_action_failures_total": None,
     "outpost_ready": None,
 }
 REASONS = ["connect", "timeout", "http_status", "bad_json", "schema"]

@@ -145,6 +145,10 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
       {"outpost_tls_failures_remembered", "", "", 0},
       {"outpost_8bit_converted_total", "", "", 0},
       {"outpost_8bit_refused_total", "", "", 0},
+      {"outpost_alert_actions_active", "", "", 1},
+      {"outpost_alert_actions_total", "", "", 3},
+      {"outpost_alert_action_undos_total", "", "", 2},
+      {"outpost_alert_action_failures_total", "", "", 0},
       {"outpost_ready", "", "", 1},
   };
   for (const Want& w : wants) {
