@@ -29,7 +29,7 @@ struct Transaction {
   std::string protocol;  // Received:'s "with": "ESMTP", "ESMTPSA", "HTTP"
   bool body_8bit = false;
   std::string verp_delimiters;  // XVERP / verp-default: "+=" or "-=" ("" = no VERP)
-  std::string data;  // the message as received (CRLF line ends)
+  std::string data;             // the message as received (CRLF line ends)
   // Asked by an HTTP submitter (empty: not asked): the virtual MTA or pool, checked like
   // X-Virtual-MTA but not subject to process-x-virtual-mta; the job id, over any X-Job header.
   std::string vmta;
