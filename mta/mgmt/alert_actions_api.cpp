@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "common/constant_time.hpp"
 #include "mta/mgmt/status_json.hpp"
 
 namespace outpost::mgmt {
@@ -82,11 +83,7 @@ bool BearerMatches(const std::string& header, const std::string& token) {
   if (header.size() != kScheme.size() + token.size() || header.rfind(kScheme, 0) != 0) {
     return false;
   }
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < token.size(); ++i) {
-    diff |= static_cast<unsigned char>(header[kScheme.size() + i] ^ token[i]);
-  }
-  return diff == 0;
+  return ConstantTimeEquals(std::string_view(header).substr(kScheme.size()), token);
 }
 
 void RegisterAlertApi(httplib::Server& server, AlertApi api) {

@@ -9,6 +9,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "common/constant_time.hpp"
 #include "mta/log/log.hpp"
 #include "mta/mgmt/http_json.hpp"
 #include "mta/mgmt/status_json.hpp"
@@ -218,13 +219,8 @@ const config::ApiKey* FindApiKey(const std::vector<config::ApiKey>& keys,
     authorization.remove_prefix(kBearer.size());
   }
   const config::ApiKey* found = nullptr;
-  for (const config::ApiKey& key : keys) {
-    unsigned char diff = key.key.size() == authorization.size() ? 0 : 1;
-    for (std::size_t i = 0; i < key.key.size(); ++i) {
-      diff |= static_cast<unsigned char>(key.key[i] ^
-                                         (i < authorization.size() ? authorization[i] : 0));
-    }
-    if (diff == 0 && found == nullptr) found = &key;
+  for (const config::ApiKey& key : keys) {  // every key compared: no early exit on a match
+    if (ConstantTimeEquals(key.key, authorization) && found == nullptr) found = &key;
   }
   return found;
 }

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "common/base64.hpp"
+#include "common/constant_time.hpp"
 #include "common/strings.hpp"
 #include "common/verp.hpp"
 #include "mta/log/log.hpp"
@@ -12,19 +13,6 @@
 #include "mta/smtp/reply.hpp"
 
 namespace outpost::smtp {
-namespace {
-
-// Compares without an early exit, so timing does not reveal how much of a password matched.
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::size_t n = a.size() < b.size() ? a.size() : b.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  }
-  return diff == 0;
-}
-
-}  // namespace
 
 Session::Session(SessionOptions options) : options_(std::move(options)) {
   if (!options_.routes) options_.routes = std::make_shared<PatternRoutes>(*options_.config);
