@@ -11,7 +11,7 @@ namespace outpost::exporter {
 using prometheus::MetricType;
 using Json = nlohmann::json;
 
-const std::array<StatusScalar, 57> kStatusScalars = {{
+const std::array<StatusScalar, 59> kStatusScalars = {{
     {"outpost_uptime_seconds", "outpostd uptime.", MetricType::Gauge, {"uptime_seconds"}},
     {"outpost_queue_recipients",
      "Queued recipients, total.",
@@ -179,6 +179,14 @@ const std::array<StatusScalar, 57> kStatusScalars = {{
      "Transactions sent unsigned: the key did not fit the policy or signing failed.",
      MetricType::Counter,
      {"dkim", "sign_failures"}},
+    {"outpost_domainkeys_signed_total",
+     "Transactions sent with a DomainKey-Signature (dk-sign).",
+     MetricType::Counter,
+     {"dkim", "domainkeys_signed"}},
+    {"outpost_domainkeys_sign_failures_total",
+     "Transactions dk-sign asked to sign that went without a DomainKey-Signature.",
+     MetricType::Counter,
+     {"dkim", "domainkeys_failures"}},
     {"outpost_signing_pool_threads",
      "Threads of the pool that makes DKIM signatures (queue-processing-threads).",
      MetricType::Gauge,

@@ -97,7 +97,7 @@ struct StatusByDirection {
   std::array<const char*, 3> out_path;
 };
 
-extern const std::array<StatusScalar, 57> kStatusScalars;
+extern const std::array<StatusScalar, 59> kStatusScalars;
 extern const std::array<StatusByDirection, 4> kStatusByDirection;
 
 }  // namespace outpost::exporter

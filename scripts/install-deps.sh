@@ -11,7 +11,7 @@ PACKAGES=(
   libasio-dev libssl-dev libc-ares-dev libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   # tests and demo: real peers
-  python3 python3-pytest python3-dkim python3-nacl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix curl openssl dnsmasq-base procps iproute2 prometheus mtail
+  python3 python3-pytest python3-dkim python3-nacl libmail-dkim-perl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix curl openssl dnsmasq-base procps iproute2 prometheus mtail
   strace  # counts outpostd's fdatasync calls (test_spool_sync.py)
   # monitoring stack: Alertmanager + amtool (demo, e2e test), docker-compose (validates the compose file)
   prometheus-alertmanager docker-compose python3-yaml

@@ -247,6 +247,7 @@ struct DomainPolicy {
   std::optional<Rate> source_ip_max_msg_rate;
   std::optional<std::string> mx_rollup;
   std::optional<bool> dkim_sign;
+  std::optional<bool> dk_sign;                    // DomainKeys (RFC 4870) beside or instead of DKIM
   std::optional<std::string> dkim_algorithm;      // rsa-sha256 | ed25519-sha256
   std::optional<std::string> dkim_headers_canon;  // relaxed | simple
   std::optional<std::string> dkim_body_canon;     // relaxed | simple

@@ -833,6 +833,10 @@ const std::vector<DirectiveSpec> kDomain = {
     {"dkim-sign", "dkim-sign BOOL", "no",
      "Sign mail to this destination with the matching domain-key.", I::kDaemon,
      SetBool<&DomainPolicy::dkim_sign>, kExpBool},
+    {"dk-sign", "dk-sign BOOL", "no",
+     "Also sign mail to this destination with a DomainKeys (RFC 4870) signature, made with the "
+     "same domain-key as DKIM.",
+     I::kDaemon, SetBool<&DomainPolicy::dk_sign>, kExpBool},
     {"dkim-algorithm", "dkim-algorithm rsa-sha256|ed25519-sha256", "the key's type",
      "The DKIM signing algorithm; it must match the key's type.", I::kDaemon,
      SetChoice<&DomainPolicy::dkim_algorithm, kDkimAlgorithms>,

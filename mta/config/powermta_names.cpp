@@ -63,7 +63,6 @@ const std::vector<PowerMtaName> kDirectives = {
     // <smtp-user>.
     {"authentication-method", U, nullptr},
     // <domain>.
-    {"dk-sign", D, nullptr},
     {"bounce-upon-pix-transfer-failure", D, nullptr},
     {"replace-smtp-421-service-response", D, nullptr},
     {"ignore-chunking", D, kNoChunking},

@@ -19,7 +19,11 @@
   X(Counter, dkim_unsigned_no_key_total, unsigned_no_key, "messages",                             \
     "Transactions sent unsigned: no domain-key for the From domain.")                             \
   X(Counter, dkim_sign_failures_total, sign_failures, "messages",                                 \
-    "Transactions sent unsigned: the key did not fit or signing failed.")
+    "Transactions sent unsigned: the key did not fit or signing failed.")                        \
+  X(Counter, domainkeys_signed_total, domainkeys_signed, "messages",                              \
+    "Transactions sent with a DomainKey-Signature (dk-sign).")                                    \
+  X(Counter, domainkeys_sign_failures_total, domainkeys_failures, "messages",                     \
+    "Transactions dk-sign asked to sign, sent without a DomainKey-Signature (no RSA key).")
 
 #define OUTPOST_SIGNING_POOL_METRICS(X)                                                           \
   X(Gauge, signing_pool_threads, threads, "threads",                                              \

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "mta/dkim/domainkeys.hpp"
 #include "mta/log/log.hpp"
 #include "mta/queue/domain_policy.hpp"
 #include "mta/queue/queue_name.hpp"
@@ -20,6 +21,7 @@ void SigningDeliverer::SetConfig(std::shared_ptr<const config::Config> config,
   ++generation_;  // every connection re-merges its policy at its next Send()
   logged_no_key_.clear();
   logged_failure_.clear();
+  logged_dk_failure_.clear();
 }
 
 void SigningDeliverer::Connect(const queue::ConnectRequest& request,
@@ -39,7 +41,11 @@ void SigningDeliverer::Connect(const queue::ConnectRequest& request,
 void SigningDeliverer::Send(queue::ConnectionId connection, queue::BatchRequest batch,
                             std::function<void(queue::BatchOutcome)> done) {
   auto it = connections_.find(connection);
-  if (it == connections_.end() || !batch.data || !Refresh(it->second).sign) {
+  if (it == connections_.end() || !batch.data) {
+    inner_.Send(connection, std::move(batch), std::move(done));
+    return;
+  }
+  if (const Destination& merged = Refresh(it->second); !merged.sign && !merged.dk_sign) {
     inner_.Send(connection, std::move(batch), std::move(done));
     return;
   }
@@ -80,11 +86,13 @@ const SigningDeliverer::Destination& SigningDeliverer::Refresh(Destination& dest
   if (destination.generation == generation_) return destination;
   destination.generation = generation_;
   destination.sign = false;
+  destination.dk_sign = false;
   destination.policy = {};
   if (!config_) return destination;
   queue::EffectiveDomainPolicy merged =
       queue::MergeDomainPolicy(*config_, destination.domain, destination.vmta);
   destination.sign = merged.dkim_sign && signers_ != nullptr;
+  destination.dk_sign = merged.dk_sign && signers_ != nullptr;
   // dkim::PolicyFrom parses the option texts (already validated by the config loader).
   config::DomainPolicy options;
   options.dkim_algorithm = merged.dkim_algorithm;
@@ -100,6 +108,24 @@ SigningDeliverer::Attempt SigningDeliverer::Sign(const dkim::SignerCache& signer
                                                  std::shared_ptr<const std::string> data) {
   Attempt attempt;
   attempt.from_domain = dkim::FromDomain(*data);
+  std::string dkim_field =
+      destination.sign ? SignDkim(signers, destination, *data, attempt) : std::string();
+  std::string dk_field =
+      destination.dk_sign ? SignDomainKeys(signers, destination, *data, attempt) : std::string();
+  if (dkim_field.empty() && dk_field.empty()) {
+    attempt.data = std::move(data);
+    return attempt;
+  }
+  auto signed_data = std::make_shared<std::string>();
+  signed_data->reserve(dkim_field.size() + dk_field.size() + data->size());
+  signed_data->append(dkim_field).append(dk_field).append(*data);
+  attempt.data = std::move(signed_data);
+  return attempt;
+}
+
+std::string SigningDeliverer::SignDkim(const dkim::SignerCache& signers,
+                                       const Destination& destination, const std::string& data,
+                                       Attempt& attempt) {
   std::shared_ptr<const dkim::Signer> signer =
       attempt.from_domain.empty()
           ? nullptr
@@ -109,40 +135,79 @@ SigningDeliverer::Attempt SigningDeliverer::Sign(const dkim::SignerCache& signer
     // exists but this destination's policy cannot use it.
     const bool no_key = attempt.from_domain.empty() || attempt.why.rfind("no domain-key", 0) == 0;
     attempt.kind = no_key ? Attempt::Kind::kNoKey : Attempt::Kind::kFailed;
-    attempt.data = std::move(data);
-    return attempt;
+    return std::string();
   }
-  dkim::SignResult result = signer->Sign(*data);
+  dkim::SignResult result = signer->Sign(data);
   if (!result.ok()) {
     attempt.kind = Attempt::Kind::kFailed;
     attempt.why = "signing failed: " + result.error;
-    attempt.data = std::move(data);
-    return attempt;
+    return std::string();
   }
-  auto signed_data = std::make_shared<std::string>();
-  signed_data->reserve(result.header.size() + data->size());
-  signed_data->append(result.header).append(*data);
   attempt.kind = Attempt::Kind::kSigned;
-  attempt.data = std::move(signed_data);
-  return attempt;
+  return std::move(result.header);
+}
+
+std::string SigningDeliverer::SignDomainKeys(const dkim::SignerCache& signers,
+                                             const Destination& destination,
+                                             const std::string& data, Attempt& attempt) {
+  dkim::DkSignOptions options;
+  std::shared_ptr<const dkim::SigningKey> key =
+      attempt.from_domain.empty()
+          ? nullptr
+          : signers.FindKey(attempt.from_domain, destination.vmta, &options.selector);
+  if (!key) {
+    attempt.dk_kind = Attempt::Kind::kNoKey;
+    return std::string();
+  }
+  options.domain = attempt.from_domain;
+  dkim::SignResult result = dkim::SignDomainKeys(*key, options, data);
+  if (!result.ok()) {
+    attempt.dk_kind = Attempt::Kind::kFailed;
+    attempt.dk_why = result.error;
+    return std::string();
+  }
+  attempt.dk_kind = Attempt::Kind::kSigned;
+  return std::move(result.header);
 }
 
 void SigningDeliverer::Account(const Attempt& attempt, const std::string& destination_domain) {
   const std::string& from = attempt.from_domain;
+  switch (attempt.dk_kind) {
+    case Attempt::Kind::kNotAsked:
+      break;
+    case Attempt::Kind::kSigned:
+      ++stats_.domainkeys_signed;
+      break;
+    case Attempt::Kind::kNoKey:
+      ++stats_.domainkeys_failures;
+      LogOnce(logged_no_key_, from, false,
+              "no domain-key for From: domain " + from + "; sent without a DomainKey-Signature");
+      break;
+    case Attempt::Kind::kFailed:
+      ++stats_.domainkeys_failures;
+      LogOnce(logged_dk_failure_, from, true,
+              "cannot make a DomainKeys signature for " + from + ": " + attempt.dk_why +
+                  "; sent without one");
+      break;
+  }
   switch (attempt.kind) {
+    case Attempt::Kind::kNotAsked:
+      return;
     case Attempt::Kind::kSigned:
       ++stats_.signed_messages;
       return;
     case Attempt::Kind::kNoKey:
       ++stats_.unsigned_no_key;
       LogOnce(logged_no_key_, from, false,
-              from.empty() ? "message without a From: domain"
-                           : "no domain-key for From: domain " + from);
+              (from.empty() ? "message without a From: domain"
+                            : "no domain-key for From: domain " + from) +
+                  "; sent unsigned");
       return;
     case Attempt::Kind::kFailed:
       ++stats_.sign_failures;
       LogOnce(logged_failure_, from, true,
-              "cannot sign for " + from + " to " + destination_domain + ": " + attempt.why);
+              "cannot sign for " + from + " to " + destination_domain + ": " + attempt.why +
+                  "; sent unsigned");
       return;
   }
 }
@@ -151,9 +216,9 @@ void SigningDeliverer::LogOnce(std::set<std::string>& logged, const std::string&
                                bool warning, const std::string& text) {
   if (logged.size() >= kMaxLoggedDomains || !logged.insert(domain).second) return;
   if (warning) {
-    OUTPOST_LOG(kWarning, "dkim") << text << "; sent unsigned";
+    OUTPOST_LOG(kWarning, "dkim") << text;
   } else {
-    OUTPOST_LOG(kDebug, "dkim") << text << "; sent unsigned";
+    OUTPOST_LOG(kDebug, "dkim") << text;
   }
 }
 

@@ -6,7 +6,9 @@
 // that virtual MTA (MergeDomainPolicy: its own sections first); with `dkim-sign yes` it asks the
 // SignerCache for the signer of the From: domain (dkim::FromDomain) and that virtual MTA under
 // the merged dkim-* options, prepends the DKIM-Signature field to a copy of the data and forwards
-// that copy. Otherwise the batch goes through unchanged; Connect/Close/ResolveMxHosts as they are.
+// that copy. With `dk-sign yes` it also prepends a DomainKey-Signature (dkim/domainkeys.hpp) made
+// with the same domain-key. Otherwise the batch goes through unchanged;
+// Connect/Close/ResolveMxHosts as they are.
 //
 // Invariants:
 // * The signature covers exactly the bytes the inner Deliverer sends: the data is the spool's
@@ -61,6 +63,8 @@ struct SigningStats {
   std::uint64_t signed_messages = 0;  // batches forwarded with a DKIM-Signature
   std::uint64_t unsigned_no_key = 0;  // dkim-sign yes, but no domain-key for the From: domain
   std::uint64_t sign_failures = 0;    // a key exists but the policy does not fit it, or Sign failed
+  std::uint64_t domainkeys_signed = 0;    // batches forwarded with a DomainKey-Signature
+  std::uint64_t domainkeys_failures = 0;  // dk-sign yes but no RSA key, or signing failed
 };
 
 // Not thread-safe: used from one thread (the queue manager's io thread), like the Deliverer it
@@ -94,21 +98,31 @@ class SigningDeliverer final : public queue::Deliverer {
     std::string domain;
     std::string vmta;              // the queue's virtual MTA ("" when the queue name has none)
     std::uint64_t generation = 0;  // 0: not merged yet
-    bool sign = false;
+    bool sign = false;             // dkim-sign
+    bool dk_sign = false;          // dk-sign (DomainKeys)
     dkim::DomainSignPolicy policy;
   };
   // What signing one message came to (made on a pool thread, accounted on the loop).
   struct Attempt {
-    enum class Kind { kSigned, kNoKey, kFailed };
-    Kind kind = Kind::kNoKey;
+    enum class Kind { kNotAsked, kSigned, kNoKey, kFailed };
+    Kind kind = Kind::kNotAsked;              // DKIM
+    Kind dk_kind = Kind::kNotAsked;           // DomainKeys
     std::shared_ptr<const std::string> data;  // what to send: the input, or a signed copy
     std::string from_domain;
-    std::string why;  // for kFailed: the reason
+    std::string why;     // for kFailed: the reason
+    std::string dk_why;  // for dk_kind kNoKey/kFailed: the reason
   };
   const Destination& Refresh(Destination& destination);
   // Thread-safe: reads only its arguments (SignerCache and Signer are thread-safe).
   static Attempt Sign(const dkim::SignerCache& signers, const Destination& destination,
                       std::shared_ptr<const std::string> data);
+  // The DKIM-Signature field for `data` ("" when none is made; attempt.kind says why).
+  static std::string SignDkim(const dkim::SignerCache& signers, const Destination& destination,
+                              const std::string& data, Attempt& attempt);
+  // The DomainKey-Signature field ("" when none is made; attempt.dk_kind says why).
+  static std::string SignDomainKeys(const dkim::SignerCache& signers,
+                                    const Destination& destination, const std::string& data,
+                                    Attempt& attempt);
   void Account(const Attempt& attempt, const std::string& destination_domain);
   void LogOnce(std::set<std::string>& logged, const std::string& domain, bool warning,
                const std::string& text);
@@ -121,6 +135,7 @@ class SigningDeliverer final : public queue::Deliverer {
   std::unordered_map<queue::ConnectionId, Destination> connections_;
   std::set<std::string> logged_no_key_;
   std::set<std::string> logged_failure_;
+  std::set<std::string> logged_dk_failure_;
   SigningStats stats_;
 };
 

@@ -17,10 +17,10 @@
 #include <set>
 #include <sstream>
 
-namespace outpost::dkim {
-namespace {
+#include "mta/dkim/internal.hpp"
 
-bool IsWsp(char c) { return c == ' ' || c == '\t'; }
+namespace outpost::dkim {
+namespace internal {
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -45,6 +45,17 @@ std::string Base64(const unsigned char* data, std::size_t size) {
   out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
   return out;
 }
+
+}  // namespace internal
+namespace {
+
+using internal::Base64;
+using internal::EqualsIgnoreCase;
+using internal::FieldBuilder;
+using internal::Lower;
+using internal::LowerString;
+
+bool IsWsp(char c) { return c == ' ' || c == '\t'; }
 
 // Decodes strict base64 (no whitespace); nullopt on bad input.
 std::optional<std::string> Unbase64(std::string_view text) {
@@ -141,44 +152,6 @@ using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 
 // Refuses to prompt for a passphrase: encrypted keys fail to load.
 int NoPassphrase(char*, int, int, void*) { return -1; }
-
-// Folds a DKIM-Signature field: tags separated by "; ", a new line (CRLF SP) before a piece that
-// would pass column 78.
-class FieldBuilder {
- public:
-  explicit FieldBuilder(std::string start) : out_(std::move(start)), column_(out_.size()) {}
-  // Appends `piece`, preceded by `sep` on the same line or by a fold.
-  void Add(std::string_view piece, std::string_view sep) {
-    if (column_ + sep.size() + piece.size() > kWidth && column_ > 1) {
-      out_ += "\r\n ";
-      column_ = 1;
-    } else {
-      out_ += sep;
-      column_ += sep.size();
-    }
-    out_ += piece;
-    column_ += piece.size();
-  }
-  // Appends `text` across as many lines as needed (for b= and bh= values, which may be split).
-  void AddSplittable(std::string_view text) {
-    while (!text.empty()) {
-      if (column_ >= kWidth) {
-        out_ += "\r\n ";
-        column_ = 1;
-      }
-      std::size_t n = std::min(text.size(), kWidth - column_);
-      out_.append(text.data(), n);
-      column_ += n;
-      text.remove_prefix(n);
-    }
-  }
-  std::string& text() { return out_; }
-
- private:
-  static constexpr std::size_t kWidth = 78;
-  std::string out_;
-  std::size_t column_;
-};
 
 bool IdentityWithinDomain(const std::string& identity, const std::string& domain) {
   std::size_t at = identity.rfind('@');
@@ -682,12 +655,16 @@ SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
 
   std::string main_file = config.files.empty() ? std::string() : config.files.front();
   for (const config::DomainPolicy& d : config.domains) {
-    if (!d.dkim_sign.value_or(false) && !d.dkim_identity && !d.dkim_algorithm) continue;
+    const bool dk_sign = d.dk_sign.value_or(false);
+    if (!d.dkim_sign.value_or(false) && !dk_sign && !d.dkim_identity && !d.dkim_algorithm) {
+      continue;
+    }
     auto error = [&](const std::string& message) {
       result.errors.push_back({main_file, d.line, "<domain " + d.match + ">: " + message});
     };
     if (!any_key) {
       if (d.dkim_sign.value_or(false)) error("dkim-sign yes but no domain-key is configured");
+      if (dk_sign) error("dk-sign yes but no domain-key is configured");
       continue;
     }
     if (cache->keys_.empty()) continue;  // key errors already reported
@@ -713,18 +690,33 @@ SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
   return result;
 }
 
+const SignerCache::Key* SignerCache::Lookup(const std::string& domain,
+                                            const std::string& vmta) const {
+  auto k = vmta.empty() ? keys_.end() : keys_.find(KeyName(vmta, domain));
+  if (k == keys_.end()) k = keys_.find(KeyName("", domain));
+  return k == keys_.end() ? nullptr : &k->second;
+}
+
+std::shared_ptr<const SigningKey> SignerCache::FindKey(const std::string& domain,
+                                                       const std::string& vmta,
+                                                       std::string* selector) const {
+  const Key* k = Lookup(LowerString(domain), vmta);
+  if (k == nullptr) return nullptr;
+  if (selector) *selector = k->directive.selector;
+  return k->key;
+}
+
 std::shared_ptr<const Signer> SignerCache::Find(const std::string& domain,
                                                 const DomainSignPolicy& policy, std::string* error,
                                                 const std::string& vmta) const {
   std::string d = LowerString(domain);
-  auto k = vmta.empty() ? keys_.end() : keys_.find(KeyName(vmta, d));  // the virtual MTA's own
-  if (k == keys_.end()) k = keys_.find(KeyName("", d));
-  if (k == keys_.end()) {
+  const Key* k = Lookup(d, vmta);
+  if (k == nullptr) {
     if (error) *error = "no domain-key for '" + d + "'";
     return nullptr;
   }
   std::string cache_key =
-      k->first + '|' + (policy.algorithm ? AlgorithmName(*policy.algorithm) : "") + '|' +
+      KeyName(vmta, d) + '|' + (policy.algorithm ? AlgorithmName(*policy.algorithm) : "") + '|' +
       CanonName(policy.header_canon) + '|' + CanonName(policy.body_canon) + '|' + policy.identity;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -733,12 +725,12 @@ std::shared_ptr<const Signer> SignerCache::Find(const std::string& domain,
   }
   SignOptions options;
   options.domain = d;
-  options.selector = k->second.directive.selector;
+  options.selector = k->directive.selector;
   options.algorithm = policy.algorithm;
   options.header_canon = policy.header_canon;
   options.body_canon = policy.body_canon;
   options.identity = policy.identity;
-  SignerResult created = Signer::Create(k->second.key, std::move(options));
+  SignerResult created = Signer::Create(k->key, std::move(options));
   if (!created.signer) {
     if (error) *error = created.error;
     return nullptr;

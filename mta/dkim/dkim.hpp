@@ -246,6 +246,12 @@ class SignerCache {
                                      std::string* error = nullptr,
                                      const std::string& vmta = "") const;
 
+  // The key for signing domain `domain` through `vmta` as Find() chooses it, and its selector,
+  // for signatures other than DKIM's (DomainKeys, domainkeys.hpp). Null when no domain-key
+  // covers the domain.
+  std::shared_ptr<const SigningKey> FindKey(const std::string& domain, const std::string& vmta,
+                                            std::string* selector) const;
+
   std::size_t key_count() const { return keys_.size(); }
 
  private:
@@ -253,6 +259,8 @@ class SignerCache {
     config::DomainKey directive;
     std::shared_ptr<const SigningKey> key;
   };
+  // The virtual MTA's own domain-key for `domain` (lower case), else the global one; null if none.
+  const Key* Lookup(const std::string& domain, const std::string& vmta) const;
   static std::string KeyName(const std::string& vmta, const std::string& domain);
   void Load(const std::string& vmta, const std::vector<config::DomainKey>& keys,
             std::vector<config::ConfigError>& errors);

@@ -67,6 +67,8 @@ const char* ConsoleHtml() {
       <div class="small" id="process-detail"></div></div>
     <div class="card"><h2>DNS cache</h2><div class="big" id="dns">–</div>
       <div class="small" id="dns-detail"></div></div>
+    <div class="card"><h2>Signing pool</h2><div class="big" id="signing">–</div>
+      <div class="small" id="signing-detail"></div></div>
   </div>
   <section><h2>Top queues</h2>
     <table id="queues"><thead><tr><th>Queue</th><th>Mode</th><th class="num">Recipients</th>
@@ -170,8 +172,16 @@ function showStatus(s) {
   set("dns", fmt(s.dns.cache_entries) + " entries");
   set("dns-detail", "hit ratio " + fixed(s.dns.hit_ratio * 100, 1) + "%, " + fmt(s.dns.queries) +
       " queries, " + fmt(s.dns.failures) + " failures");
+  if (s.signing_pool) showSigning(s.signing_pool, s.dkim);
   if (s.returnpath) showReturnPath(s.returnpath);
   if (s.actions) showActions(s.actions);
+}
+function showSigning(p, d) {
+  set("signing", fixed(p.busy_fraction * 100, 0) + "% busy");
+  set("signing-detail", fmt(p.threads) + " threads, " + fmt(p.running) + " signing, " +
+      fmt(p.queued) + " queued, " + fmt(p.waiting) + " waiting; signed " + fmt(d.signed) +
+      " DKIM, " + fmt(d.domainkeys_signed || 0) + " DomainKeys; " + fmt(d.sign_failures) +
+      " failures");
 }
 function showActions(a) {
   set("actions-rules", fmt(a.rules));

@@ -128,6 +128,7 @@ EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std:
   Apply(sections, &P::ignore_8bitmime, out.ignore_8bitmime);
   out.discard = First(sections, &P::delivery_type).value_or("smtp") == "discard";
   Apply(sections, &P::dkim_sign, out.dkim_sign);
+  Apply(sections, &P::dk_sign, out.dk_sign);
   out.dkim_algorithm = First(sections, &P::dkim_algorithm);
   out.dkim_headers_canon = First(sections, &P::dkim_headers_canon);
   out.dkim_body_canon = First(sections, &P::dkim_body_canon);

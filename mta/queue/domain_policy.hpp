@@ -66,6 +66,7 @@ struct EffectiveDomainPolicy {
   bool discard = false;  // type discard
   // DKIM (the signer, signing_deliverer.hpp, reads these; dkim::PolicyFrom parses the text).
   bool dkim_sign = false;
+  bool dk_sign = false;                       // DomainKeys (mta/dkim/domainkeys.hpp)
   std::optional<std::string> dkim_algorithm;  // nullopt: the key's own type
   std::optional<std::string> dkim_headers_canon;
   std::optional<std::string> dkim_body_canon;

@@ -110,6 +110,7 @@ std::vector<Setting> PolicySettings(const EffectiveDomainPolicy& p) {
       {"assume-delivery-upon-data-termination-timeout",
        YesNo(p.assume_delivery_upon_data_termination_timeout)},
       {"dkim-sign", YesNo(p.dkim_sign)},
+      {"dk-sign", YesNo(p.dk_sign)},
       {"dkim-algorithm", Or(p.dkim_algorithm, "the key's type")},
       {"dkim-headers-canon", Or(p.dkim_headers_canon, "relaxed")},
       {"dkim-body-canon", Or(p.dkim_body_canon, "relaxed")},

@@ -79,6 +79,8 @@ CONTRACT = {
     "outpost_dkim_signed_total": None,
     "outpost_dkim_unsigned_no_key_total": None,
     "outpost_dkim_sign_failures_total": None,
+    "outpost_domainkeys_signed_total": None,
+    "outpost_domainkeys_sign_failures_total": None,
     "outpost_signing_pool_threads": None,
     "outpost_signing_pool_queued": None,
     "outpost_signing_pool_waiting": None,

@@ -65,6 +65,9 @@ def test_console_shows_live_state(tmp_path):
             assert "Connection refused" in dom, "the hotmail queue's last error is shown"
             assert "<td>vmta1</td>" in dom, "per-vmta row"
             assert '<span id="error"></span>' in dom, "no fetch error shown"
+            pool = status["signing_pool"]
+            assert f'id="signing-detail">{pool["threads"]} threads, ' in dom, "signing pool card"
+            assert "% busy<" in dom
             queued = status["queue"]["recipients"]
             assert queued > 0 and f'id="queued">{queued:,}<' in dom, "queued recipients card"
 

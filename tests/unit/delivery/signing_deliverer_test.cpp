@@ -205,6 +205,48 @@ TEST(SigningDeliverer, SignsPerMergedPolicyAndKey) {
   }
 }
 
+// dk-sign: a DomainKey-Signature after the DKIM-Signature (both asked), alone (DomainKeys only),
+// or none with an Ed25519 key (counted as a DomainKeys failure; DKIM still signs).
+TEST(SigningDeliverer, DomainKeysBesideOrInsteadOfDkim) {
+  TempDir dir;
+  auto config = BaseConfig(dir);
+  config::DomainPolicy both = Policy("both.test", true);
+  both.dk_sign = true;
+  config::DomainPolicy dk_only = Policy("dkonly.test", false);
+  dk_only.dk_sign = true;
+  config->domains.push_back(both);
+  config->domains.push_back(dk_only);
+  struct DkCase {
+    const char* destination;
+    const char* from;
+    const char* want_start;  // the first field of what is sent
+    bool want_dk;
+  };
+  const std::vector<DkCase> cases = {{"both.test", "rsa.test", "DKIM-Signature:", true},
+                                     {"dkonly.test", "rsa.test", "DomainKey-Signature:", true},
+                                     {"both.test", "example.com", "DKIM-Signature:", false}};
+  for (const DkCase& c : cases) {
+    SCOPED_TRACE(std::string(c.destination) + " from " + c.from);
+    RecordingDeliverer inner;
+    SigningDeliverer signing(inner, config, MustBuild(*config));
+    ConnectRequest request;
+    request.domain = c.destination;
+    signing.Connect(request, [](ConnectOutcome) {});
+    BatchRequest batch;
+    batch.data = std::make_shared<const std::string>(Message(c.from));
+    signing.Send(1, batch, [](BatchOutcome) {});
+    ASSERT_EQ(inner.sent.size(), 1u);
+    const std::string& got = *inner.sent[0];
+    EXPECT_EQ(got.rfind(c.want_start, 0), 0u) << got;
+    std::size_t dk = got.find("\r\nDomainKey-Signature: a=rsa-sha1;");
+    if (got.rfind("DomainKey-Signature:", 0) == 0) dk = 0;
+    EXPECT_EQ(dk != std::string::npos, c.want_dk) << got;
+    EXPECT_EQ(got.substr(got.find("From: Sender")), Message(c.from));
+    EXPECT_EQ(signing.Stats().domainkeys_signed, c.want_dk ? 1u : 0u);
+    EXPECT_EQ(signing.Stats().domainkeys_failures, c.want_dk ? 0u : 1u);
+  }
+}
+
 TEST(SigningDeliverer, UnknownConnectionAndNoCacheForwardUnchanged) {
   TempDir dir;
   auto config = BaseConfig(dir);

@@ -141,6 +141,8 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
       {"outpost_dkim_signed_total", "", "", 0},
       {"outpost_dkim_unsigned_no_key_total", "", "", 0},
       {"outpost_dkim_sign_failures_total", "", "", 0},
+      {"outpost_domainkeys_signed_total", "", "", 0},
+      {"outpost_domainkeys_sign_failures_total", "", "", 0},
       {"outpost_tls_fallbacks_total", "", "", 0},
       {"outpost_tls_failures_remembered", "", "", 0},
       {"outpost_8bit_converted_total", "", "", 0},
@@ -178,7 +180,11 @@ TEST(StatusMetrics, AccountingNotWritableAndDkimCounts) {
                            {"buffered_bytes", 4096},
                            {"write_errors", 7},
                            {"held_recipients", 12}};
-    j["dkim"] = Json{{"signed", 30}, {"unsigned_no_key", 2}, {"sign_failures", 1}};
+    j["dkim"] = Json{{"signed", 30},
+                     {"unsigned_no_key", 2},
+                     {"sign_failures", 1},
+                     {"domainkeys_signed", 5},
+                     {"domainkeys_failures", 4}};
     return j;
   }());
   StatusMapping m = MapStatus(f, StatusMappingLimits{});
@@ -190,6 +196,8 @@ TEST(StatusMetrics, AccountingNotWritableAndDkimCounts) {
   EXPECT_EQ(Value(m, "outpost_dkim_signed_total"), 30.0);
   EXPECT_EQ(Value(m, "outpost_dkim_unsigned_no_key_total"), 2.0);
   EXPECT_EQ(Value(m, "outpost_dkim_sign_failures_total"), 1.0);
+  EXPECT_EQ(Value(m, "outpost_domainkeys_signed_total"), 5.0);
+  EXPECT_EQ(Value(m, "outpost_domainkeys_sign_failures_total"), 4.0);
 }
 
 // Spool compaction: live bytes is a gauge, the compaction figures are counters (rate() and
