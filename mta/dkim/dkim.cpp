@@ -652,7 +652,10 @@ DomainSignPolicy PolicyFrom(const config::DomainPolicy* policy) {
   return p;
 }
 
-// keys_ is keyed by "VMTA/DOMAIN": "/DOMAIN" for a global domain-key.
+const std::string SignerCache::kAnyDomain = "*";
+const std::string SignerCache::kGlobalOwner;
+
+// keys_ is keyed by "VMTA/DOMAIN": "/DOMAIN" for a global domain-key ("/*" for its `*` form).
 std::string SignerCache::KeyName(const std::string& vmta, const std::string& domain) {
   return vmta + "/" + LowerString(domain);
 }
@@ -703,7 +706,8 @@ SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
     }
     if (!policy.identity.empty()) {
       bool any = std::any_of(cache->keys_.begin(), cache->keys_.end(), [&](const auto& k) {
-        return IdentityWithinDomain(policy.identity, LowerString(k.second.directive.domain));
+        return k.second.directive.domain == kAnyDomain ||
+               IdentityWithinDomain(policy.identity, LowerString(k.second.directive.domain));
       });
       if (!any)
         error("dkim-identity '" + policy.identity + "' is not within any domain-key's domain");
@@ -713,18 +717,31 @@ SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
   return result;
 }
 
+// The virtual MTA's own key for `domain`, its `*` key, the global key, the global `*` key.
+std::map<std::string, SignerCache::Key>::const_iterator SignerCache::FindKey(
+    const std::string& vmta, const std::string& domain) const {
+  for (const std::string* owner : {&vmta, &kGlobalOwner}) {
+    if (owner->empty() && owner != &kGlobalOwner) continue;
+    for (const std::string& name : {domain, kAnyDomain}) {
+      auto k = keys_.find(KeyName(*owner, name));
+      if (k != keys_.end()) return k;
+    }
+  }
+  return keys_.end();
+}
+
 std::shared_ptr<const Signer> SignerCache::Find(const std::string& domain,
                                                 const DomainSignPolicy& policy, std::string* error,
                                                 const std::string& vmta) const {
   std::string d = LowerString(domain);
-  auto k = vmta.empty() ? keys_.end() : keys_.find(KeyName(vmta, d));  // the virtual MTA's own
-  if (k == keys_.end()) k = keys_.find(KeyName("", d));
+  auto k = FindKey(vmta, d);
   if (k == keys_.end()) {
     if (error) *error = "no domain-key for '" + d + "'";
     return nullptr;
   }
+  // The signing domain is part of the key: a `*` key signs for many.
   std::string cache_key =
-      k->first + '|' + (policy.algorithm ? AlgorithmName(*policy.algorithm) : "") + '|' +
+      k->first + '|' + d + '|' + (policy.algorithm ? AlgorithmName(*policy.algorithm) : "") + '|' +
       CanonName(policy.header_canon) + '|' + CanonName(policy.body_canon) + '|' + policy.identity;
   {
     std::lock_guard<std::mutex> lock(mutex_);
