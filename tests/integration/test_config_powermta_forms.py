@@ -37,8 +37,8 @@ def test_domain_header_with_several_names_and_wildcards(tmp_path):
             assert delivered == {"x@a.test", "x@b.test", "x@sub.w.test", "x@v.test",
                                  "x@deep.sub.v.test"}
             # Not named by any section: <domain *>, the harness's refusing route.
-            deferred = set(by_rcpt(wait_records(mta, "tq", 2)))
-            assert deferred == {"x@c.test", "x@w.test"}
+            deferred = {r["queue"].split("/")[0] for r in wait_records(mta, "tq", 2)}
+            assert deferred == {"c.test", "w.test"}
 
 
 def _send_from_outside(mta, recipient):
