@@ -177,7 +177,10 @@ int Config::DomainMatchRank(const DomainPolicy& d, const std::string& domain) co
   auto closer = [&best](int rank) {
     if (rank >= 0 && (best < 0 || rank < best)) best = rank;
   };
-  for (const std::string& name : d.names) {
+  // A section built in code (tests) may set only `match`: its words are the names.
+  const std::vector<std::string> words =
+      d.names.empty() ? SplitWords(d.match) : std::vector<std::string>{};
+  for (const std::string& name : d.names.empty() ? words : d.names) {
     if (name == domain) {
       closer(0);
     } else if (name == "*") {
