@@ -120,7 +120,21 @@ const SmtpUser* Config::FindSmtpUser(const std::string& name) const {
 bool Config::IsRelayDomain(std::string_view domain) const {
   std::string key = Lower(domain);
   if (!key.empty() && key.back() == '.') key.pop_back();
-  return std::find(relay_domains.begin(), relay_domains.end(), key) != relay_domains.end();
+  return std::any_of(relay_domains.begin(), relay_domains.end(), [&](const std::string& r) {
+    return r == key || WildcardDomainMatch(r, key) >= 0;
+  });
+}
+
+int WildcardDomainMatch(std::string_view pattern, std::string_view domain) {
+  const bool self_too = pattern.substr(0, 4) == "[*.]";
+  if (!self_too && pattern.substr(0, 2) != "*.") return -1;
+  const std::string_view suffix = pattern.substr(self_too ? 4 : 2);
+  if (suffix.empty()) return -1;
+  if (self_too && domain == suffix) return static_cast<int>(suffix.size());
+  if (domain.size() <= suffix.size() + 1) return -1;
+  const std::size_t dot = domain.size() - suffix.size() - 1;
+  if (domain[dot] != '.' || domain.substr(dot + 1) != suffix) return -1;
+  return static_cast<int>(suffix.size());
 }
 
 bool AddressList::Matches(const std::string& lower_recipient) const {
@@ -157,25 +171,47 @@ const PatternList* Config::FindPatternList(const std::string& name) const {
   return nullptr;
 }
 
+int Config::DomainMatchRank(const DomainPolicy& d, const std::string& domain) const {
+  constexpr int kStar = 300, kMaxSuffix = 255;
+  int best = -1;
+  auto closer = [&best](int rank) {
+    if (rank >= 0 && (best < 0 || rank < best)) best = rank;
+  };
+  // A section built in code (tests) may set only `match`: its words are the names.
+  const std::vector<std::string> words =
+      d.names.empty() ? SplitWords(d.match) : std::vector<std::string>{};
+  for (const std::string& name : d.names.empty() ? words : d.names) {
+    if (name == domain) {
+      closer(0);
+    } else if (name == "*") {
+      closer(kStar);
+    } else if (name.size() > 1 && name[0] == '$') {
+      auto it = domain_macros.find(name.substr(1));
+      if (it != domain_macros.end() &&
+          std::find(it->second.begin(), it->second.end(), domain) != it->second.end()) {
+        closer(1);
+      }
+    } else if (const int suffix = WildcardDomainMatch(name, domain); suffix >= 0) {
+      closer(2 + kMaxSuffix - std::min(suffix, kMaxSuffix));
+    }
+  }
+  return best;
+}
+
 const DomainPolicy* Config::FindDomainPolicy(const std::string& domain) const {
   std::string key = Lower(domain);
   if (!key.empty() && key.back() == '.') key.pop_back();
-  auto global = [](const DomainPolicy& d) {
-    return d.virtual_mta.empty() && d.virtual_mta_pool.empty();
-  };
+  const DomainPolicy* best = nullptr;
+  int best_rank = -1;
   for (const DomainPolicy& d : domains) {
-    if (global(d) && d.match == key) return &d;
+    if (!d.virtual_mta.empty() || !d.virtual_mta_pool.empty()) continue;
+    const int rank = DomainMatchRank(d, key);
+    if (rank >= 0 && (best == nullptr || rank < best_rank)) {
+      best = &d;
+      best_rank = rank;
+    }
   }
-  for (const DomainPolicy& d : domains) {
-    if (!global(d) || d.match.size() < 2 || d.match[0] != '$') continue;
-    auto it = domain_macros.find(d.match.substr(1));
-    if (it == domain_macros.end()) continue;
-    if (std::find(it->second.begin(), it->second.end(), key) != it->second.end()) return &d;
-  }
-  for (const DomainPolicy& d : domains) {
-    if (global(d) && d.match == "*") return &d;
-  }
-  return nullptr;
+  return best;
 }
 
 AccessLevel Config::HttpAccessFor(const IpAddress& client) const {

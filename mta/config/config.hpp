@@ -225,9 +225,11 @@ struct BounceCategoryPattern {
 // nested in <virtual-mta NAME> or <virtual-mta-pool NAME> names its owner and applies only to mail
 // through that virtual MTA (or the pool's members); queue::MergeDomainPolicy gives the order.
 struct DomainPolicy {
-  std::string match;             // "gmail.com", "*", "$hotmail"
-  std::string virtual_mta;       // owner <virtual-mta>, "" when not nested in one
-  std::string virtual_mta_pool;  // owner <virtual-mta-pool>, "" when not nested in one
+  std::string match;               // the header's names as written, lower-case: "gmail.com", "*",
+                                   // "$hotmail", "outlook.com hotmail.com", "[*.]example.com"
+  std::vector<std::string> names;  // each of them (DomainNameMatch() below)
+  std::string virtual_mta;         // owner <virtual-mta>, "" when not nested in one
+  std::string virtual_mta_pool;    // owner <virtual-mta-pool>, "" when not nested in one
   std::optional<int> max_smtp_out;
   std::optional<Rate> max_connect_rate;
   std::optional<Rate> max_msg_rate;
@@ -436,18 +438,29 @@ struct Config {
   EffectiveSourcePolicy NamedSourcePolicy(const std::string& name,
                                           EffectiveSourcePolicy base) const;
   const SmtpUser* FindSmtpUser(const std::string& name) const;
-  // Is `domain` (any case) one of the relay-domain lines?
+  // Is `domain` (any case) one of the relay-domain lines (a name or a wildcard form)?
   bool IsRelayDomain(std::string_view domain) const;
   const VirtualMta* FindVirtualMta(const std::string& name) const;
   const VirtualMtaPool* FindVirtualMtaPool(const std::string& name) const;
   const PatternList* FindPatternList(const std::string& name) const;
-  // The global <domain> that applies to `domain`: exact, then macro membership, then `*` (may be
-  // null). Sections nested in a virtual MTA or pool are not global and never returned.
+  // The global <domain> that applies to `domain`: exact, then macro membership, then wildcard
+  // (longest suffix first), then `*` (may be null). Sections nested in a virtual MTA or pool are
+  // not global and never returned.
   const DomainPolicy* FindDomainPolicy(const std::string& domain) const;
+  // How closely section `d` matches `domain` (lower-case, no trailing dot), the closest of its
+  // names: 0 a name equal to it, 1 through a $macro, 2..257 a wildcard (a longer suffix is
+  // closer), 300 `*`; -1 when no name matches.
+  int DomainMatchRank(const DomainPolicy& d, const std::string& domain) const;
   // The level http-access grants `client` (most specific rule wins). With no http-access lines
   // at all, 127.0.0.1 and ::1 are monitor and everyone else none.
   AccessLevel HttpAccessFor(const IpAddress& client) const;
 };
+
+// Wildcard domain names (in <domain> headers and relay-domain): `*.example.com` matches every
+// subdomain of example.com, `[*.]example.com` example.com itself too. Returns the length of the
+// suffix that matched (closer matches are longer), or -1 when `pattern` is not a wildcard form or
+// does not match `domain` (both lower-case, no trailing dot).
+int WildcardDomainMatch(std::string_view pattern, std::string_view domain);
 
 // What a load read, for `outpostd --check-config`'s closing summary.
 struct ConfigSummary {

@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <regex>
+#include <set>
 #include <type_traits>
 
 #include "common/acct_format.hpp"
@@ -55,6 +57,36 @@ Result SetReuseSslSession(ParseContext&, const std::string& v) {
   return OnlyNo(v,
                 "Outpost's outbound TLS client makes a full handshake on every connection and "
                 "does not resume TLS sessions: only 'no' is accepted");
+}
+
+// The `yes` side of a PowerMTA yes/no that Outpost always does (OnlyNo's mirror).
+Result OnlyYes(const std::string& v, const char* why) {
+  auto b = ParseBool(v);
+  if (!b) return std::string();
+  if (!*b) return std::string(why);
+  return std::nullopt;
+}
+
+// smtp-server-tls-allow-tlsv1 / -tlsv1.1 no: the SMTP server's TLS floor is 1.2
+// (mta/smtp/smtp_server.cpp).
+Result SetAllowOldTls(ParseContext&, const std::string& v) {
+  return OnlyNo(v,
+                "Outpost's SMTP server refuses TLS 1.0 and 1.1 on purpose (they are deprecated, "
+                "RFC 8996): only 'no' is accepted");
+}
+
+// smtp-server-tls-allow-tlsv1.2 / -tlsv1.3 yes: both are always offered.
+Result SetAllowTls(ParseContext&, const std::string& v) {
+  return OnlyYes(v,
+                 "Outpost's SMTP server always offers TLS 1.2 and 1.3 and has no way to turn one "
+                 "off: only 'yes' is accepted");
+}
+
+// http-redirect-to-https no: the management port speaks plain HTTP only.
+Result SetHttpRedirectToHttps(ParseContext&, const std::string& v) {
+  return OnlyNo(v,
+                "the management port serves plain HTTP only (no HTTPS to redirect to): only 'no' "
+                "is accepted");
 }
 
 // spool DIR, unless a <spool DIR> section already set it.
@@ -150,10 +182,11 @@ Result SetHttpApiKeyFile(ParseContext& c, const std::string& v) {
   return std::nullopt;
 }
 
-// SELECTOR,DOMAIN,KEYFILE into `out`, the key file checked.
+// SELECTOR,DOMAIN,KEYFILE into `out`, the key file checked. DOMAIN `*`: any signing domain.
 Result ParseDomainKey(ParseContext& c, const std::string& v, std::vector<DomainKey>& out) {
   std::vector<std::string> parts = SplitList(v);
-  if (parts.size() != 3 || parts[0].empty() || !IsHostName(parts[1]) || parts[2].empty()) {
+  if (parts.size() != 3 || parts[0].empty() || parts[2].empty() ||
+      (parts[1] != "*" && !IsHostName(parts[1]))) {
     return std::string();
   }
   DomainKey key{parts[0], Lower(parts[1]), c.ResolvePath(parts[2]), c.file, c.line};
@@ -382,19 +415,54 @@ constexpr const char* kBounceCategories[] = {"bad-configuration",   "bad-connect
                                              "routing-errors",      "spam-related",
                                              "virus-related",       "success"};
 
+bool IsPowerMtaCategory(const std::string& name) {
+  return std::any_of(std::begin(kBounceCategories), std::end(kBounceCategories),
+                     [&](const char* k) { return name == k; });
+}
+
+// A category name: PowerMTA's, or an operator's own (lower-case letters, digits and '-', at most
+// 40 characters, starting with a letter). Operators' names are bounded by kMaxCustomCategories
+// per configuration, so the accounting column and metrics built on it stay bounded.
+constexpr std::size_t kMaxCategoryName = 40;
+constexpr std::size_t kMaxCustomCategories = 50;
+
+bool IsCategoryName(const std::string& name) {
+  if (name.empty() || name.size() > kMaxCategoryName ||
+      !std::islower(static_cast<unsigned char>(name[0]))) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::islower(static_cast<unsigned char>(ch)) ||
+           std::isdigit(static_cast<unsigned char>(ch)) || ch == '-';
+  });
+}
+
+Result CheckCategory(const Config& config, const std::string& category) {
+  if (!IsCategoryName(category)) {
+    return std::string(
+        "expected a bounce category after the /regex/: PowerMTA's (bad-mailbox, "
+        "policy-related, ...) or a name of lower-case letters, digits and '-' "
+        "(at most 40 characters)");
+  }
+  if (IsPowerMtaCategory(category)) return std::nullopt;
+  std::set<std::string> custom;
+  for (const BounceCategoryPattern& p : config.bounce_category_patterns) {
+    if (!IsPowerMtaCategory(p.category)) custom.insert(p.category);
+  }
+  if (custom.count(category) == 0 && custom.size() >= kMaxCustomCategories) {
+    return "more than " + std::to_string(kMaxCustomCategories) +
+           " bounce categories of your own; map some to PowerMTA's";
+  }
+  return std::nullopt;
+}
+
 Result SetBouncePattern(ParseContext& c, const std::string& v) {
   BounceCategoryPattern p;
   std::size_t end = 0;
   // `//` (the empty regex) matches every diagnostic: PowerMTA's samples end with `// other`.
   if (!SplitRegex(v, &p.regex, &p.icase, &end, /*allow_empty=*/true)) return std::string();
   p.category = Lower(Trim(std::string_view(v).substr(end)));
-  bool known = std::any_of(std::begin(kBounceCategories), std::end(kBounceCategories),
-                           [&](const char* k) { return p.category == k; });
-  if (!known) {
-    std::string list;
-    for (const char* k : kBounceCategories) list += std::string(list.empty() ? "" : ", ") + k;
-    return "expected a bounce category after the /regex/: one of " + list;
-  }
+  if (auto err = CheckCategory(*c.config, p.category)) return err;
   if (auto err = CheckRegex(p.regex, p.icase)) return err;
   c.config->bounce_category_patterns.push_back(p);
   return std::nullopt;
@@ -408,14 +476,20 @@ Result SetDeleteAfter(ParseContext& c, const std::string& v) {
   return SetDuration<&AcctFile::delete_after, 1>(c, v);
 }
 
+constexpr const char* kRecordTypes[] = {"d", "b", "t", "tq", "r", "f", "rb"};
+
 bool IsRecordType(const std::string& r) {
-  return r == "d" || r == "b" || r == "t" || r == "tq" || r == "r" || r == "f" || r == "rb";
+  return std::any_of(std::begin(kRecordTypes), std::end(kRecordTypes),
+                     [&](const char* t) { return r == t; });
 }
 
-// Several `records` lines add up (`records d` then `records rb` writes both).
+// Several `records` lines add up (`records d` then `records rb` writes both); `all` is every type.
 Result SetRecords(ParseContext& c, const std::string& v) {
   std::vector<std::string>& records = c.config->acct_files[c.index].records;
-  for (const std::string& r : SplitList(Lower(v))) {
+  std::vector<std::string> listed = SplitList(Lower(v));
+  if (listed == std::vector<std::string>{"all"})
+    listed.assign(std::begin(kRecordTypes), std::end(kRecordTypes));
+  for (const std::string& r : listed) {
     if (!IsRecordType(r)) return std::string();
     if (std::find(records.begin(), records.end(), r) == records.end()) records.push_back(r);
   }
@@ -473,29 +547,53 @@ Result OpenVirtualMtaPool(ParseContext& c, const std::string& arg, std::string* 
   return std::nullopt;
 }
 
-Result OpenDomain(ParseContext& c, const std::string& arg, std::string* key) {
-  std::string match = Lower(arg);
-  if (match.size() > 1 && match.back() == '.') match.pop_back();
-  DomainPolicy& d = c.config->domains.emplace_back();
-  c.index = c.config->domains.size() - 1;
-  d.match = match;
-  d.line = c.line;
-  *key = match;
-  // Nested: the owner's name keeps it apart from a global section for the same domain.
-  if (c.parent == Scope::kVirtualMta) {
-    d.virtual_mta = c.config->virtual_mtas[c.parent_index].name;
-    *key = "in virtual-mta " + d.virtual_mta + " " + match;
-  } else if (c.parent == Scope::kVirtualMtaPool) {
-    d.virtual_mta_pool = c.config->virtual_mta_pools[c.parent_index].name;
-    *key = "in virtual-mta-pool " + d.virtual_mta_pool + " " + match;
-  }
-  if (match == "*") return std::nullopt;
-  if (match.size() > 1 && match[0] == '$' && IsToken(match)) {
-    c.references.push_back({Reference::kMacro, match.substr(1), c.line, "domain"});
+// One name of a <domain> header: a domain, `*`, `$MACRO`, `*.DOMAIN` or `[*.]DOMAIN`.
+std::optional<std::string> CheckDomainName(ParseContext& c, std::string& name) {
+  if (name.size() > 1 && name.back() == '.') name.pop_back();
+  if (name == "*") return std::nullopt;
+  if (name.size() > 1 && name[0] == '$' && IsToken(name)) {
+    c.references.push_back({Reference::kMacro, name.substr(1), c.line, "domain"});
     return std::nullopt;
   }
-  if (!IsHostName(match)) return std::string("expected a domain name, * or $macro");
-  return std::nullopt;
+  const std::size_t wildcard = name.rfind("[*.]", 0) == 0 ? 4 : name.rfind("*.", 0) == 0 ? 2 : 0;
+  const std::string_view host = std::string_view(name).substr(wildcard);
+  if (!host.empty() && host.find('*') == std::string_view::npos && IsHostName(host)) {
+    return std::nullopt;
+  }
+  return "'" + Shown(name) +
+         "' is not a domain name, *, $macro, *.DOMAIN (its subdomains) or [*.]DOMAIN (it and its "
+         "subdomains)";
+}
+
+// <domain NAME [NAME...]>: one section for several names applies to each of them. `key` holds
+// one line per name, so each is checked for duplicates on its own.
+Result OpenDomain(ParseContext& c, const std::string& arg, std::string* key) {
+  DomainPolicy& d = c.config->domains.emplace_back();
+  c.index = c.config->domains.size() - 1;
+  d.line = c.line;
+  // Nested: the owner's name keeps it apart from a global section for the same domain.
+  std::string owner;
+  if (c.parent == Scope::kVirtualMta) {
+    d.virtual_mta = c.config->virtual_mtas[c.parent_index].name;
+    owner = "in virtual-mta " + d.virtual_mta + " ";
+  } else if (c.parent == Scope::kVirtualMtaPool) {
+    d.virtual_mta_pool = c.config->virtual_mta_pools[c.parent_index].name;
+    owner = "in virtual-mta-pool " + d.virtual_mta_pool + " ";
+  }
+  Result error;
+  key->clear();
+  for (std::string name : SplitWords(Lower(arg))) {
+    if (auto err = CheckDomainName(c, name); err && !error) error = err;
+    if (std::find(d.names.begin(), d.names.end(), name) != d.names.end()) {
+      if (!error) error = "'" + Shown(name) + "' is named twice";
+      continue;
+    }
+    d.names.push_back(name);
+    d.match += (d.match.empty() ? "" : " ") + name;
+    *key += (key->empty() ? "" : "\n") + owner + name;
+  }
+  if (d.names.empty()) return std::string("expected a domain name, * or $macro");
+  return error;
 }
 
 Result OpenSmtpPatternList(ParseContext& c, const std::string& arg, std::string* key) {
@@ -587,10 +685,13 @@ const std::vector<DirectiveSpec> kGlobal = {
      "actions); read at each request, so it can be rotated without a reload.",
      I::kDaemon, SetPath<&Config::alert_action_token_file>, kExpPath},
     {"domain-key", "domain-key SELECTOR,DOMAIN,KEYFILE", "none",
-     "A DKIM private key (PEM) for DOMAIN under SELECTOR. The file must exist and be readable "
-     "when the config is loaded; its contents are never logged.",
+     "A DKIM private key (PEM) for DOMAIN under SELECTOR; DOMAIN `*` signs mail of any From: "
+     "domain that has no key of its own. The file must exist and be readable when the config is "
+     "loaded; its contents are never logged.",
      I::kDaemon, SetDomainKey,
-     "expected SELECTOR,DOMAIN,KEYFILE like s1,example.com,/etc/outpost/dkim/s1.pem", true},
+     "expected SELECTOR,DOMAIN,KEYFILE like s1,example.com,/etc/outpost/dkim/s1.pem (DOMAIN may "
+     "be *)",
+     true},
     {"domain-macro", "domain-macro NAME DOMAIN,DOMAIN,...", "none",
      "Name a set of domains; `<domain $NAME>` then applies to each of them.", I::kDaemon,
      SetDomainMacro, "expected NAME DOMAIN,DOMAIN,... like hotmail hotmail.com,live.com", true},
@@ -695,6 +796,22 @@ const std::vector<DirectiveSpec> kGlobal = {
      "Sync each new message to disk before answering 250. `no` skips that sync (faster "
      "injection): mail already answered 250 may be lost if the machine crashes or loses power.",
      I::kDaemon, SetBool<&Config::sync_msg_create>, kExpBool},
+    {"smtp-server-tls-allow-tlsv1", "smtp-server-tls-allow-tlsv1 no", "no",
+     "The SMTP server never accepts TLS 1.0 (deprecated), so only `no` is accepted.", I::kDaemon,
+     SetAllowOldTls, "expected no"},
+    {"smtp-server-tls-allow-tlsv1.1", "smtp-server-tls-allow-tlsv1.1 no", "no",
+     "The SMTP server never accepts TLS 1.1 (deprecated), so only `no` is accepted.", I::kDaemon,
+     SetAllowOldTls, "expected no"},
+    {"smtp-server-tls-allow-tlsv1.2", "smtp-server-tls-allow-tlsv1.2 yes", "yes",
+     "The SMTP server always accepts TLS 1.2, so only `yes` is accepted.", I::kDaemon, SetAllowTls,
+     "expected yes"},
+    {"smtp-server-tls-allow-tlsv1.3", "smtp-server-tls-allow-tlsv1.3 yes", "yes",
+     "The SMTP server always accepts TLS 1.3, so only `yes` is accepted.", I::kDaemon, SetAllowTls,
+     "expected yes"},
+    {"http-redirect-to-https", "http-redirect-to-https no", "no",
+     "The management port serves plain HTTP only and never redirects to HTTPS, so only `no` is "
+     "accepted.",
+     I::kDaemon, SetHttpRedirectToHttps, "expected no"},
     {"sync-msg-update", "sync-msg-update no", "no",
      "Outpost records finished recipients without syncing them to disk (after a crash of the "
      "machine one may be delivered again, never lost), so only `no` is accepted.",
@@ -721,11 +838,13 @@ const std::vector<DirectiveSpec> kGlobal = {
     {"workers", "workers N", "0 (the machine's core count)",
      "The same setting as queue-processing-threads (give one or the other).", I::kDaemon,
      SetInt<&Config::queue_processing_threads, 0, 256>, kExpInt, false, "queue-processing-threads"},
-    {"relay-domain", "relay-domain DOMAIN", "none",
-     "Accept mail for DOMAIN from any client, also one not allowed to relay (mail for other "
-     "domains stays refused with 550 5.7.1). Repeatable. Mail for DOMAIN that no report "
-     "processor's <address-list> takes is delivered like other mail.",
-     I::kDaemon, SetRelayDomain, "expected a domain name like bounce.example.com", true},
+    {"relay-domain", "relay-domain DOMAIN | *.DOMAIN | [*.]DOMAIN", "none",
+     "Accept mail for DOMAIN (with *., its subdomains; with [*.], both) from any client, also one "
+     "not allowed to relay (mail for other domains stays refused with 550 5.7.1). Repeatable. "
+     "Mail for DOMAIN that no report processor's <address-list> takes is delivered like other "
+     "mail.",
+     I::kDaemon, SetRelayDomain,
+     "expected a domain name like bounce.example.com, *.example.com or [*.]example.com", true},
     {"suppression-list", "suppression-list BOOL", "no",
      "Outpost-only. Keep a suppression list: recipients who complained (f records) or "
      "hard-bounced (rb and b records of category bad-mailbox, inactive-mailbox, bad-domain) are "
@@ -757,11 +876,13 @@ const std::vector<DirectiveSpec> kVirtualMta = {
      "its opening until its socket is closed.",
      I::kDaemon, SetInt<&VirtualMta::max_smtp_out, 0, 1000000>, kExpInt},
     {"domain-key", "domain-key SELECTOR,DOMAIN,KEYFILE", "none (the global domain-key ones)",
-     "A DKIM private key (PEM) for DOMAIN under SELECTOR, used instead of the global domain-key "
-     "for DOMAIN when mail goes through this virtual MTA. Repeatable; the file must exist and be "
-     "readable when the config is loaded.",
+     "A DKIM private key (PEM) for DOMAIN under SELECTOR (DOMAIN `*`: any From: domain), used "
+     "instead of the global domain-key when mail goes through this virtual MTA. Repeatable; the "
+     "file must exist and be readable when the config is loaded.",
      I::kDaemon, SetVmtaDomainKey,
-     "expected SELECTOR,DOMAIN,KEYFILE like s1,example.com,/etc/outpost/dkim/s1.pem", true},
+     "expected SELECTOR,DOMAIN,KEYFILE like s1,example.com,/etc/outpost/dkim/s1.pem (DOMAIN may "
+     "be *)",
+     true},
 };
 
 const std::vector<DirectiveSpec> kVirtualMtaPool = {
@@ -958,18 +1079,20 @@ const std::vector<DirectiveSpec> kSmtpPatternList = {
 
 const std::vector<DirectiveSpec> kBounceCategoryPatterns = {
     {"/regex/", "/REGEX/[i] CATEGORY", "none (only the built-in rules)",
-     "A bounce whose diagnostic matches REGEX gets CATEGORY (one of the accounting bounce "
-     "categories). Tried in order, before the built-in rules. A line is just the pattern and "
-     "the category, without a directive name.",
+     "A bounce whose diagnostic matches REGEX gets CATEGORY: one of PowerMTA's bounce "
+     "categories or a name of your own, written in the accounting bounceCat column. Tried in "
+     "order, before the built-in rules. A line is just the pattern and the category, without a "
+     "directive name.",
      I::kDaemon, SetBouncePattern, "expected /REGEX/ CATEGORY like /mailbox full/i quota-issues",
      true},
 };
 
 const std::vector<DirectiveSpec> kAcctFile = {
-    {"records", "records TYPE,TYPE,...", "all types",
-     "The record types written to this file: d, b, t, tq, r, f, rb. Several lines add up.",
+    {"records", "records TYPE,TYPE,... | all", "all types",
+     "The record types written to this file: d, b, t, tq, r, f, rb, or all of them (`all`). "
+     "Several lines add up.",
      I::kDaemon, SetRecords,
-     "expected a comma-separated list of record types from d, b, t, tq, r, f, rb", true},
+     "expected a comma-separated list of record types from d, b, t, tq, r, f, rb, or all", true},
     {"record-fields", "record-fields TYPE FIELD,FIELD,...|*", "every column of the default header",
      "The columns records of TYPE fill in this file, by their header names (`*`: all of them). The "
      "file's header holds the union of the columns its record types fill, in the order given.",
@@ -1026,9 +1149,10 @@ const std::vector<ScopeSpec> kScopes = {
      "A set of virtual MTAs used in turn; selectable wherever a virtual MTA is. <domain> "
      "sections nested in it apply to mail through its members.",
      OpenVirtualMtaPool, &kVirtualMtaPool},
-    {Scope::kDomain, "domain", "NAME | * | $MACRO", "<domain>",
-     "Delivery policy for a destination domain, for every domain of a macro, or the defaults "
-     "(`*`).",
+    {Scope::kDomain, "domain", "NAME [NAME...]", "<domain>",
+     "Delivery policy for destination domains. Each NAME is a domain, `$MACRO` (every domain of "
+     "the macro), `*.DOMAIN` (every subdomain of DOMAIN), `[*.]DOMAIN` (DOMAIN and its "
+     "subdomains) or `*` (the defaults); a section with several names applies to each of them.",
      OpenDomain, &kDomain},
     {Scope::kSmtpPatternList, "smtp-pattern-list", "NAME", "<smtp-pattern-list>",
      "Named list of reply patterns that change a queue's mode.", OpenSmtpPatternList,

@@ -92,10 +92,13 @@ const std::vector<DirectiveSpec> kAddressList = {
 
 }  // namespace
 
-// relay-domain DOMAIN (global).
+// relay-domain DOMAIN | *.DOMAIN | [*.]DOMAIN (global).
 Result SetRelayDomain(ParseContext& c, const std::string& v) {
   const std::string domain = DomainOf(v);
-  if (!IsHostName(domain)) return std::string();
+  const std::size_t wildcard = domain.rfind("[*.]", 0) == 0 ? 4
+                               : domain.rfind("*.", 0) == 0 ? 2
+                                                            : 0;
+  if (!IsHostName(std::string_view(domain).substr(wildcard))) return std::string();
   c.config->relay_domains.push_back(domain);
   return std::nullopt;
 }

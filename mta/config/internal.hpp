@@ -115,7 +115,8 @@ struct DirectiveSpec {
 };
 
 // Opens a section: validates `arg`, appends the section's object to the Config, sets
-// ctx.index, and stores the canonical name used to detect duplicate sections in `key`.
+// ctx.index, and stores the canonical name used to detect duplicate sections in `key` (one a
+// line when the section has several names).
 // Returns an error detail for a bad argument (the object is still created, so the section's
 // directives are checked too).
 using Opener = std::optional<std::string> (*)(ParseContext&, const std::string& arg,

@@ -296,15 +296,27 @@ class Parser {
       ctx_.Error(line_no,
                  "bad argument '" + Shown(frame.arg) + "' for <" + frame.tag + ">: " + *err);
     } else {
+      Register(frame, key, line_no);
+    }
+    frame.index = ctx_.index;
+    origins_[{frame.spec->scope, frame.index}] = {ctx_.file, line_no};
+  }
+
+  // Records the section under each of its keys (one a line: <domain a.com b.com> has two), so a
+  // later section with one of them is a duplicate.
+  void Register(const Frame& frame, const std::string& keys, int line_no) {
+    std::istringstream lines(keys);
+    std::string key;
+    do {
+      std::getline(lines, key);
       auto [it, inserted] =
           sections_.emplace(frame.tag + " " + key, std::make_pair(ctx_.file, line_no));
       if (!inserted) {
         ctx_.Error(line_no, "duplicate section " + frame.Describe() + " (first at " +
                                 Where(it->second.first, it->second.second) + ")");
+        return;
       }
-    }
-    frame.index = ctx_.index;
-    origins_[{frame.spec->scope, frame.index}] = {ctx_.file, line_no};
+    } while (!lines.eof());
   }
 
   // "line N" in the file being read, "FILE:N" in another.

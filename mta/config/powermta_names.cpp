@@ -41,11 +41,6 @@ const std::vector<PowerMtaName> kDirectives = {
     // Global.
     {"relay-address", G, nullptr},
     {"pickup", G, nullptr},
-    {"http-redirect-to-https", G, nullptr},
-    {"smtp-server-tls-allow-tlsv1", G, nullptr},
-    {"smtp-server-tls-allow-tlsv1.1", G, nullptr},
-    {"smtp-server-tls-allow-tlsv1.2", G, nullptr},
-    {"smtp-server-tls-allow-tlsv1.3", G, nullptr},
     {"smtp-server-tls-ciphers", G, nullptr},
     {"dummy-smtp-port", G, nullptr},
     {"dummy-smtp-blackhole", G, nullptr},

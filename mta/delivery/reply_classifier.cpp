@@ -231,8 +231,10 @@ std::string DsnStatusText(const std::string& enhanced_or_class) {
 
 ReplyClassifier::ReplyClassifier(const config::Config& config) {
   for (const config::BounceCategoryPattern& p : config.bounce_category_patterns) {
-    category_patterns_.push_back(CompiledPattern{
-        Compile(p.regex, p.icase), CategoryNamed(p.category), config::PatternMode::kNone});
+    // An operator's own name (the parser checked its form); `other` once the table is full.
+    const Category category = InternBounceCategory(p.category).value_or(Category::kOther);
+    category_patterns_.push_back(
+        CompiledPattern{Compile(p.regex, p.icase), category, config::PatternMode::kNone});
   }
   for (const config::SmtpPatternList& list : config.smtp_pattern_lists) {
     std::vector<CompiledPattern> compiled;

@@ -28,7 +28,8 @@
 //
 // The category is a BounceCategory (bounce_category.hpp); its name is written only at the edge
 // (accounting, mta/acct/outcome_record.cpp). <bounce-category-patterns> names are turned into the
-// enum at construction (the config parser accepts only known names).
+// enum at construction: PowerMTA's names, or an operator's own name interned
+// (InternBounceCategory), which is never a hard bounce.
 //
 // Regexes are compiled once at construction (from the config), never on the hot path.
 // Thread-safety: immutable after construction; safe to share.
@@ -53,7 +54,7 @@ class ReplyClassifier {
   explicit ReplyClassifier(const config::Config& config);
 
   delivery::BounceCategory BounceCategory(const Reply& reply) const;
-  // bad-mailbox, inactive-mailbox, bad-domain.
+  // bad-mailbox, inactive-mailbox, bad-domain (never an operator's own category).
   static bool IsHardBounce(delivery::BounceCategory category);
   // The mode a matching pattern of list `list_name` asks for (kNone when nothing matches).
   config::PatternMode MatchPatterns(const std::string& list_name, const Reply& reply) const;

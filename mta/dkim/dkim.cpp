@@ -625,7 +625,10 @@ DomainSignPolicy PolicyFrom(const config::DomainPolicy* policy) {
   return p;
 }
 
-// keys_ is keyed by "VMTA/DOMAIN": "/DOMAIN" for a global domain-key.
+const std::string SignerCache::kAnyDomain = "*";
+const std::string SignerCache::kGlobalOwner;
+
+// keys_ is keyed by "VMTA/DOMAIN": "/DOMAIN" for a global domain-key ("/*" for its `*` form).
 std::string SignerCache::KeyName(const std::string& vmta, const std::string& domain) {
   return vmta + "/" + LowerString(domain);
 }
@@ -680,7 +683,8 @@ SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
     }
     if (!policy.identity.empty()) {
       bool any = std::any_of(cache->keys_.begin(), cache->keys_.end(), [&](const auto& k) {
-        return IdentityWithinDomain(policy.identity, LowerString(k.second.directive.domain));
+        return k.second.directive.domain == kAnyDomain ||
+               IdentityWithinDomain(policy.identity, LowerString(k.second.directive.domain));
       });
       if (!any)
         error("dkim-identity '" + policy.identity + "' is not within any domain-key's domain");
@@ -692,9 +696,14 @@ SignerCache::BuildResult SignerCache::Build(const config::Config& config) {
 
 const SignerCache::Key* SignerCache::Lookup(const std::string& domain,
                                             const std::string& vmta) const {
-  auto k = vmta.empty() ? keys_.end() : keys_.find(KeyName(vmta, domain));
-  if (k == keys_.end()) k = keys_.find(KeyName("", domain));
-  return k == keys_.end() ? nullptr : &k->second;
+  for (const std::string* owner : {&vmta, &kGlobalOwner}) {
+    if (owner->empty() && owner != &kGlobalOwner) continue;
+    for (const std::string& name : {domain, kAnyDomain}) {
+      auto k = keys_.find(KeyName(*owner, name));
+      if (k != keys_.end()) return &k->second;
+    }
+  }
+  return nullptr;
 }
 
 std::shared_ptr<const SigningKey> SignerCache::FindKey(const std::string& domain,
@@ -715,6 +724,7 @@ std::shared_ptr<const Signer> SignerCache::Find(const std::string& domain,
     if (error) *error = "no domain-key for '" + d + "'";
     return nullptr;
   }
+  // The signing domain is part of the key: a `*` key signs for many.
   std::string cache_key =
       KeyName(vmta, d) + '|' + (policy.algorithm ? AlgorithmName(*policy.algorithm) : "") + '|' +
       CanonName(policy.header_canon) + '|' + CanonName(policy.body_canon) + '|' + policy.identity;

@@ -239,7 +239,8 @@ class SignerCache {
 
   // The signer for mail whose signing domain (the From: domain, see FromDomain) is `domain`,
   // sent through virtual MTA `vmta`, under `policy`: the virtual MTA's own domain-key for the
-  // domain when it has one, else the global one. Null when no domain-key covers the domain, or
+  // domain, else its `*` key, else the global one for the domain, else the global `*` key (whose
+  // signature has d= `domain`). Null when no domain-key covers the domain, or
   // when the policy cannot apply to its key (an algorithm of another type, an identity outside the
   // domain); `error` says which.
   std::shared_ptr<const Signer> Find(const std::string& domain, const DomainSignPolicy& policy,
@@ -259,7 +260,10 @@ class SignerCache {
     config::DomainKey directive;
     std::shared_ptr<const SigningKey> key;
   };
-  // The virtual MTA's own domain-key for `domain` (lower case), else the global one; null if none.
+  static const std::string kAnyDomain;    // "*": domain-key SELECTOR,*,KEYFILE
+  static const std::string kGlobalOwner;  // "": the global domain-key lines
+  // The virtual MTA's own domain-key for `domain` (lower case), its `*` key, the global key for
+  // `domain`, the global `*` key; null if none.
   const Key* Lookup(const std::string& domain, const std::string& vmta) const;
   static std::string KeyName(const std::string& vmta, const std::string& domain);
   void Load(const std::string& vmta, const std::vector<config::DomainKey>& keys,

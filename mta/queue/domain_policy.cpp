@@ -43,15 +43,6 @@ std::vector<const config::DomainPolicy*> DomainSections(const config::Config& co
                                                         const std::string& domain,
                                                         const std::string& vmta) {
   const std::string key = Normalize(domain);
-  // How closely a section matches `key`: 0 exactly, 1 by macro, 2 as `*`; -1 not at all.
-  auto level = [&](const config::DomainPolicy& d) {
-    if (d.match == key) return 0;
-    if (d.match == "*") return 2;
-    if (d.match.size() < 2 || d.match[0] != '$') return -1;
-    auto it = config.domain_macros.find(d.match.substr(1));
-    if (it == config.domain_macros.end()) return -1;
-    return std::find(it->second.begin(), it->second.end(), key) != it->second.end() ? 1 : -1;
-  };
   // Whose section it is, for mail through `vmta`: 0 the virtual MTA's own, 1 a pool's it is a
   // member of, 2 global; -1 another virtual MTA's or pool's.
   auto layer = [&](const config::DomainPolicy& d) {
@@ -62,10 +53,11 @@ std::vector<const config::DomainPolicy*> DomainSections(const config::Config& co
     return std::find(pool->members.begin(), pool->members.end(), vmta) != pool->members.end() ? 1
                                                                                               : -1;
   };
-  std::vector<std::pair<int, const config::DomainPolicy*>> ranked;
+  // Closest name first (config::Config::DomainMatchRank), then the virtual MTA's own section.
+  std::vector<std::pair<std::pair<int, int>, const config::DomainPolicy*>> ranked;
   for (const config::DomainPolicy& d : config.domains) {
-    const int l = level(d), o = layer(d);
-    if (l >= 0 && o >= 0) ranked.emplace_back(l * 3 + o, &d);
+    const int l = config.DomainMatchRank(d, key), o = layer(d);
+    if (l >= 0 && o >= 0) ranked.emplace_back(std::make_pair(l, o), &d);
   }
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -6,7 +6,10 @@
 // virtual MTA V, each field takes its value from the first section that sets it, in this order:
 //   1-3. <domain D> in <virtual-mta V>, in a pool V is a member of, then the global <domain D>;
 //   4-6. the same three for a <domain $MACRO> whose macro lists D;
-//   7-9. the same three for <domain *>;
+//   then the same three for each wildcard section (<domain *.S>, <domain [*.]S>) matching D, the
+//   longest suffix S first;
+//   last, the same three for <domain *>;
+// (a section naming several domains, <domain a.com b.com>, counts as its closest name);
 // then the built-in defaults (docs/config.md, "Which <domain> applies"). Pools are taken in file
 // order. A backoff-* limit that no section sets falls back to the (merged) normal limit.
 //

@@ -51,3 +51,45 @@ def test_vmta_key_overrides_global_key_for_its_mail_only(tmp_path):
             # quiet's own <domain *> turns signing off for its mail; the global one says yes.
             assert b"DKIM-Signature:" not in quiet
             assert mta.stop() == 0
+
+
+def _from(domain, mid, vmta):
+    return (f"X-Virtual-MTA: {vmta}\r\nFrom: News <news@{domain}>\r\nTo: u@dest.test\r\n"
+            f"Subject: from {domain}\r\nMessage-ID: <{mid}>\r\n\r\nbody\r\n")
+
+
+def test_wildcard_domain_key_signs_any_from_domain(tmp_path):
+    """`domain-key dkim,*,FILE` (PowerMTA's form, in a virtual MTA as real configurations write
+    it): mail from any From: domain through that virtual MTA is signed d=that domain, s=dkim; a
+    domain with a named global key through another virtual MTA keeps its own key."""
+    _genkey(tmp_path / "any.pem", "RSA")
+    _genkey(tmp_path / "named.pem", "ed25519")
+    records = {b"dkim._domainkey.one.example.": _dns_record(tmp_path / "any.pem"),
+               b"dkim._domainkey.two.example.": _dns_record(tmp_path / "any.pem"),
+               b"n1._domainkey.two.example.": _dns_record(tmp_path / "named.pem")}
+    maildir = tmp_path / "maildir"
+    with IspSim(tmp_path / "sim", "<domain *> accept </domain>\n", maildir=maildir) as sim:
+        config = (f"domain-key n1,two.example,{tmp_path / 'named.pem'}\n"
+                  "<virtual-mta star>\n  smtp-source-host 127.0.0.2 star.example\n"
+                  f"  domain-key dkim,*,{tmp_path / 'any.pem'}\n</virtual-mta>\n"
+                  "<virtual-mta plain>\n  smtp-source-host 127.0.0.3 plain.example\n"
+                  "</virtual-mta>\n"
+                  f"<domain *>\n  route [127.0.0.1]:{sim.port}\n  dkim-sign yes\n</domain>\n")
+        with OutpostD(extra_config=config, workdir=str(tmp_path)) as mta:
+            with smtplib.SMTP(mta.host, mta.port, timeout=30) as client:
+                for domain, mid, vmta in (("one.example", "one@test", "star"),
+                                          ("two.example", "two@test", "star"),
+                                          ("two.example", "named@test", "plain"),
+                                          ("three.example", "none@test", "plain")):
+                    assert client.sendmail(f"news@{domain}", ["u@dest.test"],
+                                           _from(domain, mid, vmta)) == {}
+            got = wait_for(lambda: (lambda r: r if len(r) >= 4 else None)(_received(maildir)),
+                           timeout=60, what="4 messages at the sim")
+            for mid, d, s in (("one@test", "one.example", "dkim"),
+                              ("two@test", "two.example", "dkim"),
+                              ("named@test", "two.example", "n1")):
+                assert (_tag(got[mid], "d"), _tag(got[mid], "s")) == (d, s), mid
+                assert _verify(got[mid], records), mid
+            # No `*` key outside the virtual MTA that has it, no named key: sent unsigned.
+            assert b"DKIM-Signature:" not in got["none@test"]
+            assert mta.stop() == 0

@@ -132,6 +132,25 @@ TEST(ReplyClassifier, EmptyPatternIsACatchAll) {
   EXPECT_EQ(Name(c.BounceCategory(R(250, "", "ok"))), "success");
 }
 
+TEST(ReplyClassifier, OperatorsOwnCategoryIsNamedAndNeverHard) {
+  config::Config cfg;
+  cfg.bounce_category_patterns = {{"Account Inactive", false, "invalid-mailbox"},
+                                  {"rejected", false, "invalid-mailbox"},
+                                  {"greylisted", false, "greylisting-2"}};
+  ReplyClassifier c(cfg);
+  const delivery::BounceCategory inactive = c.BounceCategory(R(550, "5.2.1", "Account Inactive"));
+  EXPECT_EQ(Name(inactive), "invalid-mailbox");
+  EXPECT_EQ(c.BounceCategory(R(550, "", "Recipient address rejected")), inactive);
+  EXPECT_EQ(Name(c.BounceCategory(R(450, "", "greylisted"))), "greylisting-2");
+  EXPECT_FALSE(ReplyClassifier::IsHardBounce(inactive));
+  // A second classifier (a reload) gets the same value for the same name.
+  ReplyClassifier again(cfg);
+  EXPECT_EQ(again.BounceCategory(R(550, "5.2.1", "Account Inactive")), inactive);
+  EXPECT_EQ(ParseBounceCategory("invalid-mailbox"), inactive);
+  // PowerMTA's names keep their fixed values.
+  EXPECT_EQ(InternBounceCategory("bad-mailbox"), delivery::BounceCategory::kBadMailbox);
+}
+
 TEST(ReplyClassifier, SmtpPatternLists) {
   config::Config cfg;
   config::SmtpPatternList google{"google-errors",

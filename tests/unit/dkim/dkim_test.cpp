@@ -634,5 +634,41 @@ TEST(Config, SignerCachePreparesOncePerDomainAndPolicy) {
   EXPECT_NE(error.find("needs an Ed25519 key"), std::string::npos);
 }
 
+// domain-key SELECTOR,*,FILE (PowerMTA's wildcard form): the key for every From: domain no line
+// names, d= being that domain; a virtual MTA's own keys, named or `*`, before the global ones.
+TEST(Config, WildcardDomainKeyOrder) {
+  TempDir dir;
+  std::string rsa = dir.Write("rsa.pem", kRfcRsaKey);
+  std::string ed = dir.Write("ed.key", std::string(kRfcEd25519Seed) + "\n");
+  config::LoadResult loaded = config::ParseConfig(
+      "smtp-listener 127.0.0.1:0\nspool /tmp/spool\ndomain-key gstar,*," + rsa +
+          "\ndomain-key gnamed,named.test," + rsa + "\n<virtual-mta v1>\ndomain-key vstar,*," + ed +
+          "\ndomain-key vnamed,own.test," + ed + "\n</virtual-mta>\n" +
+          "<virtual-mta v2>\n</virtual-mta>\n<domain *>\n dkim-sign yes\n dkim-identity "
+          "@any.test\n</domain>\n",
+      "test.conf");
+  ASSERT_TRUE(loaded.errors.empty()) << ErrorsOf(loaded.errors);
+  SignerCache::BuildResult built = SignerCache::Build(*loaded.config);
+  ASSERT_TRUE(built.cache) << ErrorsOf(built.errors);
+  struct Case {
+    const char* from_domain;
+    const char* vmta;
+    const char* selector;
+  };
+  const Case cases[] = {
+      {"other.test", "", "gstar"},   {"named.test", "", "gnamed"},  {"own.test", "v1", "vnamed"},
+      {"named.test", "v1", "vstar"}, {"other.test", "v1", "vstar"}, {"other.test", "v2", "gstar"},
+  };
+  for (const Case& c : cases) {
+    auto signer = built.cache->Find(c.from_domain, DomainSignPolicy{}, nullptr, c.vmta);
+    ASSERT_TRUE(signer) << c.from_domain << " via " << c.vmta;
+    EXPECT_EQ(signer->options().selector, c.selector) << c.from_domain << " via " << c.vmta;
+    EXPECT_EQ(signer->options().domain, c.from_domain) << "d= is the From: domain";
+  }
+  EXPECT_NE(built.cache->Find("a.test", DomainSignPolicy{}).get(),
+            built.cache->Find("b.test", DomainSignPolicy{}).get())
+      << "one signer per signing domain";
+}
+
 }  // namespace
 }  // namespace outpost::dkim
