@@ -60,7 +60,7 @@ struct ManagementPlane::Impl {
         options(std::move(o)),
         metrics(DaemonMetrics::Register(r)),
         sampler(r, options.spool_dir),
-        alerts(r.time(), AlertActionMetrics::Register(r)),
+        alerts(r.time(), AlertActionMetrics::Register(r), options.alert_state_path),
         config(std::move(c)) {
     if (!hooks.alert_action) {
       hooks.alert_action = [](const ActionStep&) {
@@ -68,6 +68,7 @@ struct ManagementPlane::Impl {
       };
     }
     alerts.SetRules(config->alert_actions, hooks.alert_action);
+    alerts.Restore(hooks.alert_action);
   }
 
   // The readers' inputs; `with_bus`: also every metric by name (only /counters.json lists them).

@@ -642,6 +642,7 @@ bool Daemon::StartManagement() {
   mgmt::ManagementOptions mgmt_options;
   mgmt_options.version = OUTPOST_VERSION;
   mgmt_options.spool_dir = config_->spool_dir;
+  mgmt_options.alert_state_path = config_->spool_dir + "/alert-actions";
   mgmt_options.suppressions = suppressions_.get();
   mgmt_options.submit = [this](smtp::Submission submission, smtp::SubmitDone done) {
     server_->Submit(std::move(submission), std::move(done));

@@ -249,3 +249,30 @@ def test_reload_keeps_a_rule_that_stays_and_undoes_one_that_goes(tmp_path):
         assert c.post("/api/reload")[0] == 200
         assert not queues(c)["gmail.com/{default}"]["paused"], "changed rule: undone"
         assert c.get("/status.json")[1]["actions"]["recent"][0]["why"] == "reload"
+
+
+def test_outpostctl_show_actions_lists_the_active_actions(tmp_path):
+    from test_mgmt_outpostctl import ctl
+    with running(tmp_path) as (d, c):
+        rc, out, err = ctl(c.url, "show", "actions")
+        assert rc == 0, err
+        assert out.splitlines() == ["no alert-driven action is active (2 rules)",
+                                    "since start-up: 0 taken, 0 undone, 0 failed"]
+        post_alerts(c, notification(ALERT))
+        post_alerts(c, notification({"alertname": "OutpostGmailReputation"}, fingerprint="f2"))
+        active = {a["rule"]: a for a in c.get("/status.json")[1]["actions"]["active"]}
+        rc, out, err = ctl(c.url, "show", "actions")
+        assert rc == 0, err
+        lines = out.splitlines()
+        assert lines[0].split() == ["rule", "action", "alert", "firing", "since", "undo"]
+        rows = {line.split()[0]: line for line in lines[1:3]}
+        assert rows["gmail-pause"].split() == [
+            "gmail-pause", "pause-queue", "gmail.com", "OutpostProviderDeferralRatioHigh", "1",
+            active["gmail-pause"]["since"], "on", "resolve"]
+        assert rows["gmail-warm"].split() == [
+            "gmail-warm", "reroute", "gmail", "->", "warm-pool", "OutpostGmailReputation", "1",
+            active["gmail-warm"]["since"], "on", "resolve", "or", "at",
+            active["gmail-warm"]["until"]]
+        assert lines[3:] == ["2 active of 2 rules", "since start-up: 2 taken, 0 undone, 0 failed"]
+        rc, out, err = ctl(c.url, "--json", "show", "actions")
+        assert rc == 0 and json.loads(out)["active"] == c.get("/status.json")[1]["actions"]["active"]
