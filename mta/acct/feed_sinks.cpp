@@ -270,6 +270,7 @@ std::unique_ptr<AcctFeed> MakeFeed(const config::Config& config, const config::A
   FeedOptions options;
   if (!file.pipe_program.empty()) {
     options.name = "accounting pipe " + file.pipe_program;
+    options.feed = "|" + file.pipe_program;
     options.position_path = file.path + ".position";
     options.batch_interval = std::chrono::nanoseconds(0);
     options.batch_bytes = 64 * 1024;
@@ -278,6 +279,7 @@ std::unique_ptr<AcctFeed> MakeFeed(const config::Config& config, const config::A
                                       clock);
   }
   options.name = "accounting webhook " + file.webhook_url;
+  options.feed = file.path;
   // One position per (file, URL): pointing the file at another receiver starts it afresh.
   options.position_path = FeedDir(config) + "/webhook-" +
                           config::AcctFeedKey(file.path + " " + file.webhook_url) + ".position";

@@ -47,6 +47,7 @@ struct ManagementPlane::Impl {
   std::int64_t sampled_unix = 0;
   std::vector<std::string> last_reload_errors;
   returnpath::DayCounts returnpath_today;
+  std::vector<AcctFeedReading> acct_feeds;
 
   std::unique_ptr<httplib::Server> server;
   std::thread thread;
@@ -84,6 +85,7 @@ struct ManagementPlane::Impl {
     in.sampled_unix = sampled_unix;
     in.last_reload_errors = last_reload_errors;
     in.returnpath_today = returnpath_today;
+    in.acct_feeds = acct_feeds;
     return in;
   }
 
@@ -102,6 +104,7 @@ struct ManagementPlane::Impl {
     queues = std::move(snapshot);
     admitting = readings.admitting;
     returnpath_today = std::move(readings.returnpath_today);
+    acct_feeds = std::move(readings.acct_feeds);
     sampled_unix = registry.time().Now().unix_seconds();
   }
 

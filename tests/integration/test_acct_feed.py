@@ -122,6 +122,9 @@ def test_webhook_survives_errors_and_timeouts_in_order(tmp_path):
         assert status["failures"] >= 5
         wait_for(lambda: MgmtClient(mta).get("/status.json")[1]["accounting"]["webhook"]
                  ["records_sent"] >= 30, 10, "records_sent in /status.json")
+        feeds = MgmtClient(mta).get("/status.json")[1]["accounting"]["feeds"]
+        assert [(f["feed"], f["kind"]) for f in feeds] == [(mta.acct, "webhook")]
+        assert feeds[0]["records_sent"] >= 30 and feeds[0]["failures"] >= 5
     finally:
         mta.close()
         receiver.close()
@@ -237,6 +240,9 @@ def test_pipe_gets_every_record_and_is_restarted(tmp_path):
             assert "accounting pipe" in mta.log_text() and "killed by signal 9" in mta.log_text()
             wait_for(lambda: MgmtClient(mta).get("/status.json")[1]["accounting"]["pipe"]
                      ["restarts"] == 1, 10, "restarts in /status.json")
+            feeds = MgmtClient(mta).get("/status.json")[1]["accounting"]["feeds"]
+            assert [(f["feed"], f["kind"], f["restarts"]) for f in feeds] == [
+                (f"|{child}", "pipe", 1)]
         finally:
             mta.close()
 
