@@ -136,19 +136,26 @@ def send_to_alertmanager(url, labels, resolved=False):
     urllib.request.urlopen(req, timeout=10).read()
 
 
+def fire_through_alertmanager(tmp_path, d, st):
+    """Mail queued for gmail.com and yahoo.com, the real Alertmanager started with its
+    outpost-actions receiver pointed at `d`, ALERT sent to it and gmail.com paused by its
+    notification; returns the MgmtClient."""
+    c = MgmtClient(d)
+    inject(d, ["a@gmail.com", "b@yahoo.com"])
+    wait_for(lambda: len(queues(c)) == 2, 15, "two queues")
+    st.start_alertmanager(config_text=alertmanager_config(
+        f"{c.url}/api/alerts", tmp_path / "mta" / "alert-token"))
+    send_to_alertmanager(st.alertmanager_url, ALERT)
+    wait_for(lambda: queues(c)["gmail.com/{default}"]["paused"], 30,
+             "Alertmanager's notification pauses gmail.com")
+    return c
+
+
 def test_the_whole_loop_through_a_real_alertmanager(tmp_path):
     d = start(tmp_path)
     st = stackmod.Stack(workdir=str(tmp_path / "stack"), time_factor=30)
     try:
-        c = MgmtClient(d)
-        inject(d, ["a@gmail.com", "b@yahoo.com"])
-        wait_for(lambda: len(queues(c)) == 2, 15, "two queues")
-        st.start_alertmanager(config_text=alertmanager_config(
-            f"{c.url}/api/alerts", tmp_path / "mta" / "alert-token"))
-
-        send_to_alertmanager(st.alertmanager_url, ALERT)
-        wait_for(lambda: queues(c)["gmail.com/{default}"]["paused"], 30,
-                 "Alertmanager's notification pauses gmail.com")
+        c = fire_through_alertmanager(tmp_path, d, st)
         assert not queues(c)["yahoo.com/{default}"]["paused"]
         actions = c.get("/status.json")[1]["actions"]
         assert [(a["rule"], a["action"], a["target"], a["alert"]["alertname"])

@@ -8,8 +8,8 @@ import json
 
 from harness.mgmt import MgmtClient
 from harness.outpostd import wait_for
-from test_alert_actions import (ALERT, alertmanager_config, inject, notification, post_alerts,
-                                queues, send_to_alertmanager, start, stackmod)
+from test_alert_actions import (ALERT, fire_through_alertmanager, inject, notification,
+                                post_alerts, queues, send_to_alertmanager, start, stackmod)
 from test_mgmt_outpostctl import ctl
 
 GMAIL = "gmail.com/{default}"
@@ -34,13 +34,7 @@ def test_a_paused_queue_stays_paused_after_kill9_and_the_resolve_resumes_it(tmp_
     d = start(tmp_path)
     st = stackmod.Stack(workdir=str(tmp_path / "stack"), time_factor=30)
     try:
-        c = MgmtClient(d)
-        inject(d, ["a@gmail.com", "b@yahoo.com"])
-        wait_for(lambda: len(queues(c)) == 2, 15, "two queues")
-        st.start_alertmanager(config_text=alertmanager_config(
-            f"{c.url}/api/alerts", tmp_path / "mta" / "alert-token"))
-        send_to_alertmanager(st.alertmanager_url, ALERT)
-        wait_for(lambda: queues(c)[GMAIL]["paused"], 30, "Alertmanager's notification pauses")
+        c = fire_through_alertmanager(tmp_path, d, st)
         with open(d.spool + "/alert-actions") as f:
             saved = json.load(f)
         assert [a["rule"] for a in saved["active"]] == ["gmail-pause"]
