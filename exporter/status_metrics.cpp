@@ -11,7 +11,7 @@ namespace outpost::exporter {
 using prometheus::MetricType;
 using Json = nlohmann::json;
 
-const std::array<StatusScalar, 59> kStatusScalars = {{
+const std::array<StatusScalar, 49> kStatusScalars = {{
     {"outpost_uptime_seconds", "outpostd uptime.", MetricType::Gauge, {"uptime_seconds"}},
     {"outpost_queue_recipients",
      "Queued recipients, total.",
@@ -127,46 +127,6 @@ const std::array<StatusScalar, 59> kStatusScalars = {{
      "Finished recipients kept in the spool until their accounting record is written.",
      MetricType::Gauge,
      {"accounting", "held_recipients"}},
-    {"outpost_acct_webhook_records_behind",
-     "Accounting records written but not yet accepted by the webhook (approximate).",
-     MetricType::Gauge,
-     {"accounting", "webhook", "records_behind"}},
-    {"outpost_acct_webhook_bytes_behind",
-     "Accounting bytes written but not yet accepted by the webhook.",
-     MetricType::Gauge,
-     {"accounting", "webhook", "bytes_behind"}},
-    {"outpost_acct_webhook_oldest_unsent_seconds",
-     "Seconds since the accounting webhook was last caught up (0: caught up).",
-     MetricType::Gauge,
-     {"accounting", "webhook", "oldest_unsent_seconds"}},
-    {"outpost_acct_webhook_records_sent_total",
-     "Accounting records the webhook accepted with a 2xx.",
-     MetricType::Counter,
-     {"accounting", "webhook", "records_sent"}},
-    {"outpost_acct_webhook_failures_total",
-     "Accounting webhook POSTs that failed (non-2xx, refused, timed out); each is retried.",
-     MetricType::Counter,
-     {"accounting", "webhook", "failures"}},
-    {"outpost_acct_pipe_records_behind",
-     "Accounting records waiting on disk for the accounting pipe's program (approximate).",
-     MetricType::Gauge,
-     {"accounting", "pipe", "records_behind"}},
-    {"outpost_acct_pipe_bytes_behind",
-     "Accounting bytes waiting on disk for the accounting pipe's program.",
-     MetricType::Gauge,
-     {"accounting", "pipe", "bytes_behind"}},
-    {"outpost_acct_pipe_records_sent_total",
-     "Accounting records the accounting pipe's program read.",
-     MetricType::Counter,
-     {"accounting", "pipe", "records_sent"}},
-    {"outpost_acct_pipe_failures_total",
-     "Failed writes to the accounting pipe (its program exited or could not start).",
-     MetricType::Counter,
-     {"accounting", "pipe", "failures"}},
-    {"outpost_acct_pipe_restarts_total",
-     "Times the accounting pipe's program was started again after it exited.",
-     MetricType::Counter,
-     {"accounting", "pipe", "restarts"}},
     {"outpost_dkim_signed_total",
      "Transactions sent with a DKIM-Signature.",
      MetricType::Counter,
@@ -243,6 +203,39 @@ const std::array<StatusScalar, 59> kStatusScalars = {{
      "Alert-driven actions or undos the scheduler refused.",
      MetricType::Counter,
      {"actions", "totals", "failed"}},
+}};
+
+const std::array<StatusFeedMetric, 10> kStatusFeedMetrics = {{
+    {"outpost_acct_webhook_records_behind",
+     "Accounting records written but not yet accepted by the webhook (approximate).",
+     MetricType::Gauge, "webhook", "records_behind"},
+    {"outpost_acct_webhook_bytes_behind",
+     "Accounting bytes written but not yet accepted by the webhook.", MetricType::Gauge, "webhook",
+     "bytes_behind"},
+    {"outpost_acct_webhook_oldest_unsent_seconds",
+     "Seconds since the accounting webhook was last caught up (0: caught up).", MetricType::Gauge,
+     "webhook", "oldest_unsent_seconds"},
+    {"outpost_acct_webhook_records_sent_total",
+     "Accounting records the webhook accepted with a 2xx.", MetricType::Counter, "webhook",
+     "records_sent"},
+    {"outpost_acct_webhook_failures_total",
+     "Accounting webhook POSTs that failed (non-2xx, refused, timed out); each is retried.",
+     MetricType::Counter, "webhook", "failures"},
+    {"outpost_acct_pipe_records_behind",
+     "Accounting records waiting on disk for the accounting pipe's program (approximate).",
+     MetricType::Gauge, "pipe", "records_behind"},
+    {"outpost_acct_pipe_bytes_behind",
+     "Accounting bytes waiting on disk for the accounting pipe's program.", MetricType::Gauge,
+     "pipe", "bytes_behind"},
+    {"outpost_acct_pipe_records_sent_total",
+     "Accounting records the accounting pipe's program read.", MetricType::Counter, "pipe",
+     "records_sent"},
+    {"outpost_acct_pipe_failures_total",
+     "Failed writes to the accounting pipe (its program exited or could not start).",
+     MetricType::Counter, "pipe", "failures"},
+    {"outpost_acct_pipe_restarts_total",
+     "Times the accounting pipe's program was started again after it exited.", MetricType::Counter,
+     "pipe", "restarts"},
 }};
 
 const std::array<StatusByDirection, 4> kStatusByDirection = {{
@@ -419,6 +412,45 @@ void KeepFirstOfEachName(std::vector<NamedCount>& v) {
   v = std::move(kept);
 }
 
+// accounting.feeds -> one family per kStatusFeedMetrics entry, a series per feed of its kind.
+// Absent (an older outpostd): no family. False on a schema error.
+bool MapAcctFeeds(const Json& doc, std::vector<prometheus::MetricFamily>& fams,
+                  std::string* error) {
+  const Json* feeds = nullptr;
+  if (auto a = doc.find("accounting"); a != doc.end() && a->is_object()) {
+    if (auto f = a->find("feeds"); f != a->end()) feeds = &*f;
+  }
+  if (feeds == nullptr) return true;
+  *error = "status.json: accounting.feeds is not a list of {feed, kind, figures}";
+  if (!feeds->is_array()) return false;
+  std::vector<prometheus::MetricFamily> out;
+  for (const StatusFeedMetric& m : kStatusFeedMetrics)
+    out.push_back(Family(m.name, m.help, m.type));
+  std::set<std::string> seen;
+  for (const Json& item : *feeds) {
+    if (!item.is_object() || !item.contains("feed") || !item["feed"].is_string() ||
+        !item.contains("kind") || !item["kind"].is_string()) {
+      return false;
+    }
+    const std::string kind = item["kind"].get<std::string>();
+    const std::string feed = item["feed"].get<std::string>();
+    if (!seen.insert(kind + " " + feed).second) continue;
+    for (std::size_t i = 0; i < kStatusFeedMetrics.size(); ++i) {
+      const StatusFeedMetric& m = kStatusFeedMetrics[i];
+      if (kind != m.kind) continue;
+      double v = 0;
+      const Lookup l = FindNumber(item, {nullptr, nullptr, nullptr}, m.field, &v);
+      if (l == Lookup::kWrongType) return false;
+      if (l == Lookup::kNumber) AddSample(out[i], v, "feed", feed);
+    }
+  }
+  error->clear();
+  for (auto& f : out) {
+    if (!f.metric.empty()) fams.push_back(std::move(f));
+  }
+  return true;
+}
+
 // /status.json -> families. False (and nothing appended) on a schema error.
 bool MapStatusDocument(const Json& doc, const StatusMappingLimits& limits,
                        std::vector<prometheus::MetricFamily>& out, std::string* error) {
@@ -439,6 +471,7 @@ bool MapStatusDocument(const Json& doc, const StatusMappingLimits& limits,
     fams.push_back(Family(s.name, s.help, s.type));
     AddSample(fams.back(), v);
   }
+  if (!MapAcctFeeds(doc, fams, error)) return false;
   for (const StatusByDirection& s : kStatusByDirection) {
     const char* leaf = TrafficField(s.name);
     prometheus::MetricFamily f = Family(s.name, s.help, s.type);

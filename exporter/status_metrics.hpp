@@ -4,8 +4,8 @@
 //
 // What it does: MapStatus() takes the raw answers of one scrape (GET /status.json, and when that
 // succeeded /queues.json?top=N, /vmtas.json and /ready) and returns the families plus the errors
-// to count. kStatusScalars and kStatusByDirection below are the single list of the metrics read
-// from /status.json; docs/metrics.md repeats it.
+// to count. kStatusScalars, kStatusFeedMetrics and kStatusByDirection below are the single list of
+// the metrics read from /status.json; docs/metrics.md repeats it.
 //
 // Invariants:
 //  * `up` is true exactly when /status.json answered 200 with a JSON object whose "schema" is
@@ -15,7 +15,9 @@
 //    some). A field that is present with the wrong type is a schema error: up = false.
 //  * Labels are bounded: direction in {in, out}; mode in {normal, backoff, paused}; vmta capped
 //    at max_vmtas values by recipients (the rest summed into vmta="other"); queue at top_queues
-//    (largest first). No free text (last_error) ever becomes a label.
+//    (largest first); feed is an <acct-file>'s configured path (or |PROGRAM), so bounded by the
+//    configuration (a feed listed twice is served once). No free text (last_error) ever becomes
+//    a label.
 //  * The secondary documents (queues, vmtas, ready) only add metrics: their failure is counted
 //    and omits their metrics, it does not change `up`.
 //
@@ -97,7 +99,18 @@ struct StatusByDirection {
   std::array<const char*, 3> out_path;
 };
 
-extern const std::array<StatusScalar, 59> kStatusScalars;
+// One accounting feed metric, a series per feed (label `feed`) of accounting.feeds whose `kind`
+// is `kind`, its value read from the item's `field`.
+struct StatusFeedMetric {
+  const char* name;
+  const char* help;
+  prometheus::MetricType type;
+  const char* kind;  // "webhook" or "pipe"
+  const char* field;
+};
+
+extern const std::array<StatusScalar, 49> kStatusScalars;
+extern const std::array<StatusFeedMetric, 10> kStatusFeedMetrics;
 extern const std::array<StatusByDirection, 4> kStatusByDirection;
 
 }  // namespace outpost::exporter

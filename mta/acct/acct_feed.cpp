@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.hpp"
 #include "common/csv.hpp"
 #include "mta/acct/accounting_writer.hpp"
 #include "mta/log/log.hpp"
@@ -69,24 +70,10 @@ std::size_t ReadHeader(int fd, std::vector<std::string>* fields, std::string* li
 }  // namespace
 
 bool SaveFeedPosition(const std::string& path, const FeedPosition& pos, std::string* error) {
-  const std::string tmp = path + ".tmp";
-  const std::string text = std::to_string(pos.dev) + " " + std::to_string(pos.ino) + " " +
-                           std::to_string(pos.offset) + "\n";
-  Fd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
-  if (f.fd < 0) {
-    *error = Errno("cannot create " + tmp);
-    return false;
-  }
-  if (::write(f.fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-      ::fsync(f.fd) != 0) {
-    *error = Errno("cannot write " + tmp);
-    return false;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = Errno("cannot rename " + tmp + " to " + path);
-    return false;
-  }
-  return true;
+  return ReplaceFileAtomically(path,
+                               std::to_string(pos.dev) + " " + std::to_string(pos.ino) + " " +
+                                   std::to_string(pos.offset) + "\n",
+                               error);
 }
 
 std::optional<FeedPosition> LoadFeedPosition(const std::string& path, std::string* error) {

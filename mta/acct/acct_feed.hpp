@@ -119,6 +119,7 @@ class FeedSink {
 
 struct FeedOptions {
   std::string name;           // for the log: the webhook URL or the program
+  std::string feed;           // the `feed` label: the <acct-file>'s path, or |PROGRAM for a pipe
   std::string position_path;  // where the position is kept
   std::chrono::nanoseconds batch_interval = std::chrono::seconds(1);
   std::size_t batch_bytes = 1024 * 1024;

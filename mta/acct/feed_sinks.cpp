@@ -69,11 +69,16 @@ struct WebhookSink::Impl {
   std::string path;
 };
 
-WebhookSink::WebhookSink(const std::string& url, std::chrono::seconds timeout)
+WebhookSink::WebhookSink(const std::string& url, std::chrono::seconds timeout,
+                         const std::string& ca_file)
     : impl_(std::make_unique<Impl>()) {
-  // url is http://HOST[:PORT][/PATH] (checked by the configuration).
-  const std::size_t slash = url.find('/', 7);
+  // url is http[s]://HOST[:PORT][/PATH] (checked by the configuration).
+  const std::size_t slash = url.find('/', url.find("://") + 3);
   impl_->client = std::make_unique<httplib::Client>(url.substr(0, slash));
+  // https: the server's certificate must chain to the CA file or the system's CAs, and name the
+  // host (cpp-httplib verifies both by default; said here so it never silently changes).
+  impl_->client->enable_server_certificate_verification(true);
+  if (!ca_file.empty()) impl_->client->set_ca_cert_path(ca_file);
   impl_->path = slash == std::string::npos ? "/" : url.substr(slash);
   impl_->client->set_connection_timeout(timeout);
   impl_->client->set_read_timeout(timeout);
@@ -89,6 +94,9 @@ bool WebhookSink::Send(const Batch& batch, std::string* error) {
   auto result = impl_->client->Post(impl_->path, BatchJson(batch), "application/json");
   if (!result) {
     *error = "POST " + impl_->path + ": " + httplib::to_string(result.error());
+    if (result.error() == httplib::Error::SSLServerVerification) {
+      *error += " (the server's certificate is not trusted: webhook-ca-file)";
+    }
     return false;
   }
   if (result->status < 200 || result->status > 299) {
@@ -270,6 +278,7 @@ std::unique_ptr<AcctFeed> MakeFeed(const config::Config& config, const config::A
   FeedOptions options;
   if (!file.pipe_program.empty()) {
     options.name = "accounting pipe " + file.pipe_program;
+    options.feed = "|" + file.pipe_program;
     options.position_path = file.path + ".position";
     options.batch_interval = std::chrono::nanoseconds(0);
     options.batch_bytes = 64 * 1024;
@@ -278,6 +287,7 @@ std::unique_ptr<AcctFeed> MakeFeed(const config::Config& config, const config::A
                                       clock);
   }
   options.name = "accounting webhook " + file.webhook_url;
+  options.feed = file.path;
   // One position per (file, URL): pointing the file at another receiver starts it afresh.
   options.position_path = FeedDir(config) + "/webhook-" +
                           config::AcctFeedKey(file.path + " " + file.webhook_url) + ".position";
@@ -285,7 +295,9 @@ std::unique_ptr<AcctFeed> MakeFeed(const config::Config& config, const config::A
   options.batch_bytes = file.webhook_batch_size;
   options.max_backoff = file.webhook_max_backoff;
   return std::make_unique<AcctFeed>(
-      file, options, std::make_unique<WebhookSink>(file.webhook_url, file.webhook_timeout), clock);
+      file, options,
+      std::make_unique<WebhookSink>(file.webhook_url, file.webhook_timeout, file.webhook_ca_file),
+      clock);
 }
 
 }  // namespace

@@ -39,7 +39,9 @@ std::string BatchJson(const Batch& batch);
 
 class WebhookSink final : public FeedSink {
  public:
-  WebhookSink(const std::string& url, std::chrono::seconds timeout);
+  // `ca_file`: for https://, the CA certificates the server's must chain to ("" = the system's).
+  WebhookSink(const std::string& url, std::chrono::seconds timeout,
+              const std::string& ca_file = "");
   ~WebhookSink() override;
   bool Send(const Batch& batch, std::string* error) override;
   void Stop() override;  // ends a POST in progress

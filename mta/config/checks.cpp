@@ -103,6 +103,22 @@ void CheckAcctPipe(ParseContext& ctx, const SectionOrigins& origins, const std::
   acct.max_size = kAcctPipeBufferRotateSize;
 }
 
+// webhook-ca-file: only for an https:// webhook-url, and a file that exists.
+void CheckAcctWebhookCa(ParseContext& ctx, const SectionOrigins& origins,
+                        const std::string& main_file, std::size_t i) {
+  const AcctFile& acct = ctx.config->acct_files[i];
+  if (acct.webhook_ca_file.empty()) return;
+  auto [file, line] = Origin(origins, Scope::kAcctFile, i, main_file);
+  if (acct.webhook_url.rfind("https://", 0) != 0) {
+    ctx.ErrorAt(file, line,
+                "<acct-file " + acct.path + ">: webhook-ca-file needs an https:// webhook-url");
+  } else if (::access(acct.webhook_ca_file.c_str(), R_OK) != 0) {
+    ctx.ErrorAt(file, line,
+                "<acct-file " + acct.path + ">: webhook-ca-file " + acct.webhook_ca_file +
+                    " cannot be read");
+  }
+}
+
 void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
                       const std::string& main_file) {
   Config& c = *ctx.config;
@@ -118,6 +134,7 @@ void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
   }
   for (std::size_t i = 0; i < c.acct_files.size(); ++i) {
     CheckAcctPipe(ctx, origins, main_file, i);
+    CheckAcctWebhookCa(ctx, origins, main_file, i);
     const AcctFile& acct = c.acct_files[i];
     for (const RecordFields& rf : acct.record_fields) {
       if (acct.records.empty() ||

@@ -306,6 +306,7 @@ struct AcctFile {
   std::uint64_t webhook_batch_size = 1024 * 1024;  // webhook-batch-size SIZE
   Seconds webhook_max_backoff{60};                 // webhook-max-backoff DURATION
   Seconds webhook_timeout{30};                     // webhook-timeout DURATION
+  std::string webhook_ca_file;  // webhook-ca-file PATH: https:// trusts it; "" = the system's CAs
   int line = 0;
 };
 

@@ -631,10 +631,10 @@ Result OpenAcctFile(ParseContext& c, const std::string& arg, std::string* key) {
 }
 
 Result SetWebhookUrl(ParseContext& c, const std::string& v) {
-  if (v.rfind("http://", 0) != 0 || v.size() <= 7 || !IsToken(v)) {
+  const std::size_t scheme = v.rfind("http://", 0) == 0 ? 7 : v.rfind("https://", 0) == 0 ? 8 : 0;
+  if (scheme == 0 || v.size() <= scheme || !IsToken(v)) {
     return std::string(
-        "expected an http:// URL like http://127.0.0.1:8080/acct (https is not supported: put a "
-        "local TLS proxy in front)");
+        "expected an http:// or https:// URL like https://collector.example.net/acct");
   }
   Target<AcctFile>(c).webhook_url = v;
   return std::nullopt;
@@ -1112,9 +1112,14 @@ const std::vector<DirectiveSpec> kAcctFile = {
      kExpPath},
     {"webhook-url", "webhook-url URL", "none (no webhook)",
      "POST this file's records, as JSON arrays of objects keyed by the header's field names, to "
-     "URL (http:// only). Batched, retried until a 2xx, at least once; the position is kept in "
-     "the spool (docs/config.md, \"The accounting webhook\").",
-     I::kDaemon, SetWebhookUrl, "expected an http:// URL"},
+     "URL (http:// or https://, the server's certificate verified). Batched, retried until a "
+     "2xx, at least once; the position is kept in the spool (docs/config.md, \"The accounting "
+     "webhook\").",
+     I::kDaemon, SetWebhookUrl, "expected an http:// or https:// URL"},
+    {"webhook-ca-file", "webhook-ca-file PATH", "the system's CA certificates",
+     "The CA certificates (PEM) an https:// webhook-url's server certificate must chain to, "
+     "instead of the system's.",
+     I::kDaemon, SetPath<&AcctFile::webhook_ca_file>, kExpPath},
     {"webhook-batch-interval", "webhook-batch-interval DURATION", "1s",
      "Send a batch once its oldest record has waited this long.", I::kDaemon,
      SetBoundedDuration<&AcctFile::webhook_batch_interval, 0, 3600>, kExpDuration},

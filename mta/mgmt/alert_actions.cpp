@@ -1,7 +1,11 @@
 #include "mta/mgmt/alert_actions.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 
+#include "common/atomic_file.hpp"
 #include "mta/log/log.hpp"
 #include "mta/mgmt/status_json.hpp"
 
@@ -110,8 +114,8 @@ bool Matches(const config::AlertAction& rule, const Alert& alert) {
   });
 }
 
-AlertActions::AlertActions(const Clock& clock, AlertActionMetrics metrics)
-    : clock_(clock), metrics_(metrics) {}
+AlertActions::AlertActions(const Clock& clock, AlertActionMetrics metrics, std::string state_path)
+    : clock_(clock), metrics_(metrics), state_path_(std::move(state_path)) {}
 
 const config::AlertAction* AlertActions::Rule(const std::string& name) const {
   for (const config::AlertAction& r : rules_) {
@@ -139,6 +143,7 @@ void AlertActions::SetRules(std::vector<config::AlertAction> rules, const Action
     it = Rule(it->first) == nullptr ? spent_.erase(it) : std::next(it);
   }
   metrics_.alert_actions_active.series().Set(static_cast<std::int64_t>(active_.size()));
+  Persist();
 }
 
 json AlertActions::Receive(const std::vector<Alert>& alerts, const ActionRunner& run) {
@@ -152,6 +157,7 @@ json AlertActions::Receive(const std::vector<Alert>& alerts, const ActionRunner&
     }
   }
   metrics_.alert_actions_active.series().Set(static_cast<std::int64_t>(active_.size()));
+  Persist();
   return done;
 }
 
@@ -220,6 +226,7 @@ void AlertActions::Tick(const ActionRunner& run) {
     Undo(name, "expired", run);
   }
   metrics_.alert_actions_active.series().Set(static_cast<std::int64_t>(active_.size()));
+  Persist();
 }
 
 void AlertActions::Undo(const std::string& name, const char* why, const ActionRunner& run) {
@@ -256,6 +263,102 @@ bool AlertActions::Run(const config::AlertAction& rule, bool undo, const char* w
 void AlertActions::Remember(json event) {
   recent_.push_front(std::move(event));
   if (recent_.size() > kRecent) recent_.pop_back();
+}
+
+json AlertActions::StateJson() const {
+  json active = json::array();
+  for (const auto& [name, a] : active_) {
+    active.push_back({{"rule", name},
+                      {"action", config::AlertVerbName(*a.rule.verb)},
+                      {"target", a.rule.target},
+                      {"pool", a.rule.pool},
+                      {"firing", a.firing},
+                      {"labels", a.labels},
+                      {"since", a.since}});
+  }
+  json spent = json::object();
+  for (const auto& [name, fingerprints] : spent_) {
+    if (!fingerprints.empty()) spent[name] = fingerprints;
+  }
+  return {{"version", 1}, {"active", active}, {"spent", spent}};
+}
+
+void AlertActions::Persist() {
+  if (state_path_.empty() || !restored_) return;  // never over a file not read yet
+  std::string text = StateJson().dump() + "\n";
+  if (text == saved_) return;
+  std::string error;
+  if (!ReplaceFileAtomically(state_path_, text, &error)) {
+    if (error != save_error_) {
+      OUTPOST_LOG(kError, "alerts") << "cannot save the active alert-driven actions: " << error;
+    }
+    save_error_ = error;
+    return;
+  }
+  saved_ = std::move(text);
+  save_error_.clear();
+}
+
+void AlertActions::Restore(const ActionRunner& run) {
+  if (state_path_.empty()) return;
+  std::lock_guard lock(mu_);
+  restored_ = true;
+  std::ifstream in(state_path_);
+  if (!in) return;  // nothing was active (or never saved)
+  std::stringstream text;
+  text << in.rdbuf();
+  saved_ = text.str();
+  const json state = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (!state.is_object() || !state.value("active", json()).is_array() ||
+      !state.value("spent", json::object()).is_object()) {
+    const std::string aside = state_path_ + ".damaged";
+    std::rename(state_path_.c_str(), aside.c_str());
+    OUTPOST_LOG(kError, "alerts") << state_path_ << " is damaged (set aside as " << aside
+                                  << "): no alert-driven action restored";
+    return;
+  }
+  for (const json& entry : state["active"]) RestoreOne(entry, run);
+  const json spent = state.value("spent", json::object());
+  for (const auto& [name, fingerprints] : spent.items()) {
+    if (Rule(name) == nullptr || !fingerprints.is_array()) continue;
+    for (const json& f : fingerprints) {
+      if (f.is_string()) spent_[name].insert(f.get<std::string>());
+    }
+  }
+  metrics_.alert_actions_active.series().Set(static_cast<std::int64_t>(active_.size()));
+  Persist();
+}
+
+bool AlertActions::RestoreOne(const json& entry, const ActionRunner& run) {
+  if (!entry.is_object()) return false;
+  const std::string name = StringOr(entry, "rule", "");
+  const std::string action = StringOr(entry, "action", "?");
+  const std::string target = StringOr(entry, "target", "");
+  const config::AlertAction* rule = Rule(name);
+  if (rule == nullptr || !rule->verb || config::AlertVerbName(*rule->verb) != action ||
+      rule->target != target || rule->pool != StringOr(entry, "pool", "")) {
+    OUTPOST_LOG(kWarning, "alerts")
+        << "alert-action " << name << ": " << action << " " << target << " dropped at start-up: "
+        << (rule == nullptr ? "the rule is no longer in the configuration"
+                            : "the rule's action changed");
+    return false;
+  }
+  const auto since = entry.find("since");
+  Active active{*rule, {}, {}, clock_.Now().unix_seconds(), {}};
+  if (since != entry.end() && since->is_number_integer()) active.since = since->get<std::int64_t>();
+  for (const json& f : entry.value("firing", json::array())) {
+    if (f.is_string()) active.firing.insert(f.get<std::string>());
+  }
+  const json labels = entry.value("labels", json::object());
+  for (const auto& [k, v] : labels.items()) {
+    if (v.is_string()) active.labels[k] = v.get<std::string>();
+  }
+  if (active.firing.empty() || !Run(*rule, /*undo=*/false, "restored", active.labels, run)) {
+    return false;
+  }
+  if (rule->duration) active.until = active.since + rule->duration->count();
+  active_.emplace(name, std::move(active));
+  return true;
 }
 
 json AlertActions::Render() const {

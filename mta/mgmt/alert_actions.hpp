@@ -12,9 +12,15 @@
 // backoff also reach queues created after it was taken, e.g. a virtual MTA's new queues).
 //
 // Reload: SetRules() keeps the active actions whose rule still exists with the same action (the
-// new undo-on-resolve and `for` apply, counted from when it was taken) and undoes the others. A
-// restart forgets active actions (queue pauses and modes are not persistent either);
-// Alertmanager's next resend of a firing alert takes them again.
+// new undo-on-resolve and `for` apply, counted from when it was taken) and undoes the others.
+//
+// Restart. With a state file (the daemon's is SPOOL/alert-actions), the active actions (rule,
+// action, the firing alerts' fingerprints and labels, since when) and the alerts spent by a `for`
+// are written to it whenever they change (ReplaceFileAtomically: a kill -9 leaves the old or the
+// new set). Restore(), at start-up, takes each again whose rule still exists with the same action
+// (queue pauses and modes are not persistent themselves) and drops, with a log line, those whose
+// rule is gone or changed; so after a restart the queue stays paused and the alert's resolve
+// still undoes it. A damaged file is set aside as alert-actions.damaged (logged).
 //
 // Every action taken, undone or failed is logged (category "alerts"), kept in the `recent` list of
 // Render() (the last kRecent events) and counted on the bus (OUTPOST_ALERT_ACTION_METRICS).
@@ -83,12 +89,16 @@ class AlertActions {
  public:
   static constexpr std::size_t kRecent = 50;
 
-  AlertActions(const Clock& clock, AlertActionMetrics metrics);
+  // `state_path`: where the active actions persist ("" = not at all).
+  AlertActions(const Clock& clock, AlertActionMetrics metrics, std::string state_path = "");
 
   // Io thread. Reload: see the header comment.
   void SetRules(std::vector<config::AlertAction> rules, const ActionRunner& run);
   // Io thread: one notification's alerts. Returns what was done, for the HTTP answer.
   nlohmann::json Receive(const std::vector<Alert>& alerts, const ActionRunner& run);
+  // Io thread, once at start-up after the first SetRules(): the actions of the state file taken
+  // again (see the header comment). Nothing is written to the state file before.
+  void Restore(const ActionRunner& run);
   // Io thread, once a second: undo what expired, assert the rest again.
   void Tick(const ActionRunner& run);
   // {"rules": N, "totals": {...}, "active": [...], "recent": [...]} (docs/status-api.md).
@@ -112,9 +122,18 @@ class AlertActions {
   bool Run(const config::AlertAction& rule, bool undo, const char* why,
            const std::map<std::string, std::string>& labels, const ActionRunner& run);
   void Remember(nlohmann::json event);
+  // Restore()'s one entry of the state file; false when its rule is gone or changed (logged).
+  bool RestoreOne(const nlohmann::json& entry, const ActionRunner& run);
+  // Writes the state file when the active set or the spent alerts changed since the last write.
+  void Persist();
+  nlohmann::json StateJson() const;
 
   const Clock& clock_;
   AlertActionMetrics metrics_;
+  const std::string state_path_;
+  bool restored_ = false;                               // Restore() ran: Persist() may write
+  std::string saved_;                                   // the state file's content as last written
+  std::string save_error_;                              // the last write's error, logged once
   std::vector<config::AlertAction> rules_;              // io thread only
   std::map<std::string, std::set<std::string>> spent_;  // rule -> fingerprints expired by `for`
 

@@ -42,6 +42,18 @@
 
 namespace outpost::mgmt {
 
+// One accounting feed (acct::FeedStats) as /status.json lists it and the exporter labels it.
+struct AcctFeedReading {
+  std::string feed;  // the <acct-file>'s path as configured, or |PROGRAM for a pipe
+  bool pipe = false;
+  std::uint64_t records_behind = 0;
+  std::uint64_t bytes_behind = 0;
+  std::int64_t oldest_unsent_seconds = 0;
+  std::uint64_t records_sent = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t restarts = 0;
+};
+
 // What the daemon reports each tick (gathered on the io_context's thread).
 struct DaemonReadings {
   smtp::ServerStats smtp;
@@ -64,6 +76,7 @@ struct DaemonReadings {
   std::uint64_t acct_pipe_records_sent = 0;
   std::uint64_t acct_pipe_failures = 0;
   std::uint64_t acct_pipe_restarts = 0;
+  std::vector<AcctFeedReading> acct_feeds;  // each feed on its own (not a bus metric)
   // The return path (returnpath::ProcessorStats, both processors summed).
   std::uint64_t returnpath_understood = 0;
   std::uint64_t returnpath_unmatched = 0;

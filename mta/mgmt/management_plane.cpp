@@ -47,6 +47,7 @@ struct ManagementPlane::Impl {
   std::int64_t sampled_unix = 0;
   std::vector<std::string> last_reload_errors;
   returnpath::DayCounts returnpath_today;
+  std::vector<AcctFeedReading> acct_feeds;
 
   std::unique_ptr<httplib::Server> server;
   std::thread thread;
@@ -60,7 +61,7 @@ struct ManagementPlane::Impl {
         options(std::move(o)),
         metrics(DaemonMetrics::Register(r)),
         sampler(r, options.spool_dir),
-        alerts(r.time(), AlertActionMetrics::Register(r)),
+        alerts(r.time(), AlertActionMetrics::Register(r), options.alert_state_path),
         config(std::move(c)) {
     if (!hooks.alert_action) {
       hooks.alert_action = [](const ActionStep&) {
@@ -68,6 +69,7 @@ struct ManagementPlane::Impl {
       };
     }
     alerts.SetRules(config->alert_actions, hooks.alert_action);
+    alerts.Restore(hooks.alert_action);
   }
 
   // The readers' inputs; `with_bus`: also every metric by name (only /counters.json lists them).
@@ -83,6 +85,7 @@ struct ManagementPlane::Impl {
     in.sampled_unix = sampled_unix;
     in.last_reload_errors = last_reload_errors;
     in.returnpath_today = returnpath_today;
+    in.acct_feeds = acct_feeds;
     return in;
   }
 
@@ -101,6 +104,7 @@ struct ManagementPlane::Impl {
     queues = std::move(snapshot);
     admitting = readings.admitting;
     returnpath_today = std::move(readings.returnpath_today);
+    acct_feeds = std::move(readings.acct_feeds);
     sampled_unix = registry.time().Now().unix_seconds();
   }
 

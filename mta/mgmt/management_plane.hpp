@@ -99,7 +99,8 @@ using Poster = std::function<void(std::function<void()>)>;
 
 struct ManagementOptions {
   std::string version = "0.0.0";
-  std::string spool_dir;                                 // for the process sampler's statvfs
+  std::string spool_dir;         // for the process sampler's statvfs
+  std::string alert_state_path;  // the active alert-driven actions, kept across restarts; "": not
   std::chrono::milliseconds control_timeout{5000};       // waiting for the io_context
   suppression::SuppressionList* suppressions = nullptr;  // suppression_api.hpp; null: off
   SubmitHook submit;  // HTTP submission (submission_api.hpp), on the io thread; empty: 501

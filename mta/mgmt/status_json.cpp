@@ -239,6 +239,22 @@ json SigningPoolJson(const SigningPoolMetrics::Snapshot& p) {
 // Not yet published (no tick has run): an absent reading counts as healthy / writable.
 bool NotZero(const Snap& metric) { return metric.series.empty() || metric.Value() != 0; }
 
+// Each accounting feed on its own (the `webhook` and `pipe` objects sum them).
+json AcctFeedsJson(const std::vector<AcctFeedReading>& feeds) {
+  json list = json::array();
+  for (const AcctFeedReading& f : feeds) {
+    list.push_back({{"feed", f.feed},
+                    {"kind", f.pipe ? "pipe" : "webhook"},
+                    {"records_behind", f.records_behind},
+                    {"bytes_behind", f.bytes_behind},
+                    {"oldest_unsent_seconds", f.oldest_unsent_seconds},
+                    {"records_sent", f.records_sent},
+                    {"failures", f.failures},
+                    {"restarts", f.restarts}});
+  }
+  return list;
+}
+
 // Today's remote bounces and complaints per provider: {"day": "YYYY-MM-DD", "by_provider":
 // {"gmail": {"remote_bounces": N, "complaints": N}, ...}}.
 json ReturnPathJson(const returnpath::DayCounts& today) {
@@ -335,7 +351,8 @@ json RenderStatus(const StatusInputs& in) {
           {"bytes_behind", m.acct.acct_pipe_bytes_behind.Value()},
           {"records_sent", m.acct.acct_pipe_records_sent_total.Value()},
           {"failures", m.acct.acct_pipe_failures_total.Value()},
-          {"restarts", m.acct.acct_pipe_restarts_total.Value()}}}}},
+          {"restarts", m.acct.acct_pipe_restarts_total.Value()}}},
+        {"feeds", AcctFeedsJson(in.acct_feeds)}}},
       {"suppression", SuppressionJson(m.acct)},
       {"dkim",
        {{"signed", m.dkim.dkim_signed_total.Value()},

@@ -40,8 +40,9 @@ struct StatusInputs {
   std::int64_t now_unix = 0;
   bool admitting = true;  // the queue's recipient ceiling is not reached
   std::vector<std::string> last_reload_errors;
-  std::int64_t sampled_unix = 0;           // when `queues` was taken
-  returnpath::DayCounts returnpath_today;  // taken with `queues`
+  std::int64_t sampled_unix = 0;            // when `queues` was taken
+  returnpath::DayCounts returnpath_today;   // taken with `queues`
+  std::vector<AcctFeedReading> acct_feeds;  // taken with `queues`
 };
 
 struct QueueFilter {

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <cstdint>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -225,21 +224,18 @@ const config::ApiKey* FindApiKey(const std::vector<config::ApiKey>& keys,
   return found;
 }
 
-bool RateLimiter::Take(const std::string& key, const config::Rate& rate, double now,
+bool RateLimiter::Take(const std::string& key, const config::Rate& rate, MonoTime now,
                        int* retry_after) {
   if (rate.unlimited()) return true;
-  const double capacity = static_cast<double>(rate.count);
-  const double per_token = static_cast<double>(rate.per.count()) / capacity;
   std::lock_guard lock(mu_);
-  auto [it, fresh] = buckets_.try_emplace(key, Bucket{capacity, now});
-  Bucket& b = it->second;
-  if (!fresh) b.tokens = std::min(capacity, b.tokens + (now - b.at) / per_token);
-  b.at = now;
-  if (b.tokens >= 1) {
-    b.tokens -= 1;
-    return true;
+  auto it = limits_.find(key);
+  if (it == limits_.end() || it->second.rate != rate) {
+    it = limits_.insert_or_assign(key, Limit{rate, queue::Gcra(rate, rate.count)}).first;
   }
-  *retry_after = std::max(1, static_cast<int>(std::ceil((1 - b.tokens) * per_token)));
+  if (it->second.gcra.TryTake(now)) return true;
+  const auto wait = it->second.gcra.NextAllowed(now) - now;
+  *retry_after =
+      std::max<int>(1, static_cast<int>(std::chrono::ceil<std::chrono::seconds>(wait).count()));
   return false;
 }
 
@@ -290,10 +286,6 @@ void Answer(httplib::Response& res, const smtp::SubmitOutcome& outcome) {
   SendJson(res, status, body);
 }
 
-double MonotonicSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 struct Handler {
   SubmissionContext ctx;
   std::shared_ptr<RateLimiter> limiter = std::make_shared<RateLimiter>();
@@ -312,7 +304,8 @@ struct Handler {
       return nullptr;
     }
     int retry_after = 1;
-    if (!limiter->Take(key->name, config.http_submit_rate, MonotonicSeconds(), &retry_after)) {
+    if (!limiter->Take(key->name, config.http_submit_rate, std::chrono::steady_clock::now(),
+                       &retry_after)) {
       res.set_header("Retry-After", std::to_string(retry_after));
       SendError(res, 429, "API key '" + key->name + "' is over http-submit-rate; retry later");
       return nullptr;

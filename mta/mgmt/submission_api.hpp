@@ -31,7 +31,9 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.hpp"
 #include "mta/config/config.hpp"
+#include "mta/queue/gcra.hpp"
 #include "mta/smtp/smtp_server.hpp"
 
 namespace httplib {
@@ -56,20 +58,22 @@ ParsedTransmission ParseTransmission(std::string_view body, std::uint64_t max_co
 const config::ApiKey* FindApiKey(const std::vector<config::ApiKey>& keys,
                                  std::string_view authorization);
 
-// http-submit-rate: a token bucket per key name (`rate` tokens, refilled evenly over rate.per).
+// http-submit-rate per key name: a queue::Gcra with a burst of the rate's count (a key that was
+// idle may send `count` at once, then one each per/count). A reload that changes the rate starts
+// the keys afresh.
 class RateLimiter {
  public:
-  // True when `key` may submit at `now` (seconds on a monotonic clock); otherwise false and
-  // *retry_after says how many seconds until it may (at least 1).
-  bool Take(const std::string& key, const config::Rate& rate, double now, int* retry_after);
+  // True when `key` may submit at `now` (a steady clock's time); otherwise false and *retry_after
+  // says how many seconds until it may (at least 1).
+  bool Take(const std::string& key, const config::Rate& rate, MonoTime now, int* retry_after);
 
  private:
-  struct Bucket {
-    double tokens = 0;
-    double at = 0;
+  struct Limit {
+    config::Rate rate;
+    queue::Gcra gcra;
   };
   std::mutex mu_;
-  std::map<std::string, Bucket> buckets_;
+  std::map<std::string, Limit> limits_;
 };
 
 // Runs on the io_context's thread: hands the submission to smtp::SmtpServer::Submit.

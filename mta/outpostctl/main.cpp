@@ -10,12 +10,14 @@
 //     delete --queue=Q [--hold] | reload
 //     show jobs | pause job J | resume job J | delete --jobId=J | show settings DOMAIN[/VMTA]
 //     show suppressions [ADDRESS] [--offset=N] [--maxitems=N] | suppress add|remove ADDRESS
+//     show actions
 //
 // URL: --url, else $OUTPOST_URL, else http://127.0.0.1:8080. Output: aligned tables; --json: the
 // server's JSON (Outpost's schema where the command has one); --dom: PowerMTA's `--dom` lines
 // (`status.queue.smtp.rcp="42"`) from the PowerMTA pages. `show vmtas`, `show domains` and
 // `show topdomains` and `show jobs` print PowerMTA's tables (pmta_view.hpp). `show settings D[/V]`
-// prints the delivery settings in effect for D through V (GET /settings.json). Exit codes: 0 ok,
+// prints the delivery settings in effect for D through V (GET /settings.json). `show actions` lists
+// the alert-driven actions in effect (/status.json's `actions`). Exit codes: 0 ok,
 // 1 error reply from outpostd, 2 usage, 3 outpostd not reachable, 4 access denied (http-access).
 #include <httplib.h>
 
@@ -56,6 +58,7 @@ const char* kUsageText =
     "  show settings DOMAIN[/VMTA]\n"
     "  show suppressions [ADDRESS] [--offset=N] [--maxitems=N]\n"
     "  suppress add ADDRESS | suppress remove ADDRESS\n"
+    "  show actions\n"
     "  reload\n"
     "DOMAIN/* names every queue of DOMAIN. --json: the server's JSON; --dom: PowerMTA's\n"
     "name=\"value\" lines (show status, queues, topqueues, domains, topdomains, vmtas).\n"
@@ -282,11 +285,39 @@ void PrintSuppressions(const json& body) {
   }
 }
 
+// What undoes an active alert-driven action: its alert's resolve, its `for`, both, or nothing.
+std::string PendingUndo(const json& a) {
+  const bool on_resolve = a["undo_on_resolve"].get<bool>();
+  if (a["until"].is_null()) return on_resolve ? "on resolve" : "none (undo-on-resolve no)";
+  return (on_resolve ? "on resolve or at " : "at ") + Num(a["until"]);
+}
+
+// `show actions`: the alert-driven actions in effect (/status.json's `actions`).
+void PrintActions(const json& actions) {
+  const json& totals = actions["totals"];
+  if (actions["active"].empty()) {
+    std::cout << "no alert-driven action is active (" << Num(actions["rules"]) << " rules)\n";
+  } else {
+    Table t({"rule", "action", "alert", "firing", "since", "undo"});
+    for (const auto& a : actions["active"]) {
+      std::string action = Num(a["action"]) + " " + Num(a["target"]);
+      if (a.contains("pool")) action += " -> " + Num(a["pool"]);
+      t.Add({Num(a["rule"]), action, Num(a["alert"]["alertname"]), Num(a["firing_alerts"]),
+             Num(a["since"]), PendingUndo(a)});
+    }
+    std::cout << t.Render() << Num(totals["active"]) << " active of " << Num(actions["rules"])
+              << " rules\n";
+  }
+  std::cout << "since start-up: " << Num(totals["taken"]) << " taken, " << Num(totals["undone"])
+            << " undone, " << Num(totals["failed"]) << " failed\n";
+}
+
 struct Request {
   std::string method = "GET";
   std::string path;
   httplib::Params params;
   std::string kind;  // what to print
+  std::string part;  // print only this member of the answer ("" = all of it)
   std::size_t max_items = 0;
 };
 
@@ -334,6 +365,14 @@ int Perform(const std::string& url, int timeout, bool as_json, const Request& r)
     std::fprintf(stderr, "outpostctl: outpostd answered something that is not JSON\n");
     return kErrorReply;
   }
+  if (!r.part.empty()) {
+    if (!body.is_object() || !body.contains(r.part)) {
+      std::fprintf(stderr, "outpostctl: outpostd's answer has no '%s' (an older outpostd?)\n",
+                   r.part.c_str());
+      return kErrorReply;
+    }
+    body = body[r.part];
+  }
   if (as_json) {
     std::cout << body.dump(2) << "\n";
     return kOk;
@@ -357,6 +396,8 @@ int Perform(const std::string& url, int timeout, bool as_json, const Request& r)
       PrintSettings(body);
     } else if (r.kind == "suppressions") {
       PrintSuppressions(body);
+    } else if (r.kind == "actions") {
+      PrintActions(body);
     } else if (r.kind == "suppress") {
       std::cout << Num(body["address"]) << " " << Num(body["action"]) << ": ok\n";
     } else if (r.kind == "reload") {
@@ -452,6 +493,10 @@ std::optional<Request> ParseShow(const Options& o, int* rc) {
   } else if ((what == "domains" || what == "vmtas" || what == "counters") && two) {
     r.path = "/" + what + ".json";
     r.kind = what;
+  } else if (what == "actions" && two) {
+    r.path = "/status.json";
+    r.kind = "actions";
+    r.part = "actions";
   } else if (what == "license" && two) {
     std::cout << "Outpost needs no license key: nothing is licensed, counted or due to expire.\n";
     *rc = kOk;

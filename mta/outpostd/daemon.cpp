@@ -472,7 +472,10 @@ void ReadSuppressions(const suppression::Stats& s, mgmt::DaemonReadings& r) {
 void Daemon::ReadFeeds(mgmt::DaemonReadings& r) const {
   for (const auto& runner : feeds_) {
     const acct::FeedStats s = runner->feed().Stats();
-    if (runner->feed().options().delete_consumed) {  // a pipe
+    const bool pipe = runner->feed().options().delete_consumed;
+    r.acct_feeds.push_back({runner->feed().options().feed, pipe, s.records_behind, s.bytes_behind,
+                            s.oldest_unsent_seconds, s.records_sent, s.failures, s.restarts});
+    if (pipe) {
       r.acct_pipe_records_behind += s.records_behind;
       r.acct_pipe_bytes_behind += s.bytes_behind;
       r.acct_pipe_records_sent += s.records_sent;
@@ -642,6 +645,7 @@ bool Daemon::StartManagement() {
   mgmt::ManagementOptions mgmt_options;
   mgmt_options.version = OUTPOST_VERSION;
   mgmt_options.spool_dir = config_->spool_dir;
+  mgmt_options.alert_state_path = config_->spool_dir + "/alert-actions";
   mgmt_options.suppressions = suppressions_.get();
   mgmt_options.submit = [this](smtp::Submission submission, smtp::SubmitDone done) {
     server_->Submit(std::move(submission), std::move(done));

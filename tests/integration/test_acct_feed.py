@@ -12,6 +12,8 @@ import io
 import json
 import os
 import signal
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -25,7 +27,7 @@ class Receiver:
     """An HTTP endpoint answering from a script: 'fail' (500), 'hang' (no answer until the test
     ends, so the client times out), then 'ok' (204) for every request after the script."""
 
-    def __init__(self, script=()):
+    def __init__(self, script=(), tls=None):
         self.script = list(script)
         self.posts = []  # each accepted POST's records (lists of dicts), in arrival order
         self.attempts = 0
@@ -54,6 +56,10 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:  # (cert, key): HTTPS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -72,11 +78,11 @@ class Receiver:
         self.server.server_close()
 
 
-def webhook_daemon(receiver):
+def webhook_daemon(receiver, scheme="http"):
     mta = OutpostD(extra_config=MGMT_CONFIG)
     old = "  records d,b,t,tq,r\n"
     mta.config_text = mta.config_text.replace(
-        old, old + f"  webhook-url http://127.0.0.1:{receiver.port}/acct\n"
+        old, old + f"  webhook-url {scheme}://127.0.0.1:{receiver.port}/acct\n"
              "  webhook-timeout 1s\n  webhook-max-backoff 1s\n")
     with open(mta.config_path, "w") as f:
         f.write(mta.config_text)
@@ -122,6 +128,50 @@ def test_webhook_survives_errors_and_timeouts_in_order(tmp_path):
         assert status["failures"] >= 5
         wait_for(lambda: MgmtClient(mta).get("/status.json")[1]["accounting"]["webhook"]
                  ["records_sent"] >= 30, 10, "records_sent in /status.json")
+        feeds = MgmtClient(mta).get("/status.json")[1]["accounting"]["feeds"]
+        assert [(f["feed"], f["kind"]) for f in feeds] == [(mta.acct, "webhook")]
+        assert feeds[0]["records_sent"] >= 30 and feeds[0]["failures"] >= 5
+    finally:
+        mta.close()
+        receiver.close()
+
+
+def self_signed_for_loopback(directory):
+    """A self-signed certificate (its own CA) for IP 127.0.0.1; returns (cert, key) paths."""
+    cert, key = str(directory / "hook-cert.pem"), str(directory / "hook-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=receiver.test",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_webhook_verifies_the_certificate_against_the_ca_file(tmp_path):
+    cert, key = self_signed_for_loopback(tmp_path)
+    receiver = Receiver(tls=(cert, key))
+    mta = webhook_daemon(receiver, scheme="https")
+    try:
+        # Not trusted (the system's CAs do not know it): nothing is sent, the failure is said.
+        mta.start()
+        inject(mta, "", rcpts_for("s", 5))
+        wait_for(lambda: MgmtClient(mta).get("/status.json")[1]["accounting"]["webhook"]
+                 ["failures"] >= 2, 30, "failed POSTs")
+        assert receiver.posts == []
+        assert "the server's certificate is not trusted" in mta.log_text()
+        assert mta.stop() == 0
+        # Trusted through webhook-ca-file: every record arrives, the earlier ones included.
+        ca = os.path.join(mta.dir, "hook-ca.pem")
+        with open(cert) as src, open(ca, "w") as dst:
+            dst.write(src.read())
+        mta.config_text = mta.config_text.replace(
+            "  webhook-timeout 1s\n", f"  webhook-timeout 1s\n  webhook-ca-file {ca}\n")
+        with open(mta.config_path, "w") as f:
+            f.write(mta.config_text)
+        mta.start()
+        inject(mta, "", rcpts_for("t", 5), mid_prefix="two")
+        wait_records(mta, "r", 10)
+        expected = file_rcpts(mta)
+        wait_all_arrived(receiver, expected)
+        assert first_seen_order(receiver.rcpts()) == expected
     finally:
         mta.close()
         receiver.close()
@@ -237,6 +287,9 @@ def test_pipe_gets_every_record_and_is_restarted(tmp_path):
             assert "accounting pipe" in mta.log_text() and "killed by signal 9" in mta.log_text()
             wait_for(lambda: MgmtClient(mta).get("/status.json")[1]["accounting"]["pipe"]
                      ["restarts"] == 1, 10, "restarts in /status.json")
+            feeds = MgmtClient(mta).get("/status.json")[1]["accounting"]["feeds"]
+            assert [(f["feed"], f["kind"], f["restarts"]) for f in feeds] == [
+                (f"|{child}", "pipe", 1)]
         finally:
             mta.close()
 

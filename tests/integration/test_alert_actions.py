@@ -136,19 +136,26 @@ def send_to_alertmanager(url, labels, resolved=False):
     urllib.request.urlopen(req, timeout=10).read()
 
 
+def fire_through_alertmanager(tmp_path, d, st):
+    """Mail queued for gmail.com and yahoo.com, the real Alertmanager started with its
+    outpost-actions receiver pointed at `d`, ALERT sent to it and gmail.com paused by its
+    notification; returns the MgmtClient."""
+    c = MgmtClient(d)
+    inject(d, ["a@gmail.com", "b@yahoo.com"])
+    wait_for(lambda: len(queues(c)) == 2, 15, "two queues")
+    st.start_alertmanager(config_text=alertmanager_config(
+        f"{c.url}/api/alerts", tmp_path / "mta" / "alert-token"))
+    send_to_alertmanager(st.alertmanager_url, ALERT)
+    wait_for(lambda: queues(c)["gmail.com/{default}"]["paused"], 30,
+             "Alertmanager's notification pauses gmail.com")
+    return c
+
+
 def test_the_whole_loop_through_a_real_alertmanager(tmp_path):
     d = start(tmp_path)
     st = stackmod.Stack(workdir=str(tmp_path / "stack"), time_factor=30)
     try:
-        c = MgmtClient(d)
-        inject(d, ["a@gmail.com", "b@yahoo.com"])
-        wait_for(lambda: len(queues(c)) == 2, 15, "two queues")
-        st.start_alertmanager(config_text=alertmanager_config(
-            f"{c.url}/api/alerts", tmp_path / "mta" / "alert-token"))
-
-        send_to_alertmanager(st.alertmanager_url, ALERT)
-        wait_for(lambda: queues(c)["gmail.com/{default}"]["paused"], 30,
-                 "Alertmanager's notification pauses gmail.com")
+        c = fire_through_alertmanager(tmp_path, d, st)
         assert not queues(c)["yahoo.com/{default}"]["paused"]
         actions = c.get("/status.json")[1]["actions"]
         assert [(a["rule"], a["action"], a["target"], a["alert"]["alertname"])
@@ -249,3 +256,30 @@ def test_reload_keeps_a_rule_that_stays_and_undoes_one_that_goes(tmp_path):
         assert c.post("/api/reload")[0] == 200
         assert not queues(c)["gmail.com/{default}"]["paused"], "changed rule: undone"
         assert c.get("/status.json")[1]["actions"]["recent"][0]["why"] == "reload"
+
+
+def test_outpostctl_show_actions_lists_the_active_actions(tmp_path):
+    from test_mgmt_outpostctl import ctl
+    with running(tmp_path) as (d, c):
+        rc, out, err = ctl(c.url, "show", "actions")
+        assert rc == 0, err
+        assert out.splitlines() == ["no alert-driven action is active (2 rules)",
+                                    "since start-up: 0 taken, 0 undone, 0 failed"]
+        post_alerts(c, notification(ALERT))
+        post_alerts(c, notification({"alertname": "OutpostGmailReputation"}, fingerprint="f2"))
+        active = {a["rule"]: a for a in c.get("/status.json")[1]["actions"]["active"]}
+        rc, out, err = ctl(c.url, "show", "actions")
+        assert rc == 0, err
+        lines = out.splitlines()
+        assert lines[0].split() == ["rule", "action", "alert", "firing", "since", "undo"]
+        rows = {line.split()[0]: line for line in lines[1:3]}
+        assert rows["gmail-pause"].split() == [
+            "gmail-pause", "pause-queue", "gmail.com", "OutpostProviderDeferralRatioHigh", "1",
+            active["gmail-pause"]["since"], "on", "resolve"]
+        assert rows["gmail-warm"].split() == [
+            "gmail-warm", "reroute", "gmail", "->", "warm-pool", "OutpostGmailReputation", "1",
+            active["gmail-warm"]["since"], "on", "resolve", "or", "at",
+            active["gmail-warm"]["until"]]
+        assert lines[3:] == ["2 active of 2 rules", "since start-up: 2 taken, 0 undone, 0 failed"]
+        rc, out, err = ctl(c.url, "--json", "show", "actions")
+        assert rc == 0 and json.loads(out)["active"] == c.get("/status.json")[1]["actions"]["active"]

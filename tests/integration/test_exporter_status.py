@@ -66,16 +66,16 @@ CONTRACT = {
     "outpost_accounting_buffered_bytes": None,
     "outpost_accounting_write_errors_total": None,
     "outpost_accounting_held_recipients": None,
-    "outpost_acct_webhook_records_behind": None,
-    "outpost_acct_webhook_bytes_behind": None,
-    "outpost_acct_webhook_oldest_unsent_seconds": None,
-    "outpost_acct_webhook_records_sent_total": None,
-    "outpost_acct_webhook_failures_total": None,
-    "outpost_acct_pipe_records_behind": None,
-    "outpost_acct_pipe_bytes_behind": None,
-    "outpost_acct_pipe_records_sent_total": None,
-    "outpost_acct_pipe_failures_total": None,
-    "outpost_acct_pipe_restarts_total": None,
+    "outpost_acct_webhook_records_behind": "feed",
+    "outpost_acct_webhook_bytes_behind": "feed",
+    "outpost_acct_webhook_oldest_unsent_seconds": "feed",
+    "outpost_acct_webhook_records_sent_total": "feed",
+    "outpost_acct_webhook_failures_total": "feed",
+    "outpost_acct_pipe_records_behind": "feed",
+    "outpost_acct_pipe_bytes_behind": "feed",
+    "outpost_acct_pipe_records_sent_total": "feed",
+    "outpost_acct_pipe_failures_total": "feed",
+    "outpost_acct_pipe_restarts_total": "feed",
     "outpost_dkim_signed_total": None,
     "outpost_dkim_unsigned_no_key_total": None,
     "outpost_dkim_sign_failures_total": None,
@@ -163,7 +163,13 @@ def test_contract_table_is_documented():
 
 
 def test_live_status_metrics_match_the_api(tmp_path, started):
-    d = started(start_outpostd())
+    work = tmp_path / "mta"
+    work.mkdir()
+    hook_file = work / "hook.csv"
+    # Two accounting feeds: a webhook whose endpoint refuses, and a pipe to cat.
+    feeds = (f"<acct-file {hook_file}>\n  records d\n  webhook-url http://127.0.0.1:1/acct\n"
+             "</acct-file>\n<acct-file |/bin/cat>\n  records d\n</acct-file>\n")
+    d = started(start_outpostd(feeds, workdir=str(work)))
     c = MgmtClient(d)
     messages, recipients = inject(d, {"gmail.com": 3, "yahoo.com": 2, "hotmail.com": 1})
     wait_for(lambda: c.get("/status.json")[1]["queue"]["recipients"] == recipients, 15,
@@ -184,6 +190,11 @@ def test_live_status_metrics_match_the_api(tmp_path, started):
         assert got, f"{name} missing from the live scrape"
         for labels in got:
             assert [k for k, _ in labels] == ([label] if label else []), (name, labels)
+
+    # A series per accounting feed, labelled with its <acct-file>.
+    assert {dict(k)["feed"] for k in series(s, "outpost_acct_webhook_records_behind")} == {
+        str(hook_file)}
+    assert {dict(k)["feed"] for k in series(s, "outpost_acct_pipe_restarts_total")} == {"|/bin/cat"}
 
     # Queue figures equal what the API says (the queues do not move: the route refuses).
     _, queues = c.get("/queues.json")

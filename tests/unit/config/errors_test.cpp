@@ -125,8 +125,16 @@ INSTANTIATE_TEST_SUITE_P(
                   "<acct-file /tmp/a.csv>\nrecords d\nrecord-fields b rcpt\n</acct-file>\n", 3,
                   "this file's 'records' do not include b"},
         ErrorCase{"webhook_url_not_http",
-                  "<acct-file /tmp/a.csv>\nwebhook-url https://example.com/x\n</acct-file>\n", 2,
-                  "expected an http:// URL like http://127.0.0.1:8080/acct"},
+                  "<acct-file /tmp/a.csv>\nwebhook-url ftp://example.com/x\n</acct-file>\n", 2,
+                  "expected an http:// or https:// URL like https://collector.example.net/acct"},
+        ErrorCase{"webhook_ca_file_without_https",
+                  "<acct-file /tmp/a.csv>\nwebhook-url http://127.0.0.1:1/\n"
+                  "webhook-ca-file /etc/hostname\n</acct-file>\n",
+                  1, "webhook-ca-file needs an https:// webhook-url"},
+        ErrorCase{"webhook_ca_file_missing",
+                  "<acct-file /tmp/a.csv>\nwebhook-url https://127.0.0.1:1/\n"
+                  "webhook-ca-file /nonexistent/ca.pem\n</acct-file>\n",
+                  1, "webhook-ca-file /nonexistent/ca.pem cannot be read"},
         ErrorCase{"webhook_batch_size_zero",
                   "<acct-file /tmp/a.csv>\nwebhook-batch-size 0\n</acct-file>\n", 2, "not 0"},
         ErrorCase{"webhook_max_backoff_zero",

@@ -150,7 +150,8 @@ queue-cache-size 100000
   max-size 100M
   delete-after 7d
   move-to /var/log/outpost/old
-  webhook-url http://127.0.0.1:8080/acct
+  webhook-url https://127.0.0.1:8443/acct
+  webhook-ca-file keys/s1.pem
   webhook-batch-interval 5s
   webhook-batch-size 256K
   webhook-max-backoff 10m
@@ -349,7 +350,8 @@ TEST_F(FullConfigTest, PatternsAndAccounting) {
   EXPECT_EQ(a.max_size, 100ull << 20);
   EXPECT_EQ(a.delete_after, Seconds(7 * 86400));
   EXPECT_EQ(a.move_to, "/var/log/outpost/old");
-  EXPECT_EQ(a.webhook_url, "http://127.0.0.1:8080/acct");
+  EXPECT_EQ(a.webhook_url, "https://127.0.0.1:8443/acct");
+  EXPECT_EQ(a.webhook_ca_file, dir_.path() + "/keys/s1.pem") << "relative to the config file";
   EXPECT_EQ(a.webhook_batch_interval, Seconds(5));
   EXPECT_EQ(a.webhook_batch_size, 256u << 10);
   EXPECT_EQ(a.webhook_max_backoff, Seconds(600));

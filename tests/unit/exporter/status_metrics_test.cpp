@@ -138,6 +138,9 @@ TEST(StatusMetrics, DocExamplesGiveEveryContractMetric) {
       {"outpost_accounting_buffered_bytes", "", "", 0},
       {"outpost_accounting_write_errors_total", "", "", 0},
       {"outpost_accounting_held_recipients", "", "", 0},
+      {"outpost_acct_webhook_records_behind", "feed", "/var/log/outpost/acct.csv", 0},
+      {"outpost_acct_webhook_oldest_unsent_seconds", "feed", "/var/log/outpost/acct.csv", 0},
+      {"outpost_acct_webhook_failures_total", "feed", "/var/log/outpost/acct.csv", 0},
       {"outpost_dkim_signed_total", "", "", 0},
       {"outpost_dkim_unsigned_no_key_total", "", "", 0},
       {"outpost_dkim_sign_failures_total", "", "", 0},
@@ -198,6 +201,42 @@ TEST(StatusMetrics, AccountingNotWritableAndDkimCounts) {
   EXPECT_EQ(Value(m, "outpost_dkim_sign_failures_total"), 1.0);
   EXPECT_EQ(Value(m, "outpost_domainkeys_signed_total"), 5.0);
   EXPECT_EQ(Value(m, "outpost_domainkeys_sign_failures_total"), 4.0);
+}
+
+// The accounting feeds: a series per feed, labelled with its <acct-file> (bounded by the config);
+// a feed listed twice is served once; a wrong type is a schema error.
+TEST(StatusMetrics, AccountingFeedsArePerFeed) {
+  auto with_feeds = [](const Json& feeds) {
+    StatusFetches f = ExampleFetches();
+    Json j = DocExample("status");
+    j["accounting"]["feeds"] = feeds;
+    f.status = Ok(j);
+    return MapStatus(f, StatusMappingLimits{});
+  };
+  auto feed = [](const char* name, const char* kind, int behind) {
+    return Json{{"feed", name},       {"kind", kind},      {"records_behind", behind},
+                {"bytes_behind", 10}, {"records_sent", 5}, {"oldest_unsent_seconds", 700},
+                {"failures", 2},      {"restarts", 1}};
+  };
+  StatusMapping m = with_feeds(
+      Json::array({feed("/var/log/a.csv", "webhook", 3), feed("/var/log/b.csv", "webhook", 4),
+                   feed("/var/log/b.csv", "webhook", 9), feed("|/usr/bin/ingest", "pipe", 7)}));
+  ASSERT_TRUE(m.up) << m.error_text;
+  EXPECT_EQ(Value(m, "outpost_acct_webhook_records_behind", "feed", "/var/log/a.csv"), 3.0);
+  EXPECT_EQ(Value(m, "outpost_acct_webhook_records_behind", "feed", "/var/log/b.csv"), 4.0);
+  EXPECT_EQ(SeriesOf(m, "outpost_acct_webhook_records_behind"), 2U) << "b.csv once";
+  EXPECT_EQ(Value(m, "outpost_acct_webhook_oldest_unsent_seconds", "feed", "/var/log/a.csv"),
+            700.0);
+  EXPECT_EQ(Value(m, "outpost_acct_pipe_records_behind", "feed", "|/usr/bin/ingest"), 7.0);
+  EXPECT_EQ(Value(m, "outpost_acct_pipe_restarts_total", "feed", "|/usr/bin/ingest"), 1.0);
+  EXPECT_FALSE(Value(m, "outpost_acct_webhook_records_behind")) << "no unlabelled sum";
+  EXPECT_FALSE(Value(m, "outpost_acct_pipe_records_behind", "feed", "/var/log/a.csv"));
+
+  EXPECT_EQ(SeriesOf(with_feeds(Json::array()), "outpost_acct_webhook_records_behind"), 0U);
+  Json bad = feed("/var/log/a.csv", "webhook", 3);
+  bad["records_behind"] = "three";
+  EXPECT_FALSE(with_feeds(Json::array({bad})).up);
+  EXPECT_FALSE(with_feeds(Json::object()).up);
 }
 
 // Spool compaction: live bytes is a gauge, the compaction figures are counters (rate() and

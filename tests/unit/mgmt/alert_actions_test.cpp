@@ -1,9 +1,13 @@
 // Alert-driven actions (mta/mgmt/alert_actions.hpp): Alertmanager's payload, matching,
 // idempotence (resends and a second alert do not stack), undo on resolve, expiry by `for` on a
-// simulated clock, reload, and the bearer token check of POST /api/alerts.
+// simulated clock, reload, restart from the state file, and the bearer token check of POST
+// /api/alerts.
 #include "mta/mgmt/alert_actions.hpp"
 
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
 
 #include "common/clock.hpp"
 #include "mta/mgmt/alert_actions_api.hpp"
@@ -181,6 +185,103 @@ TEST(AlertActions, ReloadKeepsUnchangedRulesAndUndoesTheRest) {
   const json active = f.actions.Render()["active"];
   ASSERT_EQ(active.size(), 1U);
   EXPECT_EQ(active[0]["until"], "2025-01-01T00:01:00Z") << "the new `for`, from when it was taken";
+}
+
+// A second engine on the same state file, as a restart (or a kill -9) leaves it.
+struct Restarted {
+  Fixture f;
+  AlertActions actions;
+  Restarted(const Fixture& before, const std::string& path) : actions(f.clock, f.metrics, path) {
+    f.clock.Advance(
+        std::chrono::duration_cast<Nanos>(before.clock.Now().wall - f.clock.Now().wall));
+  }
+};
+
+std::string StatePath(const char* name) {
+  const std::string path = ::testing::TempDir() + "/alert_actions_test_" + name;
+  std::remove(path.c_str());
+  std::remove((path + ".damaged").c_str());
+  return path;
+}
+
+TEST(AlertActionsRestart, ActiveActionsAreTakenAgainAndTheResolveStillUndoes) {
+  const std::string path = StatePath("restore");
+  Fixture f;
+  AlertActions before(f.clock, f.metrics, path);
+  AlertAction spent_rule = PauseRule("spent");
+  spent_rule.duration = std::chrono::seconds(60);
+  spent_rule.target = "yahoo.com";
+  spent_rule.match = {{"alertname", "Yahoo"}};
+  before.SetRules({PauseRule(), spent_rule}, f.run);
+  before.Restore(f.run);  // no file yet
+  before.Receive({MakeAlert(true, "a"), MakeAlert(true, "b")}, f.run);
+  before.Receive({Alert{true, {{"alertname", "Yahoo"}}, "y"}}, f.run);
+  f.clock.Advance(std::chrono::seconds(60));
+  before.Tick(f.run);  // `spent` expires: y may not take it again until it resolves
+
+  Restarted r(f, path);
+  r.f.clock.Advance(std::chrono::seconds(30));
+  r.actions.SetRules({PauseRule(), spent_rule}, r.f.run);
+  r.actions.Restore(r.f.run);
+  EXPECT_EQ(r.f.steps, std::vector<std::string>{"pause-queue gmail.com"});
+  const json status = r.actions.Render();
+  ASSERT_EQ(status["active"].size(), 1U);
+  EXPECT_EQ(status["active"][0]["since"], "2025-01-01T00:00:00Z") << "when it was first taken";
+  EXPECT_EQ(status["active"][0]["firing_alerts"], 2);
+  EXPECT_EQ(status["active"][0]["alert"]["labels"]["provider"], "gmail");
+  EXPECT_EQ(status["recent"][0]["why"], "restored");
+
+  r.actions.Receive({Alert{true, {{"alertname", "Yahoo"}}, "y"}}, r.f.run);
+  EXPECT_EQ(r.f.steps.size(), 1U) << "the spent alert stays spent";
+  r.actions.Receive({MakeAlert(false, "a")}, r.f.run);
+  EXPECT_EQ(r.f.steps.size(), 1U) << "b still fires";
+  r.actions.Receive({MakeAlert(false, "b")}, r.f.run);
+  EXPECT_EQ(r.f.steps.back(), "undo pause-queue gmail.com");
+
+  Restarted again(r.f, path);
+  again.actions.SetRules({PauseRule(), spent_rule}, again.f.run);
+  again.actions.Restore(again.f.run);
+  EXPECT_TRUE(again.f.steps.empty()) << "the undo was saved too";
+}
+
+TEST(AlertActionsRestart, AnActionWhoseRuleIsGoneOrChangedIsDropped) {
+  const std::string path = StatePath("dropped");
+  Fixture f;
+  AlertActions before(f.clock, f.metrics, path);
+  AlertAction other = PauseRule("yahoo-pause");
+  other.target = "yahoo.com";
+  before.SetRules({PauseRule(), other}, f.run);
+  before.Restore(f.run);
+  before.Receive({MakeAlert(true)}, f.run);
+
+  Restarted r(f, path);
+  AlertAction changed = PauseRule();
+  changed.verb = AlertVerb::kBackoffQueue;
+  r.actions.SetRules({changed}, r.f.run);  // yahoo-pause gone, gmail-pause changed
+  r.actions.Restore(r.f.run);
+  EXPECT_TRUE(r.f.steps.empty());
+  EXPECT_TRUE(r.actions.Render()["active"].empty());
+
+  Restarted again(r.f, path);
+  again.actions.SetRules({PauseRule(), other}, again.f.run);
+  again.actions.Restore(again.f.run);
+  EXPECT_TRUE(again.f.steps.empty()) << "dropped ones are gone from the file";
+}
+
+TEST(AlertActionsRestart, ADamagedStateFileIsSetAside) {
+  const std::string path = StatePath("damaged");
+  {
+    std::ofstream out(path);
+    out << "{\"active\": [tor";
+  }
+  Fixture f;
+  AlertActions actions(f.clock, f.metrics, path);
+  actions.SetRules({PauseRule()}, f.run);
+  actions.Restore(f.run);
+  EXPECT_TRUE(f.steps.empty());
+  EXPECT_TRUE(std::ifstream(path + ".damaged").good());
+  actions.Receive({MakeAlert(true)}, f.run);
+  EXPECT_TRUE(std::ifstream(path).good()) << "saved afresh";
 }
 
 TEST(AlertApi, BearerTokenMustMatchExactly) {

@@ -100,18 +100,29 @@ TEST(SubmissionKeys, BearerOrBareKeyMatchesOnlyAWholeKey) {
   EXPECT_EQ(FindApiKey(keys, ""), nullptr);
 }
 
-TEST(SubmissionRate, BucketEmptiesThenRefillsOverTime) {
+TEST(SubmissionRate, TheBurstIsTheCountThenOneEachInterval) {
   RateLimiter limiter;
   const config::Rate rate{2, config::Seconds(10)};
+  const auto at = [](double s) {
+    return MonoTime(
+        std::chrono::duration_cast<MonoTime::duration>(std::chrono::duration<double>(s)));
+  };
   int retry = 0;
-  EXPECT_TRUE(limiter.Take("k", rate, 100.0, &retry));
-  EXPECT_TRUE(limiter.Take("k", rate, 100.0, &retry));
-  EXPECT_FALSE(limiter.Take("k", rate, 100.0, &retry));
+  EXPECT_TRUE(limiter.Take("k", rate, at(100), &retry));
+  EXPECT_TRUE(limiter.Take("k", rate, at(100), &retry));
+  EXPECT_FALSE(limiter.Take("k", rate, at(100), &retry));
   EXPECT_EQ(retry, 5);
-  EXPECT_TRUE(limiter.Take("other", rate, 100.0, &retry));  // per key
-  EXPECT_TRUE(limiter.Take("k", rate, 105.0, &retry));      // one token back after 5 s
-  EXPECT_FALSE(limiter.Take("k", rate, 105.0, &retry));
-  EXPECT_TRUE(limiter.Take("k", config::Rate{}, 105.0, &retry));  // unlimited
+  EXPECT_FALSE(limiter.Take("k", rate, at(104.5), &retry));
+  EXPECT_EQ(retry, 1) << "0.5 s rounds up";
+  EXPECT_TRUE(limiter.Take("other", rate, at(100), &retry));  // per key
+  EXPECT_TRUE(limiter.Take("k", rate, at(105), &retry));      // one back after 5 s
+  EXPECT_FALSE(limiter.Take("k", rate, at(105), &retry));
+  EXPECT_TRUE(limiter.Take("k", rate, at(200), &retry));  // idle: the whole burst again
+  EXPECT_TRUE(limiter.Take("k", rate, at(200), &retry));
+  EXPECT_FALSE(limiter.Take("k", rate, at(200), &retry));
+  EXPECT_TRUE(limiter.Take("k", config::Rate{3, config::Seconds(10)}, at(200), &retry))
+      << "a new rate starts afresh";
+  EXPECT_TRUE(limiter.Take("k", config::Rate{}, at(105), &retry));  // unlimited
 }
 
 TEST(SubmissionAccess, SubmitLevelMaySubmitOnly) {
