@@ -40,7 +40,6 @@ constexpr const char* kFileType =
 const std::vector<PowerMtaName> kDirectives = {
     // Global.
     {"relay-address", G, nullptr},
-    {"pickup", G, nullptr},
     {"http-redirect-to-https", G, nullptr},
     {"smtp-server-tls-allow-tlsv1", G, nullptr},
     {"smtp-server-tls-allow-tlsv1.1", G, nullptr},
@@ -69,7 +68,6 @@ const std::vector<PowerMtaName> kDirectives = {
     {"ignore-chunking", D, kNoChunking},
     {"ignore-pipelining", D, nullptr},
     {"ignore-dsn", D, nullptr},
-    {"deliver-local-dsn", D, nullptr},
     {"file-format", D, kFileType},
     {"file-destination", D, kFileType},
     {"queue-to", D, nullptr},
