@@ -106,6 +106,7 @@ def test_kill9_while_taking_files_loses_none(tmp_path):
             mta.kill9()
             left = len(os.listdir(pickup))
             assert 0 <= left < count
+            print(f"kill -9 with {left} of {count} files left in DIR")
             with open(mta.config_path) as f:
                 text = f.read()
             refuser_route = text.split("<domain *>\n  route ")[1].split("\n")[0]
