@@ -273,6 +273,8 @@ struct DomainPolicy {
   std::optional<bool> smtp_553_means_invalid_mailbox;
   std::optional<bool> bounce_upon_transfer_failure;
   std::optional<bool> assume_delivery_upon_data_termination_timeout;
+  // deliver-local-dsn: DSNs outpostd makes, addressed to this domain, are sent (default yes).
+  std::optional<bool> deliver_local_dsn;
   // How to deliver (docs/config.md, "Transport").
   std::optional<std::vector<SmtpHost>> smtp_hosts;  // smtp-hosts, or route DOMAIN
   std::optional<int> mx_connection_attempts;        // 0: every address
@@ -422,6 +424,13 @@ struct Config {
   // The return path (docs/config.md, "The return path"): relay-domain D (repeatable) accepts
   // mail for D from any client; the processors read reports sent to their address lists.
   std::vector<std::string> relay_domains;  // lower-case
+  // pickup DIR BADDIR (repeatable): files dropped into `dir` are injected (smtp/pickup_dir.hpp),
+  // unusable ones moved to `bad_dir`. Both absolute; read at start (a reload keeps the old ones).
+  struct Pickup {
+    std::string dir;
+    std::string bad_dir;
+  };
+  std::vector<Pickup> pickups;
   std::optional<ReportProcessor> bounce_processor;
   std::optional<ReportProcessor> feedback_loop_processor;
   // The suppression list (Outpost-only; docs/powermta.md): suppression-list yes turns it on;

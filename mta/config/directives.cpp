@@ -99,6 +99,35 @@ Result SetSpool(ParseContext& c, const std::string& v) {
   return SetPath<&Config::spool_dir>(c, v);
 }
 
+// An existing directory, for `what`; an error detail otherwise.
+std::optional<std::string> CheckDirectory(const std::string& path, const char* what) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    return std::string(what) + " '" + path + "' is not an existing directory";
+  }
+  return std::nullopt;
+}
+
+// `pickup DIR BADDIR`: two existing, different directories.
+Result SetPickup(ParseContext& c, const std::string& v) {
+  std::vector<std::string> words = SplitWords(v);
+  if (words.size() != 2) return std::string();
+  Config::Pickup p{c.ResolvePath(words[0]), c.ResolvePath(words[1])};
+  if (Result bad = CheckDirectory(p.dir, "the pickup directory")) return bad;
+  if (Result bad = CheckDirectory(p.bad_dir, "the bad-file directory")) return bad;
+  std::error_code ec;
+  if (std::filesystem::equivalent(p.dir, p.bad_dir, ec)) {
+    return std::string("the bad-file directory must not be the pickup directory itself");
+  }
+  for (const Config::Pickup& other : c.config->pickups) {
+    if (std::filesystem::equivalent(other.dir, p.dir, ec)) {
+      return "the pickup directory '" + p.dir + "' is already watched";
+    }
+  }
+  c.config->pickups.push_back(std::move(p));
+  return std::nullopt;
+}
+
 // `smtp-listener ADDR:PORT [tls=yes|no]`: tls=yes is implicit TLS (SMTPS, usually port 465).
 Result SetSmtpListener(ParseContext& c, const std::string& v) {
   std::vector<std::string> words = SplitWords(v);
@@ -838,6 +867,12 @@ const std::vector<DirectiveSpec> kGlobal = {
     {"workers", "workers N", "0 (the machine's core count)",
      "The same setting as queue-processing-threads (give one or the other).", I::kDaemon,
      SetInt<&Config::queue_processing_threads, 0, 256>, kExpInt, false, "queue-processing-threads"},
+    {"pickup", "pickup DIR BADDIR", "none",
+     "Inject every file dropped into DIR: an RFC 5322 message whose envelope is given by "
+     "x-sender and x-receiver header fields (removed before queuing). Files are taken as for "
+     "SMTP from 127.0.0.1 (its <source> rules apply); a file is deleted once its message is in "
+     "the spool, and an unusable one is moved to BADDIR. Repeatable, one line per directory.",
+     I::kDaemon, SetPickup, "expected two directories: pickup DIR BADDIR", true},
     {"relay-domain", "relay-domain DOMAIN | *.DOMAIN | [*.]DOMAIN", "none",
      "Accept mail for DOMAIN (with *., its subdomains; with [*.], both) from any client, also one "
      "not allowed to relay (mail for other domains stays refused with 550 5.7.1). Repeatable. "
@@ -1041,6 +1076,11 @@ const std::vector<DirectiveSpec> kDomain = {
      "Close a connection once this many recipients were refused on it (4xx or 5xx to RCPT, or "
      "the message refused for them); the rest are sent on a new connection.",
      I::kDaemon, SetMaxErrorsPerConnection, "expected a whole number or 'unlimited'"},
+    {"deliver-local-dsn", "deliver-local-dsn BOOL", "yes",
+     "Send the delivery status notifications (bounces) outpostd makes when they are addressed to "
+     "this domain, i.e. for mail whose envelope sender is in it. With no, none is made: the "
+     "recipients are still bounced and recorded (b records) as usual.",
+     I::kDaemon, SetBool<&DomainPolicy::deliver_local_dsn>, kExpBool},
     {"bounce-upon-no-mx", "bounce-upon-no-mx BOOL", "no",
      "Bounce (bad-domain) the recipients of a domain that has no MX record, instead of "
      "delivering to its address record (or retrying when it has none).",

@@ -40,7 +40,6 @@ constexpr const char* kFileType =
 const std::vector<PowerMtaName> kDirectives = {
     // Global.
     {"relay-address", G, nullptr},
-    {"pickup", G, nullptr},
     {"smtp-server-tls-ciphers", G, nullptr},
     {"dummy-smtp-port", G, nullptr},
     {"dummy-smtp-blackhole", G, nullptr},
@@ -63,7 +62,6 @@ const std::vector<PowerMtaName> kDirectives = {
     {"ignore-chunking", D, kNoChunking},
     {"ignore-pipelining", D, nullptr},
     {"ignore-dsn", D, nullptr},
-    {"deliver-local-dsn", D, nullptr},
     {"file-format", D, kFileType},
     {"file-destination", D, kFileType},
     {"queue-to", D, nullptr},

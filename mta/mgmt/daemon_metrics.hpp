@@ -94,6 +94,11 @@ struct DaemonReadings {
   std::uint64_t suppression_refused_full = 0;
   std::uint64_t suppression_write_errors = 0;
   std::uint64_t suppressed_recipients = 0;
+  // The pickup directories (smtp::PickupStats; zero without `pickup`).
+  std::uint64_t pickup_accepted = 0;
+  std::uint64_t pickup_bad = 0;
+  std::uint64_t pickup_deferred = 0;
+  std::uint64_t pickup_errors = 0;
   delivery::SigningStats dkim;
   delivery::WorkPoolStats signing_pool;   // the pool that makes DKIM signatures
   delivery::SmtpDelivererStats delivery;  // TLS fallbacks
@@ -159,7 +164,15 @@ struct DaemonReadings {
     "Failed writes of the suppression list's file.")                                              \
   X(Counter, suppressed_recipients_total, suppressed_recipients, "recipients",                    \
     "Recipients not sent because on the suppression list (refused at RCPT or taken out of a "    \
-    "transaction).")
+    "transaction).")                                                                              \
+  X(Counter, pickup_files_accepted_total, pickup_accepted, "files",                               \
+    "Pickup-directory files whose message is in the spool (the file then deleted).")              \
+  X(Counter, pickup_files_bad_total, pickup_bad, "files",                                         \
+    "Pickup-directory files that could not be used, moved to the bad directory.")                 \
+  X(Counter, pickup_files_deferred_total, pickup_deferred, "files",                               \
+    "Pickup-directory files left for later because the spool refused mail (disk low, ceiling).")  \
+  X(Counter, pickup_errors_total, pickup_errors, "files",                                         \
+    "Pickup-directory files that could be neither read nor moved (left in place until restart).")
 
 // The management plane itself.
 #define OUTPOST_MGMT_METRICS(X)                                                                   \

@@ -38,6 +38,7 @@
 #include "mta/returnpath/suppressing_deliverer.hpp"
 #include "mta/returnpath/suppression_list.hpp"
 #include "mta/returnpath/suppression_sink.hpp"
+#include "mta/smtp/pickup_dir.hpp"
 #include "mta/smtp/smtp_server.hpp"
 #include "mta/spool/spool.hpp"
 
@@ -203,6 +204,7 @@ class Daemon {
   bool OpenSuppressions();
   bool StartDelivery();      // DNS, deliverers, bus, scheduler; recovery; the spool's committer
   bool StartListeners();     // SMTP
+  bool StartPickup();        // the pickup directories (as the user outpostd stays)
   bool StartManagement();    // HTTP API and console
   bool DropPrivileges();     // run-as-root: give up root now that everything is bound and open
   bool StartFeeds();         // the accounting webhooks and pipes (after the drop: no root child)
@@ -256,6 +258,8 @@ class Daemon {
   std::optional<returnpath::Processor> returnpath_;
 
   std::optional<smtp::SmtpServer> server_;
+  // pickup DIR BADDIR: files injected through server_->Submit (null without `pickup`).
+  std::optional<smtp::PickupWatcher> pickup_;
   std::optional<mgmt::ManagementPlane> plane_;
   asio::steady_timer tick_{io_};
   std::uint64_t ticks_ = 0;
@@ -268,6 +272,7 @@ class Daemon {
 Daemon::~Daemon() {
   // Every step is safe when its part was never started or is already stopped.
   if (plane_) plane_->Stop();
+  if (pickup_) pickup_->Stop();
   if (server_) server_->Stop();
   if (returnpath_) returnpath_->Stop();
   if (signing_pool_) signing_pool_->Stop();
@@ -455,6 +460,29 @@ bool Daemon::StartListeners() {
   return true;
 }
 
+// The largest pickup file: the max-message-size that applies to 127.0.0.1, as for its SMTP mail.
+std::uint64_t PickupMaxSize(const config::Config& config) {
+  const IpAddress local = IpAddress::Parse("127.0.0.1").value_or(IpAddress{});
+  const std::uint64_t own = config.SourcePolicyFor(local).max_message_size;
+  return own != 0 ? own : config.max_message_size;
+}
+
+bool Daemon::StartPickup() {
+  if (config_->pickups.empty()) return true;
+  std::vector<smtp::PickupDir> dirs;
+  for (const config::Config::Pickup& p : config_->pickups) dirs.push_back({p.dir, p.bad_dir});
+  pickup_.emplace(io_, std::move(dirs), PickupMaxSize(*config_),
+                  [this](smtp::Submission s, smtp::SubmitDone done) {
+                    server_->Submit(std::move(s), std::move(done));
+                  });
+  std::string error;
+  if (!pickup_->Start(&error)) {
+    OUTPOST_LOG(kError, "main") << "cannot watch the pickup directory: " << error;
+    return false;
+  }
+  return true;
+}
+
 void ReadSuppressions(const suppression::Stats& s, mgmt::DaemonReadings& r) {
   r.suppression_entries = s.entries;
   r.suppression_max_entries = s.max_entries;
@@ -513,6 +541,13 @@ mgmt::DaemonReadings Daemon::Read() {
   if (suppressions_) ReadSuppressions(suppressions_->GetStats(), r);
   r.acct_writable = accounting_->Durable();
   ReadFeeds(r);
+  if (pickup_) {
+    const smtp::PickupStats p = pickup_->Stats();
+    r.pickup_accepted = p.accepted;
+    r.pickup_bad = p.bad;
+    r.pickup_deferred = p.deferred;
+    r.pickup_errors = p.errors;
+  }
   r.dkim = signing_deliverer_->Stats();
   r.signing_pool = signing_pool_->Stats();
   r.delivery = smtp_deliverer_->Stats();
@@ -542,6 +577,7 @@ void Daemon::ApplyConfig(std::shared_ptr<const config::Config> reloaded) {
   log::ParseLevel(reloaded->log_level, new_level);
   log::SetLevel(new_level);
   server_->SetConfig(reloaded);
+  if (pickup_) pickup_->SetMaxSize(PickupMaxSize(*reloaded));
   queues_->SetConfig(reloaded);
   if (reloaded->queue_processing_threads != config_->queue_processing_threads) {
     OUTPOST_LOG(kWarning, "config")
@@ -730,6 +766,7 @@ void Daemon::StartHousekeeping() {
   stop_signals_.async_wait([this](std::error_code ec, int signo) {
     if (ec) return;
     OUTPOST_LOG(kInfo, "main") << "signal " << signo << ": shutting down";
+    if (pickup_) pickup_->Stop();
     server_->Stop();
     queues_->Stop();
     runner_->Stop();
@@ -741,7 +778,8 @@ void Daemon::StartHousekeeping() {
 
 int Daemon::Run() {
   if (!LoadConfiguration() || !OpenStorage() || !StartDelivery() || !StartListeners() ||
-      !StartManagement() || !DropPrivileges() || !StartFeeds() || !AnnounceReady()) {
+      !StartManagement() || !DropPrivileges() || !StartPickup() || !StartFeeds() ||
+      !AnnounceReady()) {
     return 1;
   }
   StartHousekeeping();

@@ -115,6 +115,7 @@ EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std:
   Apply(sections, &P::bounce_upon_transfer_failure, out.bounce_upon_transfer_failure);
   Apply(sections, &P::assume_delivery_upon_data_termination_timeout,
         out.assume_delivery_upon_data_termination_timeout);
+  Apply(sections, &P::deliver_local_dsn, out.deliver_local_dsn);
   Apply(sections, &P::smtp_hosts, out.smtp_hosts);
   Apply(sections, &P::mx_connection_attempts, out.mx_connection_attempts);
   Apply(sections, &P::ignore_8bitmime, out.ignore_8bitmime);

@@ -62,6 +62,8 @@ struct EffectiveDomainPolicy {
   bool smtp_553_means_invalid_mailbox = true;
   bool bounce_upon_transfer_failure = false;
   bool assume_delivery_upon_data_termination_timeout = false;
+  // DSNs outpostd makes for a message whose envelope sender is in this domain are sent.
+  bool deliver_local_dsn = true;
   // How to deliver.
   std::vector<config::SmtpHost> smtp_hosts;  // empty: the domain's MX hosts (or `route`)
   int mx_connection_attempts = 0;            // 0: every address

@@ -103,6 +103,7 @@ std::vector<Setting> PolicySettings(const EffectiveDomainPolicy& p) {
       {"data-send-timeout", Seconds(t.data_send)},
       {"smtp-data-termination-timeout", Seconds(t.data_termination)},
       {"bounce-upon-no-mx", YesNo(p.bounce_upon_no_mx)},
+      {"deliver-local-dsn", YesNo(p.deliver_local_dsn)},
       {"bounce-upon-5xx-greeting", YesNo(p.bounce_upon_5xx_greeting)},
       {"bounce-upon-transfer-failure", YesNo(p.bounce_upon_transfer_failure)},
       {"smtp-421-means-mx-unavailable", YesNo(p.smtp_421_means_mx_unavailable)},

@@ -14,6 +14,7 @@
 #include "common/invariant.hpp"
 #include "mta/log/log.hpp"
 #include "mta/queue/queue_manager_impl.hpp"
+#include "mta/queue/queue_name.hpp"
 
 namespace outpost::queue {
 
@@ -151,6 +152,16 @@ void QueueManager::Impl::BounceWithDsn(Queue& q, std::uint32_t m,
   std::vector<std::uint32_t> rcpts;
   rcpts.reserve(failed.size());
   for (const FailedRecipient& f : failed) rcpts.push_back(f.rcpt);
+  // deliver-local-dsn no for the sender's domain: no DSN, the recipients leave as with one.
+  const std::string sender_domain = RecipientDomain(env.mail_from);
+  if (!env.mail_from.empty() &&
+      !MergeDomainPolicy(*config, sender_domain, env.vmta).deliver_local_dsn) {
+    OUTPOST_LOG(kInfo, "queue") << q.name << " " << env.id
+                                << ": DSN not sent (deliver-local-dsn no for " << sender_domain
+                                << ")";
+    Finalize(q, m, rcpts, true);
+    return;
+  }
   const std::uint32_t queue_index = q.index;
   // Until the DSN is durable the failed recipients stay pending (message record alive).
   completion.CommitDsn(

@@ -715,6 +715,7 @@ void SmtpServer::Submit(Submission s, SubmitDone done) {
     return done(std::move(outcome));
   }
   const std::string peer = "[" + s.client_ip.ToString() + "] " + s.client_name;
+  const char* src_type = s.src_type;
   Transaction t;
   t.mail_from = std::move(s.mail_from);
   t.recipients = std::move(accepted);
@@ -723,7 +724,7 @@ void SmtpServer::Submit(Submission s, SubmitDone done) {
   t.client_literal = "[" + t.client_ip + "]";
   t.helo = s.client_name;
   t.auth_user = std::move(s.client_name);
-  t.protocol = "HTTP";
+  t.protocol = std::move(s.protocol);
   // As BODY=8BITMIME would say: delivery converts it for a server without 8BITMIME.
   t.body_8bit = std::any_of(s.content.begin(), s.content.end(),
                             [](char ch) { return static_cast<unsigned char>(ch) > 0x7f; });
@@ -741,10 +742,10 @@ void SmtpServer::Submit(Submission s, SubmitDone done) {
   auto envelope = std::make_shared<spool::Envelope>(prepared.message.envelope);
   const std::uint64_t size = prepared.message.data.size();
   st->spool.Commit(std::move(prepared.message),
-                   [st, envelope, size, peer, outcome = std::move(outcome), done = std::move(done)](
-                       spool::CommitStatus status, spool::SpoolId id) mutable {
+                   [st, envelope, size, peer, src_type, outcome = std::move(outcome),
+                    done = std::move(done)](spool::CommitStatus status, spool::SpoolId id) mutable {
                      asio::post(
-                         st->io, [st, envelope, size, peer, status, id,
+                         st->io, [st, envelope, size, peer, src_type, status, id,
                                   outcome = std::move(outcome), done = std::move(done)]() mutable {
                            if (status != spool::CommitStatus::kOk) {
                              ++st->counters.messages_rejected;
@@ -753,7 +754,7 @@ void SmtpServer::Submit(Submission s, SubmitDone done) {
                              outcome.error = "Insufficient system storage";
                              return done(std::move(outcome));
                            }
-                           RecordAccepted(*st, peer, id, *envelope, size, "http");
+                           RecordAccepted(*st, peer, id, *envelope, size, src_type);
                            outcome.status = SubmitOutcome::Status::kAccepted;
                            outcome.id = envelope->id;
                            done(std::move(outcome));

@@ -55,7 +55,8 @@ using RecipientCheck = std::function<std::string(const std::string& recipient)>;
 using AcceptedHandler =
     std::function<void(spool::SpoolId id, const spool::Envelope& envelope, std::uint64_t size)>;
 
-// A message submitted outside SMTP (HTTP submission, mgmt/submission_api.hpp): it goes through the
+// A message submitted outside SMTP (HTTP submission, mgmt/submission_api.hpp; a pickup directory,
+// pickup_dir.hpp): it goes through the
 // same checks, preparation (prepare.hpp), spool commit, accounting and hand-over as one from DATA.
 struct Submission {
   std::string mail_from;
@@ -66,6 +67,8 @@ struct Submission {
   std::string env_id;                   // "" none
   IpAddress client_ip;
   std::string client_name;  // who submits (the API key's name): Received:'s "from", acct's srcMta
+  std::string protocol = "HTTP";  // Received:'s "with"
+  const char* src_type = "http";  // the `r` record's srcType and the log's tag
 };
 
 // What SMTP would have answered to one RCPT: 250 2.1.5, or a refusal (550 5.7.1 suppressed or an

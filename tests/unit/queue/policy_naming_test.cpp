@@ -140,6 +140,7 @@ TEST(MergeTest, BuiltInDefaultsWithoutAnySection) {
   // What replies and failures mean, and how to deliver: PowerMTA's defaults.
   EXPECT_EQ(p.max_errors_per_connection, 0);
   EXPECT_FALSE(p.bounce_upon_no_mx);
+  EXPECT_TRUE(p.deliver_local_dsn);
   EXPECT_TRUE(p.bounce_upon_5xx_greeting);
   EXPECT_FALSE(p.smtp_421_means_mx_unavailable);
   EXPECT_TRUE(p.smtp_553_means_invalid_mailbox);
