@@ -7,6 +7,7 @@
 //   1-3. <domain D> in <virtual-mta V>, in a pool V is a member of, then the global <domain D>;
 //   4-6. the same three for a <domain $MACRO> whose macro lists D;
 //   7-9. the same three for <domain *>;
+// (a virtual MTA made by auto-cold-virtual-mta counts its warm one's sections as its own)
 // then the built-in defaults (docs/config.md, "Which <domain> applies"). Pools are taken in file
 // order. A backoff-* limit that no section sets falls back to the (merged) normal limit.
 //
@@ -64,6 +65,8 @@ struct EffectiveDomainPolicy {
   int mx_connection_attempts = 0;            // 0: every address
   bool ignore_8bitmime = false;
   bool discard = false;  // type discard
+  // IP warm-up: recipients per UTC day a warm virtual MTA sends through its cold one (ColdSplit).
+  std::uint64_t max_cold_virtual_mta_msg = 100;
   // DKIM (the signer, signing_deliverer.hpp, reads these; dkim::PolicyFrom parses the text).
   bool dkim_sign = false;
   std::optional<std::string> dkim_algorithm;  // nullopt: the key's own type
