@@ -122,6 +122,7 @@ void CheckAcctWebhookCa(ParseContext& ctx, const SectionOrigins& origins,
 void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
                       const std::string& main_file) {
   Config& c = *ctx.config;
+  ResolveColdVirtualMtas(ctx, origins, main_file);
   if (c.spool_dir.empty() && ctx.global_lines.count("spool") == 0) {
     ctx.ErrorAt(main_file, 0, "no 'spool' directive: the spool directory is required");
   }

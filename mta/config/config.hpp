@@ -174,6 +174,14 @@ struct VirtualMta {
   std::vector<SourceHost> source_hosts;  // smtp-source-host ADDR NAME (one or more)
   int max_smtp_out = 0;                  // max-smtp-out N: its connections, all domains (0: none)
   std::vector<DomainKey> domain_keys;    // its own DKIM keys, before the global domain-key ones
+  // IP warm-up (docs/config.md, "Cold virtual MTAs"): cold-virtual-mta NAME, or the name of the
+  // one auto-cold-virtual-mta defines ("" = none). Part of this (warm) virtual MTA's mail goes
+  // through it, up to max-cold-virtual-mta-msg per destination and day.
+  std::string cold_virtual_mta;
+  std::optional<SourceHost> auto_cold;  // auto-cold-virtual-mta ADDR HOSTNAME, as written
+  // Set on a virtual MTA that auto-cold-virtual-mta made: the warm one whose settings
+  // (max-smtp-out, domain-key, nested <domain> sections) it shares.
+  std::string auto_cold_of;
 };
 
 // <virtual-mta-pool NAME>
@@ -280,6 +288,10 @@ struct DomainPolicy {
   std::optional<int> mx_connection_attempts;        // 0: every address
   std::optional<bool> ignore_8bitmime;
   std::optional<std::string> delivery_type;  // type: smtp | discard
+  // max-cold-virtual-mta-msg N/day: recipients per UTC day that a warm virtual MTA's mail to this
+  // destination may send through its cold virtual MTA.
+  std::optional<std::uint64_t> max_cold_virtual_mta_msg;
+  int max_cold_virtual_mta_msg_line = 0;  // its line, for the notice when nothing reads it
   int line = 0;
 };
 

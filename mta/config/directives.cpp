@@ -290,13 +290,53 @@ Result SetDnsServer(ParseContext& c, const std::string& v) {
   return std::nullopt;
 }
 
-Result SetSourceHost(ParseContext& c, const std::string& v) {
+// ADDR HOSTNAME (smtp-source-host, auto-cold-virtual-mta).
+std::optional<SourceHost> ParseSourceHost(const std::string& v) {
   std::size_t space = v.find_first_of(" \t");
-  if (space == std::string::npos) return std::string();
+  if (space == std::string::npos) return std::nullopt;
   auto ip = IpAddress::Parse(v.substr(0, space));
   std::string host = Trim(v.substr(space));
-  if (!ip || !IsHostName(host)) return std::string();
-  c.config->virtual_mtas[c.index].source_hosts.push_back({ip->ToString(), Lower(host)});
+  if (!ip || !IsHostName(host)) return std::nullopt;
+  return SourceHost{ip->ToString(), Lower(host)};
+}
+
+Result SetSourceHost(ParseContext& c, const std::string& v) {
+  auto h = ParseSourceHost(v);
+  if (!h) return std::string();
+  c.config->virtual_mtas[c.index].source_hosts.push_back(*h);
+  return std::nullopt;
+}
+
+// The cold virtual MTA is checked once the whole file is read (ResolveColdVirtualMtas).
+Result SetColdVirtualMta(ParseContext& c, const std::string& v) {
+  if (!IsToken(v)) return std::string();
+  c.config->virtual_mtas[c.index].cold_virtual_mta = Lower(v);
+  return std::nullopt;
+}
+
+Result SetAutoColdVirtualMta(ParseContext& c, const std::string& v) {
+  auto h = ParseSourceHost(v);
+  if (!h) return std::string();
+  c.config->virtual_mtas[c.index].auto_cold = *h;
+  return std::nullopt;
+}
+
+// N/day (also N/d, N/1d, N/24h) or a bare N: recipients per day; 0 sends none through the cold one.
+Result SetMaxColdVirtualMtaMsg(ParseContext& c, const std::string& v) {
+  const std::string text = Lower(Trim(v));
+  const std::size_t slash = text.find('/');
+  auto count = ParseUnsigned(std::string_view(text).substr(0, slash));
+  if (!count) return std::string();
+  if (slash != std::string::npos) {
+    auto per = ParseRate("1" + text.substr(slash));
+    if (!per) return std::string();
+    if (per->per != Seconds(86400)) {
+      return std::string("the count is per day: expected N/day like 500/day, not per ") +
+             text.substr(slash + 1);
+    }
+  }
+  c.config->domains[c.index].max_cold_virtual_mta_msg = *count;
+  c.config->domains[c.index].max_cold_virtual_mta_msg_line = c.line;
   return std::nullopt;
 }
 
@@ -918,6 +958,16 @@ const std::vector<DirectiveSpec> kVirtualMta = {
      "expected SELECTOR,DOMAIN,KEYFILE like s1,example.com,/etc/outpost/dkim/s1.pem (DOMAIN may "
      "be *)",
      true},
+    {"cold-virtual-mta", "cold-virtual-mta NAME", "none",
+     "IP warm-up: this (warm) virtual MTA sends part of its mail through the <virtual-mta NAME> "
+     "(a new, cold address), up to max-cold-virtual-mta-msg recipients per destination and UTC "
+     "day; the rest leaves through this one. See \"Cold virtual MTAs\".",
+     I::kDaemon, SetColdVirtualMta, "expected the name of a <virtual-mta>"},
+    {"auto-cold-virtual-mta", "auto-cold-virtual-mta ADDR HOSTNAME", "none",
+     "Like cold-virtual-mta, with the cold virtual MTA defined here: it is named NAME-cold "
+     "(NAME: this one's), binds ADDR, says HOSTNAME in EHLO and otherwise shares this virtual "
+     "MTA's settings (max-smtp-out, domain-key, nested <domain> sections).",
+     I::kDaemon, SetAutoColdVirtualMta, "expected ADDR HOSTNAME like 192.0.2.30 mta3.example.com"},
 };
 
 const std::vector<DirectiveSpec> kVirtualMtaPool = {
@@ -1025,6 +1075,11 @@ const std::vector<DirectiveSpec> kDomain = {
      "Act as if the receiving server did not offer 8BITMIME: 8-bit messages are converted to "
      "7-bit (quoted-printable) before they are sent, and BODY=8BITMIME is never said.",
      I::kDaemon, SetBool<&DomainPolicy::ignore_8bitmime>, kExpBool},
+    {"max-cold-virtual-mta-msg", "max-cold-virtual-mta-msg N/day", "100/day",
+     "IP warm-up: most recipients per UTC day that mail to this destination through a warm "
+     "virtual MTA (one with cold-virtual-mta or auto-cold-virtual-mta) sends through its cold "
+     "virtual MTA instead; the rest goes through the warm one. 0 sends none through the cold one.",
+     I::kDaemon, SetMaxColdVirtualMtaMsg, "expected N/day like 500/day (or a bare N)"},
     {"type", "type smtp|discard", "smtp",
      "How this destination's mail is delivered: smtp, or discard (no connection; every "
      "recipient is counted delivered with a d record saying so).",

@@ -88,6 +88,7 @@ struct ParseContext {
   void Error(int at_line, const std::string& message) const;
   void Notice(int at_line, const std::string& message) const;
   void ErrorAt(const std::string& at_file, int at_line, const std::string& message) const;
+  void NoticeAt(const std::string& at_file, int at_line, const std::string& message) const;
 };
 
 // Where each section's object was opened: (scope, index in its Config vector) -> (file, line).
@@ -97,6 +98,12 @@ using SectionOrigins = std::map<std::pair<Scope, std::size_t>, std::pair<std::st
 // missing what they need, cross-references. `main_file` is named for whole-file errors.
 void CheckWholeConfig(ParseContext& ctx, const SectionOrigins& origins,
                       const std::string& main_file);
+
+// Cold/warm virtual MTA pairs (cold_vmtas.cpp): checks each cold-virtual-mta, defines the virtual
+// MTA of each auto-cold-virtual-mta, and gives a notice for a max-cold-virtual-mta-msg no warm
+// virtual MTA can use. Run by CheckWholeConfig before the cross-references.
+void ResolveColdVirtualMtas(ParseContext& ctx, const SectionOrigins& origins,
+                            const std::string& main_file);
 
 // A setter parses `value` into the object of the current scope. It returns nullopt on success;
 // on failure the detail of what was expected (an empty string means "use the spec's `expected`").

@@ -37,6 +37,11 @@ void ParseContext::Notice(int at_line, const std::string& message) const {
   notices->push_back(ConfigError{file, at_line, message});
 }
 
+void ParseContext::NoticeAt(const std::string& at_file, int at_line,
+                            const std::string& message) const {
+  notices->push_back(ConfigError{at_file, at_line, message});
+}
+
 void ParseContext::ErrorAt(const std::string& at_file, int at_line,
                            const std::string& message) const {
   errors->push_back(ConfigError{at_file, at_line, message});

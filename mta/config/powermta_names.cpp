@@ -71,7 +71,6 @@ const std::vector<PowerMtaName> kDirectives = {
     {"backoff-upon-all-sources-disabled", D, nullptr},
     {"reenable-source-ip-after", D, nullptr},
     {"disabled-source-ip-notify", D, nullptr},
-    {"max-cold-virtual-mta-msg", D, nullptr},
     {"use-unencrypted-plain-auth", D, nullptr},
     {"auth-username", D, nullptr},
     {"auth-password", D, nullptr},

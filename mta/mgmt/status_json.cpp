@@ -68,23 +68,27 @@ OutcomeFamilies ByVmta(const OutcomeMetrics::Snapshot& o) {
 
 json QueueJson(const queue::QueueStats& q) {
   auto key = queue::ParseQueueName(q.name);
-  return {{"name", q.name},
-          {"domain", key ? key->domain : q.name},
-          {"vmta", key ? key->vmta : ""},
-          {"mode", q.mode},
-          {"paused", q.paused},
-          {"recipients", q.recipients},
-          {"messages", q.messages},
-          {"connections", q.connections},
-          {"delivered", q.delivered},
-          {"deferred", q.deferred},
-          {"bounced", q.bounced},
-          {"expired", q.expired},
-          {"connect_failures", q.connect_failures},
-          {"mode_changes", q.mode_changes},
-          {"oldest_age_seconds", q.oldest_age_seconds},
-          {"stalled", q.stalled},
-          {"last_error", q.last_error}};
+  json out = {{"name", q.name},
+              {"domain", key ? key->domain : q.name},
+              {"vmta", key ? key->vmta : ""},
+              {"mode", q.mode},
+              {"paused", q.paused},
+              {"recipients", q.recipients},
+              {"messages", q.messages},
+              {"connections", q.connections},
+              {"delivered", q.delivered},
+              {"deferred", q.deferred},
+              {"bounced", q.bounced},
+              {"expired", q.expired},
+              {"connect_failures", q.connect_failures},
+              {"mode_changes", q.mode_changes},
+              {"oldest_age_seconds", q.oldest_age_seconds},
+              {"stalled", q.stalled},
+              {"last_error", q.last_error}};
+  if (!q.cold_vmta.empty()) {  // IP warm-up: this warm queue's cold virtual MTA
+    out["cold_vmta"] = {{"name", q.cold_vmta}, {"today", q.cold_today}, {"limit", q.cold_limit}};
+  }
+  return out;
 }
 
 double Ratio(std::int64_t part, std::int64_t whole) {

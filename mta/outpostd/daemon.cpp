@@ -394,6 +394,7 @@ bool Daemon::StartDelivery() {
     if (::gethostname(name, sizeof name - 1) == 0) queue_options_.host_name = name;
   }
   queue_options_.postmaster = config_->postmaster;
+  queue_options_.cold_counts_path = config_->spool_dir + "/cold-vmta-counts";
   queue_options_.max_queued_recipients = config_->max_queued_recipients;
   if (config_->queue_cache_size != 0) {
     queue_options_.max_active_recipients = config_->queue_cache_size;

@@ -45,8 +45,13 @@ std::vector<const config::DomainPolicy*> DomainSections(const config::Config& co
   const std::string key = Normalize(domain);
   // Whose section it is, for mail through `vmta`: 0 the virtual MTA's own, 1 a pool's it is a
   // member of, 2 global; -1 another virtual MTA's or pool's.
+  // An auto-cold-virtual-mta one shares its warm virtual MTA's sections.
+  const config::VirtualMta* own = vmta.empty() ? nullptr : config.FindVirtualMta(vmta);
+  const std::string& shares = own != nullptr ? own->auto_cold_of : vmta;
   auto layer = [&](const config::DomainPolicy& d) {
-    if (!d.virtual_mta.empty()) return d.virtual_mta == vmta ? 0 : -1;
+    if (!d.virtual_mta.empty()) {
+      return d.virtual_mta == vmta || (!shares.empty() && d.virtual_mta == shares) ? 0 : -1;
+    }
     if (d.virtual_mta_pool.empty()) return 2;
     const config::VirtualMtaPool* pool = config.FindVirtualMtaPool(d.virtual_mta_pool);
     if (pool == nullptr || vmta.empty()) return -1;
@@ -119,6 +124,7 @@ EffectiveDomainPolicy MergeDomainPolicy(const config::Config& config, const std:
   Apply(sections, &P::smtp_hosts, out.smtp_hosts);
   Apply(sections, &P::mx_connection_attempts, out.mx_connection_attempts);
   Apply(sections, &P::ignore_8bitmime, out.ignore_8bitmime);
+  Apply(sections, &P::max_cold_virtual_mta_msg, out.max_cold_virtual_mta_msg);
   out.discard = First(sections, &P::delivery_type).value_or("smtp") == "discard";
   Apply(sections, &P::dkim_sign, out.dkim_sign);
   Apply(sections, &P::dk_sign, out.dk_sign);

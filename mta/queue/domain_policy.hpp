@@ -10,6 +10,7 @@
 //   longest suffix S first;
 //   last, the same three for <domain *>;
 // (a section naming several domains, <domain a.com b.com>, counts as its closest name);
+// (a virtual MTA made by auto-cold-virtual-mta counts its warm one's sections as its own)
 // then the built-in defaults (docs/config.md, "Which <domain> applies"). Pools are taken in file
 // order. A backoff-* limit that no section sets falls back to the (merged) normal limit.
 //
@@ -69,6 +70,8 @@ struct EffectiveDomainPolicy {
   int mx_connection_attempts = 0;            // 0: every address
   bool ignore_8bitmime = false;
   bool discard = false;  // type discard
+  // IP warm-up: recipients per UTC day a warm virtual MTA sends through its cold one (ColdSplit).
+  std::uint64_t max_cold_virtual_mta_msg = 100;
   // DKIM (the signer, signing_deliverer.hpp, reads these; dkim::PolicyFrom parses the text).
   bool dkim_sign = false;
   bool dk_sign = false;                       // DomainKeys (mta/dkim/domainkeys.hpp)

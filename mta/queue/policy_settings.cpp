@@ -97,6 +97,7 @@ std::vector<Setting> PolicySettings(const EffectiveDomainPolicy& p) {
       {"require-starttls", YesNo(p.require_starttls)},
       {"reuse-ssl-session", "no"},  // the only value Outpost accepts
       {"ignore-8bitmime", YesNo(p.ignore_8bitmime)},
+      {"max-cold-virtual-mta-msg", std::to_string(p.max_cold_virtual_mta_msg) + "/day"},
       {"connect-timeout", Seconds(t.connect)},
       {"smtp-greeting-timeout", Seconds(t.greeting)},
       {"smtp-command-timeout", Seconds(t.command)},

@@ -34,8 +34,13 @@ QueueManager::Impl::Impl(std::shared_ptr<const config::Config> config_in,
           [this](const Destination& dest, std::vector<ParkedRecipient> parked) {
             PlaceParked(dest, std::move(parked));
           }),
+      cold(options.cold_counts_path),
       epoch(clock.Now().mono) {
   caps.SetConfig(*config);
+  cold.SetConfig(*config);
+  if (auto error = cold.Load(clock.Now().unix_seconds())) {
+    OUTPOST_LOG(kWarning, "queue") << "IP warm-up counts start at 0: " << *error;
+  }
   // Default: run posted work on the next RunDue() round (same thread only).
   completion.SetPoster([this](std::function<void()> task) { completions.push_back(task); });
 }
@@ -117,6 +122,20 @@ Queue& QueueManager::Impl::FindOrCreateQueue(const QueueKey& key, const std::str
   return *queues.back();
 }
 
+std::string QueueManager::Impl::WarmUpVmta(const std::string& vmta, const Destination& dest) {
+  const std::string* cold_vmta = cold.ColdOf(vmta);
+  if (cold_vmta == nullptr) return vmta;
+  const Queue& warm = FindOrCreateQueue(QueueKey{dest.name, vmta}, dest.mx_domain);
+  if (!cold.Take(vmta, dest.name, warm.policy.max_cold_virtual_mta_msg,
+                 clock.Now().unix_seconds())) {
+    return vmta;
+  }
+  if (const std::string error = cold.TakeWriteError(); !error.empty()) {
+    OUTPOST_LOG(kWarning, "queue") << "IP warm-up count not kept across a restart: " << error;
+  }
+  return *cold_vmta;
+}
+
 // Puts recipient `rcpt` of message `m` in the fresh tier, or (recovered) the scheduled one, due
 // now.
 void QueueManager::Impl::AddToQueue(Queue& q, std::uint32_t m, std::uint32_t rcpt, bool as_retry,
@@ -196,7 +215,7 @@ void QueueManager::Impl::Intake(spool::SpoolId id, const spool::Envelope& env, s
       parked = true;
       continue;
     }
-    Queue& q = FindOrCreateQueue(QueueKey{dest->name, vmta}, dest->mx_domain);
+    Queue& q = FindOrCreateQueue(QueueKey{dest->name, WarmUpVmta(vmta, *dest)}, dest->mx_domain);
     AddToQueue(q, m, i, as_retry, now);
     auto it = std::find_if(per_queue.begin(), per_queue.end(),
                            [&](const auto& p) { return p.first == q.index; });
@@ -235,7 +254,7 @@ void QueueManager::Impl::PlaceParked(const Destination& dest, std::vector<Parked
                            "a parked recipient's message is live")) {
       continue;
     }
-    Queue& q = FindOrCreateQueue(QueueKey{dest.name, p.vmta}, dest.mx_domain);
+    Queue& q = FindOrCreateQueue(QueueKey{dest.name, WarmUpVmta(p.vmta, dest)}, dest.mx_domain);
     AddToQueue(q, p.msg, p.rcpt, p.retry, now);
     if (++pair_counts[(static_cast<std::uint64_t>(p.msg) << 32) | q.index] == 1) {
       ++q.stats.messages;
@@ -717,6 +736,7 @@ void QueueManager::SetConfig(std::shared_ptr<const config::Config> config) {
   impl_->selector.SetConfig(*impl_->config);
   impl_->rollup.SetConfig(impl_->config);
   impl_->caps.SetConfig(*impl_->config);
+  impl_->cold.SetConfig(*impl_->config);
   for (auto& q : impl_->queues) {
     impl_->ApplyPolicy(*q);
     impl_->MarkDirty(*q);
@@ -749,6 +769,11 @@ QueueSnapshot QueueManager::Snapshot() const {
       t.oldest_age_seconds = std::max(t.oldest_age_seconds, s.oldest_age_seconds);
     }
     s.mode = QueueModeName(q->mode);
+    if (const std::string* cold_vmta = impl_->cold.ColdOf(q->key.vmta)) {
+      s.cold_vmta = *cold_vmta;
+      s.cold_today = impl_->cold.Today(q->key.vmta, q->key.domain, now_unix);
+      s.cold_limit = q->policy.max_cold_virtual_mta_msg;
+    }
     s.connections = q->connections.size();
     t.connections += s.connections;
     t.delivered += s.delivered;

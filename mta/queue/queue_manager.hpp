@@ -122,6 +122,7 @@ struct QueueManagerOptions {
   std::uint64_t max_queued_recipients = 0;          // admission ceiling; 0 = none
   std::uint64_t max_active_recipients = 100000;     // recipients in transactions at once
   std::chrono::seconds idle_connection_timeout{5};  // an idle connection with nothing to send
+  std::string cold_counts_path;  // IP warm-up's per-day counts (cold_split.hpp); "" = memory only
 };
 
 struct QueueStats {
@@ -144,6 +145,11 @@ struct QueueStats {
   // The stall watchdog (queue-stall-warning-after): mail due, no attempt, no reason known.
   bool stalled = false;
   std::string last_error;
+  // IP warm-up, on a warm virtual MTA's queue: its cold virtual MTA ("" = none), the recipients
+  // sent through it to this destination today and the day's cap (max-cold-virtual-mta-msg).
+  std::string cold_vmta;
+  std::uint64_t cold_today = 0;
+  std::uint64_t cold_limit = 0;
 };
 
 struct QueueTotals {

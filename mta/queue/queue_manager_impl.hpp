@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "mta/delivery/reply_classifier.hpp"
+#include "mta/queue/cold_split.hpp"
 #include "mta/queue/completion.hpp"
 #include "mta/queue/connection_caps.hpp"
 #include "mta/queue/domain_policy.hpp"
@@ -216,6 +217,7 @@ struct QueueManager::Impl {
   Reroutes reroutes;    // alert-driven (reroutes.hpp)
   MxRollup rollup;      // recipient domain -> queue destination (mx_rollup.hpp)
   ConnectionCaps caps;  // a virtual MTA's max-smtp-out, total-max-smtp-out (connection_caps.hpp)
+  ColdSplit cold;       // IP warm-up: warm -> cold virtual MTA, today's counts (cold_split.hpp)
   MonoTime epoch;
   std::function<void()> wake;
 
@@ -258,6 +260,9 @@ struct QueueManager::Impl {
   void ApplyPolicy(Queue& q);
   // `mx_domain`: the MX lookup target, whose policy the queue also uses.
   Queue& FindOrCreateQueue(const QueueKey& key, const std::string& mx_domain);
+  // The virtual MTA a recipient through `vmta` to `dest` is queued for: its cold virtual MTA while
+  // today's max-cold-virtual-mta-msg allows (counted), else `vmta` itself.
+  std::string WarmUpVmta(const std::string& vmta, const Destination& dest);
   void AddToQueue(Queue& q, std::uint32_t m, std::uint32_t rcpt, bool as_retry, MonoTime now);
   void MarkDirty(Queue& q);
   void ScheduleWake(Queue& q, MonoTime t);
