@@ -8,7 +8,7 @@ import subprocess
 import urllib.error
 import urllib.request
 
-from harness.delivery import maildir_messages, wait_records
+from harness.delivery import maildir_messages, reroute_star_to, wait_records
 from harness.isp_sim import IspSim
 from harness.mgmt import MgmtClient
 from harness.outpostd import OutpostD, wait_for
@@ -152,13 +152,7 @@ def test_a_200_survives_kill9_and_is_delivered_after_restart(tmp_path):
             status, answer, _ = post(mta, body(["late@example.net"]))
             assert status == 200, answer
             mta.kill9()  # right after the answer
-            with open(mta.config_path) as f:
-                text = f.read()
-            refuser_route = text.split("<domain *>\n  route ")[1].split("\n")[0]
-            text = text.replace(refuser_route, f"[127.0.0.1]:{sim.port}")
-            text = text.replace("retry-after 1h", "retry-after 1s")
-            with open(mta.config_path, "w") as f:
-                f.write(text)
+            reroute_star_to(mta, sim.port)
             mta.start()
             d = wait_records(mta, "d", 1, timeout=60)[0]
             assert d["rcpt"] == "late@example.net"

@@ -5,7 +5,7 @@ file ends in BADDIR with a log line and a counter, dotfiles are left alone, a re
 files in place, and kill -9 while files are being taken loses none of them."""
 import os
 
-from harness.delivery import maildir_messages, wait_records
+from harness.delivery import maildir_messages, reroute_star_to, wait_records
 from harness.isp_sim import IspSim
 from harness.mgmt import MgmtClient
 from harness.outpostd import OutpostD, wait_for
@@ -107,13 +107,7 @@ def test_kill9_while_taking_files_loses_none(tmp_path):
             left = len(os.listdir(pickup))
             assert 0 <= left < count
             print(f"kill -9 with {left} of {count} files left in DIR")
-            with open(mta.config_path) as f:
-                text = f.read()
-            refuser_route = text.split("<domain *>\n  route ")[1].split("\n")[0]
-            text = text.replace(refuser_route, f"[127.0.0.1]:{sim.port}")
-            text = text.replace("retry-after 1h", "retry-after 1s")
-            with open(mta.config_path, "w") as f:
-                f.write(text)
+            reroute_star_to(mta, sim.port)
             mta.start()
             wait_for(lambda: os.listdir(pickup) == [], timeout=60, what="DIR emptied")
 

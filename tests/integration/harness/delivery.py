@@ -58,3 +58,15 @@ def maildir_messages(maildir):
         with open(os.path.join(new, name), "rb") as f:
             out.append(email.message_from_bytes(f.read()))
     return out
+
+
+def reroute_star_to(mta, port):
+    """Rewrites a stopped daemon's config so <domain *> routes to 127.0.0.1:port with retry-after
+    1s (from a route that refused mail and retry-after 1h): the next start delivers what waited."""
+    with open(mta.config_path) as f:
+        text = f.read()
+    refuser_route = text.split("<domain *>\n  route ")[1].split("\n")[0]
+    text = text.replace(refuser_route, f"[127.0.0.1]:{port}")
+    text = text.replace("retry-after 1h", "retry-after 1s")
+    with open(mta.config_path, "w") as f:
+        f.write(text)

@@ -13,17 +13,9 @@ namespace {
 
 using testing::kMinimal;
 
-std::string All(const std::vector<ConfigError>& errors) {
-  std::string out;
-  for (const ConfigError& e : errors) out += "\n  " + e.ToString();
-  return out;
-}
+std::string All(const std::vector<ConfigError>& errors) { return testing::AllErrors(errors); }
 
-std::shared_ptr<const Config> Load(const std::string& text) {
-  LoadResult r = ParseConfig(std::string(kMinimal) + text, "test.conf");
-  EXPECT_TRUE(r.errors.empty()) << All(r.errors);
-  return r.config;
-}
+std::shared_ptr<const Config> Load(const std::string& text) { return testing::LoadOk(text); }
 
 // ---- <domain> headers: which section a domain gets. ----
 
@@ -93,21 +85,13 @@ TEST(DomainHeader, ExactNameBeatsAMacroAndAWildcardInOtherSections) {
   EXPECT_EQ(config->FindDomainPolicy("example.com")->max_smtp_out, 8);
 }
 
-struct BadHeaderCase {
-  const char* label;
-  const char* text;  // after kMinimal (2 lines)
-  int line;          // within `text`
-  const char* message;
-};
+using BadHeaderCase = testing::OneErrorCase;
 
 class DomainHeaderErrorTest : public ::testing::TestWithParam<BadHeaderCase> {};
 
 TEST_P(DomainHeaderErrorTest, OneError) {
   const BadHeaderCase& c = GetParam();
-  LoadResult r = ParseConfig(std::string(kMinimal) + c.text, "test.conf");
-  ASSERT_EQ(r.errors.size(), 1u) << c.label << All(r.errors);
-  EXPECT_EQ(r.errors[0].line, c.line + 2) << c.label << All(r.errors);
-  EXPECT_NE(r.errors[0].message.find(c.message), std::string::npos) << c.label << All(r.errors);
+  testing::ExpectOneErrorAt(c.label, c.text, c.line, c.message);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -18,11 +18,7 @@ namespace {
 using testing::kMinimal;
 using testing::TempDir;
 
-std::string All(const std::vector<ConfigError>& errors) {
-  std::string out;
-  for (const ConfigError& e : errors) out += "\n  " + e.ToString();
-  return out;
-}
+std::string All(const std::vector<ConfigError>& errors) { return testing::AllErrors(errors); }
 
 // ---- Messages: one error per case, with what it must and must not say. ----
 

@@ -12,34 +12,16 @@ namespace {
 
 using testing::kMinimal;
 
-std::string All(const std::vector<ConfigError>& errors) {
-  std::string out;
-  for (const ConfigError& e : errors) out += "\n  " + e.ToString();
-  return out;
-}
-
-std::shared_ptr<const Config> Load(const std::string& text) {
-  LoadResult r = ParseConfig(std::string(kMinimal) + text, "test.conf");
-  EXPECT_TRUE(r.errors.empty()) << All(r.errors);
-  return r.config;
-}
+std::shared_ptr<const Config> Load(const std::string& text) { return testing::LoadOk(text); }
 
 // One wrong line: the error is on it and says `message`.
-struct ErrorCase {
-  const char* label;
-  const char* text;  // after kMinimal (2 lines)
-  int line;          // within `text`
-  const char* message;
-};
+using ErrorCase = testing::OneErrorCase;
 
 class SourceRoutingErrorTest : public ::testing::TestWithParam<ErrorCase> {};
 
 TEST_P(SourceRoutingErrorTest, OneError) {
   const ErrorCase& c = GetParam();
-  LoadResult r = ParseConfig(std::string(kMinimal) + c.text, "test.conf");
-  ASSERT_EQ(r.errors.size(), 1u) << c.label << All(r.errors);
-  EXPECT_EQ(r.errors[0].line, c.line + 2) << c.label << All(r.errors);
-  EXPECT_NE(r.errors[0].message.find(c.message), std::string::npos) << c.label << All(r.errors);
+  testing::ExpectOneErrorAt(c.label, c.text, c.line, c.message);
 }
 
 INSTANTIATE_TEST_SUITE_P(
